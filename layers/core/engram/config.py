@@ -1,0 +1,66 @@
+"""Settings: the only place that reads the environment. Read once, cached."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob Engram reads. Each field is an environment variable of the same name
+    in upper case; the README's settings table documents them all (a test checks)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    stage: str = Field("dev", description="Deployment stage name, used in resource names and logs.")
+    aws_region: str = Field("us-east-1", description="AWS region of the table, queues and models.")
+    aws_endpoint_url: str | None = Field(
+        None, description="Endpoint of an AWS emulator (the local stack sets it); unset on AWS."
+    )
+    table_name: str = Field("engram", description="The DynamoDB single table.")
+    embed_queue_url: str | None = Field(None, description="SQS queue the embed worker reads.")
+    extract_queue_url: str | None = Field(None, description="SQS queue the extract worker reads.")
+    deliver_queue_url: str | None = Field(None, description="SQS queue the webhook worker reads.")
+    opensearch_endpoint: str = Field(
+        "", description="OpenSearch endpoint URL; empty selects the embedded local index."
+    )
+    search_backend: Literal["local", "opensearch"] = Field(
+        "local", description="Search index adapter: the embedded index or OpenSearch."
+    )
+    embedder: Literal["local", "bedrock"] = Field(
+        "local", description="Embedder adapter: the offline MiniLM model or Amazon Bedrock."
+    )
+    opensearch_index: str = Field("engram-memories", description="OpenSearch index (or alias) name.")
+    opensearch_service: Literal["es", "aoss"] = Field(
+        "es", description="SigV4 service name: es (OpenSearch Service) or aoss (Serverless)."
+    )
+    local_index_path: str | None = Field(
+        None, description="File the embedded local index persists to; unset keeps it in memory."
+    )
+    bedrock_embedding_model_id: str = Field(
+        "amazon.titan-embed-text-v2:0", description="Bedrock embedding model id."
+    )
+    embedding_dimension: int = Field(
+        1024, ge=8, description="Vector size asked of Bedrock (the local model is always 384)."
+    )
+    event_retention_days: int = Field(
+        7, ge=1, description="Days an event stays in the table's change feed (TTL)."
+    )
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted.")
+    max_metadata_bytes: int = Field(8192, ge=256, description="Largest metadata object, as JSON.")
+    max_content_bytes: int = Field(32_768, ge=256, description="Largest memory/message content.")
+    max_tags: int = Field(50, ge=1, description="Most tags on one memory.")
+    max_tag_chars: int = Field(128, ge=1, description="Longest tag.")
+    max_batch_items: int = Field(100, ge=1, description="Most items in one batch request.")
+    default_page_size: int = Field(20, ge=1, le=100, description="List page size when no limit.")
+    dev_workspace_name: str = Field(
+        "dev", description="Name of the workspace the local stack creates at start."
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
