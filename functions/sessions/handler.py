@@ -1,0 +1,7 @@
+"""Sessions function: the /v1/sessions routes."""
+
+from engram.http import create_app, lambda_api_handler
+from engram.sessions.routes import router
+
+app = create_app(router)
+lambda_handler = lambda_api_handler(app)

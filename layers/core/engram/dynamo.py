@@ -1,0 +1,154 @@
+"""Shared DynamoDB mechanics for repositories: error mapping, opaque cursors, filled
+pages over a query with a filter, and typed items for transactions."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from engram.errors import BadRequest, Conflict
+
+MAX_QUERY_PAGES = 50  # bounds the work one request can do filling a filtered page
+
+
+def error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return response.get("Error", {}).get("Code", "")
+
+
+@contextmanager
+def conflict_on_condition(detail: str) -> Iterator[None]:
+    """A failed condition (or a cancelled transaction) becomes a 409 with `detail`."""
+    try:
+        yield
+    except Exception as exc:
+        if error_code(exc) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+            raise Conflict(detail) from exc
+        raise
+
+
+def encode_cursor(key: dict[str, Any]) -> str:
+    raw = json.dumps(key, sort_keys=True, default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, partition_attr: str, partition_value: str) -> dict[str, Any]:
+    """Refuses a cursor that was not made for this list (another filter or workspace)."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest("The cursor is not valid; use next_cursor from a previous page.") from exc
+    if not isinstance(key, dict) or key.get(partition_attr) != partition_value:
+        raise BadRequest("The cursor is not valid for this list; use next_cursor from the same query.")
+    if not all(isinstance(v, str) for v in key.values()):
+        raise BadRequest("The cursor is not valid; use next_cursor from a previous page.")
+    return key
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def query_page(
+    table: Any,
+    *,
+    index: str | None,
+    key_attrs: tuple[str, ...],
+    partition_attr: str,
+    partition_value: str,
+    limit: int,
+    cursor: str | None = None,
+    filter_expression: Any = None,
+    newest_first: bool = True,
+) -> Page:
+    """One page of `limit` items matching the filter. The cursor is the key of the last
+    item returned (not DynamoDB's LastEvaluatedKey), so filtered pages never skip items."""
+    from boto3.dynamodb.conditions import Key
+
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key(partition_attr).eq(partition_value),
+        "ScanIndexForward": not newest_first,
+        "Limit": max(limit + 1, 25),
+    }
+    if index:
+        kwargs["IndexName"] = index
+    if filter_expression is not None:
+        kwargs["FilterExpression"] = filter_expression
+    if cursor:
+        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, partition_attr, partition_value)
+    items: list[dict[str, Any]] = []
+    last = None
+    for _ in range(MAX_QUERY_PAGES):
+        response = table.query(**kwargs)
+        items.extend(response.get("Items", []))
+        last = response.get("LastEvaluatedKey")
+        if len(items) > limit or not last:
+            break
+        kwargs["ExclusiveStartKey"] = last
+    if len(items) > limit:
+        items = items[:limit]
+    elif not last:
+        return Page(items, None)
+    resume = {a: items[-1][a] for a in key_attrs} if items else last
+    return Page(items, encode_cursor(resume))
+
+
+def count_query(table: Any, *, index: str | None, partition_attr: str, partition_value: str,
+                filter_expression: Any = None) -> int:
+    from boto3.dynamodb.conditions import Key
+
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key(partition_attr).eq(partition_value),
+        "Select": "COUNT",
+    }
+    if index:
+        kwargs["IndexName"] = index
+    if filter_expression is not None:
+        kwargs["FilterExpression"] = filter_expression
+    total = 0
+    for _ in range(MAX_QUERY_PAGES * 20):
+        response = table.query(**kwargs)
+        total += response.get("Count", 0)
+        if not response.get("LastEvaluatedKey"):
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return total
+
+
+def to_dynamo(value: Any) -> Any:
+    """Plain JSON values → what boto3's resource layer stores (floats as Decimal)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
+def from_dynamo(value: Any) -> Any:
+    """Back to plain JSON values: Decimals become int or float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+def typed(item: dict[str, Any]) -> dict[str, Any]:
+    """An item in the low-level client's typed form, for TransactWriteItems."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    serializer = TypeSerializer()
+    return {k: serializer.serialize(to_dynamo(v)) for k, v in item.items()}

@@ -1,0 +1,53 @@
+"""The one place events are published. Every event is appended to the workspace's change
+feed in the table (kept `event_retention_days`, by TTL); webhook fan-out hangs off here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Protocol
+
+from engram import keys
+from engram.clock import Clock, iso
+from engram.config import get_settings
+from engram.dynamo import from_dynamo, to_dynamo
+from engram.ids import new_id
+from engram.observability import logger
+
+EVENT_TYPES = (
+    "memory.stored", "memory.updated", "memory.deleted", "embedding.ready", "embedding.failed",
+    "session.created", "session.ended", "session.summarized", "checkpoint.created", "webhook.test",
+)
+
+
+class Publisher(Protocol):
+    def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class EventFeed:
+    def __init__(self, table: Any, clock: Clock) -> None:
+        self._table = table
+        self._clock = clock
+
+    def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}")
+        now = self._clock.now()
+        event = {"id": new_id("evt"), "type": event_type, "created_at": iso(now),
+                 "workspace_id": workspace_id, "data": data}
+        expires = now + timedelta(days=get_settings().event_retention_days)
+        self._table.put_item(Item=to_dynamo({
+            "PK": keys.events_partition(workspace_id),
+            "SK": keys.event_sort(event["created_at"], event["id"]),
+            "type": "Event", "ttl": int(expires.timestamp()), "event": event,
+        }))
+        logger.info("event published", extra={"event_type": event_type, "event_id": event["id"]})
+        return event
+
+    def recent(self, workspace_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest first: what tests (and later a change feed route) read."""
+        from boto3.dynamodb.conditions import Key
+
+        response = self._table.query(
+            KeyConditionExpression=Key("PK").eq(keys.events_partition(workspace_id)),
+            ScanIndexForward=False, Limit=limit)
+        return [from_dynamo(item["event"]) for item in response.get("Items", [])]

@@ -1,0 +1,218 @@
+"""The one FastAPI app factory (every function and the local server use it), error
+handlers that speak API.md's error body, request ids, and the Lambda entry wrapper."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engram import __version__
+from engram.config import get_settings
+from engram.errors import DomainError, PayloadTooLarge
+from engram.observability import logger
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:\-]{8,128}$")
+_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "throttled",
+}
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"detail": detail, "code": code, "request_id": current_request_id(), **extra}
+
+
+def _error(status: int, detail: str, code: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(error_body(detail, code, **extra), status_code=status)
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (a well-formed client `X-Request-Id` is kept) that is
+    echoed on the response and in error bodies, and refuses bodies over the limit
+    before any handler reads them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        given = headers.get("x-request-id", "")
+        request_id = given if _CLIENT_REQUEST_ID.match(given) else "req_" + secrets.token_hex(12)
+        token = _request_id.set(request_id)
+        try:
+            limit = get_settings().max_body_bytes
+            length = headers.get("content-length", "")
+            if length.isdigit() and int(length) > limit:
+                response = _too_large(limit)
+                await _with_request_id(response, request_id)(scope, receive, send)
+                return
+            await self._call_guarded(scope, _limited(receive, limit), _tag_request_id(send, request_id))
+        finally:
+            _request_id.reset(token)
+
+
+    async def _call_guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Any unexpected exception becomes the generic 500 body, logged with its id;
+        handled here so Lambda (Mangum) and uvicorn answer alike."""
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            logger.exception("unhandled error", extra={"request_id": current_request_id()})
+            if not started:
+                detail = "Something went wrong on our side; the request id helps us find it."
+                await _error(500, detail, "internal")(scope, receive, send)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return _error(413, f"The request body is larger than the limit of {limit} bytes.", "payload_too_large")
+
+
+def _with_request_id(response: JSONResponse, request_id: str) -> JSONResponse:
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _tag_request_id(send: Send, request_id: str) -> Send:
+    async def tagged(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message.setdefault("headers", [])
+            message["headers"] = [
+                *[(k, v) for k, v in message["headers"] if k.lower() != b"x-request-id"],
+                (b"x-request-id", request_id.encode()),
+            ]
+        await send(message)
+
+    return tagged
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """Counts body bytes as they arrive (chunked bodies carry no Content-Length)."""
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+        return message
+
+    return counted
+
+
+def _validation_sentence(errors: list[dict[str, Any]]) -> tuple[int, str]:
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return 400, "The request body is not valid JSON."
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body",)]
+    where = ".".join(loc) or "the request body"
+    kind = first.get("type", "")
+    if kind == "extra_forbidden":
+        return 422, f"Unknown field '{where}'."
+    if kind == "missing":
+        return 422, f"'{where}' is required."
+    message = str(first.get("msg", "is not valid")).rstrip(".")
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return 422, f"'{where}': {message}."
+
+
+def _clean_errors(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    cleaned = []
+    for err in errors:
+        item = {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        cleaned.append(json.loads(json.dumps(item, default=str)))
+    return cleaned
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        extra = {"errors": exc.errors} if hasattr(exc, "errors") else {}
+        return _error(exc.status, exc.detail, exc.code, **extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        status, detail = _validation_sentence(errors)
+        code = "bad_request" if status == 400 else "validation_error"
+        return _error(status, detail, code, errors=_clean_errors(errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "The request was refused."
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "No such route."
+        if exc.status_code == 405:
+            detail = "That method is not allowed on this route."
+        return _error(exc.status_code, detail, _STATUS_CODES.get(exc.status_code, "error"))
+
+
+def create_app(*routers: APIRouter, docs: bool = False, title: str = "Engram") -> FastAPI:
+    """Every function serves its own routers; the local server passes them all, with docs."""
+    app = FastAPI(
+        title=title,
+        version=__version__,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    _install_error_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def lambda_api_handler(app: FastAPI) -> Callable[[dict, Any], dict]:
+    """Wraps an app for API Gateway HTTP API (payload v2) with Mangum and Powertools."""
+    from aws_lambda_powertools.logging import correlation_paths
+    from mangum import Mangum
+
+    from engram.observability import metrics, tracer
+
+    asgi = Mangum(app, lifespan="off", api_gateway_base_path="/")
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def lambda_handler(event: dict, context: Any) -> dict:
+        return asgi(event, context)
+
+    return lambda_handler

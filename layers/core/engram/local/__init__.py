@@ -1,0 +1,1 @@
+"""The local stack: AWS emulator, queue pump and dev server."""

@@ -1,0 +1,15 @@
+"""The combined app the local server runs: every router, with the OpenAPI docs."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from engram.health import router as health_router
+from engram.http import create_app
+from engram.sessions.routes import router as sessions_router
+
+ROUTERS = (health_router, sessions_router)
+
+
+def build_app() -> FastAPI:
+    return create_app(*ROUTERS, docs=True)

@@ -1,0 +1,1 @@
+"""Sessions: an agent's unit of work, with its status, counters and end-of-session job."""

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from engram.clock import Clock, iso
+from engram.events import Publisher
+from engram.ids import new_id
+from engram.queues import Queues
+from engram.sessions.models import (
+    OPEN_STATUSES,
+    Session,
+    SessionCreate,
+    SessionEnd,
+    SessionFilters,
+    SessionList,
+    SessionUpdate,
+    sources_for,
+)
+from engram.sessions.repository import SessionRepository
+
+
+class SessionService:
+    def __init__(self, repo: SessionRepository, queues: Queues, events: Publisher,
+                 clock: Clock) -> None:
+        self._repo = repo
+        self._queues = queues
+        self._events = events
+        self._clock = clock
+
+    def create(self, workspace_id: str, body: SessionCreate) -> Session:
+        now = iso(self._clock.now())
+        fields = body.model_dump(exclude={"prompt", "session_id"})
+        session = Session(**fields, session_id=body.session_id or new_id("sess"),
+                          workspace_id=workspace_id, is_active=True, started_at=now,
+                          last_active_at=now, created_at=now)
+        self._repo.create(session)
+        self._events.publish("session.created", workspace_id, _event_data(session))
+        return session
+
+    def get(self, workspace_id: str, session_id: str) -> Session:
+        return self._repo.get(workspace_id, session_id)
+
+    def list(self, workspace_id: str, filters: SessionFilters, limit: int,
+             cursor: str | None) -> SessionList:
+        page = self._repo.list(workspace_id, filters, limit, cursor)
+        return SessionList(data=page.items, next_cursor=page.next_cursor,
+                           has_more=page.next_cursor is not None,
+                           count=self._repo.count(workspace_id, filters))
+
+    def update(self, workspace_id: str, session_id: str, body: SessionUpdate) -> Session:
+        # null clears a text field but means "leave as is" for metadata and status.
+        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()
+                   if v is not None or k not in ("metadata", "status")}
+        if not changes:
+            return self._repo.get(workspace_id, session_id)
+        changes["updated_at"] = iso(self._clock.now())
+        allowed_from = None
+        if "status" in changes:
+            changes["is_active"] = changes["status"] in OPEN_STATUSES
+            allowed_from = sources_for(changes["status"])
+            if not changes["is_active"]:
+                changes.setdefault("ended_at", changes["updated_at"])
+        return self._repo.update(workspace_id, session_id, changes, allowed_from)
+
+    def delete(self, workspace_id: str, session_id: str) -> None:
+        self._repo.delete(workspace_id, session_id)
+
+    def end(self, workspace_id: str, session_id: str, body: SessionEnd) -> Session:
+        """Closes the session and queues its extraction job; the job itself runs later."""
+        now = iso(self._clock.now())
+        changes = {"status": body.status, "is_active": False, "ended_at": now, "updated_at": now,
+                   "last_active_at": now, "summary_status": "pending"}
+        if body.summary is not None:
+            changes["summary"] = body.summary
+        session = self._repo.update(workspace_id, session_id, changes, list(OPEN_STATUSES))
+        self._queues.send("extract", {"kind": "session.extract", "workspace_id": workspace_id,
+                                      "session_id": session_id, "ended_at": now})
+        self._events.publish("session.ended", workspace_id, _event_data(session))
+        return session
+
+
+def _event_data(session: Session) -> dict:
+    return {"session_id": session.session_id, "status": session.status,
+            "agent_id": session.agent_id, "project_name": session.project_name}
