@@ -144,11 +144,5 @@ def from_dynamo(value: Any) -> Any:
     if isinstance(value, list | set):
         return [from_dynamo(v) for v in value]
     return value
-
-
-def typed(item: dict[str, Any]) -> dict[str, Any]:
-    """An item in the low-level client's typed form, for TransactWriteItems."""
-    from boto3.dynamodb.types import TypeSerializer
-
-    serializer = TypeSerializer()
-    return {k: serializer.serialize(to_dynamo(v)) for k, v in item.items()}
+# Transactions go through the Table resource's own client (`table.meta.client`), which
+# serialises plain values itself: pass `to_dynamo(item)`, not typed attribute values.

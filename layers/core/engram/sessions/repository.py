@@ -13,7 +13,6 @@ from engram.dynamo import (
     from_dynamo,
     query_page,
     to_dynamo,
-    typed,
 )
 from engram.errors import Conflict, NotFound
 from engram.sessions.models import Session, SessionFilters
@@ -37,11 +36,11 @@ class SessionRepository:
         ws_key = keys.workspace_key(session.workspace_id)
         with conflict_on_condition(f"Session {session.session_id} already exists."):
             self._table.meta.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table.name, "Item": typed(item),
+                {"Put": {"TableName": self._table.name, "Item": to_dynamo(item),
                          "ConditionExpression": "attribute_not_exists(PK)"}},
-                {"Update": {"TableName": self._table.name, "Key": typed(ws_key),
+                {"Update": {"TableName": self._table.name, "Key": to_dynamo(ws_key),
                             "UpdateExpression": "ADD session_count :one",
-                            "ExpressionAttributeValues": typed({":one": 1})}},
+                            "ExpressionAttributeValues": to_dynamo({":one": 1})}},
             ])
 
     def get(self, workspace_id: str, session_id: str) -> Session:
@@ -54,15 +53,16 @@ class SessionRepository:
                allowed_from: list[str] | None = None) -> Session:
         """Sets `changes` only if the session is in this workspace and (when given) in one
         of the `allowed_from` statuses; otherwise 404 or 409, and nothing is written."""
-        names = {f"#f{i}": k for i, k in enumerate(changes)}
-        values = {f":v{i}": to_dynamo(v) for i, v in enumerate(changes.values())}
+        # Placeholders #u/:u: boto3's condition builder uses #n/:v for its own.
+        names = {f"#u{i}": k for i, k in enumerate(changes)}
+        values = {f":u{i}": to_dynamo(v) for i, v in enumerate(changes.values())}
         condition = Attr("workspace_id").eq(workspace_id)
         if allowed_from is not None:
             condition = condition & Attr("status").is_in(allowed_from)
         try:
             response = self._table.update_item(
                 Key=keys.session_key(session_id),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes))),
+                UpdateExpression="SET " + ", ".join(f"#u{i} = :u{i}" for i in range(len(changes))),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ConditionExpression=condition,
@@ -81,12 +81,12 @@ class SessionRepository:
         ws_key = keys.workspace_key(workspace_id)
         try:
             self._table.meta.client.transact_write_items(TransactItems=[
-                {"Delete": {"TableName": self._table.name, "Key": typed(keys.session_key(session_id)),
+                {"Delete": {"TableName": self._table.name, "Key": to_dynamo(keys.session_key(session_id)),
                             "ConditionExpression": "workspace_id = :ws",
-                            "ExpressionAttributeValues": typed({":ws": workspace_id})}},
-                {"Update": {"TableName": self._table.name, "Key": typed(ws_key),
+                            "ExpressionAttributeValues": to_dynamo({":ws": workspace_id})}},
+                {"Update": {"TableName": self._table.name, "Key": to_dynamo(ws_key),
                             "UpdateExpression": "ADD session_count :minus",
-                            "ExpressionAttributeValues": typed({":minus": -1})}},
+                            "ExpressionAttributeValues": to_dynamo({":minus": -1})}},
             ])
         except Exception as exc:
             if error_code(exc) == "TransactionCanceledException":

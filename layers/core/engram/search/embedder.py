@@ -1,0 +1,77 @@
+"""The Embedder port: texts in, L2-normalised float32 vectors out.
+
+Only numpy is imported here; the adapters (model runtimes, boto3) load inside
+`get_embedder`, so API functions that import this module stay fast to cold-start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from engram.config import get_settings
+from engram.errors import ServiceUnavailable
+
+
+class EmbeddingError(ServiceUnavailable):
+    """An embedding service failed; `retryable` says whether trying again may help
+    (throttling, timeouts) or not (a refused request, a malformed response)."""
+
+    def __init__(self, detail: str, retryable: bool) -> None:
+        super().__init__(detail)
+        self.retryable = retryable
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    dimension: int
+    name: str  # e.g. "local:all-MiniLM-L6-v2-int8", "bedrock:amazon.titan-embed-text-v2:0"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Shape (len(texts), dimension), float32, rows of unit L2 norm."""
+        ...
+
+
+def embed_one(embedder: Embedder, text: str) -> np.ndarray:
+    """One text's vector, shape (dimension,)."""
+    return embedder.embed([text])[0]
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """The adapters' shared input rule: a sequence of non-blank strings."""
+    if isinstance(texts, str):
+        raise TypeError("embed() takes a sequence of texts, not one string; use embed_one().")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"Text {i} is a {type(text).__name__}, not a string.")
+        if not text.strip():
+            # Blank content is rejected by the API before it gets here; Bedrock refuses it too.
+            raise ValueError(f"Text {i} is empty or blank; there is nothing to embed.")
+    return texts
+
+
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm, as float32 (an all-zero row stays zero)."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, np.float32(1e-12))
+
+
+@cache
+def get_embedder() -> Embedder:
+    """The configured embedder, built once per process."""
+    settings = get_settings()
+    if settings.embedder == "bedrock":
+        from engram.adapters.bedrock_embedder import BedrockEmbedder
+
+        return BedrockEmbedder(
+            model_id=settings.bedrock_embedding_model_id,
+            dimension=settings.embedding_dimension,
+        )
+    from engram.adapters.local_embedder import LocalEmbedder
+
+    return LocalEmbedder()

@@ -1,0 +1,105 @@
+"""Test-wide set-up. The environment is fixed here, before any engram import, so that no
+test can reach real AWS and every cached factory starts clean."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SECURITY_TOKEN="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    TABLE_NAME="engram-test",
+    POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_SERVICE_NAME="engram",
+    POWERTOOLS_METRICS_NAMESPACE="EngramTest",
+    POWERTOOLS_LOG_LEVEL="WARNING",
+    ORT_DISABLE_TELEMETRY="1",
+)
+for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "OPENSEARCH_ENDPOINT", "EMBED_QUEUE_URL",
+              "EXTRACT_QUEUE_URL", "DELIVER_QUEUE_URL", "SEARCH_BACKEND", "EMBEDDER"):
+    os.environ.pop(_name, None)
+
+import pytest  # noqa: E402
+
+
+def clear_engram_caches() -> None:
+    """Every @cache factory in engram, so settings and clients follow the test's env."""
+    from engram import aws, clock, config
+
+    config.get_settings.cache_clear()
+    clock.get_clock.cache_clear()
+    aws.clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    clear_engram_caches()
+    yield
+    clear_engram_caches()
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    """moto for every AWS call, with the template's table and queues created in it; the
+    settings point at them. Yields the created resources."""
+    import boto3
+    from moto import mock_aws
+
+    from engram.local.resources import create_resources, function_environment
+
+    with mock_aws():
+        made = create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-test")
+        for name, value in function_environment(made).items():
+            monkeypatch.setenv(name, value)
+        clear_engram_caches()
+        yield made
+
+
+@pytest.fixture
+def lambda_context():
+    class Context:
+        function_name = "engram-test"
+        function_version = "$LATEST"
+        memory_limit_in_mb = 512
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:engram-test"
+        aws_request_id = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+        log_group_name = "/aws/lambda/engram-test"
+        log_stream_name = "test"
+
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return 30_000
+
+    return Context()
+
+
+@pytest.fixture
+def workspace(aws_env):
+    """A workspace with an all-scopes key: (workspace, api_key string)."""
+    from engram import aws
+    from engram.clock import get_clock
+    from engram.workspaces.repository import WorkspaceRepository
+    from engram.workspaces.service import WorkspaceService
+
+    ws, key = WorkspaceService(WorkspaceRepository(aws.table()), get_clock()).create_workspace("test")
+    return ws, key.api_key
+
+
+@pytest.fixture
+def client(aws_env):
+    """The combined local app over an in-process HTTP client."""
+    from fastapi.testclient import TestClient
+
+    from engram.local.app import build_app
+
+    with TestClient(build_app(), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(workspace):
+    return {"Authorization": f"Bearer {workspace[1]}"}
