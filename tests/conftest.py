@@ -78,15 +78,30 @@ def lambda_context():
 
 
 @pytest.fixture
-def workspace(aws_env):
-    """A workspace with an all-scopes key: (workspace, api_key string)."""
+def make_workspace(aws_env):
+    """Creates a workspace with an all-scopes key: returns (workspace, api_key string)."""
     from engram import aws
     from engram.clock import get_clock
     from engram.workspaces.repository import WorkspaceRepository
     from engram.workspaces.service import WorkspaceService
 
-    ws, key = WorkspaceService(WorkspaceRepository(aws.table()), get_clock()).create_workspace("test")
-    return ws, key.api_key
+    def make(name: str = "test"):
+        service = WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
+        ws, key = service.create_workspace(name)
+        return ws, key.api_key
+
+    return make
+
+
+@pytest.fixture
+def workspace(make_workspace):
+    return make_workspace("test")
+
+
+@pytest.fixture
+def other_auth(make_workspace):
+    """Credentials of a second workspace in the same table (tenant isolation tests)."""
+    return {"x-api-key": make_workspace("other")[1]}
 
 
 @pytest.fixture

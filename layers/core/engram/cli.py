@@ -1,0 +1,70 @@
+"""`engram` command line. `engram admin create-workspace NAME` creates a workspace and
+prints its first API key, against whatever the settings point at: the local stack when
+AWS_ENDPOINT_URL and TABLE_NAME come from `.engram/dev.env`, real AWS otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _load_env_file(path: Path) -> None:
+    import os
+
+    for line in path.read_text().splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and name and not name.startswith("#"):
+            os.environ[name] = value
+
+
+def _create_workspace(args: argparse.Namespace) -> int:
+    from engram import aws
+    from engram.clock import get_clock
+    from engram.errors import DomainError
+    from engram.workspaces.repository import WorkspaceRepository
+    from engram.workspaces.service import WorkspaceService
+
+    service = WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
+    try:
+        workspace, key = service.create_workspace(args.name)
+    except DomainError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"workspace_id": workspace.workspace_id, "name": workspace.name,
+                          "api_key": key.api_key, "key_id": key.key.key_id}))
+    else:
+        print(f"workspace {workspace.workspace_id} ({workspace.name})")
+        print(f"api key   {key.api_key}")
+        print("The key is shown once; store it now.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="engram", description="Engram administration.")
+    parser.add_argument("--env-file", type=Path,
+                        help="read settings from this file first (e.g. .engram/dev.env)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    admin = commands.add_parser("admin", help="administrative commands").add_subparsers(
+        dest="admin_command", required=True)
+    create = admin.add_parser("create-workspace", help="create a workspace and print its first key")
+    create.add_argument("name")
+    create.add_argument("--json", action="store_true", help="print the result as JSON")
+    create.set_defaults(run=_create_workspace)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.env_file:
+        if not args.env_file.is_file():
+            print(f"error: no such env file {args.env_file}", file=sys.stderr)
+            return 2
+        _load_env_file(args.env_file)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
