@@ -1,0 +1,105 @@
+"""Ids, clock, keys, cursors, credentials and status rules: pure logic, no AWS."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from engram import keys
+from engram.auth import Principal, credential_from_headers
+from engram.clock import FixedClock, iso, parse_iso
+from engram.dynamo import decode_cursor, encode_cursor, from_dynamo, to_dynamo
+from engram.errors import BadRequest, Forbidden, Unauthorized
+from engram.ids import id_problem, is_valid_id, new_id
+from engram.sessions.models import TRANSITIONS, sources_for
+
+
+def test_new_ids_have_the_prefix_are_valid_unique_and_time_ordered():
+    made = [new_id("sess") for _ in range(200)]
+    assert all(i.startswith("sess_") and len(i) == 31 and is_valid_id(i) for i in made)
+    assert len(set(made)) == 200
+    assert [i[5:15] for i in made] == sorted(i[5:15] for i in made)
+
+
+@pytest.mark.parametrize("value, phrase", [
+    ("", "empty"), ("x" * 256, "255"), ("a b", "letters"), ("é", "letters"), ("a/b", "letters"),
+])
+def test_id_problems_are_sentences(value, phrase):
+    assert phrase in id_problem(value)
+
+
+def test_good_ids_have_no_problem():
+    assert id_problem("abc-DEF_1.2:3") is None and id_problem("x" * 255) is None
+
+
+def test_iso_is_utc_with_millis_and_z_and_round_trips():
+    moment = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    assert iso(moment) == "2026-01-02T03:04:05.678Z"
+    assert parse_iso("2026-01-02T03:04:05.678Z") == moment.replace(microsecond=678000)
+    assert parse_iso("2026-01-02T03:04:05").tzinfo is not None
+
+
+def test_fixed_clock_moves_only_when_told():
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    assert clock.now() == clock.now()
+    clock.advance(minutes=5)
+    assert iso(clock.now()) == "2026-01-01T00:05:00.000Z"
+
+
+def test_keys_are_typed_prefixes():
+    assert keys.session_key("s1") == {"PK": "SESSION#s1", "SK": "SESSION"}
+    assert keys.workspace_key("w") == {"PK": "WS#w", "SK": "WS#w"}
+    assert keys.sessions_by_agent("w", "a") == "WS#w#AGENT#a#SESSIONS"
+    assert keys.session_sort("2026", "s") == "2026#s"
+
+
+def test_cursor_round_trips_and_refuses_other_partitions():
+    key = {"GSI1PK": "WS#w#SESSIONS", "GSI1SK": "t#s", "PK": "SESSION#s", "SK": "SESSION"}
+    assert decode_cursor(encode_cursor(key), "GSI1PK", "WS#w#SESSIONS") == key
+    with pytest.raises(BadRequest):
+        decode_cursor(encode_cursor(key), "GSI1PK", "WS#other#SESSIONS")
+    for garbage in ("%%%", "bm90IGpzb24", encode_cursor({"GSI1PK": "WS#w#SESSIONS", "n": 1})):
+        with pytest.raises(BadRequest):
+            decode_cursor(garbage, "GSI1PK", "WS#w#SESSIONS")
+
+
+def test_dynamo_values_round_trip_floats_and_ints():
+    value = {"a": 0.5, "b": [1, 2.25], "c": {"d": 3}}
+    assert from_dynamo(to_dynamo(value)) == value
+
+
+@pytest.mark.parametrize("headers, expected", [
+    ({"authorization": "Bearer ek_abc"}, "ek_abc"),
+    ({"authorization": "bearer   ek_abc  "}, "ek_abc"),
+    ({"authorization": "Token ek_abc"}, "ek_abc"),
+    ({"x-api-key": "ek_abc"}, "ek_abc"),
+])
+def test_credentials_in_the_three_accepted_forms(headers, expected):
+    assert credential_from_headers(headers) == expected
+
+
+@pytest.mark.parametrize("headers", [
+    {}, {"authorization": "Basic abc"}, {"authorization": "Bearer "}, {"authorization": "ek_abc"},
+])
+def test_anything_else_is_unauthorized(headers):
+    with pytest.raises(Unauthorized):
+        credential_from_headers(headers)
+
+
+def test_scopes_imply_lesser_scopes():
+    admin = Principal("w", "k", frozenset({"admin"}))
+    admin.require("read"), admin.require("write"), admin.require("admin")
+    reader = Principal("w", "k", frozenset({"read"}))
+    reader.require("read")
+    with pytest.raises(Forbidden):
+        reader.require("write")
+
+
+def test_status_moves_follow_api_md():
+    assert TRANSITIONS["created"] == {"active", "paused", "completed", "failed"}
+    assert TRANSITIONS["active"] == {"paused", "completed", "failed"}
+    assert TRANSITIONS["paused"] == {"active", "completed", "failed"}
+    assert not TRANSITIONS["completed"] and not TRANSITIONS["failed"]
+    assert sources_for("active") == ["active", "created", "paused"]
+    assert sources_for("paused") == ["active", "created", "paused"]
+    assert sources_for("completed") == ["active", "created", "paused"]
+    assert sources_for("created") == ["created"]
