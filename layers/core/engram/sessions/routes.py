@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from engram import aws
 from engram.auth import PrincipalDep
 from engram.clock import get_clock
+from engram.config import get_settings
 from engram.events import EventFeed
 from engram.ids import ID_PATTERN
 from engram.queues import get_queues
@@ -52,12 +53,12 @@ def list_sessions(
     status: SessionStatus | None = None,
     project_name: Annotated[str | None, Query(max_length=255)] = None,
     active: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> SessionList:
     filters = SessionFilters(agent_id=agent_id, task_id=task_id, user_id=user_id, status=status,
                              project_name=project_name, active=active)
-    return svc.list(who.workspace_id, filters, limit, cursor)
+    return svc.list(who.workspace_id, filters, limit or get_settings().default_page_size, cursor)
 
 
 @router.get("/{session_id}")
