@@ -262,8 +262,9 @@ class LocalIndex:
             shard, rows = scope
             if query.shape != (shard.dimension,):
                 raise ValueError(f"query vector has {query.shape[-1]} dimensions, the index {shard.dimension}")
-            scores = shard.vectors[rows] @ query
-            return self._top(shard, rows, scores, k)
+            # Unfiltered: a view of the live rows; a fancy-index copy would dominate the cost.
+            matrix = shard.vectors[: shard.n] if len(rows) == shard.n else shard.vectors[rows]
+            return self._top(shard, rows, matrix @ query, k)
 
     def bm25(self, workspace_id: str, text: str, filters: SearchFilters, k: int) -> list[Hit]:
         tokens = tokenize(text)

@@ -15,7 +15,6 @@ hits are de-duplicated by memory_id in case an old copy is still visible.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -102,7 +101,7 @@ def filter_clauses(filters: SearchFilters) -> tuple[list[dict[str, Any]], list[d
         must.append(_term(f"metadata.{key}", metadata_text(value)))
     if filters.from_time is not None or filters.to_time is not None:
         bounds = {"gte": filters.from_time, "lte": filters.to_time}
-        must.append({"range": {"created_at": {k: _iso(v) for k, v in bounds.items() if v}}})
+        must.append({"range": {"created_at": {k: _iso(v) for k, v in bounds.items() if v is not None}}})
     return must, must_not
 
 
@@ -334,8 +333,3 @@ class OpenSearchIndex:
                 raise ValueError(
                     f"index {self._index} holds {found}-dimensional vectors, the embedder makes {dimension}"
                 )
-
-
-def mapping_copy(dimension: int) -> dict[str, Any]:
-    """A fresh copy of the mapping (for provisioning scripts)."""
-    return copy.deepcopy(index_body(dimension))
