@@ -47,3 +47,34 @@ def events_partition(workspace_id: str) -> str:
 
 def event_sort(created_at: str, event_id: str) -> str:
     return f"{created_at}#{event_id}"
+
+
+# memory      PK=MEMORY#<mid>          SK=MEMORY
+#             GSI1: WS#<ws>#MEMORIES / <created>#<mid>                 the workspace's list
+#             GSI2: WS#<ws>#SESSION#<sid>#MEMORIES / <created>#<mid>   a session's memories
+#             GSI3: WS#<ws>#CHANGES / <changed>#<mid>                  diff by period
+#             GSI4: MAINT#PENDING / <created>#<mid> while embedding is pending,
+#                   MAINT#PURGE / <restorable_until>#<mid> while soft-deleted (sparse)
+MAINT_PENDING = "MAINT#PENDING"
+MAINT_PURGE = "MAINT#PURGE"
+
+
+def memory_key(memory_id: str) -> dict[str, str]:
+    return {"PK": f"MEMORY#{memory_id}", "SK": "MEMORY"}
+
+
+def memories_by_workspace(workspace_id: str) -> str:
+    return f"WS#{workspace_id}#MEMORIES"
+
+
+def memories_by_session(workspace_id: str, session_id: str) -> str:
+    return f"WS#{workspace_id}#SESSION#{session_id}#MEMORIES"
+
+
+def memory_changes(workspace_id: str) -> str:
+    return f"WS#{workspace_id}#CHANGES"
+
+
+def stamped(moment: str, item_id: str) -> str:
+    """Sort key that orders by an ISO time, ties broken by id."""
+    return f"{moment}#{item_id}"
