@@ -29,10 +29,13 @@ import pytest  # noqa: E402
 def clear_engram_caches() -> None:
     """Every @cache factory in engram, so settings and clients follow the test's env."""
     from engram import aws, clock, config
+    from engram.search import embedder, index, worker
 
     config.get_settings.cache_clear()
     clock.get_clock.cache_clear()
     aws.clear_caches()
+    for factory in (embedder.get_embedder, index.get_search_index, worker.get_index_sync):
+        factory.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +60,17 @@ def aws_env(monkeypatch):
             monkeypatch.setenv(name, value)
         clear_engram_caches()
         yield made
+
+
+@pytest.fixture
+def pump(aws_env):
+    """The local queue pump over the test's queues: `pump.drain_once()` runs each worker
+    that template.yaml attaches to a queue on what is waiting there."""
+    import boto3
+
+    from engram.local.pump import QueuePump
+
+    return QueuePump(boto3.client("sqs"), aws_env)
 
 
 @pytest.fixture

@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     embedding_dimension: int = Field(
         1024, ge=8, description="Vector size asked of Bedrock (the local model is always 384)."
     )
+    soft_delete_days: int = Field(
+        30, ge=1, description="Days a soft-deleted memory can be restored before it is purged."
+    )
+    embed_max_attempts: int = Field(
+        5, ge=1, description="Embed attempts before a memory is marked failed (the embed queue's "
+        "maxReceiveCount)."
+    )
+    pending_reembed_minutes: int = Field(
+        15, ge=1, description="Age after which maintenance re-queues a memory still pending."
+    )
+    recency_half_life_days: float = Field(
+        30.0, gt=0, description="Half-life of the recency score in search."
+    )
+    search_candidates_factor: int = Field(
+        4, ge=1, description="Candidates each search leg fetches, as a multiple of limit+offset."
+    )
     event_retention_days: int = Field(
         7, ge=1, description="Days an event stays in the table's change feed (TTL)."
     )
@@ -58,6 +74,54 @@ class Settings(BaseSettings):
     default_page_size: int = Field(20, ge=1, le=100, description="List page size when no limit.")
     dev_workspace_name: str = Field(
         "dev", description="Name of the workspace the local stack creates at start."
+    )
+    jwt_secret_name: str = Field(
+        "engram/jwt", description="Secrets Manager secret (name or ARN) that signs access tokens."
+    )
+    jwt_secret_max_age: int = Field(
+        300, ge=0, description="Seconds the JWT secret is cached in a warm function."
+    )
+    access_token_ttl_seconds: int = Field(
+        900, ge=60, le=86_400, description="Lifetime of an access token (JWT)."
+    )
+    refresh_token_ttl_days: int = Field(
+        30, ge=1, le=365, description="Lifetime of a refresh token; each refresh rotates it."
+    )
+    idempotency_table_name: str = Field(
+        "engram-idempotency", description="DynamoDB table of Idempotency-Key records."
+    )
+    idempotency_ttl_seconds: int = Field(
+        86_400, ge=60, description="How long a response is replayed for the same Idempotency-Key."
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Allow http and private/loopback webhook URLs (local development and "
+        "tests only)."
+    )
+    webhook_connect_timeout_seconds: float = Field(
+        3.0, gt=0, le=30, description="Connect timeout of a webhook delivery."
+    )
+    webhook_read_timeout_seconds: float = Field(
+        5.0, gt=0, le=30, description="Read timeout of a webhook delivery (time to the response)."
+    )
+    webhook_retry_base_seconds: int = Field(
+        60, ge=0, le=3600, description="First retry delay of a failed delivery; doubles per attempt."
+    )
+    webhook_retry_max_seconds: int = Field(
+        3600, ge=0, le=43200, description="Longest retry delay of a failed delivery."
+    )
+    webhook_disable_after_failures: int = Field(
+        50, ge=1, description="Consecutive failed delivery attempts after which a webhook is "
+        "switched off."
+    )
+    webhook_secret_grace_hours: int = Field(
+        24, ge=0, description="Hours after a secret rotation during which deliveries are also "
+        "signed with the old secret."
+    )
+    webhook_delivery_retention_days: int = Field(
+        30, ge=1, description="Days a delivery record is kept (TTL)."
+    )
+    webhook_max_per_workspace: int = Field(
+        20, ge=1, description="Most webhooks one workspace may have."
     )
 
 

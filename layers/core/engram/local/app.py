@@ -6,9 +6,10 @@ from fastapi import FastAPI
 
 from engram.health import router as health_router
 from engram.http import create_app
+from engram.memories.routes import router as memories_router
 from engram.sessions.routes import router as sessions_router
 
-ROUTERS = (health_router, sessions_router)
+ROUTERS = (health_router, sessions_router, memories_router)
 
 
 def build_app() -> FastAPI:

@@ -1,0 +1,303 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from engram import keys
+from engram.dynamo import (
+    MAX_QUERY_PAGES,
+    Page,
+    conflict_on_condition,
+    error_code,
+    from_dynamo,
+    query_page,
+    to_dynamo,
+)
+from engram.errors import Conflict, NotFound
+from engram.memories.models import Memory
+
+_GSI1_KEY = ("PK", "SK", "GSI1PK", "GSI1SK")
+_GSI2_KEY = ("PK", "SK", "GSI2PK", "GSI2SK")
+_INTERNAL = ("content_hash", "embedded_hash", "embedding", "embedding_model", "search_text")
+
+
+def _not_found(memory_id: str) -> NotFound:
+    return NotFound(f"Memory {memory_id} was not found.")
+
+
+@dataclass(frozen=True)
+class StoredMemory:
+    """A memory with what only the workers need: hashes and the stored vector."""
+
+    memory: Memory
+    content_hash: str
+    embedded_hash: str | None
+    embedding: bytes | None
+    search_text: str | None
+
+
+@dataclass(frozen=True)
+class MemoryFilters:
+    memory_type: str | None = None
+    session_id: str | None = None
+    tag: str | None = None
+    user_id: str | None = None
+    agent_id: str | None = None
+    include_deleted: bool = False
+
+
+class MemoryRepository:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    # writes -------------------------------------------------------------------------------
+
+    def add_many(self, memories: Sequence[tuple[Memory, str, str | None]]) -> None:
+        """(memory, content_hash, search_text) items, all or none (one transaction), and the
+        workspace's live-memory count bumped in the same transaction."""
+        puts = [{"Put": {"TableName": self._table.name, "Item": to_dynamo(self._item(m, h, t)),
+                         "ConditionExpression": "attribute_not_exists(PK)"}}
+                for m, h, t in memories]
+        by_workspace: dict[str, int] = {}
+        for memory, _, _ in memories:
+            by_workspace[memory.workspace_id] = by_workspace.get(memory.workspace_id, 0) + 1
+        counters = [{"Update": {"TableName": self._table.name, "Key": keys.workspace_key(ws),
+                                "UpdateExpression": "ADD memory_count :n",
+                                "ExpressionAttributeValues": {":n": n}}}
+                    for ws, n in by_workspace.items()]
+        with conflict_on_condition("A memory with that id already exists."):
+            self._table.meta.client.transact_write_items(TransactItems=puts + counters)
+
+    def update(self, workspace_id: str, memory_id: str, changes: dict[str, Any],
+               remove: Iterable[str] = (), condition: Any = None) -> Memory:
+        """Sets `changes` on a live memory of this workspace; 404 otherwise."""
+        base = Attr("workspace_id").eq(workspace_id) & Attr("deleted_at").not_exists()
+        return self._update(workspace_id, memory_id, changes, remove,
+                            base if condition is None else base & condition)
+
+    def soft_delete(self, workspace_id: str, memory_id: str, now: str, until: str,
+                    ttl: int) -> Memory:
+        changes = {"deleted_at": now, "restorable_until": until, "ttl": ttl,
+                   "GSI3SK": keys.stamped(now, memory_id), "GSI4PK": keys.MAINT_PURGE,
+                   "GSI4SK": keys.stamped(until, memory_id)}
+        memory = self.update(workspace_id, memory_id, changes)
+        self._count(workspace_id, -1)
+        return memory
+
+    def restore(self, workspace_id: str, memory_id: str, now: str) -> Memory:
+        condition = (Attr("workspace_id").eq(workspace_id) & Attr("deleted_at").exists()
+                     & Attr("restorable_until").gt(now))
+        memory = self._update(workspace_id, memory_id,
+                              {"updated_at": now, "GSI3SK": keys.stamped(now, memory_id)},
+                              ("deleted_at", "restorable_until", "ttl", "GSI4PK", "GSI4SK"),
+                              condition, conflict="Memory {id} is not deleted or its restore "
+                                                  "window has passed.")
+        self._count(workspace_id, 1)
+        return memory
+
+    def hard_delete(self, workspace_id: str, memory_id: str) -> Memory:
+        try:
+            response = self._table.delete_item(
+                Key=keys.memory_key(memory_id), ConditionExpression=Attr("workspace_id").eq(workspace_id),
+                ReturnValues="ALL_OLD")
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise _not_found(memory_id) from exc
+            raise
+        memory = _memory(response["Attributes"])
+        if memory.deleted_at is None:
+            self._count(workspace_id, -1)
+        return memory
+
+    def set_embedding(self, stored: StoredMemory, vector: bytes, model: str, embedded_hash: str,
+                      now: str) -> bool:
+        """Records a vector only if the content is still what was embedded; False if it
+        changed meanwhile (a newer embed message is on its way)."""
+        memory = stored.memory
+        try:
+            self._table.update_item(
+                Key=keys.memory_key(memory.memory_id),
+                UpdateExpression="SET embedding = :v, embedding_model = :m, embedded_hash = :h, "
+                                 "embedding_status = :ready, embedding_generated_at = :now, "
+                                 "embedding_error = :none REMOVE GSI4PK, GSI4SK",
+                ConditionExpression="content_hash = :c AND workspace_id = :ws "
+                                    "AND attribute_not_exists(deleted_at)",
+                ExpressionAttributeValues={":v": vector, ":m": model, ":h": embedded_hash,
+                                           ":ready": "ready", ":now": now, ":none": None,
+                                           ":c": stored.content_hash, ":ws": memory.workspace_id})
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def set_embedding_failed(self, memory_id: str, content_hash: str, reason: str) -> None:
+        try:
+            self._table.update_item(
+                Key=keys.memory_key(memory_id),
+                UpdateExpression="SET embedding_status = :failed, embedding_error = :why "
+                                 "REMOVE GSI4PK, GSI4SK",
+                ConditionExpression="content_hash = :c AND attribute_not_exists(deleted_at)",
+                ExpressionAttributeValues={":failed": "failed", ":why": reason[:1000],
+                                           ":c": content_hash})
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    # reads --------------------------------------------------------------------------------
+
+    def get(self, workspace_id: str, memory_id: str, include_deleted: bool = False) -> Memory:
+        return self.get_stored(workspace_id, memory_id, include_deleted).memory
+
+    def get_stored(self, workspace_id: str | None, memory_id: str,
+                   include_deleted: bool = True) -> StoredMemory:
+        """`workspace_id=None` is for workers, which trust the id from their own queue."""
+        item = self._table.get_item(Key=keys.memory_key(memory_id), ConsistentRead=True).get("Item")
+        if not item or (workspace_id is not None and item.get("workspace_id") != workspace_id):
+            raise _not_found(memory_id)
+        if item.get("deleted_at") and not include_deleted:
+            raise _not_found(memory_id)
+        return _stored(item)
+
+    def get_many(self, workspace_id: str, memory_ids: Sequence[str]) -> dict[str, Memory]:
+        """Live memories of this workspace among `memory_ids` (search's re-check)."""
+        found: dict[str, Memory] = {}
+        unique = list(dict.fromkeys(memory_ids))
+        for start in range(0, len(unique), 100):
+            request = {self._table.name: {"Keys": [keys.memory_key(m) for m in unique[start:start + 100]]}}
+            for _ in range(10):  # unprocessed keys are retried a bounded number of times
+                response = self._table.meta.client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    if item.get("workspace_id") == workspace_id and not item.get("deleted_at"):
+                        memory = _memory(item)
+                        found[memory.memory_id] = memory
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found
+
+    def list(self, workspace_id: str, filters: MemoryFilters, limit: int,
+             cursor: str | None) -> Page:
+        if filters.session_id:
+            index, attr, value, key_attrs = ("GSI2", "GSI2PK", keys.memories_by_session(
+                workspace_id, filters.session_id), _GSI2_KEY)
+        else:
+            index, attr, value, key_attrs = ("GSI1", "GSI1PK", keys.memories_by_workspace(workspace_id),
+                                             _GSI1_KEY)
+        page = query_page(self._table, index=index, key_attrs=key_attrs, partition_attr=attr,
+                          partition_value=value, limit=limit, cursor=cursor,
+                          filter_expression=_filter(filters))
+        return Page([_memory(i) for i in page.items], page.next_cursor)
+
+    def session_memories(self, workspace_id: str, session_id: str, oldest_first: bool = True,
+                         include_deleted: bool = False) -> list[Memory]:
+        """Every memory of a session (bounded by the query page budget)."""
+        condition = Key("GSI2PK").eq(keys.memories_by_session(workspace_id, session_id))
+        kwargs: dict[str, Any] = {"IndexName": "GSI2", "KeyConditionExpression": condition,
+                                  "ScanIndexForward": oldest_first}
+        if not include_deleted:
+            kwargs["FilterExpression"] = Attr("deleted_at").not_exists()
+        return [_memory(i) for i in self._query_all(kwargs)]
+
+    def changes(self, workspace_id: str, from_time: str, to_time: str, limit: int) -> list[Memory]:
+        """Memories whose last change falls in [from_time, to_time], oldest change first."""
+        condition = Key("GSI3PK").eq(keys.memory_changes(workspace_id)) & Key("GSI3SK").between(
+            from_time, to_time + "\uffff")
+        kwargs = {"IndexName": "GSI3", "KeyConditionExpression": condition}
+        return [_memory(i) for i in self._query_all(kwargs, limit)]
+
+    def maintenance_ids(self, kind: str, before: str, limit: int) -> list[str]:
+        """Memory ids on the sparse maintenance index (pending embeds or soft deletes)
+        whose stamp is before `before`."""
+        condition = Key("GSI4PK").eq(kind) & Key("GSI4SK").lt(before)
+        kwargs = {"IndexName": "GSI4", "KeyConditionExpression": condition}
+        return [item["PK"].split("#", 1)[1] for item in self._query_all(kwargs, limit)]
+
+    def count(self, workspace_id: str) -> int:
+        item = self._table.get_item(Key=keys.workspace_key(workspace_id)).get("Item") or {}
+        return int(item.get("memory_count", 0))
+
+    # helpers ------------------------------------------------------------------------------
+
+    def _query_all(self, kwargs: dict[str, Any], limit: int | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for _ in range(MAX_QUERY_PAGES * 20):
+            response = self._table.query(**kwargs)
+            items.extend(response.get("Items", []))
+            if (limit and len(items) >= limit) or not response.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return items[:limit] if limit else items
+
+    def _update(self, workspace_id: str, memory_id: str, changes: dict[str, Any],
+                remove: Iterable[str], condition: Any, conflict: str | None = None) -> Memory:
+        names = {f"#u{i}": k for i, k in enumerate([*changes, *remove])}
+        values = {f":u{i}": to_dynamo(v) for i, v in enumerate(changes.values())}
+        expression = "SET " + ", ".join(f"#u{i} = :u{i}" for i in range(len(changes)))
+        removed = [f"#u{i}" for i in range(len(changes), len(names))]
+        if removed:
+            expression += " REMOVE " + ", ".join(removed)
+        kwargs: dict[str, Any] = {"Key": keys.memory_key(memory_id), "UpdateExpression": expression,
+                                  "ExpressionAttributeNames": names, "ConditionExpression": condition,
+                                  "ReturnValues": "ALL_NEW"}
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        try:
+            return _memory(self._table.update_item(**kwargs)["Attributes"])
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            if conflict:
+                self.get(workspace_id, memory_id, include_deleted=True)  # 404 if not ours
+                raise Conflict(conflict.format(id=memory_id)) from exc
+            raise _not_found(memory_id) from exc
+
+    def _count(self, workspace_id: str, delta: int) -> None:
+        self._table.update_item(Key=keys.workspace_key(workspace_id),
+                                UpdateExpression="ADD memory_count :n",
+                                ExpressionAttributeValues={":n": delta})
+
+    @staticmethod
+    def _item(memory: Memory, content_hash: str, search_text: str | None) -> dict[str, Any]:
+        stamp = keys.stamped(memory.created_at, memory.memory_id)
+        item = {**keys.memory_key(memory.memory_id), "type": "Memory",
+                "GSI1PK": keys.memories_by_workspace(memory.workspace_id), "GSI1SK": stamp,
+                "GSI3PK": keys.memory_changes(memory.workspace_id), "GSI3SK": stamp,
+                "GSI4PK": keys.MAINT_PENDING, "GSI4SK": stamp,
+                "content_hash": content_hash, **memory.model_dump(exclude_none=True)}
+        if search_text is not None:
+            item["search_text"] = search_text
+        if memory.session_id:
+            item["GSI2PK"] = keys.memories_by_session(memory.workspace_id, memory.session_id)
+            item["GSI2SK"] = stamp
+        return item
+
+
+def _filter(filters: MemoryFilters) -> Any:
+    parts = [Attr(name).eq(getattr(filters, name))
+             for name in ("memory_type", "user_id", "agent_id") if getattr(filters, name)]
+    if filters.tag:
+        parts.append(Attr("tags").contains(filters.tag))
+    if not filters.include_deleted:
+        parts.append(Attr("deleted_at").not_exists())
+    expression = None
+    for part in parts:
+        expression = part if expression is None else expression & part
+    return expression
+
+
+def _memory(item: dict[str, Any]) -> Memory:
+    plain = from_dynamo({k: v for k, v in item.items() if k in Memory.model_fields})
+    return Memory.model_validate(plain)
+
+
+def _stored(item: dict[str, Any]) -> StoredMemory:
+    vector = item.get("embedding")
+    return StoredMemory(memory=_memory(item), content_hash=item.get("content_hash", ""),
+                        embedded_hash=item.get("embedded_hash"),
+                        embedding=bytes(vector.value if hasattr(vector, "value") else vector)
+                        if vector is not None else None,
+                        search_text=item.get("search_text"))

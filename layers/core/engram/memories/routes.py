@@ -1,0 +1,177 @@
+"""HTTP routes of the memories API: wiring only; the service decides."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from engram import aws
+from engram.auth import PrincipalDep
+from engram.clock import get_clock, iso, parse_iso
+from engram.config import get_settings
+from engram.errors import ValidationFailed
+from engram.events import EventFeed
+from engram.ids import ID_PATTERN
+from engram.memories.models import (
+    Memory,
+    MemoryBatchCreate,
+    MemoryCreate,
+    MemoryList,
+    MemoryStatus,
+    MemoryType,
+    MemoryUpdate,
+)
+from engram.memories.repository import MemoryFilters, MemoryRepository
+from engram.memories.service import MemoryService
+from engram.queues import get_queues
+from engram.sessions.repository import SessionRepository
+
+router = APIRouter(tags=["memories"])
+
+
+def get_memory_service() -> MemoryService:
+    table, clock = aws.table(), get_clock()
+    return MemoryService(MemoryRepository(table), get_queues(), EventFeed(table, clock), clock,
+                         sessions=SessionRepository(table))
+
+
+MemoryServiceDep = Annotated[MemoryService, Depends(get_memory_service)]
+MemoryId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
+
+
+class MemoryBatch(BaseModel):
+    memories: list[Memory]
+
+
+class DeletedMemory(BaseModel):
+    deleted: bool
+    memory_id: str
+    soft: bool
+    restorable_until: str | None
+
+
+class ForgottenSession(BaseModel):
+    session_id: str
+    forgotten: int
+
+
+class MemoryDiff(BaseModel):
+    added: list[Memory]
+    updated: list[Memory]
+    deleted: list[Memory]
+    period: dict[str, str]
+    count: int
+
+
+def parse_create(body: Any) -> MemoryCreate | MemoryBatchCreate:
+    """One memory, or {"memories": [...]}: validated as a whole before anything is written."""
+    model: type[BaseModel] = MemoryBatchCreate if isinstance(body, dict) and "memories" in body \
+        else MemoryCreate
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+
+
+@router.post("/v1/memories", status_code=201, response_model=Memory | MemoryBatch,
+             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                 "schema": {"anyOf": [{"$ref": "#/components/schemas/MemoryCreate"},
+                                      {"$ref": "#/components/schemas/MemoryBatchCreate"}]}}}}})
+def create_memories(body: Annotated[Any, Body()], who: PrincipalDep,
+                    svc: MemoryServiceDep) -> Memory | MemoryBatch:
+    parsed = parse_create(body)
+    if isinstance(parsed, MemoryBatchCreate):
+        return MemoryBatch(memories=svc.create(who.workspace_id, parsed.memories))
+    return svc.create(who.workspace_id, [parsed])[0]
+
+
+@router.get("/v1/memories")
+def list_memories(
+    who: PrincipalDep,
+    svc: MemoryServiceDep,
+    memory_type: MemoryType | None = None,
+    session_id: FilterId = None,
+    tag: Annotated[str | None, Query(max_length=128)] = None,
+    user_id: FilterId = None,
+    agent_id: FilterId = None,
+    include_deleted: bool = False,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> MemoryList:
+    filters = MemoryFilters(memory_type=memory_type, session_id=session_id, tag=tag,
+                            user_id=user_id, agent_id=agent_id, include_deleted=include_deleted)
+    return svc.list(who.workspace_id, filters, limit or get_settings().default_page_size, cursor)
+
+
+def _moment(value: str | None, name: str, default: str) -> str:
+    if value is None:
+        return default
+    try:
+        return iso(parse_iso(value))
+    except ValueError as exc:
+        raise ValidationFailed(f"{name} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z.") from exc
+
+
+@router.get("/v1/memories/diff")
+def memory_diff(
+    who: PrincipalDep,
+    svc: MemoryServiceDep,
+    from_time: Annotated[str | None, Query(max_length=64)] = None,
+    to_time: Annotated[str | None, Query(max_length=64)] = None,
+    session_id: FilterId = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> MemoryDiff:
+    now = get_clock().now()
+    end = _moment(to_time, "to_time", iso(now))
+    start = _moment(from_time, "from_time", iso(parse_iso(end) - timedelta(days=1)))
+    return MemoryDiff(**svc.diff(who.workspace_id, start, end, session_id, limit))
+
+
+@router.get("/v1/memories/{memory_id}")
+def get_memory(memory_id: MemoryId, who: PrincipalDep, svc: MemoryServiceDep) -> Memory:
+    return svc.get(who.workspace_id, memory_id)
+
+
+@router.patch("/v1/memories/{memory_id}")
+def update_memory(memory_id: MemoryId, body: MemoryUpdate, who: PrincipalDep,
+                  svc: MemoryServiceDep) -> Memory:
+    return svc.update(who.workspace_id, memory_id, body)
+
+
+@router.delete("/v1/memories/{memory_id}")
+def delete_memory(memory_id: MemoryId, who: PrincipalDep, svc: MemoryServiceDep) -> DeletedMemory:
+    memory = svc.soft_delete(who.workspace_id, memory_id)
+    return DeletedMemory(deleted=True, memory_id=memory_id, soft=True,
+                         restorable_until=memory.restorable_until)
+
+
+@router.post("/v1/memories/{memory_id}/restore")
+def restore_memory(memory_id: MemoryId, who: PrincipalDep, svc: MemoryServiceDep) -> Memory:
+    return svc.restore(who.workspace_id, memory_id)
+
+
+@router.delete("/v1/memories/{memory_id}/hard", status_code=204)
+def hard_delete_memory(memory_id: MemoryId, who: PrincipalDep, svc: MemoryServiceDep) -> Response:
+    svc.hard_delete(who.workspace_id, memory_id)
+    return Response(status_code=204)
+
+
+@router.get("/v1/memories/{memory_id}/status")
+def memory_status(memory_id: MemoryId, who: PrincipalDep, svc: MemoryServiceDep) -> MemoryStatus:
+    memory = svc.get(who.workspace_id, memory_id)
+    return MemoryStatus(memory_id=memory_id, embedding_status=memory.embedding_status,
+                        embedding_generated_at=memory.embedding_generated_at,
+                        embedding_error=memory.embedding_error)
+
+
+@router.delete("/v1/sessions/{session_id}/memories")
+def forget_session(session_id: SessionId, who: PrincipalDep,
+                   svc: MemoryServiceDep) -> ForgottenSession:
+    return ForgottenSession(session_id=session_id,
+                            forgotten=svc.forget_session(who.workspace_id, session_id))

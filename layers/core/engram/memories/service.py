@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from engram.clock import Clock, iso, parse_iso
+from engram.config import get_settings
+from engram.errors import ServiceUnavailable, ValidationFailed
+from engram.events import Publisher
+from engram.ids import new_id
+from engram.memories.models import (
+    Memory,
+    MemoryCreate,
+    MemoryList,
+    MemoryUpdate,
+    Source,
+    metadata_size,
+)
+from engram.memories.repository import MemoryFilters, MemoryRepository
+from engram.observability import logger
+from engram.queues import Queues
+from engram.sessions.repository import SessionRepository
+
+
+def count_tokens(text: str) -> int:
+    """WordPiece tokens of the embedding model; approximate for other models' tokenizers."""
+    from engram.adapters.local_embedder import count_tokens as wordpiece
+
+    return wordpiece(text)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def search_text_of(memory: Memory, context: str | None = None) -> str:
+    """What is embedded and keyword-indexed: the title and content, with the context that
+    makes a bare message findable (the message before it) when there is some."""
+    parts = [memory.title or "", context or "", memory.content]
+    return "\n".join(part for part in parts if part)
+
+
+class MemoryService:
+    def __init__(self, repo: MemoryRepository, queues: Queues, events: Publisher,
+                 clock: Clock, sessions: SessionRepository | None = None) -> None:
+        self._repo = repo
+        self._sessions = sessions
+        self._queues = queues
+        self._events = events
+        self._clock = clock
+
+    # create -------------------------------------------------------------------------------
+
+    def create(self, workspace_id: str, bodies: Sequence[MemoryCreate], source: Source = "api",
+               contexts: Sequence[str | None] | None = None,
+               agent_id: str | None = None) -> list[Memory]:
+        """Stores every memory or none, then queues their embedding. `contexts` gives each
+        memory's indexing context (messages pass the message before them)."""
+        now = iso(self._clock.now())
+        contexts = contexts or [None] * len(bodies)
+        rows = []
+        for body, context in zip(bodies, contexts, strict=True):
+            fields = body.model_dump()
+            if agent_id:
+                fields["agent_id"] = agent_id
+            memory = Memory(**fields, memory_id=new_id("mem"), workspace_id=workspace_id,
+                            source=source, token_count=count_tokens(body.content), created_at=now)
+            text = search_text_of(memory, context)
+            rows.append((memory, content_hash(text), text))
+        self._repo.add_many(rows)
+        self._enqueue_or_undo(workspace_id, [m for m, _, _ in rows])
+        for memory, _, _ in rows:
+            self._events.publish("memory.stored", workspace_id, _event_data(memory))
+        return [m for m, _, _ in rows]
+
+    def _enqueue_or_undo(self, workspace_id: str, memories: list[Memory]) -> None:
+        """A write is acknowledged only once its embed job is queued; if queueing fails the
+        memories are removed again, so the client can retry without duplicates."""
+        try:
+            for memory in memories:
+                self.enqueue_sync(workspace_id, memory.memory_id)
+        except Exception as exc:
+            logger.exception("embed enqueue failed; undoing the write")
+            for memory in memories:
+                self._repo.hard_delete(workspace_id, memory.memory_id)
+            raise ServiceUnavailable("The embedding queue is unavailable; nothing was stored. "
+                                     "Please retry.") from exc
+
+    def enqueue_sync(self, workspace_id: str, memory_id: str) -> None:
+        """Asks the embed worker to bring the index in line with the table for one memory."""
+        self._queues.send("embed", {"kind": "memory.sync", "workspace_id": workspace_id,
+                                    "memory_id": memory_id})
+
+    # read ---------------------------------------------------------------------------------
+
+    def get(self, workspace_id: str, memory_id: str) -> Memory:
+        return self._repo.get(workspace_id, memory_id)
+
+    def list(self, workspace_id: str, filters: MemoryFilters, limit: int,
+             cursor: str | None) -> MemoryList:
+        page = self._repo.list(workspace_id, filters, limit, cursor)
+        unfiltered = filters == MemoryFilters()
+        return MemoryList(data=page.items, next_cursor=page.next_cursor,
+                          has_more=page.next_cursor is not None,
+                          count=self._repo.count(workspace_id) if unfiltered else None)
+
+    # change -------------------------------------------------------------------------------
+
+    def update(self, workspace_id: str, memory_id: str, body: MemoryUpdate) -> Memory:
+        given = body.model_dump(exclude_unset=True)
+        given = {k: v for k, v in given.items() if v is not None or k == "title"}
+        if not given:
+            return self._repo.get(workspace_id, memory_id)
+        stored = self._repo.get_stored(workspace_id, memory_id, include_deleted=False)
+        current = stored.memory
+        changes: dict[str, Any] = dict(given)
+        if "metadata" in given:
+            changes["metadata"] = {**current.metadata, **given["metadata"]}
+            self._check_metadata(changes["metadata"])
+        now = iso(self._clock.now())
+        changes["updated_at"] = now
+        changes["GSI3SK"] = f"{now}#{memory_id}"
+        updated = current.model_copy(update=changes)
+        text = search_text_of(updated)
+        if "content" in given or "title" in given:
+            changes["token_count"] = count_tokens(updated.content)
+            changes["search_text"] = text
+            changes["content_hash"] = content_hash(text)
+            if changes["content_hash"] != stored.content_hash:
+                changes.update(embedding_status="pending", embedding_error=None)
+        memory = self._repo.update(workspace_id, memory_id, changes)
+        self.enqueue_sync(workspace_id, memory_id)  # index filters (tags, metadata) follow too
+        self._events.publish("memory.updated", workspace_id,
+                             {**_event_data(memory), "changed": sorted(given)})
+        return memory
+
+    def soft_delete(self, workspace_id: str, memory_id: str) -> Memory:
+        now = self._clock.now()
+        until = now + timedelta(days=get_settings().soft_delete_days)
+        memory = self._repo.soft_delete(workspace_id, memory_id, iso(now), iso(until),
+                                        int(until.timestamp()))
+        self.enqueue_sync(workspace_id, memory_id)
+        self._events.publish("memory.deleted", workspace_id, {**_event_data(memory), "soft": True})
+        return memory
+
+    def restore(self, workspace_id: str, memory_id: str) -> Memory:
+        memory = self._repo.restore(workspace_id, memory_id, iso(self._clock.now()))
+        self.enqueue_sync(workspace_id, memory_id)
+        self._events.publish("memory.updated", workspace_id,
+                             {**_event_data(memory), "changed": ["restored"]})
+        return memory
+
+    def hard_delete(self, workspace_id: str, memory_id: str) -> None:
+        memory = self._repo.hard_delete(workspace_id, memory_id)
+        self.enqueue_sync(workspace_id, memory_id)
+        self._events.publish("memory.deleted", workspace_id, {**_event_data(memory), "soft": False})
+
+    def forget_session(self, workspace_id: str, session_id: str) -> int:
+        """Soft-deletes every live memory of the session; answers how many."""
+        if self._sessions is not None:
+            self._sessions.get(workspace_id, session_id)  # 404 unless the session is ours
+        memories = self._repo.session_memories(workspace_id, session_id)
+        for memory in memories:
+            self.soft_delete(workspace_id, memory.memory_id)
+        return len(memories)
+
+    def diff(self, workspace_id: str, from_time: str, to_time: str, session_id: str | None,
+             limit: int) -> dict[str, Any]:
+        if parse_iso(from_time) > parse_iso(to_time):
+            raise ValidationFailed("from_time must not be after to_time.")
+        added, updated, deleted = [], [], []
+        for memory in self._repo.changes(workspace_id, from_time, to_time, limit):
+            if session_id and memory.session_id != session_id:
+                continue
+            if memory.deleted_at:
+                deleted.append(memory)
+            elif memory.created_at >= from_time:
+                added.append(memory)  # new to the caller, even if also edited in the period
+            else:
+                updated.append(memory)
+        return {"added": added, "updated": updated, "deleted": deleted,
+                "period": {"from_time": from_time, "to_time": to_time},
+                "count": len(added) + len(updated) + len(deleted)}
+
+    @staticmethod
+    def _check_metadata(metadata: dict[str, Any]) -> None:
+        limit = get_settings().max_metadata_bytes
+        size = metadata_size(metadata)
+        if size > limit:
+            raise ValidationFailed(f"The merged metadata is {size} bytes as JSON; the limit is "
+                                   f"{limit}.")
+
+
+def _event_data(memory: Memory) -> dict[str, Any]:
+    return {"memory_id": memory.memory_id, "memory_type": memory.memory_type,
+            "session_id": memory.session_id, "source": memory.source}

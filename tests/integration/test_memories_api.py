@@ -1,0 +1,251 @@
+"""The memories API and the embed pipeline, through the combined app, moto and the pump."""
+
+import json
+
+import boto3
+import pytest
+
+from engram.search.index import SearchFilters, get_search_index
+
+
+def _error(response, status):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["detail"] and body["code"] and body["request_id"]
+    return body
+
+
+def _store(client, auth, **body):
+    body.setdefault("content", "The customer prefers email over phone calls.")
+    response = client.post("/v1/memories", json=body, headers=auth)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _embed_messages(aws_env):
+    sqs = boto3.client("sqs")
+    messages = sqs.receive_message(QueueUrl=aws_env.queue_urls["EmbedQueue"],
+                                   MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+def test_store_one_is_pending_with_tokens_and_queued(client, auth, aws_env, workspace):
+    memory = _store(client, auth, tags=["customer:ada", "vip"], metadata={"category": "prefs"},
+                    memory_type="preference", importance_score=0.8)
+    assert memory["memory_id"].startswith("mem_") and memory["source"] == "api"
+    assert memory["embedding_status"] == "pending" and memory["token_count"] > 5
+    assert memory["workspace_id"] == workspace[0].workspace_id
+    assert _embed_messages(aws_env) == [{"kind": "memory.sync", "memory_id": memory["memory_id"],
+                                         "workspace_id": workspace[0].workspace_id}]
+    assert client.get(f"/v1/memories/{memory['memory_id']}", headers=auth).json() == memory
+
+
+def test_the_embed_worker_makes_it_ready_and_searchable(client, auth, pump, workspace):
+    memory = _store(client, auth, tags=["vip"])
+    pump.drain_once()
+    status = client.get(f"/v1/memories/{memory['memory_id']}/status", headers=auth).json()
+    assert status["embedding_status"] == "ready" and status["embedding_generated_at"]
+    index = get_search_index()
+    hits = index.bm25(workspace[0].workspace_id, "email phone", SearchFilters(tags=("vip",)), 5)
+    assert [h.memory_id for h in hits] == [memory["memory_id"]]
+
+
+def test_a_redelivered_embed_message_does_no_harm(client, auth, pump, aws_env, workspace):
+    memory = _store(client, auth)
+    pump.drain_once()
+    before = client.get(f"/v1/memories/{memory['memory_id']}", headers=auth).json()
+    from engram.memories.service import MemoryService  # noqa: F401 - same message again
+    boto3.client("sqs").send_message(QueueUrl=aws_env.queue_urls["EmbedQueue"], MessageBody=json.dumps(
+        {"kind": "memory.sync", "memory_id": memory["memory_id"],
+         "workspace_id": workspace[0].workspace_id}))
+    pump.drain_once()
+    after = client.get(f"/v1/memories/{memory['memory_id']}", headers=auth).json()
+    assert after == before
+    assert get_search_index().count(workspace[0].workspace_id) == 1
+
+
+def test_batch_is_stored_in_order_or_not_at_all(client, auth):
+    batch = {"memories": [{"content": f"fact number {i}", "memory_type": "fact"} for i in range(5)]}
+    stored = client.post("/v1/memories", json=batch, headers=auth)
+    assert stored.status_code == 201
+    assert [m["content"] for m in stored.json()["memories"]] == [f"fact number {i}" for i in range(5)]
+    bad = {"memories": [{"content": "fine"}, {"content": ""}, {"content": "also fine"}]}
+    body = _error(client.post("/v1/memories", json=bad, headers=auth), 422)
+    assert "memories.1.content" in body["detail"]
+    too_many = {"memories": [{"content": "x"}] * 101}
+    assert "at most 100" in _error(client.post("/v1/memories", json=too_many, headers=auth), 422)["detail"]
+    assert client.get("/v1/memories", headers=auth).json()["count"] == 5
+
+
+@pytest.mark.parametrize("body, phrase", [
+    ({}, "content"),
+    ({"content": "   "}, "empty"),
+    ({"content": "x" * 40_000}, "limit is 32768"),
+    ({"content": "x", "memory_type": "dream"}, "memory_type"),
+    ({"content": "x", "importance_score": 1.5}, "importance_score"),
+    ({"content": "x", "tags": ["t"] * 51}, "limit is 50"),
+    ({"content": "x", "tags": ["y" * 129]}, "128"),
+    ({"content": "x", "metadata": {"k": "v" * 9000}}, "8192"),
+    ({"content": "x", "session_id": "bad id"}, "letters"),
+    ({"content": "x", "surprise": True}, "Unknown field"),
+    ({"memories": []}, "memories"),
+    ({"memories": "nope"}, "memories"),
+    ([1, 2, 3], "body"),
+    ("just a string", "body"),
+])
+def test_bad_memories_are_422_and_nothing_is_written(client, auth, aws_env, body, phrase):
+    assert phrase in _error(client.post("/v1/memories", json=body, headers=auth), 422)["detail"]
+    assert client.get("/v1/memories", headers=auth).json()["count"] == 0
+    assert _embed_messages(aws_env) == []
+
+
+def test_list_filters_newest_first(client, auth):
+    a = _store(client, auth, content="alpha", memory_type="fact", tags=["x"], user_id="u1")
+    b = _store(client, auth, content="beta", memory_type="decision", session_id="s1", agent_id="ag")
+    c = _store(client, auth, content="gamma", memory_type="fact", tags=["x", "y"])
+
+    def ids(query=""):
+        return [m["memory_id"] for m in client.get(f"/v1/memories?{query}", headers=auth).json()["data"]]
+
+    assert ids() == [c["memory_id"], b["memory_id"], a["memory_id"]]
+    assert ids("memory_type=fact") == [c["memory_id"], a["memory_id"]]
+    assert ids("tag=y") == [c["memory_id"]]
+    assert ids("session_id=s1") == [b["memory_id"]]
+    assert ids("user_id=u1") == [a["memory_id"]]
+    assert ids("agent_id=ag") == [b["memory_id"]]
+    page = client.get("/v1/memories?limit=2", headers=auth).json()
+    assert page["has_more"] and page["count"] == 3
+    rest = client.get(f"/v1/memories?limit=2&cursor={page['next_cursor']}", headers=auth).json()
+    assert [m["memory_id"] for m in rest["data"]] == [a["memory_id"]] and not rest["has_more"]
+
+
+def test_patch_merges_metadata_and_reembeds_on_content_change(client, auth, pump):
+    memory = _store(client, auth, metadata={"a": 1, "b": 2}, tags=["old"])
+    pump.drain_once()
+    mid = memory["memory_id"]
+    patched = client.patch(f"/v1/memories/{mid}", json={"metadata": {"b": 3, "c": 4}, "tags": ["new"]},
+                           headers=auth).json()
+    assert patched["metadata"] == {"a": 1, "b": 3, "c": 4} and patched["tags"] == ["new"]
+    assert patched["embedding_status"] == "ready"  # the text did not change
+    changed = client.patch(f"/v1/memories/{mid}", json={"content": "Now prefers phone calls."},
+                           headers=auth).json()
+    assert changed["embedding_status"] == "pending" and changed["updated_at"]
+    pump.drain_once()
+    assert client.get(f"/v1/memories/{mid}", headers=auth).json()["embedding_status"] == "ready"
+    _error(client.patch(f"/v1/memories/{mid}", json={"importance_score": -1}, headers=auth), 422)
+    _error(client.patch(f"/v1/memories/{mid}", json={"workspace_id": "x"}, headers=auth), 422)
+    big = {"metadata": {f"k{i}": "v" * 100 for i in range(90)}}
+    assert "8192" in _error(client.patch(f"/v1/memories/{mid}", json=big, headers=auth), 422)["detail"]
+
+
+def test_soft_delete_restore_and_hard_delete(client, auth, pump, workspace):
+    ws = workspace[0].workspace_id
+    mid = _store(client, auth)["memory_id"]
+    pump.drain_once()
+    deleted = client.delete(f"/v1/memories/{mid}", headers=auth).json()
+    assert deleted["deleted"] and deleted["soft"] and deleted["restorable_until"]
+    _error(client.get(f"/v1/memories/{mid}", headers=auth), 404)
+    assert client.get("/v1/memories", headers=auth).json()["data"] == []
+    listed = client.get("/v1/memories?include_deleted=true", headers=auth).json()["data"]
+    assert [m["memory_id"] for m in listed] == [mid] and listed[0]["deleted_at"]
+    pump.drain_once()
+    assert get_search_index().count(ws) == 0
+    _error(client.delete(f"/v1/memories/{mid}", headers=auth), 404)
+    restored = client.post(f"/v1/memories/{mid}/restore", headers=auth).json()
+    assert restored["deleted_at"] is None and restored["restorable_until"] is None
+    _error(client.post(f"/v1/memories/{mid}/restore", headers=auth), 409)
+    pump.drain_once()
+    assert get_search_index().count(ws) == 1
+    assert client.delete(f"/v1/memories/{mid}/hard", headers=auth).status_code == 204
+    pump.drain_once()
+    assert get_search_index().count(ws) == 0
+    _error(client.get(f"/v1/memories/{mid}?include_deleted=true", headers=auth), 404)
+    assert client.get("/v1/memories", headers=auth).json()["count"] == 0
+
+
+def test_forget_session_soft_deletes_its_memories(client, auth, other_auth):
+    sid = client.post("/v1/sessions", json={}, headers=auth).json()["session_id"]
+    for i in range(3):
+        _store(client, auth, content=f"note {i}", session_id=sid)
+    keep = _store(client, auth, content="elsewhere")
+    _error(client.delete(f"/v1/sessions/{sid}/memories", headers=other_auth), 404)
+    assert client.delete(f"/v1/sessions/{sid}/memories", headers=auth).json() == {
+        "session_id": sid, "forgotten": 3}
+    assert [m["memory_id"] for m in client.get("/v1/memories", headers=auth).json()["data"]] == [
+        keep["memory_id"]]
+    _error(client.delete("/v1/sessions/sess_nope/memories", headers=auth), 404)
+
+
+def test_diff_reports_added_updated_and_deleted(client, auth):
+    old = _store(client, auth, content="old one")
+    gone = _store(client, auth, content="doomed")
+    start = client.get(f"/v1/memories/{gone['memory_id']}", headers=auth).json()["created_at"]
+    import time
+
+    time.sleep(0.01)
+    from engram.clock import iso
+    from datetime import UTC, datetime
+
+    middle = iso(datetime.now(UTC))
+    time.sleep(0.01)
+    client.patch(f"/v1/memories/{old['memory_id']}", json={"title": "renamed"}, headers=auth)
+    client.delete(f"/v1/memories/{gone['memory_id']}", headers=auth)
+    new = _store(client, auth, content="fresh")
+    diff = client.get(f"/v1/memories/diff?from_time={middle}", headers=auth).json()
+    assert [m["memory_id"] for m in diff["added"]] == [new["memory_id"]]
+    assert [m["memory_id"] for m in diff["updated"]] == [old["memory_id"]]
+    assert [m["memory_id"] for m in diff["deleted"]] == [gone["memory_id"]]
+    assert diff["count"] == 3 and diff["period"]["from_time"] == middle
+    everything = client.get(f"/v1/memories/diff?from_time={start[:19]}Z", headers=auth).json()
+    assert everything["count"] >= 3
+    _error(client.get("/v1/memories/diff?from_time=yesterday", headers=auth), 422)
+    _error(client.get(f"/v1/memories/diff?from_time={middle}&to_time=2000-01-01T00:00:00Z",
+                      headers=auth), 422)
+
+
+def test_another_workspace_gets_404_everywhere(client, auth, other_auth):
+    mid = _store(client, auth)["memory_id"]
+    for method, path in [("get", f"/v1/memories/{mid}"), ("get", f"/v1/memories/{mid}/status"),
+                         ("delete", f"/v1/memories/{mid}"), ("delete", f"/v1/memories/{mid}/hard"),
+                         ("post", f"/v1/memories/{mid}/restore")]:
+        _error(client.request(method, path, headers=other_auth), 404)
+    _error(client.patch(f"/v1/memories/{mid}", json={"title": "x"}, headers=other_auth), 404)
+    assert client.get("/v1/memories", headers=other_auth).json()["data"] == []
+    assert client.get(f"/v1/memories/{mid}", headers=auth).status_code == 200
+
+
+def test_events_for_store_update_delete(client, auth, pump, workspace):
+    from engram import aws
+    from engram.clock import get_clock
+    from engram.events import EventFeed
+
+    mid = _store(client, auth)["memory_id"]
+    pump.drain_once()
+    client.patch(f"/v1/memories/{mid}", json={"title": "t"}, headers=auth)
+    client.delete(f"/v1/memories/{mid}", headers=auth)
+    types = [e["type"] for e in EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)]
+    assert types[::-1] == ["memory.stored", "embedding.ready", "memory.updated", "memory.deleted"]
+
+
+def test_embedding_that_keeps_failing_ends_failed_with_the_reason(client, auth, pump, monkeypatch):
+    from engram.search import embedder
+
+    class Broken:
+        dimension, name = 384, "broken"
+
+        def embed(self, texts):
+            raise RuntimeError("model exploded")
+
+    monkeypatch.setenv("EMBED_MAX_ATTEMPTS", "1")
+    from engram.config import get_settings
+
+    get_settings.cache_clear()
+    monkeypatch.setattr(embedder, "get_embedder", lambda: Broken())
+    from engram.search import worker
+
+    monkeypatch.setattr(worker, "get_embedder", lambda: Broken())
+    worker.get_index_sync.cache_clear()
+    mid = _store(client, auth)["memory_id"]
+    pump.drain_once()
+    status = client.get(f"/v1/memories/{mid}/status", headers=auth).json()
+    assert status["embedding_status"] == "failed" and "model exploded" in status["embedding_error"]
