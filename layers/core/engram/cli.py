@@ -42,6 +42,43 @@ def _create_workspace(args: argparse.Namespace) -> int:
     return 0
 
 
+class ProgressBar:
+    """A plain stderr progress bar (no dependency): a bar when the total is known."""
+
+    def __init__(self, total: int | None, stream=sys.stderr, width: int = 30) -> None:
+        import time
+
+        self._total, self._stream, self._width = total, stream, width
+        self._start = time.monotonic()
+        self._clock = time.monotonic
+
+    def __call__(self, done: int) -> None:
+        rate = done / max(self._clock() - self._start, 1e-6)
+        if self._total:
+            filled = int(self._width * min(done / self._total, 1.0))
+            bar = "#" * filled + "-" * (self._width - filled)
+            self._stream.write(f"\r[{bar}] {done}/{self._total} ({rate:.0f}/s)")
+        else:
+            self._stream.write(f"\r{done} memories ({rate:.0f}/s)")
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.write("\n")
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    from engram import aws
+    from engram.memories.maintenance_jobs import reindex
+    from engram.memories.repository import MemoryRepository
+
+    total = MemoryRepository(aws.table()).count(args.workspace) if args.workspace else None
+    bar = ProgressBar(total)
+    done = reindex(args.workspace, bar)
+    bar.close()
+    print(f"reindexed {done} memories")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engram", description="Engram administration.")
     parser.add_argument("--env-file", type=Path,
@@ -53,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--json", action="store_true", help="print the result as JSON")
     create.set_defaults(run=_create_workspace)
+    rebuild = admin.add_parser("reindex", help="rebuild the search index from DynamoDB")
+    rebuild.add_argument("--workspace", help="only this workspace's memories")
+    rebuild.set_defaults(run=_reindex)
     return parser
 
 

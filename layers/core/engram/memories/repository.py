@@ -209,12 +209,48 @@ class MemoryRepository:
         kwargs = {"IndexName": "GSI3", "KeyConditionExpression": condition}
         return [_memory(i) for i in self._query_all(kwargs, limit)]
 
-    def maintenance_ids(self, kind: str, before: str, limit: int) -> list[str]:
-        """Memory ids on the sparse maintenance index (pending embeds or soft deletes)
-        whose stamp is before `before`."""
+    def maintenance_ids(self, kind: str, before: str, limit: int) -> list[tuple[str, str]]:
+        """(workspace_id, memory_id) pairs on the sparse maintenance index (pending embeds or
+        soft deletes) whose stamp is before `before`."""
         condition = Key("GSI4PK").eq(kind) & Key("GSI4SK").lt(before)
         kwargs = {"IndexName": "GSI4", "KeyConditionExpression": condition}
-        return [item["PK"].split("#", 1)[1] for item in self._query_all(kwargs, limit)]
+        return [(item["workspace_id"], item["PK"].split("#", 1)[1])
+                for item in self._query_all(kwargs, limit)]
+
+    def purge(self, workspace_id: str, memory_id: str, now: str) -> bool:
+        """Removes a soft-deleted memory whose restore window has passed; False if it was
+        restored (or purged) meanwhile."""
+        try:
+            self._table.delete_item(
+                Key=keys.memory_key(memory_id),
+                ConditionExpression=Attr("workspace_id").eq(workspace_id)
+                & Attr("deleted_at").exists() & Attr("restorable_until").lt(now))
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def all_memory_ids(self, workspace_id: str | None = None) -> Iterable[tuple[str, str]]:
+        """Every live memory, for rebuilding the index. Per workspace through GSI1; across all
+        workspaces a Scan — only maintenance does this, never a request."""
+        if workspace_id:
+            kwargs: dict[str, Any] = {
+                "IndexName": "GSI1",
+                "KeyConditionExpression": Key("GSI1PK").eq(keys.memories_by_workspace(workspace_id))}
+            operation = self._table.query
+        else:
+            kwargs = {"FilterExpression": Attr("type").eq("Memory")}
+            operation = self._table.scan
+        kwargs["ProjectionExpression"] = "workspace_id, memory_id, deleted_at"
+        while True:
+            response = operation(**kwargs)
+            for item in response.get("Items", []):
+                if not item.get("deleted_at"):
+                    yield item["workspace_id"], item["memory_id"]
+            if not response.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def count(self, workspace_id: str) -> int:
         item = self._table.get_item(Key=keys.workspace_key(workspace_id)).get("Item") or {}

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from engram import keys
 from engram.clock import Clock, iso, parse_iso
 from engram.config import get_settings
 from engram.errors import ServiceUnavailable, ValidationFailed
@@ -121,7 +122,7 @@ class MemoryService:
             self._check_metadata(changes["metadata"])
         now = iso(self._clock.now())
         changes["updated_at"] = now
-        changes["GSI3SK"] = f"{now}#{memory_id}"
+        changes["GSI3SK"] = keys.stamped(now, memory_id)
         updated = current.model_copy(update=changes)
         text = search_text_of(updated)
         if "content" in given or "title" in given:
@@ -129,7 +130,8 @@ class MemoryService:
             changes["search_text"] = text
             changes["content_hash"] = content_hash(text)
             if changes["content_hash"] != stored.content_hash:
-                changes.update(embedding_status="pending", embedding_error=None)
+                changes.update(embedding_status="pending", embedding_error=None,
+                               GSI4PK=keys.MAINT_PENDING, GSI4SK=keys.stamped(now, memory_id))
         memory = self._repo.update(workspace_id, memory_id, changes)
         self.enqueue_sync(workspace_id, memory_id)  # index filters (tags, metadata) follow too
         self._events.publish("memory.updated", workspace_id,

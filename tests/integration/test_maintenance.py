@@ -1,0 +1,109 @@
+"""Maintenance: stuck embeds re-queued, expired soft deletes purged (without TTL), reindex."""
+
+import io
+import json
+from datetime import timedelta
+
+import boto3
+
+from engram import aws
+from engram.clock import FixedClock, get_clock, iso
+from engram.memories.maintenance import Maintenance
+from engram.memories.maintenance_jobs import build_maintenance, reindex, run_maintenance
+from engram.memories.repository import MemoryRepository
+from engram.search.index import get_search_index
+
+
+def _store(client, auth, content="remember the milk"):
+    response = client.post("/v1/memories", json={"content": content}, headers=auth)
+    assert response.status_code == 201
+    return response.json()["memory_id"]
+
+
+def _drain_embed_queue(aws_env):
+    sqs, url, bodies = boto3.client("sqs"), aws_env.queue_urls["EmbedQueue"], []
+    for _ in range(20):
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return bodies
+        for message in got:
+            bodies.append(json.loads(message["Body"])["memory_id"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def _later(minutes):
+    return FixedClock(get_clock().now() + timedelta(minutes=minutes))
+
+
+def test_pending_memories_past_the_age_are_requeued(client, auth, aws_env):
+    stuck = _store(client, auth)
+    _drain_embed_queue(aws_env)  # the message was lost
+    repo = MemoryRepository(aws.table())
+    enqueued = []
+    assert Maintenance(repo, lambda ws, m: enqueued.append(m), _later(5)).requeue_pending() == 0
+    assert Maintenance(repo, lambda ws, m: enqueued.append(m), _later(16)).requeue_pending() == 1
+    assert enqueued == [stuck]
+
+
+def test_ready_memories_are_not_requeued(client, auth, pump, aws_env):
+    _store(client, auth)
+    pump.drain_once()
+    repo = MemoryRepository(aws.table())
+    assert Maintenance(repo, lambda ws, m: None, _later(60)).requeue_pending() == 0
+
+
+def test_expired_soft_deletes_are_purged_from_table_and_index(client, auth, pump, workspace):
+    mid = _store(client, auth)
+    kept = _store(client, auth, "keep me")
+    pump.drain_once()
+    client.delete(f"/v1/memories/{mid}", headers=auth)
+    client.delete(f"/v1/memories/{kept}", headers=auth)
+    client.post(f"/v1/memories/{kept}/restore", headers=auth)
+    repo = MemoryRepository(aws.table())
+    enqueue = build_maintenance()._enqueue_sync
+    assert Maintenance(repo, enqueue, _later(60 * 24 * 29)).purge_expired() == 0
+    assert Maintenance(repo, enqueue, _later(60 * 24 * 31)).purge_expired() == 1
+    pump.drain_once()
+    listed = client.get("/v1/memories?include_deleted=true", headers=auth).json()["data"]
+    assert [m["memory_id"] for m in listed] == [kept]
+    assert client.post(f"/v1/memories/{mid}/restore", headers=auth).status_code == 404
+    assert get_search_index().count(workspace[0].workspace_id) == 1
+
+
+def test_the_scheduled_event_runs_both_jobs(aws_env):
+    assert run_maintenance({}) == {"requeued": 0, "purged": 0, "reindexed": 0}
+
+
+def test_reindex_rebuilds_a_lost_index_without_reembedding(client, auth, pump, workspace, monkeypatch):
+    ws = workspace[0].workspace_id
+    for text in ("one", "two", "three"):
+        _store(client, auth, text)
+    pump.drain_once()
+    index = get_search_index()
+    index.clear_workspace(ws)
+    assert index.count(ws) == 0
+    from engram.search import worker
+
+    sync = worker.get_index_sync()
+    monkeypatch.setattr(sync._embedder, "embed", lambda texts: (_ for _ in ()).throw(
+        AssertionError("stored vectors must be reused")))
+    seen = []
+    assert reindex(ws, seen.append) == 3 and seen == [1, 2, 3]
+    assert index.count(ws) == 3
+    assert reindex(None) == 3  # the all-workspaces path (maintenance-only scan)
+
+
+def test_cli_reindex_prints_progress(client, auth, pump, workspace, capsys):
+    from engram.cli import ProgressBar, main
+
+    _store(client, auth)
+    pump.drain_once()
+    assert main(["admin", "reindex", "--workspace", workspace[0].workspace_id]) == 0
+    captured = capsys.readouterr()
+    assert "reindexed 1 memories" in captured.out and "1/1" in captured.err
+    stream = io.StringIO()
+    bar = ProgressBar(None, stream=stream)
+    bar(7)
+    assert "7 memories" in stream.getvalue()
+    assert iso(get_clock().now())
