@@ -24,9 +24,17 @@ class Publisher(Protocol):
 
 
 class EventFeed:
-    def __init__(self, table: Any, clock: Clock) -> None:
+    def __init__(self, table: Any, clock: Clock, queues: Any = None) -> None:
         self._table = table
         self._clock = clock
+        self._queues = queues  # engram.queues.Queues; built on first webhook delivery if None
+
+    def _deliver_queues(self) -> Any:
+        if self._queues is None:
+            from engram.queues import get_queues
+
+            self._queues = get_queues()
+        return self._queues
 
     def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
         if event_type not in EVENT_TYPES:
@@ -41,6 +49,9 @@ class EventFeed:
             "type": "Event", "ttl": int(expires.timestamp()), "event": event,
         }))
         logger.info("event published", extra={"event_type": event_type, "event_id": event["id"]})
+        from engram.webhooks.fanout import fan_out  # lazy: webhooks imports this module
+
+        fan_out(self._table, self._deliver_queues, event, now)
         return event
 
     def recent(self, workspace_id: str, limit: int = 100) -> list[dict[str, Any]]:

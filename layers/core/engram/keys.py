@@ -49,6 +49,24 @@ def event_sort(created_at: str, event_id: str) -> str:
     return f"{created_at}#{event_id}"
 
 
+# webhook     PK=WS#<ws>#WEBHOOKS                      SK=WEBHOOK#<wh>   (one Query per publish)
+# delivery    PK=WS#<ws>#WEBHOOK#<wh>#DELIVERIES       SK=DELIVERY#<dlv> (TTL; ids sort by time)
+def webhooks_partition(workspace_id: str) -> str:
+    return f"WS#{workspace_id}#WEBHOOKS"
+
+
+def webhook_key(workspace_id: str, webhook_id: str) -> dict[str, str]:
+    return {"PK": webhooks_partition(workspace_id), "SK": f"WEBHOOK#{webhook_id}"}
+
+
+def deliveries_partition(workspace_id: str, webhook_id: str) -> str:
+    return f"WS#{workspace_id}#WEBHOOK#{webhook_id}#DELIVERIES"
+
+
+def delivery_key(workspace_id: str, webhook_id: str, delivery_id: str) -> dict[str, str]:
+    return {"PK": deliveries_partition(workspace_id, webhook_id), "SK": f"DELIVERY#{delivery_id}"}
+
+
 # memory      PK=MEMORY#<mid>          SK=MEMORY
 #             GSI1: WS#<ws>#MEMORIES / <created>#<mid>                 the workspace's list
 #             GSI2: WS#<ws>#SESSION#<sid>#MEMORIES / <created>#<mid>   a session's memories

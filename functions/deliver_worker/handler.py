@@ -1,0 +1,21 @@
+"""Deliver worker: signed webhook POSTs from the deliver queue. Each record is one attempt;
+a failed one is reported alone (partial batch failure) after its backoff delay is set."""
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+
+from engram.observability import logger, metrics, tracer
+from engram.webhooks.worker import handle_record
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return process_partial_response(event=event, record_handler=handle_record,
+                                    processor=processor, context=context)

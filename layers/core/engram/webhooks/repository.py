@@ -1,0 +1,156 @@
+"""Webhooks and deliveries in the single table (keys from engram.keys only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from engram import keys
+from engram.dynamo import Page, error_code, from_dynamo, query_page, to_dynamo
+from engram.errors import NotFound
+from engram.webhooks.models import Delivery, WebhookRecord
+
+_MAX_WEBHOOK_PAGES = 10  # a workspace holds at most a few dozen webhooks
+
+
+def _not_found(webhook_id: str) -> NotFound:
+    return NotFound(f"Webhook {webhook_id} was not found.")
+
+
+def _set(changes: dict[str, Any]) -> dict[str, Any]:
+    """update_item arguments that SET `changes` (placeholders #u/:u, clear of boto3's own)."""
+    return {
+        "UpdateExpression": "SET " + ", ".join(f"#u{i} = :u{i}" for i in range(len(changes))),
+        "ExpressionAttributeNames": {f"#u{i}": k for i, k in enumerate(changes)},
+        "ExpressionAttributeValues": {f":u{i}": to_dynamo(v) for i, v in enumerate(changes.values())},
+    }
+
+
+class WebhookRepository:
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    # --- webhooks ---
+
+    def create(self, webhook: WebhookRecord) -> None:
+        item = {**keys.webhook_key(webhook.workspace_id, webhook.webhook_id), "type": "Webhook",
+                **webhook.model_dump()}
+        self._table.put_item(Item=to_dynamo(item), ConditionExpression="attribute_not_exists(PK)")
+
+    def find(self, workspace_id: str, webhook_id: str) -> WebhookRecord | None:
+        """The webhook, soft-deleted ones included (the worker needs to know)."""
+        item = self._table.get_item(Key=keys.webhook_key(workspace_id, webhook_id),
+                                    ConsistentRead=True).get("Item")
+        return _webhook(item) if item else None
+
+    def get(self, workspace_id: str, webhook_id: str) -> WebhookRecord:
+        webhook = self.find(workspace_id, webhook_id)
+        if webhook is None or webhook.deleted_at:
+            raise _not_found(webhook_id)
+        return webhook
+
+    def all(self, workspace_id: str) -> list[WebhookRecord]:
+        """Every live webhook of the workspace, oldest first: one Query (bounded pages)."""
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("PK").eq(keys.webhooks_partition(workspace_id))}
+        found: list[WebhookRecord] = []
+        for _ in range(_MAX_WEBHOOK_PAGES):
+            response = self._table.query(**kwargs)
+            found += [_webhook(i) for i in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [w for w in found if not w.deleted_at]
+
+    def update(self, workspace_id: str, webhook_id: str, changes: dict[str, Any]) -> WebhookRecord:
+        """SETs `changes` on a live webhook of this workspace, else 404."""
+        try:
+            response = self._table.update_item(
+                Key=keys.webhook_key(workspace_id, webhook_id), **_set(changes),
+                ConditionExpression=Attr("PK").exists() & Attr("deleted_at").eq(None),
+                ReturnValues="ALL_NEW")
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                raise _not_found(webhook_id) from exc
+            raise
+        return _webhook(response["Attributes"])
+
+    def record_success(self, workspace_id: str, webhook_id: str, at: str, status: int) -> None:
+        self._stats(workspace_id, webhook_id, "SET failure_count = :zero", {":zero": 0}, at,
+                    status, None)
+
+    def record_failure(self, workspace_id: str, webhook_id: str, at: str, status: int | None,
+                       error: str) -> WebhookRecord | None:
+        return self._stats(workspace_id, webhook_id, "ADD failure_count :one", {":one": 1}, at,
+                           status, error)
+
+    def disable(self, workspace_id: str, webhook_id: str, reason: str, at: str) -> bool:
+        """Switches an active webhook off; False when it already was (or is gone)."""
+        try:
+            self._table.update_item(
+                Key=keys.webhook_key(workspace_id, webhook_id),
+                **_set({"active": False, "disabled_reason": reason, "updated_at": at}),
+                ConditionExpression=Attr("active").eq(True) & Attr("deleted_at").eq(None))
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def _stats(self, workspace_id: str, webhook_id: str, counter: str, counter_values: dict,
+               at: str, status: int | None, error: str | None) -> WebhookRecord | None:
+        parts = _set({"last_delivery_at": at, "last_delivery_status": status,
+                      "last_delivery_error": error})
+        try:
+            response = self._table.update_item(
+                Key=keys.webhook_key(workspace_id, webhook_id),
+                UpdateExpression=f"{parts['UpdateExpression']} {counter}",
+                ExpressionAttributeNames=parts["ExpressionAttributeNames"],
+                ExpressionAttributeValues={**parts["ExpressionAttributeValues"],
+                                           **to_dynamo(counter_values)},
+                ConditionExpression="attribute_exists(PK)", ReturnValues="ALL_NEW")
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return _webhook(response["Attributes"])
+
+    # --- deliveries ---
+
+    def add_delivery(self, workspace_id: str, delivery: Delivery, expires: int) -> None:
+        item = {**keys.delivery_key(workspace_id, delivery.webhook_id, delivery.delivery_id),
+                "type": "WebhookDelivery", "ttl": expires, **delivery.model_dump()}
+        self._table.put_item(Item=to_dynamo(item))
+
+    def get_delivery(self, workspace_id: str, webhook_id: str, delivery_id: str) -> Delivery | None:
+        item = self._table.get_item(Key=keys.delivery_key(workspace_id, webhook_id, delivery_id),
+                                    ConsistentRead=True).get("Item")
+        return _delivery(item) if item else None
+
+    def update_delivery(self, workspace_id: str, webhook_id: str, delivery_id: str,
+                        changes: dict[str, Any]) -> None:
+        """A record already gone (TTL) is not recreated as a stub: the send still counts."""
+        try:
+            self._table.update_item(Key=keys.delivery_key(workspace_id, webhook_id, delivery_id),
+                                    **_set(changes), ConditionExpression="attribute_exists(PK)")
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def deliveries(self, workspace_id: str, webhook_id: str, limit: int,
+                   cursor: str | None) -> Page:
+        page = query_page(self._table, index=None, key_attrs=("PK", "SK"), partition_attr="PK",
+                          partition_value=keys.deliveries_partition(workspace_id, webhook_id),
+                          limit=limit, cursor=cursor, newest_first=True)
+        return Page([_delivery(i) for i in page.items], page.next_cursor)
+
+
+def _webhook(item: dict[str, Any]) -> WebhookRecord:
+    return WebhookRecord.model_validate({k: v for k, v in from_dynamo(item).items()
+                                         if k in WebhookRecord.model_fields})
+
+
+def _delivery(item: dict[str, Any]) -> Delivery:
+    return Delivery.model_validate({k: v for k, v in from_dynamo(item).items()
+                                    if k in Delivery.model_fields})
