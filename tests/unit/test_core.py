@@ -103,3 +103,8 @@ def test_status_moves_follow_api_md():
     assert sources_for("paused") == ["active", "created", "paused"]
     assert sources_for("completed") == ["active", "created", "paused"]
     assert sources_for("created") == ["created"]
+
+
+def test_ids_made_in_one_millisecond_keep_their_order():
+    made = [new_id("mem") for _ in range(1000)]
+    assert made == sorted(made) and len(set(made)) == 1000

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -23,9 +24,21 @@ def _b32(number: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_lock = threading.Lock()
+_last = [0, 0]  # (millisecond, random part) of the last id made in this process
+
+
 def new_id(prefix: str) -> str:
-    stamp = _b32(time.time_ns() // 1_000_000, 10)
-    return f"{prefix}_{stamp}{_b32(secrets.randbits(80), 16)}"
+    """Ids made in one process sort in the order they were made, even within a millisecond
+    (the random part is incremented, as ULID does), so a batch keeps its order."""
+    with _lock:
+        now = time.time_ns() // 1_000_000
+        if now <= _last[0]:
+            now, rand = _last[0], (_last[1] + 1) % (1 << 80)
+        else:
+            rand = secrets.randbits(79)  # headroom for increments
+        _last[0], _last[1] = now, rand
+    return f"{prefix}_{_b32(now, 10)}{_b32(rand, 16)}"
 
 
 def is_valid_id(value: str) -> bool:

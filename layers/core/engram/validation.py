@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from engram.config import get_settings
 from engram.ids import id_problem
@@ -29,3 +29,15 @@ def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
 EngramId = Annotated[str, AfterValidator(_check_id)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_check_metadata)]
 ShortText = Annotated[str, Field(max_length=255)]
+
+
+def parse_one_or_many(body: Any, one: type[BaseModel], many: type[BaseModel], key: str) -> BaseModel:
+    """A body that is one item or {key: [items]}, validated as a whole before anything is
+    written; errors read like FastAPI's own (422 with the field's path)."""
+    from fastapi.exceptions import RequestValidationError
+
+    model = many if isinstance(body, dict) and key in body else one
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc

@@ -193,14 +193,14 @@ class MemoryRepository:
         return Page([_memory(i) for i in page.items], page.next_cursor)
 
     def session_memories(self, workspace_id: str, session_id: str, oldest_first: bool = True,
-                         include_deleted: bool = False) -> list[Memory]:
-        """Every memory of a session (bounded by the query page budget)."""
+                         include_deleted: bool = False, limit: int | None = None) -> list[Memory]:
+        """A session's memories in time order (all of them unless `limit`)."""
         condition = Key("GSI2PK").eq(keys.memories_by_session(workspace_id, session_id))
         kwargs: dict[str, Any] = {"IndexName": "GSI2", "KeyConditionExpression": condition,
                                   "ScanIndexForward": oldest_first}
         if not include_deleted:
             kwargs["FilterExpression"] = Attr("deleted_at").not_exists()
-        return [_memory(i) for i in self._query_all(kwargs)]
+        return [_memory(i) for i in self._query_all(kwargs, limit)]
 
     def changes(self, workspace_id: str, from_time: str, to_time: str, limit: int) -> list[Memory]:
         """Memories whose last change falls in [from_time, to_time], oldest change first."""

@@ -6,8 +6,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from engram import aws
 from engram.auth import PrincipalDep
@@ -29,6 +28,7 @@ from engram.memories.repository import MemoryFilters, MemoryRepository
 from engram.memories.service import MemoryService
 from engram.queues import get_queues
 from engram.sessions.repository import SessionRepository
+from engram.validation import parse_one_or_many
 
 router = APIRouter(tags=["memories"])
 
@@ -69,23 +69,13 @@ class MemoryDiff(BaseModel):
     count: int
 
 
-def parse_create(body: Any) -> MemoryCreate | MemoryBatchCreate:
-    """One memory, or {"memories": [...]}: validated as a whole before anything is written."""
-    model: type[BaseModel] = MemoryBatchCreate if isinstance(body, dict) and "memories" in body \
-        else MemoryCreate
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
-
-
 @router.post("/v1/memories", status_code=201, response_model=Memory | MemoryBatch,
              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                  "schema": {"anyOf": [{"$ref": "#/components/schemas/MemoryCreate"},
                                       {"$ref": "#/components/schemas/MemoryBatchCreate"}]}}}}})
 def create_memories(body: Annotated[Any, Body()], who: PrincipalDep,
                     svc: MemoryServiceDep) -> Memory | MemoryBatch:
-    parsed = parse_create(body)
+    parsed = parse_one_or_many(body, MemoryCreate, MemoryBatchCreate, "memories")
     if isinstance(parsed, MemoryBatchCreate):
         return MemoryBatch(memories=svc.create(who.workspace_id, parsed.memories))
     return svc.create(who.workspace_id, [parsed])[0]

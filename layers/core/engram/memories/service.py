@@ -56,17 +56,18 @@ class MemoryService:
 
     def create(self, workspace_id: str, bodies: Sequence[MemoryCreate], source: Source = "api",
                contexts: Sequence[str | None] | None = None,
-               agent_id: str | None = None) -> list[Memory]:
+               agent_id: str | None = None, ids: Sequence[str] | None = None) -> list[Memory]:
         """Stores every memory or none, then queues their embedding. `contexts` gives each
         memory's indexing context (messages pass the message before them)."""
         now = iso(self._clock.now())
         contexts = contexts or [None] * len(bodies)
+        ids = ids or [new_id("mem") for _ in bodies]
         rows = []
-        for body, context in zip(bodies, contexts, strict=True):
+        for body, context, memory_id in zip(bodies, contexts, ids, strict=True):
             fields = body.model_dump()
             if agent_id:
                 fields["agent_id"] = agent_id
-            memory = Memory(**fields, memory_id=new_id("mem"), workspace_id=workspace_id,
+            memory = Memory(**fields, memory_id=memory_id, workspace_id=workspace_id,
                             source=source, token_count=count_tokens(body.content), created_at=now)
             text = search_text_of(memory, context)
             rows.append((memory, content_hash(text), text))

@@ -70,6 +70,7 @@ class Session(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     summary: str | None = None
     summary_status: SummaryStatus = "none"
+    summary_error: str | None = None
     message_count: int = 0
     token_count: int = 0
     started_at: str

@@ -110,6 +110,53 @@ class SessionRepository:
         return count_query(self._table, index=index, partition_attr=attr, partition_value=value,
                            filter_expression=_filter(filters))
 
+    def get_raw(self, workspace_id: str, session_id: str) -> dict[str, Any]:
+        """The stored item, with fields the API does not show (the window's restore point)."""
+        item = self._table.get_item(Key=keys.session_key(session_id), ConsistentRead=True).get("Item")
+        if not item or item.get("workspace_id") != workspace_id:
+            raise _not_found(session_id)
+        return from_dynamo(item)
+
+    def add_activity(self, workspace_id: str, session_id: str, messages: int, tokens: int,
+                     now: str, undo: bool = False) -> None:
+        """Moves the message and token counters atomically (ADD), so concurrent posts lose no
+        count. New messages need an open session; an undo does not."""
+        condition = Attr("workspace_id").eq(workspace_id)
+        if not undo:
+            condition = condition & Attr("is_active").eq(True)
+        try:
+            self._table.update_item(
+                Key=keys.session_key(session_id),
+                UpdateExpression="ADD message_count :m, token_count :t SET last_active_at = :now",
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":m": messages, ":t": tokens, ":now": now})
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            current = self.get(workspace_id, session_id)
+            raise Conflict(f"Session {session_id} is {current.status}; it takes no more "
+                           "messages.") from exc
+
+    def add_checkpoint(self, checkpoint: dict[str, Any], snapshot: list[str]) -> None:
+        key = keys.checkpoint_key(checkpoint["session_id"], checkpoint["checkpoint_id"])
+        self._table.put_item(Item=to_dynamo({**key, "type": "Checkpoint", **checkpoint,
+                                             "snapshot": snapshot}))
+
+    def checkpoints(self, session_id: str) -> list[dict[str, Any]]:
+        from boto3.dynamodb.conditions import Key
+
+        condition = Key("PK").eq(keys.session_key(session_id)["PK"]) & Key("SK").begins_with(
+            keys.CHECKPOINT_PREFIX)
+        response = self._table.query(KeyConditionExpression=condition, ScanIndexForward=False)
+        fields = ("checkpoint_id", "session_id", "created_at", "message_count")
+        return [{k: from_dynamo(i[k]) for k in fields} for i in response.get("Items", [])]
+
+    def checkpoint(self, session_id: str, checkpoint_id: str) -> tuple[dict, list[str]] | None:
+        item = self._table.get_item(Key=keys.checkpoint_key(session_id, checkpoint_id)).get("Item")
+        if not item:
+            return None
+        return from_dynamo(item), list(item.get("snapshot") or [])
+
     @staticmethod
     def _partition(workspace_id: str, filters: SessionFilters) -> tuple[str, str, str, tuple]:
         if filters.agent_id:

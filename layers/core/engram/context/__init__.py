@@ -1,0 +1,1 @@
+"""Context: the LLM-ready block an agent fetches at the start of a session."""

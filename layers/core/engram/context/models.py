@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from engram.clock import parse_iso
+from engram.memories.models import MemoryType
+
+_RELATIVE = re.compile(r"^(\d{1,6})([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_moment(value: str, now: datetime, name: str) -> datetime:
+    """`30m`, `2h`, `7d` (before now) or an ISO 8601 time; a sentence saying what is wrong."""
+    match = _RELATIVE.match(value.strip())
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        return parse_iso(value.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be relative like 30m, 2h or 7d, or an ISO 8601 time") from None
+
+
+class ContextRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_memories: int = Field(15, ge=1, le=100)
+    max_tokens: int | None = Field(None, ge=50, le=200_000)
+    since: str | None = Field(None, max_length=64)
+    until: str | None = Field(None, max_length=64)
+    include_types: list[MemoryType] | None = Field(None, max_length=7)
+    exclude_types: list[MemoryType] | None = Field(None, max_length=7)
+    order: Literal["desc", "asc"] = "desc"
+    query: str | None = Field(None, max_length=2000)
+    scope: Literal["workspace", "session", "project"] = "workspace"
+    recent_sessions: int = Field(5, ge=0, le=50)
+
+    @model_validator(mode="after")
+    def _moments_parse(self) -> ContextRequest:
+        now = datetime.now().astimezone()
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                parse_moment(value, now, name)
+        return self
+
+
+class ContextSession(BaseModel):
+    session_id: str
+    project_name: str
+    branch_name: str
+    is_active: bool
+    started_at: str
+
+
+class ContextMemory(BaseModel):
+    memory_id: str
+    title: str | None
+    memory_type: str
+    importance_score: float
+    narrative: str
+    created_at: str
+
+
+class RecentSession(BaseModel):
+    session_id: str
+    summary: str | None
+    ended_at: str | None
+
+
+class ContextBody(BaseModel):
+    recent_memories: list[ContextMemory]
+    relevant_memories: list[ContextMemory]
+    recent_sessions: list[RecentSession]
+    workspace_summary: str
+
+
+class ContextResponse(BaseModel):
+    session: ContextSession
+    context: ContextBody
+    markdown: str
+    memory_count: int
+    token_estimate: int

@@ -1,0 +1,77 @@
+"""GET and POST /v1/sessions/{session_id}/context."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import ValidationError
+
+from engram import aws
+from engram.auth import PrincipalDep
+from engram.clock import get_clock
+from engram.context.models import ContextRequest, ContextResponse
+from engram.context.service import ContextService
+from engram.ids import ID_PATTERN
+from engram.memories.models import MemoryType
+from engram.memories.repository import MemoryRepository
+from engram.memories.service import count_tokens
+from engram.sessions.repository import SessionRepository
+from engram.workspaces.repository import WorkspaceRepository
+
+router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["context"])
+
+
+def _search(workspace_id: str, query: str, limit: int) -> list[str]:
+    from engram.search.models import SearchRequest
+    from engram.search.routes import get_search_service
+
+    response = get_search_service().search(workspace_id, SearchRequest(query=query, limit=limit))
+    return [hit.memory_id for hit in response.results]
+
+
+def get_context_service() -> ContextService:
+    table = aws.table()
+    return ContextService(SessionRepository(table), MemoryRepository(table),
+                          WorkspaceRepository(table), _search, count_tokens, get_clock())
+
+
+ContextServiceDep = Annotated[ContextService, Depends(get_context_service)]
+SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+
+
+def _request(**fields: object) -> ContextRequest:
+    from fastapi.exceptions import RequestValidationError
+
+    try:
+        return ContextRequest(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from exc
+
+
+@router.get("/context")
+def get_context(
+    session_id: SessionId,
+    who: PrincipalDep,
+    svc: ContextServiceDep,
+    max_memories: Annotated[int, Query(ge=1, le=100)] = 15,
+    max_tokens: Annotated[int | None, Query(ge=50, le=200_000)] = None,
+    since: Annotated[str | None, Query(max_length=64)] = None,
+    until: Annotated[str | None, Query(max_length=64)] = None,
+    include_types: Annotated[list[MemoryType] | None, Query()] = None,
+    exclude_types: Annotated[list[MemoryType] | None, Query()] = None,
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    query: Annotated[str | None, Query(max_length=2000)] = None,
+    scope: Annotated[str, Query(pattern="^(workspace|session|project)$")] = "workspace",
+    recent_sessions: Annotated[int, Query(ge=0, le=50)] = 5,
+) -> ContextResponse:
+    request = _request(max_memories=max_memories, max_tokens=max_tokens, since=since, until=until,
+                       include_types=include_types, exclude_types=exclude_types, order=order,
+                       query=query, scope=scope, recent_sessions=recent_sessions)
+    return svc.build(who.workspace_id, session_id, request)
+
+
+@router.post("/context")
+def post_context(session_id: SessionId, who: PrincipalDep, svc: ContextServiceDep,
+                 body: ContextRequest | None = None) -> ContextResponse:
+    return svc.build(who.workspace_id, session_id, body or ContextRequest())

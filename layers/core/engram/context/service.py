@@ -1,0 +1,175 @@
+"""Builds the context block. Deterministic: the same stored data gives byte-identical
+output (prompt caches depend on it), so every ordering has a total tiebreak."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engram.clock import Clock, iso
+from engram.context.models import (
+    ContextBody,
+    ContextMemory,
+    ContextRequest,
+    ContextResponse,
+    ContextSession,
+    RecentSession,
+    parse_moment,
+)
+from engram.memories.models import DISTILLED_TYPES, Memory
+from engram.memories.repository import MemoryFilters, MemoryRepository
+from engram.sessions.models import Session, SessionFilters
+from engram.sessions.repository import SessionRepository
+from engram.workspaces.repository import WorkspaceRepository
+
+HEADINGS = (("episodic", "Recent Actions"), ("decision", "Decisions"), ("preference", "Preferences"),
+            ("pattern", "Patterns"), ("fact", "Facts"), ("entity", "Entities"))
+SCAN_LIMIT = 500  # newest memories considered for ranking; bounds the work per request
+PROJECT_SESSIONS = 20
+
+
+@dataclass(frozen=True)
+class _Parts:
+    recent: list[Memory]
+    relevant: list[Memory]
+    sessions: list[Session]
+    workspace_summary: str
+
+
+class ContextService:
+    def __init__(self, sessions: SessionRepository, memories: MemoryRepository,
+                 workspaces: WorkspaceRepository, search: Callable[[str, str, int], list[str]],
+                 count_tokens: Callable[[str], int], clock: Clock) -> None:
+        self._sessions = sessions
+        self._memories = memories
+        self._workspaces = workspaces
+        self._search = search  # (workspace_id, query, limit) -> memory ids, best first
+        self._count_tokens = count_tokens
+        self._clock = clock
+
+    def build(self, workspace_id: str, session_id: str, request: ContextRequest) -> ContextResponse:
+        session = self._sessions.get(workspace_id, session_id)
+        parts = _Parts(
+            recent=self._recent(workspace_id, session, request),
+            relevant=self._relevant(workspace_id, request),
+            sessions=self._recent_sessions(workspace_id, session, request.recent_sessions),
+            workspace_summary=self._workspaces.summary(workspace_id))
+        if request.max_tokens:
+            parts = self._fit(session, parts, request.max_tokens)
+        markdown = render_markdown(session, parts)
+        return ContextResponse(
+            session=ContextSession(**session.model_dump(include=set(ContextSession.model_fields))),
+            context=ContextBody(recent_memories=[_item(m) for m in parts.recent],
+                                relevant_memories=[_item(m) for m in parts.relevant],
+                                recent_sessions=[_recent_session(s) for s in parts.sessions],
+                                workspace_summary=parts.workspace_summary),
+            markdown=markdown,
+            memory_count=len({m.memory_id for m in parts.recent + parts.relevant}),
+            token_estimate=self._count_tokens(markdown))
+
+    # parts --------------------------------------------------------------------------------
+
+    def _types(self, request: ContextRequest) -> set[str]:
+        types = set(request.include_types or DISTILLED_TYPES)
+        if request.scope == "session" and not request.include_types:
+            types.add("episodic")
+        return types - set(request.exclude_types or ())
+
+    def _recent(self, workspace_id: str, session: Session, request: ContextRequest) -> list[Memory]:
+        types = self._types(request)
+        now = self._clock.now()
+        since = iso(parse_moment(request.since, now, "since")) if request.since else ""
+        until = iso(parse_moment(request.until, now, "until")) if request.until else "\uffff"
+        pool = [m for m in self._scoped(workspace_id, session, request.scope)
+                if m.memory_type in types and since <= m.created_at <= until]
+        newest_first = request.order == "desc"
+        pool.sort(key=lambda m: (m.created_at, m.memory_id), reverse=newest_first)
+        pool.sort(key=lambda m: -m.importance_score)  # stable: importance, then time
+        return pool[:request.max_memories]
+
+    def _scoped(self, workspace_id: str, session: Session, scope: str) -> list[Memory]:
+        if scope == "session":
+            return self._memories.session_memories(workspace_id, session.session_id,
+                                                   oldest_first=False, limit=SCAN_LIMIT)
+        if scope == "project":
+            filters = SessionFilters(project_name=session.project_name)
+            sessions = self._sessions.list(workspace_id, filters, PROJECT_SESSIONS, None).items
+            found: list[Memory] = []
+            for other in sessions:
+                found += self._memories.session_memories(workspace_id, other.session_id,
+                                                         oldest_first=False, limit=SCAN_LIMIT)
+            return found
+        return self._memories.list(workspace_id, MemoryFilters(), SCAN_LIMIT, None).items
+
+    def _relevant(self, workspace_id: str, request: ContextRequest) -> list[Memory]:
+        if not request.query or not request.query.strip():
+            return []
+        ids = self._search(workspace_id, request.query, request.max_memories)
+        found = self._memories.get_many(workspace_id, ids)
+        return [found[i] for i in ids if i in found]
+
+    def _recent_sessions(self, workspace_id: str, current: Session, count: int) -> list[Session]:
+        if count == 0:
+            return []
+        filters = SessionFilters(active=False)
+        page = self._sessions.list(workspace_id, filters, min(count + 1, 100), None)
+        ended = [s for s in page.items if s.session_id != current.session_id and s.summary]
+        return ended[:count]
+
+    # budget -------------------------------------------------------------------------------
+
+    def _fit(self, session: Session, parts: _Parts, max_tokens: int) -> _Parts:
+        """Drops whole items until the markdown fits, lowest-ranked first: the oldest ended
+        sessions, then recent memories from the bottom of the ranking, then relevant ones
+        (they answer the caller's query), and the workspace summary last."""
+        recent, relevant, sessions = list(parts.recent), list(parts.relevant), list(parts.sessions)
+        summary = parts.workspace_summary
+        while True:
+            current = _Parts(recent, relevant, sessions, summary)
+            if self._count_tokens(render_markdown(session, current)) <= max_tokens:
+                return current
+            droppable = next((group for group in (sessions, recent, relevant) if group), None)
+            if droppable is not None:
+                droppable.pop()
+            elif summary:
+                summary = ""
+            else:
+                return current  # only the heading is left
+
+
+def _item(memory: Memory) -> ContextMemory:
+    return ContextMemory(memory_id=memory.memory_id, title=memory.title,
+                         memory_type=memory.memory_type, importance_score=memory.importance_score,
+                         narrative=memory.content, created_at=memory.created_at)
+
+
+def _recent_session(session: Session) -> RecentSession:
+    return RecentSession(session_id=session.session_id, summary=session.summary,
+                         ended_at=session.ended_at)
+
+
+def _line(memory: Memory) -> str:
+    text = " ".join(memory.content.split())
+    return f"- **{memory.title}**: {text}" if memory.title else f"- {text}"
+
+
+def render_markdown(session: Session, parts: _Parts) -> str:
+    lines = [f"## Session Context ({session.session_id})", ""]
+    where = [f"Project: {session.project_name}" if session.project_name else "",
+             f"Branch: {session.branch_name}" if session.branch_name else ""]
+    if any(where):
+        lines += [" | ".join(w for w in where if w), ""]
+    if parts.workspace_summary:
+        lines += ["### Workspace Summary", parts.workspace_summary, ""]
+    for memory_type, heading in HEADINGS:
+        group = [m for m in parts.recent if m.memory_type == memory_type]
+        if group:
+            lines += [f"### {heading} ({len(group)})", *map(_line, group), ""]
+    if parts.relevant:
+        lines += [f"### Relevant Memories ({len(parts.relevant)})", *map(_line, parts.relevant), ""]
+    if parts.sessions:
+        lines += [f"### Session Summaries ({len(parts.sessions)})"]
+        lines += [f"- {s.session_id} (ended {s.ended_at}): {' '.join((s.summary or '').split())}"
+                  for s in parts.sessions]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
