@@ -18,7 +18,7 @@ from engram.events import Publisher
 from engram.extraction.extractor import Candidate, Episode, Extractor
 from engram.memories.models import Memory, MemoryCreate, MemoryUpdate
 from engram.memories.repository import MemoryFilters, MemoryRepository
-from engram.memories.service import MemoryService
+from engram.memories.service import MemoryService, indexed_text
 from engram.observability import logger
 from engram.search.embedder import Embedder
 from engram.search.index import SearchFilters, SearchIndex
@@ -99,7 +99,8 @@ class SessionExtraction:
         return memory_id
 
     def _near_duplicate(self, workspace_id: str, candidate: Candidate) -> Memory | None:
-        vector = self._embedder.embed([candidate.content])[0]
+        # Embedded as the stored memory would be, so like is compared with like.
+        vector = self._embedder.embed([indexed_text(candidate.title, candidate.content)])[0]
         filters = SearchFilters(memory_types=(candidate.memory_type,))
         threshold = get_settings().dedup_similarity
         for hit in self._index.knn(workspace_id, vector.tolist(), filters, 3):

@@ -36,11 +36,14 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def search_text_of(memory: Memory, context: str | None = None) -> str:
+def indexed_text(title: str | None, content: str, context: str | None = None) -> str:
     """What is embedded and keyword-indexed: the title and content, with the context that
     makes a bare message findable (the message before it) when there is some."""
-    parts = [memory.title or "", context or "", memory.content]
-    return "\n".join(part for part in parts if part)
+    return "\n".join(part for part in (title or "", context or "", content) if part)
+
+
+def search_text_of(memory: Memory, context: str | None = None) -> str:
+    return indexed_text(memory.title, memory.content, context)
 
 
 class MemoryService:
