@@ -10,7 +10,8 @@ from aws_lambda_powertools.utilities.batch import (
 from engram.observability import logger, metrics, tracer
 from engram.webhooks.worker import handle_record
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# An all-failed batch is still answered item by item: each record carries its own backoff.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context

@@ -77,13 +77,15 @@ class WebhookRepository:
         return _webhook(response["Attributes"])
 
     def record_success(self, workspace_id: str, webhook_id: str, at: str, status: int) -> None:
-        self._stats(workspace_id, webhook_id, "SET failure_count = :zero", {":zero": 0}, at,
-                    status, None)
+        self._stats(workspace_id, webhook_id, {"last_delivery_at": at, "last_delivery_status": status,
+                                               "last_delivery_error": None, "failure_count": 0})
 
     def record_failure(self, workspace_id: str, webhook_id: str, at: str, status: int | None,
                        error: str) -> WebhookRecord | None:
-        return self._stats(workspace_id, webhook_id, "ADD failure_count :one", {":one": 1}, at,
-                           status, error)
+        """Counts the failure atomically (concurrent attempts); returns the new state."""
+        return self._stats(workspace_id, webhook_id, {
+            "last_delivery_at": at, "last_delivery_status": status, "last_delivery_error": error},
+            add_failure=True)
 
     def disable(self, workspace_id: str, webhook_id: str, reason: str, at: str) -> bool:
         """Switches an active webhook off; False when it already was (or is gone)."""
@@ -98,17 +100,16 @@ class WebhookRepository:
             raise
         return True
 
-    def _stats(self, workspace_id: str, webhook_id: str, counter: str, counter_values: dict,
-               at: str, status: int | None, error: str | None) -> WebhookRecord | None:
-        parts = _set({"last_delivery_at": at, "last_delivery_status": status,
-                      "last_delivery_error": error})
+    def _stats(self, workspace_id: str, webhook_id: str, changes: dict[str, Any],
+               add_failure: bool = False) -> WebhookRecord | None:
+        """Webhook bookkeeping after an attempt; None if the item is gone."""
+        parts = _set(changes)
+        if add_failure:
+            parts["UpdateExpression"] += " ADD failure_count :one"
+            parts["ExpressionAttributeValues"][":one"] = 1
         try:
             response = self._table.update_item(
-                Key=keys.webhook_key(workspace_id, webhook_id),
-                UpdateExpression=f"{parts['UpdateExpression']} {counter}",
-                ExpressionAttributeNames=parts["ExpressionAttributeNames"],
-                ExpressionAttributeValues={**parts["ExpressionAttributeValues"],
-                                           **to_dynamo(counter_values)},
+                Key=keys.webhook_key(workspace_id, webhook_id), **parts,
                 ConditionExpression="attribute_exists(PK)", ReturnValues="ALL_NEW")
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":

@@ -69,10 +69,13 @@ class DeliveryWorker:
         reason = self._skip_reason(job, webhook)
         if reason:
             self._mark(job, status="failed", error=reason, next_attempt_at=None)
+            metrics.add_metric(name="WebhookDeliveryDropped", unit=MetricUnit.Count, value=1)
             return DONE
         delivery = self._repo.get_delivery(job.workspace_id, job.webhook_id, job.delivery_id)
         if delivery and delivery.status in ("succeeded", "failed"):
-            return DONE  # a redelivered message: the work is already settled
+            # a redelivered message: the work is already settled
+            metrics.add_metric(name="WebhookDuplicateSkipped", unit=MetricUnit.Count, value=1)
+            return DONE
         assert webhook is not None
         result = self._attempt(webhook, job)
         if result.ok:
@@ -167,6 +170,7 @@ def handle_record(record: Any, worker: DeliveryWorker | None = None) -> None:
         _delay(record, outcome.delay)
         raise RetryLater(f"attempt {attempt} failed; next in {outcome.delay}s")
     if outcome.kind == "dead":
+        _delay(record, 0)  # visible at once, so the next receive moves it to the DLQ
         raise DeliveryFailed(f"attempt {attempt} of {MAX_ATTEMPTS} failed; dead-lettering")
 
 
