@@ -7,10 +7,11 @@ from fastapi import FastAPI
 from engram.health import router as health_router
 from engram.http import create_app
 from engram.memories.routes import router as memories_router
+from engram.search.routes import router as search_router
 from engram.sessions.routes import router as sessions_router
 from engram.webhooks.routes import router as webhooks_router
 
-ROUTERS = (health_router, sessions_router, memories_router, webhooks_router)
+ROUTERS = (health_router, sessions_router, search_router, memories_router, webhooks_router)
 
 
 def build_app() -> FastAPI:

@@ -1,0 +1,146 @@
+"""Request and response bodies of POST /v1/memories/search."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from engram.memories.models import MemoryType, Role
+from engram.search.index import SearchFilters, TagFilter, TagOp
+from engram.validation import EngramId
+
+SearchMode = Literal["semantic", "keyword", "hybrid"]
+MetadataScalar = str | int | float | bool
+WEIGHT_TOLERANCE = 0.001
+MAX_OFFSET = 1000
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Weights(_Request):
+    """How the legs combine; must sum to 1. A leg not given weighs 0."""
+
+    semantic: float = Field(0.0, ge=0.0, le=1.0)
+    keyword: float = Field(0.0, ge=0.0, le=1.0)
+    recency: float = Field(0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> Weights:
+        total = self.semantic + self.keyword + self.recency
+        if abs(total - 1.0) > WEIGHT_TOLERANCE:
+            raise ValueError(f"weights must sum to 1.0 (±{WEIGHT_TOLERANCE}); these sum to "
+                             f"{total:.4g}")
+        return self
+
+
+# Hybrid's default. Measured on LoCoMo (docs/bench-locomo.md); kept general, not fitted.
+DEFAULT_WEIGHTS = Weights(semantic=0.6, keyword=0.3, recency=0.1)
+
+
+class TagFilterIn(_Request):
+    key: str = Field(min_length=1, max_length=128)
+    value: str | None = Field(None, max_length=128)
+    op: TagOp = "eq"
+
+    @model_validator(mode="after")
+    def _value_unless_exists(self) -> TagFilterIn:
+        if self.op != "exists" and self.value is None:
+            raise ValueError(f"tag filter op '{self.op}' needs a value")
+        return self
+
+
+class SearchRequest(_Request):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    query: str | None = Field(None, max_length=8192)
+    search_mode: SearchMode = "hybrid"
+    weights: Weights | None = None
+    limit: int = Field(10, ge=1, le=100, validation_alias=AliasChoices("limit", "topK"))
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    session_id: EngramId | None = None
+    memory_types: list[MemoryType] | None = None  # empty or null: any type
+    role: Role | None = None
+    tags: list[str] = Field(default_factory=list, max_length=50)  # all of them
+    tag_filters: list[TagFilterIn] = Field(default_factory=list, max_length=50)
+    filters: dict[str, MetadataScalar] = Field(default_factory=dict, max_length=50)
+    user_id: EngramId | None = None
+    agent_id: EngramId | None = None
+    from_time: datetime | None = None
+    to_time: datetime | None = None
+    min_score: float | None = Field(None, ge=0.0, le=1.0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_limit(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "limit" in data and "topK" in data:
+            if data["limit"] != data["topK"]:
+                raise ValueError("give limit or its alias topK, not both")
+            data = {k: v for k, v in data.items() if k != "topK"}
+        return data
+
+    @field_validator("from_time", "to_time")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> SearchRequest:
+        if self.from_time and self.to_time and self.from_time > self.to_time:
+            raise ValueError("from_time must not be after to_time")
+        return self
+
+    @property
+    def text(self) -> str:
+        """The query, or '' for a filter-only listing."""
+        return (self.query or "").strip()
+
+    def index_filters(self, agent_id: str | None = None) -> SearchFilters:
+        """The port's filters; `agent_id` (an agent-bound key's) overrides the body's."""
+        return SearchFilters(
+            session_id=self.session_id,
+            memory_types=tuple(self.memory_types) if self.memory_types else None,
+            role=self.role, tags=tuple(self.tags),
+            tag_filters=tuple(TagFilter(t.key, t.op, t.value) for t in self.tag_filters),
+            metadata=dict(self.filters), user_id=self.user_id,
+            agent_id=agent_id or self.agent_id,
+            from_time=self.from_time, to_time=self.to_time)
+
+
+class LegScores(BaseModel):
+    semantic: float
+    keyword: float
+    recency: float
+
+
+class SearchResult(BaseModel):
+    memory_id: str
+    content: str
+    memory_type: str
+    role: str | None
+    score: float
+    scores: LegScores
+    created_at: str
+    tags: list[str]
+    metadata: dict[str, Any]
+    session_id: str | None
+    title: str | None
+    importance_score: float
+
+
+class SearchResponse(BaseModel):
+    results: list[SearchResult]
+    total: int
+    query_time_ms: float

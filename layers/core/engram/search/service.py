@@ -1,0 +1,169 @@
+"""Search: runs the index legs, fuses them, re-checks every hit against the table.
+
+Fusion (DESIGN.md "Search"): each leg's raw scores are min-max normalised to [0, 1] over
+its own candidates (one hit, or all equal, scores 1.0; a memory a leg did not return
+scores 0 on that leg); recency is 0.5 ** (age_days / half_life); the score is the
+weighted sum. Single-leg modes keep the recency weight as given and give the leg the
+rest (1 - recency), so `semantic` with the default weights is 0.9 semantic + 0.1 recency.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from engram.clock import Clock, parse_iso
+from engram.config import get_settings
+from engram.memories.models import Memory
+from engram.memories.repository import MemoryRepository
+from engram.search.embedder import Embedder, embed_one
+from engram.search.index import Hit, SearchFilters, SearchIndex
+from engram.search.models import (
+    DEFAULT_WEIGHTS,
+    LegScores,
+    SearchRequest,
+    SearchResponse,
+    SearchResult,
+    Weights,
+)
+
+LEGS = ("semantic", "keyword")
+
+
+def min_max(hits: Sequence[Hit]) -> dict[str, float]:
+    """Raw leg scores → [0, 1]; a single hit or all-equal scores → 1.0 each."""
+    if not hits:
+        return {}
+    scores = [h.score for h in hits]
+    low, high = min(scores), max(scores)
+    if high - low <= 1e-12:
+        return {h.memory_id: 1.0 for h in hits}
+    return {h.memory_id: (h.score - low) / (high - low) for h in hits}
+
+
+def recency_score(created_at: datetime, now: datetime, half_life_days: float) -> float:
+    """Exponential decay: 1.0 now, 0.5 one half-life ago; a future time counts as now."""
+    age_days = max(0.0, (now - created_at).total_seconds() / 86_400)
+    return 0.5 ** (age_days / half_life_days)
+
+
+def mode_weights(mode: str, given: Weights | None) -> Weights:
+    """The weights a mode uses: hybrid as given (or the default); a single-leg mode keeps
+    the recency weight and gives the rest to its leg."""
+    weights = given or DEFAULT_WEIGHTS
+    if mode == "hybrid":
+        return weights
+    return Weights.model_construct(**{"semantic": 0.0, "keyword": 0.0, mode: 1.0 - weights.recency,
+                                      "recency": weights.recency})
+
+
+def legs_of(mode: str) -> tuple[str, ...]:
+    return LEGS if mode == "hybrid" else (mode,)
+
+
+@dataclass(frozen=True)
+class Scored:
+    memory: Memory
+    score: float
+    scores: LegScores
+
+
+class SearchService:
+    def __init__(self, index: SearchIndex, embedder: Embedder | Callable[[], Embedder],
+                 repo: MemoryRepository, clock: Clock, half_life_days: float | None = None,
+                 candidates_factor: int | None = None) -> None:
+        settings = get_settings()
+        self._index = index
+        self._embedder = embedder  # or a factory, so keyword and listing never load a model
+        self._repo = repo
+        self._clock = clock
+        self._half_life = half_life_days or settings.recency_half_life_days
+        self._factor = candidates_factor or settings.search_candidates_factor
+
+    def search(self, workspace_id: str, request: SearchRequest,
+               agent_id: str | None = None) -> SearchResponse:
+        """`agent_id`: an agent-bound key's agent, which narrows every search."""
+        started = time.perf_counter()
+        filters = request.index_filters(agent_id)
+        k = self._factor * (request.limit + request.offset)
+        if request.text:
+            ranked = self._ranked(workspace_id, request, filters, k)
+        else:
+            ranked = self._listing(workspace_id, filters, k)
+        if request.min_score is not None:
+            ranked = [s for s in ranked if s.score >= request.min_score]
+        page = ranked[request.offset:request.offset + request.limit]
+        elapsed = (time.perf_counter() - started) * 1000
+        return SearchResponse(results=[_result(s) for s in page], total=len(ranked),
+                              query_time_ms=round(elapsed, 2))
+
+    # ranking ------------------------------------------------------------------------------
+
+    def _ranked(self, workspace_id: str, request: SearchRequest, filters: SearchFilters,
+                k: int) -> list[Scored]:
+        weights = mode_weights(request.search_mode, request.weights)
+        legs = {leg: min_max(self._leg(leg, workspace_id, request.text, filters, k))
+                for leg in legs_of(request.search_mode)}
+        candidates = [m for leg in legs.values() for m in leg]
+        live = self._repo.get_many(workspace_id, candidates)  # deleted or missing: dropped
+        scored = [self._fuse(memory, legs, weights) for memory in live.values()]
+        return sorted(scored, key=lambda s: (-s.score, _newest_first(s.memory),
+                                             s.memory.memory_id))
+
+    def _leg(self, leg: str, workspace_id: str, text: str, filters: SearchFilters,
+             k: int) -> list[Hit]:
+        if leg == "keyword":
+            return self._index.bm25(workspace_id, text, filters, k)
+        vector = embed_one(self._model(), text)
+        return self._index.knn(workspace_id, vector.tolist(), filters, k)
+
+    def _fuse(self, memory: Memory, legs: dict[str, dict[str, float]],
+              weights: Weights) -> Scored:
+        semantic = legs.get("semantic", {}).get(memory.memory_id, 0.0)
+        keyword = legs.get("keyword", {}).get(memory.memory_id, 0.0)
+        recency = self._recency(memory)
+        score = (weights.semantic * semantic + weights.keyword * keyword
+                 + weights.recency * recency)
+        return Scored(memory, _unit(score), LegScores(semantic=semantic, keyword=keyword,
+                                                      recency=recency))
+
+    def _listing(self, workspace_id: str, filters: SearchFilters, k: int) -> list[Scored]:
+        """No query: matching memories newest first, scored by recency alone."""
+        hits = self._index.list(workspace_id, filters, k)
+        live = self._repo.get_many(workspace_id, [h.memory_id for h in hits])
+        memories = sorted(live.values(), key=lambda m: (_newest_first(m), m.memory_id))
+        return [self._listed(m) for m in memories]
+
+    def _listed(self, memory: Memory) -> Scored:
+        recency = self._recency(memory)
+        return Scored(memory, recency, LegScores(semantic=0.0, keyword=0.0, recency=recency))
+
+    def _recency(self, memory: Memory) -> float:
+        created = parse_iso(memory.created_at)
+        return recency_score(created, self._clock.now(), self._half_life)
+
+    def _model(self) -> Embedder:
+        if callable(self._embedder) and not hasattr(self._embedder, "embed"):
+            self._embedder = self._embedder()
+        return self._embedder  # type: ignore[return-value]
+
+
+def _unit(value: float) -> float:
+    return min(1.0, max(0.0, value))
+
+
+def _newest_first(memory: Memory) -> float:
+    return -parse_iso(memory.created_at).timestamp()
+
+
+def _result(scored: Scored) -> SearchResult:
+    m = scored.memory
+    return SearchResult(memory_id=m.memory_id, content=m.content, memory_type=m.memory_type,
+                        role=m.role, score=round(scored.score, 6),
+                        scores=LegScores(**{k: round(v, 6)
+                                            for k, v in scored.scores.model_dump().items()}),
+                        created_at=m.created_at, tags=m.tags, metadata=m.metadata,
+                        session_id=m.session_id, title=m.title,
+                        importance_score=m.importance_score)

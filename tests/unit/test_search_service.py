@@ -1,0 +1,244 @@
+"""Search fusion maths with fakes: no AWS, no model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from engram.clock import FixedClock, iso
+from engram.memories.models import Memory
+from engram.search.index import Hit, SearchFilters
+from engram.search.models import SearchRequest, Weights
+from engram.search.service import SearchService, min_max, mode_weights, recency_score
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+class FakeIndex:
+    def __init__(self, knn=(), bm25=(), listed=()):
+        self.hits = {"knn": list(knn), "bm25": list(bm25), "list": list(listed)}
+        self.calls: list[tuple[str, int, SearchFilters]] = []
+
+    def knn(self, workspace_id, vector, filters, k):
+        self.calls.append(("knn", k, filters))
+        return self.hits["knn"][:k]
+
+    def bm25(self, workspace_id, text, filters, k):
+        self.calls.append(("bm25", k, filters))
+        return self.hits["bm25"][:k]
+
+    def list(self, workspace_id, filters, limit, offset=0):
+        self.calls.append(("list", limit, filters))
+        return self.hits["list"][offset:offset + limit]
+
+
+class FakeEmbedder:
+    dimension, name = 3, "fake"
+
+    def __init__(self):
+        self.texts: list[str] = []
+
+    def embed(self, texts):
+        self.texts.extend(texts)
+        return np.ones((len(texts), 3), dtype=np.float32)
+
+
+class FakeRepo:
+    def __init__(self, memories):
+        self.memories = {m.memory_id: m for m in memories}
+
+    def get_many(self, workspace_id, ids):
+        return {i: self.memories[i] for i in ids
+                if i in self.memories and self.memories[i].workspace_id == workspace_id}
+
+
+def memory(memory_id, age_days=0.0, workspace_id="ws_1"):
+    return Memory(memory_id=memory_id, workspace_id=workspace_id, content=f"content {memory_id}",
+                  created_at=iso(NOW - timedelta(days=age_days)))
+
+
+def service(index, memories, half_life=30.0, factor=4, embedder=None):
+    return SearchService(index, embedder or FakeEmbedder(), FakeRepo(memories), FixedClock(NOW),
+                         half_life_days=half_life, candidates_factor=factor)
+
+
+def request(**body):
+    return SearchRequest.model_validate({"query": "q", **body})
+
+
+def by_id(response):
+    return {r.memory_id: r for r in response.results}
+
+
+# normalisation -------------------------------------------------------------------------
+
+def test_min_max_spreads_scores_over_the_unit_range():
+    got = min_max([Hit("a", 12.0), Hit("b", 7.0), Hit("c", 2.0)])
+    assert got == {"a": 1.0, "b": 0.5, "c": 0.0}
+
+
+@pytest.mark.parametrize("hits", [[Hit("a", 0.3)], [Hit("a", 4.0), Hit("b", 4.0)],
+                                  [Hit("a", -0.2), Hit("b", -0.2)]])
+def test_min_max_single_hit_or_all_equal_is_one(hits):
+    assert set(min_max(hits).values()) == {1.0}
+
+
+def test_min_max_of_nothing_is_empty():
+    assert min_max([]) == {}
+
+
+# recency -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("age, expected", [(0, 1.0), (30, 0.5), (60, 0.25), (-5, 1.0)])
+def test_recency_halves_every_half_life(age, expected):
+    assert recency_score(NOW - timedelta(days=age), NOW, 30) == pytest.approx(expected)
+
+
+def test_recency_follows_the_configured_half_life():
+    svc = service(FakeIndex(knn=[Hit("a", 0.9)]), [memory("a", age_days=7)], half_life=7)
+    result = svc.search("ws_1", request(search_mode="semantic"))
+    assert result.results[0].scores.recency == pytest.approx(0.5)
+
+
+# weights -------------------------------------------------------------------------------
+
+def test_hybrid_is_the_weighted_sum_and_an_absent_leg_scores_zero():
+    index = FakeIndex(knn=[Hit("a", 0.9), Hit("b", 0.5)], bm25=[Hit("b", 8.0), Hit("c", 2.0)])
+    svc = service(index, [memory("a"), memory("b", 30), memory("c", 60)])
+    got = by_id(svc.search("ws_1", request(weights={"semantic": 0.5, "keyword": 0.3,
+                                                    "recency": 0.2})))
+    assert got["a"].scores.model_dump() == {"semantic": 1.0, "keyword": 0.0, "recency": 1.0}
+    assert got["a"].score == pytest.approx(0.5 + 0.2)
+    assert got["b"].score == pytest.approx(0.3 + 0.2 * 0.5)
+    assert got["c"].scores.semantic == 0.0 and got["c"].score == pytest.approx(0.2 * 0.25)
+
+
+def test_default_hybrid_weights():
+    index = FakeIndex(knn=[Hit("a", 0.9)], bm25=[Hit("a", 3.0)])
+    result = service(index, [memory("a", 30)]).search("ws_1", request())
+    assert result.results[0].score == pytest.approx(0.6 + 0.3 + 0.1 * 0.5)
+
+
+@pytest.mark.parametrize("mode, leg", [("semantic", "semantic"), ("keyword", "keyword")])
+def test_single_leg_mode_keeps_recency_weight_and_gives_the_leg_the_rest(mode, leg):
+    weights = mode_weights(mode, Weights(semantic=0.5, keyword=0.2, recency=0.3))
+    assert getattr(weights, leg) == pytest.approx(0.7) and weights.recency == 0.3
+    other = "keyword" if leg == "semantic" else "semantic"
+    assert getattr(weights, other) == 0.0
+    assert mode_weights(mode, None).recency == pytest.approx(0.1)
+
+
+def test_single_leg_modes_run_only_their_leg():
+    index, embedder = FakeIndex(knn=[Hit("a", 1.0)], bm25=[Hit("b", 1.0)]), FakeEmbedder()
+    svc = service(index, [memory("a"), memory("b")], embedder=embedder)
+    assert [r.memory_id for r in svc.search("ws_1", request(search_mode="keyword")).results] == ["b"]
+    assert embedder.texts == []  # keyword never embeds
+    assert [r.memory_id for r in svc.search("ws_1", request(search_mode="semantic")).results] == ["a"]
+    assert embedder.texts == ["q"]
+
+
+def test_the_embedder_may_be_a_factory_called_only_when_needed():
+    made = []
+    svc = SearchService(FakeIndex(knn=[Hit("a", 1.0)]), lambda: made.append(1) or FakeEmbedder(),
+                        FakeRepo([memory("a")]), FixedClock(NOW), 30, 4)
+    svc.search("ws_1", request(search_mode="keyword"))
+    assert made == []
+    svc.search("ws_1", request(search_mode="semantic"))
+    svc.search("ws_1", request(search_mode="semantic"))
+    assert made == [1]
+
+
+@pytest.mark.parametrize("weights", [{"semantic": 0.6, "keyword": 0.3},
+                                     {"semantic": 0.7, "keyword": 0.3, "recency": 0.1},
+                                     {"semantic": 0.0}])
+def test_weights_must_sum_to_one(weights):
+    with pytest.raises(ValidationError, match="sum to 1.0"):
+        request(weights=weights)
+
+
+def test_weights_within_tolerance_are_fine():
+    assert request(weights={"semantic": 0.6, "keyword": 0.3, "recency": 0.1009}).weights
+
+
+# candidates, re-check, paging ----------------------------------------------------------
+
+def test_each_leg_fetches_factor_times_limit_plus_offset():
+    index = FakeIndex()
+    service(index, [], factor=3).search("ws_1", request(limit=5, offset=2))
+    assert sorted((name, k) for name, k, _ in index.calls) == [("bm25", 21), ("knn", 21)]
+
+
+def test_hits_the_table_no_longer_has_are_dropped_and_not_counted():
+    index = FakeIndex(knn=[Hit("a", 0.9), Hit("gone", 0.8), Hit("b", 0.1)],
+                      bm25=[Hit("gone", 5.0)])
+    svc = service(index, [memory("a"), memory("b"), memory("other", workspace_id="ws_2")])
+    index.hits["knn"].append(Hit("other", 0.5))
+    result = svc.search("ws_1", request())
+    assert [r.memory_id for r in result.results] == ["a", "b"] and result.total == 2
+    # normalisation saw the deleted hit: "a" is still the best of the leg
+    assert result.results[0].scores.semantic == 1.0
+
+
+def test_min_score_then_offset_then_limit_and_total_before_paging():
+    hits = [Hit(f"m{i}", 10.0 - i) for i in range(10)]  # m0 best .. m9 worst
+    svc = service(FakeIndex(bm25=hits), [memory(f"m{i}") for i in range(10)])
+    weights = {"keyword": 1.0}
+    everything = svc.search("ws_1", request(search_mode="keyword", weights=weights, limit=100))
+    assert [r.memory_id for r in everything.results] == [f"m{i}" for i in range(10)]
+    page = svc.search("ws_1", request(search_mode="keyword", weights=weights, limit=2, offset=3,
+                                      min_score=0.5))
+    # scores are (9 - i) / 9: m0..m4 are >= 0.5
+    assert page.total == 5 and [r.memory_id for r in page.results] == ["m3", "m4"]
+
+
+def test_results_are_best_first_with_ties_broken_by_newest():
+    index = FakeIndex(bm25=[Hit("old", 2.0), Hit("new", 2.0)])
+    svc = service(index, [memory("old", 10), memory("new", 1)])
+    weights = {"keyword": 1.0}
+    result = svc.search("ws_1", request(search_mode="keyword", weights=weights))
+    assert [r.memory_id for r in result.results] == ["new", "old"]
+    assert all(r.score == 1.0 for r in result.results)
+
+
+def test_scores_stay_in_the_unit_range():
+    index = FakeIndex(knn=[Hit("a", 1.0), Hit("b", -1.0)], bm25=[Hit("a", 50.0)])
+    result = service(index, [memory("a"), memory("b", 400)]).search("ws_1", request())
+    for r in result.results:
+        assert 0 <= r.score <= 1
+        assert all(0 <= v <= 1 for v in r.scores.model_dump().values())
+    assert result.query_time_ms >= 0
+
+
+# filter-only listing -------------------------------------------------------------------
+
+def test_no_query_lists_newest_first_scored_by_recency():
+    index = FakeIndex(listed=[Hit("new", 0), Hit("gone", 0), Hit("old", 0)])
+    svc = service(index, [memory("new", 0), memory("old", 30)])
+    for body in ({"query": None}, {"query": "  "}, {}):
+        result = svc.search("ws_1", SearchRequest.model_validate(body))
+        assert [r.memory_id for r in result.results] == ["new", "old"] and result.total == 2
+        assert [r.score for r in result.results] == pytest.approx([1.0, 0.5])
+        assert result.results[1].scores.model_dump() == pytest.approx(
+            {"semantic": 0.0, "keyword": 0.0, "recency": 0.5})
+    assert {name for name, _, _ in index.calls} == {"list"}
+
+
+def test_an_agent_bound_caller_is_narrowed_to_its_agent():
+    index = FakeIndex()
+    service(index, []).search("ws_1", request(agent_id="agent_x"), agent_id="agent_me")
+    assert {f.agent_id for _, _, f in index.calls} == {"agent_me"}
+
+
+def test_request_filters_map_to_the_port():
+    body = request(session_id="s1", memory_types=["fact"], role="user", tags=["a"],
+                   tag_filters=[{"key": "k", "op": "exists"}], filters={"x": 1},
+                   from_time="2026-01-01T00:00:00", to_time="2026-02-01T00:00:00+01:00",
+                   topK=7)
+    f = body.index_filters()
+    assert body.limit == 7 and f.memory_types == ("fact",) and f.metadata == {"x": 1}
+    assert f.tag_filters[0].op == "exists" and f.from_time.tzinfo is not None
+    assert f.to_time == datetime(2026, 1, 31, 23, tzinfo=UTC)
+    assert request(memory_types=[]).index_filters().memory_types is None
