@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     embedding_dimension: int = Field(
         1024, ge=8, description="Vector size asked of Bedrock (the local model is always 384)."
     )
+    extractor: Literal["heuristic", "bedrock"] = Field(
+        "heuristic", description="Session extractor adapter: the offline rule-based one or an "
+        "LLM on Amazon Bedrock."
+    )
+    bedrock_extractor_model_id: str = Field(
+        "anthropic.claude-3-5-haiku-20241022-v1:0", description="Bedrock model (or inference "
+        "profile) id the Bedrock extractor calls through the Converse API."
+    )
+    bedrock_extractor_max_chars: int = Field(
+        60_000, ge=1000, description="Transcript characters sent to the Bedrock extractor; "
+        "longer sessions send their newest messages."
+    )
     soft_delete_days: int = Field(
         30, ge=1, description="Days a soft-deleted memory can be restored before it is purged."
     )
