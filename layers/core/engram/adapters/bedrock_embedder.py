@@ -29,7 +29,8 @@ class BedrockEmbedder:
     """The Embedder port on a Bedrock embedding model."""
 
     def __init__(self, model_id: str, dimension: int, client: Any = None) -> None:
-        if model_id.startswith("amazon.titan-embed-text-v2") and dimension not in TITAN_V2_DIMENSIONS:
+        titan_v2 = model_id.startswith("amazon.titan-embed-text-v2")
+        if titan_v2 and dimension not in TITAN_V2_DIMENSIONS:
             raise ValueError(
                 f"Titan Text Embeddings V2 produces {TITAN_V2_DIMENSIONS} dimensions, "
                 f"not {dimension}; set EMBEDDING_DIMENSION to one of them."

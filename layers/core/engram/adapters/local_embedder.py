@@ -120,9 +120,16 @@ class LocalEmbedder:
         texts = check_texts(texts)
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
+        # Batch texts of similar length together so little compute goes on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         size = self.batch_size
-        batches = [self._embed_batch(texts[i : i + size]) for i in range(0, len(texts), size)]
-        return np.concatenate(batches)
+        batches = [
+            self._embed_batch([texts[i] for i in order[start : start + size]])
+            for start in range(0, len(order), size)
+        ]
+        vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        vectors[order] = np.concatenate(batches)
+        return vectors
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         tokenizer = _once("model_tokenizer", _model_tokenizer)

@@ -1,0 +1,268 @@
+"""Adapter-specific behaviour of the embedders: the local model's semantics, files and
+loading, Bedrock's errors, and how get_embedder picks an adapter."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import threading
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from engram.adapters import local_embedder
+from engram.adapters.bedrock_embedder import BedrockEmbedder
+from engram.adapters.local_embedder import LocalEmbedder, ModelIntegrityError, count_tokens
+from engram.config import get_settings
+from engram.search.embedder import EmbeddingError, get_embedder
+
+TITAN = "amazon.titan-embed-text-v2:0"
+
+
+@pytest.fixture(scope="module")
+def local():
+    return LocalEmbedder()
+
+
+@pytest.fixture
+def fresh_load_state(monkeypatch):
+    """An empty per-process load cache for this test; the real one comes back after."""
+    monkeypatch.setattr(local_embedder, "_loaded", {})
+
+
+# --- local model -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("anchor", "near", "far"),
+    [
+        ("The cat sits on the mat", "A cat is sitting on a rug", "Stock markets fell sharply"),
+        ("I adopted a puppy last week", "We got a new dog recently", "The invoice is overdue"),
+        ("How do I reset my password?", "I forgot my login credentials", "Paris is in France"),
+        ("She loves painting sunsets", "Her hobby is painting landscapes", "The server crashed"),
+    ],
+)
+def test_local_model_ranks_paraphrases_above_unrelated_text(local, anchor, near, far):
+    a, n, f = local.embed([anchor, near, far])
+    assert float(a @ n) > float(a @ f) + 0.2
+
+
+def test_local_model_retrieves_the_matching_memory(local):
+    memories = [
+        "Melanie ran a charity race for mental health last Sunday.",
+        "Caroline is researching adoption agencies.",
+        "The team moved the database to Postgres 16.",
+        "John's flight to Tokyo leaves on Friday morning.",
+    ]
+    queries = ["Who is looking into adopting?", "Which database do we use?", "When is the trip?"]
+    scores = local.embed(queries) @ local.embed(memories).T
+    assert scores.argmax(axis=1).tolist() == [1, 2, 3]
+
+
+def test_long_text_is_truncated_not_refused(local):
+    vector = local.embed(["word " * 2000])[0]
+    assert vector.shape == (384,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-5
+
+
+def test_committed_tokenizer_matches_the_pinned_hash():
+    data = (resources.files("engram.adapters") / "minilm" / "tokenizer.json").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == local_embedder.TOKENIZER_SHA256
+    licence = (resources.files("engram.adapters") / "minilm" / "LICENSE").read_text()
+    assert "Apache License" in licence and "Version 2.0" in licence
+
+
+def test_tokenizer_hash_mismatch_is_a_clear_error(monkeypatch, fresh_load_state):
+    monkeypatch.setattr(local_embedder, "TOKENIZER_SHA256", "0" * 64)
+    with pytest.raises(ModelIntegrityError, match=r"tokenizer file .* SHA-256 .* expected"):
+        count_tokens("hello")
+    with pytest.raises(ModelIntegrityError, match="tokenizer file"):
+        LocalEmbedder().embed(["hello"])
+
+
+def test_model_hash_mismatch_is_a_clear_error(monkeypatch, fresh_load_state):
+    monkeypatch.setattr(local_embedder, "MODEL_SHA256", "0" * 64)
+    with pytest.raises(ModelIntegrityError, match=r"model file .*model\.onnx.* SHA-256"):
+        LocalEmbedder().load()
+
+
+def test_count_tokens():
+    assert count_tokens("") == 0
+    assert count_tokens("hello world") == 2  # no [CLS]/[SEP]
+    assert count_tokens("Tokenization") > 1  # WordPiece splits it
+    assert count_tokens("hello " * 1000) == 1000  # the true length, not the model's 256
+
+
+def test_session_loads_once_under_concurrent_first_use(monkeypatch, fresh_load_state):
+    calls = []
+    real = local_embedder._session
+
+    def counting(threads):
+        calls.append(threads)
+        return real(threads)
+
+    monkeypatch.setattr(local_embedder, "_session", counting)
+    embedder = LocalEmbedder()
+    results: list[np.ndarray] = []
+    workers = [
+        threading.Thread(target=lambda: results.append(embedder.embed(["same text"])))
+        for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert calls == [2] and len(results) == 8
+
+
+def run_python(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_importing_the_port_loads_no_model_runtime():
+    out = run_python(
+        "import sys, engram.search.embedder as e\n"
+        "e.get_embedder()\n"  # building the default adapter must not load it either
+        "from engram.adapters.local_embedder import count_tokens\n"
+        "count_tokens('cheap')\n"  # the tokenizer alone
+        "print(sorted(m for m in ('onnxruntime', 'boto3', 'torch') if m in sys.modules))"
+    )
+    assert out == "[]"
+
+
+def test_first_embed_loads_onnxruntime_without_telemetry():
+    out = run_python(
+        "import os, sys\n"
+        "os.environ.pop('ORT_DISABLE_TELEMETRY', None)\n"
+        "from engram.search.embedder import get_embedder, embed_one\n"
+        "embed_one(get_embedder(), 'hello')\n"
+        "print('onnxruntime' in sys.modules, os.environ.get('ORT_DISABLE_TELEMETRY'))"
+    )
+    assert out == "True 1"
+
+
+# --- Bedrock errors ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def stubbed():
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def respond(stubber, raw: bytes) -> None:
+    from botocore.response import StreamingBody
+
+    stubber.add_response(
+        "invoke_model",
+        {"body": StreamingBody(io.BytesIO(raw), len(raw)), "contentType": "application/json"},
+    )
+
+
+def test_throttling_is_a_retryable_embedding_error(stubbed):
+    client, stubber = stubbed
+    stubber.add_client_error(
+        "invoke_model", "ThrottlingException", "Too many requests, please wait", 429
+    )
+    with pytest.raises(EmbeddingError, match="ThrottlingException") as caught:
+        BedrockEmbedder(TITAN, 256, client=client).embed(["hi"])
+    assert caught.value.retryable and caught.value.status == 503
+    assert TITAN in caught.value.detail
+
+
+def test_access_denied_is_not_retryable(stubbed):
+    client, stubber = stubbed
+    stubber.add_client_error("invoke_model", "AccessDeniedException", "no model access", 403)
+    with pytest.raises(EmbeddingError, match="AccessDeniedException.*no model access") as caught:
+        BedrockEmbedder(TITAN, 256, client=client).embed(["hi"])
+    assert not caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"<html>oops</html>", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (json.dumps({"embeddingz": [0.1] * 256}).encode(), "got NoneType"),
+        (json.dumps({"embedding": [0.1] * 10}).encode(), "expected a list of 256 numbers, got 10"),
+        (json.dumps({"embedding": ["x"] * 256}).encode(), "not numbers"),
+    ],
+)
+def test_malformed_titan_response_is_a_clear_error(stubbed, raw, reason):
+    client, stubber = stubbed
+    respond(stubber, raw)
+    with pytest.raises(EmbeddingError, match=f"malformed embedding response: .*{reason}") as caught:
+        BedrockEmbedder(TITAN, 256, client=client).embed(["hi"])
+    assert not caught.value.retryable
+
+
+def test_cohere_response_with_the_wrong_count_is_a_clear_error(stubbed):
+    client, stubber = stubbed
+    respond(stubber, json.dumps({"embeddings": [[0.1] * 8]}).encode())
+    with pytest.raises(EmbeddingError, match="expected 2 embeddings"):
+        BedrockEmbedder("cohere.embed-english-v3", 8, client=client).embed(["a", "b"])
+
+
+def test_cohere_typed_embeddings_are_accepted(stubbed):
+    client, stubber = stubbed
+    respond(stubber, json.dumps({"embeddings": {"float": [[3.0] + [0.0] * 7]}}).encode())
+    vector = BedrockEmbedder("cohere.embed-english-v3", 8, client=client).embed(["a"])[0]
+    assert vector[0] == pytest.approx(1.0)
+
+
+def test_unreachable_bedrock_is_a_retryable_error():
+    from botocore.exceptions import EndpointConnectionError
+
+    class Unreachable:
+        def invoke_model(self, **kwargs):
+            raise EndpointConnectionError(endpoint_url="https://bedrock-runtime.example")
+
+    with pytest.raises(EmbeddingError, match="could not be reached") as caught:
+        BedrockEmbedder(TITAN, 256, client=Unreachable()).embed(["hi"])
+    assert caught.value.retryable
+
+
+def test_titan_v2_refuses_a_dimension_it_cannot_produce():
+    with pytest.raises(ValueError, match="EMBEDDING_DIMENSION"):
+        BedrockEmbedder(TITAN, 384)
+
+
+# --- choosing the adapter ----------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_caches():
+    get_settings.cache_clear()
+    get_embedder.cache_clear()
+    yield
+    get_settings.cache_clear()
+    get_embedder.cache_clear()
+
+
+def test_get_embedder_defaults_to_the_local_model(monkeypatch, clean_caches):
+    monkeypatch.delenv("EMBEDDER", raising=False)
+    embedder = get_embedder()
+    assert isinstance(embedder, LocalEmbedder)
+    assert (embedder.dimension, embedder.name) == (384, "local:all-MiniLM-L6-v2-int8")
+    assert get_embedder() is embedder  # cached
+
+
+def test_get_embedder_picks_bedrock_from_settings(monkeypatch, clean_caches):
+    monkeypatch.setenv("EMBEDDER", "bedrock")
+    monkeypatch.setenv("BEDROCK_EMBEDDING_MODEL_ID", "amazon.titan-embed-text-v2:0")
+    monkeypatch.setenv("EMBEDDING_DIMENSION", "512")
+    embedder = get_embedder()
+    assert isinstance(embedder, BedrockEmbedder)
+    assert embedder.dimension == 512
+    assert embedder.name == "bedrock:amazon.titan-embed-text-v2:0"
