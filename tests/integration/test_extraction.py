@@ -124,3 +124,19 @@ def test_a_failing_extractor_ends_failed_with_the_reason(client, auth, pump, use
     _drain(pump, rounds=1)
     session = client.get(f"/v1/sessions/{sid}", headers=auth).json()
     assert session["summary_status"] == "failed" and "model unavailable" in session["summary_error"]
+
+
+def test_the_default_heuristic_extractor_end_to_end(client, auth, pump):
+    sid = _ended_session(
+        client, auth,
+        "Hi there!",
+        "We decided to use DynamoDB as the source of truth for sessions.",
+        "I prefer short answers with code examples.",
+        "Thanks, bye!")
+    _drain(pump)
+    session = client.get(f"/v1/sessions/{sid}", headers=auth).json()
+    assert session["summary_status"] == "ready" and "DynamoDB" in session["summary"]
+    made = client.get("/v1/memories?limit=50", headers=auth).json()["data"]
+    extracted = {m["memory_type"] for m in made if m["source"] == "extraction"}
+    assert {"decision", "preference"} <= extracted
+    assert not any("bye" in m["content"].lower() for m in made if m["source"] == "extraction")
