@@ -73,6 +73,38 @@ def pump(aws_env):
     return QueuePump(boto3.client("sqs"), aws_env)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_auth_caches():
+    """The JWT secret (Powertools parameters) and the idempotency store are cached per
+    process; each test's moto world has its own."""
+    from engram import idempotency
+    from engram.accounts import tokens
+
+    tokens.clear_secret_cache()
+    idempotency.clear_cache()
+    yield
+    tokens.clear_secret_cache()
+    idempotency.clear_cache()
+
+
+@pytest.fixture
+def make_key(workspace):
+    """Creates another key in `workspace`: make_key(scopes=[...], agent_id=..., expires_at=...)
+    returns the key string."""
+    from engram import aws
+    from engram.clock import get_clock
+    from engram.workspaces.models import ApiKeyCreate
+    from engram.workspaces.repository import WorkspaceRepository
+    from engram.workspaces.service import WorkspaceService
+
+    def make(**fields):
+        service = WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
+        body = ApiKeyCreate(name=fields.pop("name", "test"), **fields)
+        return service.create_key(workspace[0].workspace_id, None, body).api_key
+
+    return make
+
+
 @pytest.fixture
 def lambda_context():
     class Context:

@@ -25,6 +25,31 @@ def api_keys_by_workspace(workspace_id: str) -> str:
     return f"WS#{workspace_id}#APIKEYS"
 
 
+# api key id  PK=APIKEYID#<key_id>     SK=APIKEYID          → the key's hash (revoke by id)
+# user        PK=USER#<user_id>        SK=USER
+# email       PK=EMAIL#<email>         SK=EMAIL             → user id; makes emails unique
+# refresh     PK=REFRESH#<sha256>      SK=REFRESH           (TTL) one token of a family
+# family      PK=TOKENFAMILY#<fid>     SK=TOKENFAMILY       (TTL) revoked as a whole on reuse
+def api_key_id_key(key_id: str) -> dict[str, str]:
+    return {"PK": f"APIKEYID#{key_id}", "SK": "APIKEYID"}
+
+
+def user_key(user_id: str) -> dict[str, str]:
+    return {"PK": f"USER#{user_id}", "SK": "USER"}
+
+
+def email_key(email: str) -> dict[str, str]:
+    return {"PK": f"EMAIL#{email}", "SK": "EMAIL"}
+
+
+def refresh_token_key(token_hash: str) -> dict[str, str]:
+    return {"PK": f"REFRESH#{token_hash}", "SK": "REFRESH"}
+
+
+def token_family_key(family_id: str) -> dict[str, str]:
+    return {"PK": f"TOKENFAMILY#{family_id}", "SK": "TOKENFAMILY"}
+
+
 def session_key(session_id: str) -> dict[str, str]:
     return {"PK": f"SESSION#{session_id}", "SK": "SESSION"}
 

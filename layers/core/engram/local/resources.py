@@ -51,9 +51,11 @@ class LocalResources:
     tables: dict[str, str] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
 
     def ref(self, logical_id: str) -> str | None:
-        return self.tables.get(logical_id) or self.queue_urls.get(logical_id)
+        return (self.tables.get(logical_id) or self.queue_urls.get(logical_id)
+                or self.secrets.get(logical_id))
 
 
 def table_kwargs(properties: dict[str, Any], name: str) -> dict[str, Any]:
@@ -124,7 +126,25 @@ def create_resources(dynamodb: Any, sqs: Any, prefix: str = "engram-local",
         made.queue_urls[logical_id] = url
         made.queue_arns[logical_id] = sqs.get_queue_attributes(
             QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    _create_secrets(dynamodb, prefix, template, made)
     return made
+
+
+def _create_secrets(dynamodb: Any, prefix: str, template: dict[str, Any],
+                    made: LocalResources) -> None:
+    """Each AWS::SecretsManager::Secret, with a fresh random value as GenerateSecretString
+    would make (the JWT signing secret); same endpoint and region as the table client."""
+    import secrets
+
+    import boto3
+
+    endpoint = dynamodb.meta.endpoint_url
+    secrets_client = boto3.client(
+        "secretsmanager", region_name=dynamodb.meta.region_name,
+        endpoint_url=None if "amazonaws.com" in endpoint else endpoint)  # emulator or default
+    for logical_id in resources_of_type(template, "AWS::SecretsManager::Secret"):
+        made.secrets[logical_id] = secrets_client.create_secret(
+            Name=f"{prefix}-{logical_id}", SecretString=secrets.token_urlsafe(48))["ARN"]
 
 
 def function_environment(made: LocalResources, template: dict[str, Any] | None = None) -> dict[str, str]:

@@ -11,6 +11,7 @@ from engram.auth import PrincipalDep
 from engram.clock import get_clock
 from engram.config import get_settings
 from engram.events import EventFeed
+from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.queues import get_queues
 from engram.sessions.models import (
@@ -25,7 +26,7 @@ from engram.sessions.models import (
 from engram.sessions.repository import SessionRepository
 from engram.sessions.service import SessionService
 
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=IdempotentRoute)
 
 
 def get_session_service() -> SessionService:
@@ -40,7 +41,7 @@ FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
 
 @router.post("", status_code=201)
 def create_session(body: SessionCreate, who: PrincipalDep, svc: SessionServiceDep) -> Session:
-    return svc.create(who.workspace_id, body)
+    return svc.create(who.workspace_id, body, agent_id=who.agent_id)
 
 
 @router.get("")
@@ -58,27 +59,28 @@ def list_sessions(
 ) -> SessionList:
     filters = SessionFilters(agent_id=agent_id, task_id=task_id, user_id=user_id, status=status,
                              project_name=project_name, active=active)
-    return svc.list(who.workspace_id, filters, limit or get_settings().default_page_size, cursor)
+    return svc.list(who.workspace_id, filters, limit or get_settings().default_page_size, cursor,
+                    agent_id=who.agent_id)
 
 
 @router.get("/{session_id}")
 def get_session(session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep) -> Session:
-    return svc.get(who.workspace_id, session_id)
+    return svc.get(who.workspace_id, session_id, agent_id=who.agent_id)
 
 
 @router.patch("/{session_id}")
 def update_session(session_id: SessionId, body: SessionUpdate, who: PrincipalDep,
                    svc: SessionServiceDep) -> Session:
-    return svc.update(who.workspace_id, session_id, body)
+    return svc.update(who.workspace_id, session_id, body, agent_id=who.agent_id)
 
 
 @router.delete("/{session_id}", status_code=204)
 def delete_session(session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep) -> Response:
-    svc.delete(who.workspace_id, session_id)
+    svc.delete(who.workspace_id, session_id, agent_id=who.agent_id)
     return Response(status_code=204)
 
 
 @router.post("/{session_id}/end")
 def end_session(session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep,
                 body: SessionEnd | None = None) -> Session:
-    return svc.end(who.workspace_id, session_id, body or SessionEnd())
+    return svc.end(who.workspace_id, session_id, body or SessionEnd(), agent_id=who.agent_id)

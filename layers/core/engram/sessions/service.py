@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from engram.clock import Clock, iso
+from engram.errors import Forbidden, NotFound
 from engram.events import Publisher
 from engram.ids import new_id
 from engram.queues import Queues
@@ -25,9 +26,13 @@ class SessionService:
         self._events = events
         self._clock = clock
 
-    def create(self, workspace_id: str, body: SessionCreate) -> Session:
+    def create(self, workspace_id: str, body: SessionCreate, agent_id: str | None = None) -> Session:
         now = iso(self._clock.now())
         fields = body.model_dump(exclude={"prompt", "session_id"})
+        if agent_id:  # an agent-bound key creates only its agent's sessions
+            if body.agent_id not in (None, agent_id):
+                raise Forbidden(f"This key is bound to agent '{agent_id}'.")
+            fields["agent_id"] = agent_id
         session = Session(**fields, session_id=body.session_id or new_id("sess"),
                           workspace_id=workspace_id, is_active=True, started_at=now,
                           last_active_at=now, created_at=now)
@@ -35,17 +40,27 @@ class SessionService:
         self._events.publish("session.created", workspace_id, _event_data(session))
         return session
 
-    def get(self, workspace_id: str, session_id: str) -> Session:
-        return self._repo.get(workspace_id, session_id)
+    def get(self, workspace_id: str, session_id: str, agent_id: str | None = None) -> Session:
+        session = self._repo.get(workspace_id, session_id)
+        if agent_id and session.agent_id != agent_id:  # as if it did not exist
+            raise NotFound(f"Session {session_id} was not found.")
+        return session
 
     def list(self, workspace_id: str, filters: SessionFilters, limit: int,
-             cursor: str | None) -> SessionList:
+             cursor: str | None, agent_id: str | None = None) -> SessionList:
+        if agent_id:
+            if filters.agent_id not in (None, agent_id):
+                raise Forbidden(f"This key is bound to agent '{agent_id}'.")
+            filters = filters.model_copy(update={"agent_id": agent_id})
         page = self._repo.list(workspace_id, filters, limit, cursor)
         return SessionList(data=page.items, next_cursor=page.next_cursor,
                            has_more=page.next_cursor is not None,
                            count=self._repo.count(workspace_id, filters))
 
-    def update(self, workspace_id: str, session_id: str, body: SessionUpdate) -> Session:
+    def update(self, workspace_id: str, session_id: str, body: SessionUpdate,
+               agent_id: str | None = None) -> Session:
+        if agent_id:  # a session's agent never changes, so checking first is race-free
+            self.get(workspace_id, session_id, agent_id)
         # null clears a text field but means "leave as is" for metadata and status.
         changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()
                    if v is not None or k not in ("metadata", "status")}
@@ -60,11 +75,16 @@ class SessionService:
                 changes.setdefault("ended_at", changes["updated_at"])
         return self._repo.update(workspace_id, session_id, changes, allowed_from)
 
-    def delete(self, workspace_id: str, session_id: str) -> None:
+    def delete(self, workspace_id: str, session_id: str, agent_id: str | None = None) -> None:
+        if agent_id:
+            self.get(workspace_id, session_id, agent_id)
         self._repo.delete(workspace_id, session_id)
 
-    def end(self, workspace_id: str, session_id: str, body: SessionEnd) -> Session:
+    def end(self, workspace_id: str, session_id: str, body: SessionEnd,
+            agent_id: str | None = None) -> Session:
         """Closes the session and queues its extraction job; the job itself runs later."""
+        if agent_id:
+            self.get(workspace_id, session_id, agent_id)
         now = iso(self._clock.now())
         changes = {"status": body.status, "is_active": False, "ended_at": now, "updated_at": now,
                    "last_active_at": now, "summary_status": "pending"}

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engram.validation import EngramId
 
 SCOPES = ("read", "write", "admin")
 
@@ -32,3 +37,45 @@ class NewApiKey(BaseModel):
 
     api_key: str
     key: ApiKey
+
+
+Scope = Literal["read", "write", "admin"]
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=255)
+    agent_id: EngramId | None = None
+    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES), min_length=1, max_length=3)
+    expires_at: datetime | None = None
+
+
+class ApiKeyInfo(BaseModel):
+    """A key as listed: never the key, only its prefix."""
+
+    id: str
+    name: str
+    prefix: str
+    workspace_id: str
+    user_id: str | None
+    agent_id: str | None
+    scopes: list[str]
+    expires_at: str | None
+    created_at: str
+    revoked_at: str | None = None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyInfo:
+        return cls(id=key.key_id, **key.model_dump(exclude={"key_id"}))
+
+
+class ApiKeyCreated(ApiKeyInfo):
+    api_key: str
+
+
+class ApiKeyList(BaseModel):
+    data: list[ApiKeyInfo]
+    next_cursor: str | None
+    has_more: bool
+    count: int | None = None

@@ -3,38 +3,95 @@ from __future__ import annotations
 from typing import Any
 
 from engram import keys
-from engram.dynamo import conflict_on_condition, from_dynamo, to_dynamo
+from engram.dynamo import Page, conflict_on_condition, error_code, from_dynamo, query_page, to_dynamo
+from engram.errors import NotFound
 from engram.workspaces.models import ApiKey, Workspace
+
+_GSI1_KEY = ("PK", "SK", "GSI1PK", "GSI1SK")
 
 
 class WorkspaceRepository:
     def __init__(self, table: Any) -> None:
         self._table = table
 
+    def workspace_put(self, workspace: Workspace) -> dict[str, Any]:
+        """The transaction item that creates `workspace` (accounts add their user to it)."""
+        item = {**keys.workspace_key(workspace.workspace_id), "type": "Workspace",
+                **workspace.model_dump()}
+        return _put(self._table.name, item)
+
     def create_with_key(self, workspace: Workspace, key: ApiKey, key_hash: str) -> None:
         """The workspace and its first key land together or not at all."""
-        ws_item = {**keys.workspace_key(workspace.workspace_id), "type": "Workspace",
-                   **workspace.model_dump()}
         with conflict_on_condition(f"Workspace {workspace.workspace_id} already exists."):
-            self._table.meta.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table.name, "Item": to_dynamo(ws_item),
-                         "ConditionExpression": "attribute_not_exists(PK)"}},
-                {"Put": {"TableName": self._table.name, "Item": to_dynamo(_key_item(key, key_hash)),
-                         "ConditionExpression": "attribute_not_exists(PK)"}},
-            ])
+            self._transact([self.workspace_put(workspace), *self._key_puts(key, key_hash)])
 
     def get(self, workspace_id: str) -> Workspace | None:
         item = self._table.get_item(Key=keys.workspace_key(workspace_id)).get("Item")
-        return Workspace.model_validate(from_dynamo(item)) if item else None
+        return Workspace.model_validate(_fields(item, Workspace)) if item else None
 
     def add_key(self, key: ApiKey, key_hash: str) -> None:
         with conflict_on_condition("That API key already exists."):
-            self._table.put_item(Item=_key_item(key, key_hash),
-                                 ConditionExpression="attribute_not_exists(PK)")
+            self._transact(self._key_puts(key, key_hash))
+
+    def set_summary(self, workspace_id: str, summary: str, now: str) -> None:
+        self._table.update_item(Key=keys.workspace_key(workspace_id),
+                                UpdateExpression="SET workspace_summary = :s, summary_updated_at = :t",
+                                ExpressionAttributeValues={":s": summary, ":t": now})
+
+    def summary(self, workspace_id: str) -> str:
+        item = self._table.get_item(Key=keys.workspace_key(workspace_id),
+                                    ProjectionExpression="workspace_summary").get("Item") or {}
+        return item.get("workspace_summary") or ""
 
     def find_key(self, key_hash: str) -> ApiKey | None:
         item = self._table.get_item(Key=keys.api_key_key(key_hash), ConsistentRead=True).get("Item")
-        return ApiKey.model_validate(from_dynamo(item)) if item else None
+        return ApiKey.model_validate(_fields(item, ApiKey)) if item else None
+
+    def key_by_id(self, workspace_id: str, key_id: str) -> tuple[ApiKey, str]:
+        """The key and its hash; 404 for another workspace's key."""
+        pointer = self._table.get_item(Key=keys.api_key_id_key(key_id),
+                                       ConsistentRead=True).get("Item")
+        if not pointer or pointer.get("workspace_id") != workspace_id:
+            raise NotFound(f"API key {key_id} was not found.")
+        key = self.find_key(pointer["key_hash"])
+        if key is None:
+            raise NotFound(f"API key {key_id} was not found.")
+        return key, pointer["key_hash"]
+
+    def revoke_key(self, workspace_id: str, key_hash: str, revoked_at: str) -> None:
+        """Sets revoked_at once; revoking a revoked key is a no-op."""
+        try:
+            self._table.update_item(
+                Key=keys.api_key_key(key_hash), UpdateExpression="SET revoked_at = :r",
+                ConditionExpression="workspace_id = :ws AND attribute_not_exists(revoked_at)",
+                ExpressionAttributeValues={":r": revoked_at, ":ws": workspace_id})
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def list_keys(self, workspace_id: str, limit: int, cursor: str | None) -> Page:
+        page = query_page(self._table, index="GSI1", key_attrs=_GSI1_KEY, partition_attr="GSI1PK",
+                          partition_value=keys.api_keys_by_workspace(workspace_id), limit=limit,
+                          cursor=cursor)
+        return Page([ApiKey.model_validate(_fields(i, ApiKey)) for i in page.items],
+                    page.next_cursor)
+
+    def _key_puts(self, key: ApiKey, key_hash: str) -> list[dict[str, Any]]:
+        pointer = {**keys.api_key_id_key(key.key_id), "type": "ApiKeyId", "key_hash": key_hash,
+                   "workspace_id": key.workspace_id}
+        return [_put(self._table.name, _key_item(key, key_hash)), _put(self._table.name, pointer)]
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        self._table.meta.client.transact_write_items(TransactItems=items)
+
+
+def _put(table_name: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {"Put": {"TableName": table_name, "Item": to_dynamo(item),
+                    "ConditionExpression": "attribute_not_exists(PK)"}}
+
+
+def _fields(item: dict[str, Any], model: type) -> dict[str, Any]:
+    return {k: v for k, v in from_dynamo(item).items() if k in model.model_fields}
 
 
 def _key_item(key: ApiKey, key_hash: str) -> dict[str, Any]:

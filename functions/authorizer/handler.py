@@ -1,0 +1,19 @@
+"""HttpApi REQUEST authorizer (payload 2.0, simple responses): the same verification as the
+FastAPI dependency; the principal travels to the functions as the context."""
+
+from typing import Any
+
+from engram.auth import credential_from_headers, get_authenticator
+from engram.errors import Unauthorized
+from engram.observability import logger
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    try:
+        principal = get_authenticator().verify(credential_from_headers(headers))
+    except Unauthorized as exc:
+        logger.info("denied", extra={"reason": exc.detail, "route": event.get("routeKey")})
+        return {"isAuthorized": False}
+    return {"isAuthorized": True, "context": principal.to_context()}

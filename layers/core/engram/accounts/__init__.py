@@ -1,0 +1,1 @@
+"""Accounts: users, passwords, access tokens (JWT) and rotating refresh tokens."""

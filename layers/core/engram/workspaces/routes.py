@@ -1,0 +1,48 @@
+"""HTTP routes of /v1/api-keys (admin scope): wiring only; the service decides."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from engram import aws
+from engram.auth import PrincipalDep
+from engram.clock import get_clock
+from engram.config import get_settings
+from engram.idempotency import IdempotentRoute
+from engram.ids import ID_PATTERN
+from engram.workspaces.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList
+from engram.workspaces.repository import WorkspaceRepository
+from engram.workspaces.service import WorkspaceService
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], route_class=IdempotentRoute)
+
+
+def get_workspace_service() -> WorkspaceService:
+    return WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
+
+
+WorkspaceServiceDep = Annotated[WorkspaceService, Depends(get_workspace_service)]
+KeyId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+
+
+@router.post("", status_code=201)
+def create_api_key(body: ApiKeyCreate, who: PrincipalDep, svc: WorkspaceServiceDep) -> ApiKeyCreated:
+    return svc.create_key(who.workspace_id, who.user_id, body)
+
+
+@router.get("")
+def list_api_keys(
+    who: PrincipalDep,
+    svc: WorkspaceServiceDep,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> ApiKeyList:
+    return svc.list_keys(who.workspace_id, limit or get_settings().default_page_size, cursor)
+
+
+@router.delete("/{key_id}", status_code=204)
+def revoke_api_key(key_id: KeyId, who: PrincipalDep, svc: WorkspaceServiceDep) -> Response:
+    svc.revoke_key(who.workspace_id, key_id)
+    return Response(status_code=204)
