@@ -29,12 +29,14 @@ import pytest  # noqa: E402
 def clear_engram_caches() -> None:
     """Every @cache factory in engram, so settings and clients follow the test's env."""
     from engram import aws, clock, config
+    from engram.extraction import extractor, worker as extract_worker
     from engram.search import embedder, index, worker
 
     config.get_settings.cache_clear()
     clock.get_clock.cache_clear()
     aws.clear_caches()
-    for factory in (embedder.get_embedder, index.get_search_index, worker.get_index_sync):
+    for factory in (embedder.get_embedder, index.get_search_index, worker.get_index_sync,
+                    extractor.get_extractor, extract_worker.get_session_extraction):
         factory.cache_clear()
 
 

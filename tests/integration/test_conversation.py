@@ -166,3 +166,26 @@ def test_an_ended_session_takes_no_messages_and_others_get_404(client, auth, oth
                        headers=auth)
     assert late.status_code == 409
     assert client.get(f"/v1/sessions/{sid}", headers=auth).json()["message_count"] == 0
+
+
+def test_the_prompt_becomes_the_first_message(client, auth):
+    created = client.post("/v1/sessions", json={"prompt": "Help me plan the migration."},
+                          headers=auth).json()
+    assert created["message_count"] == 1 and created["token_count"] > 0
+    window = client.get(f"/v1/sessions/{created['session_id']}/messages", headers=auth).json()
+    assert [(m["role"], m["content"]) for m in window["messages"]] == [
+        ("user", "Help me plan the migration.")]
+    empty = client.post("/v1/sessions", json={"prompt": "   "}, headers=auth)
+    assert empty.status_code == 422
+    assert client.get("/v1/sessions", headers=auth).json()["count"] == 1
+
+
+def test_deleting_a_session_soft_deletes_its_memories(client, auth):
+    sid = _session(client, auth)
+    stored = _post(client, auth, sid, "first", "second")
+    assert client.delete(f"/v1/sessions/{sid}", headers=auth).status_code == 204
+    assert client.get("/v1/memories", headers=auth).json()["data"] == []
+    deleted = client.get("/v1/memories?include_deleted=true", headers=auth).json()["data"]
+    assert {m["memory_id"] for m in deleted} == {m["memory_id"] for m in stored}
+    restored = client.post(f"/v1/memories/{stored[0]['memory_id']}/restore", headers=auth)
+    assert restored.status_code == 200

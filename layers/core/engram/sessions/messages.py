@@ -143,6 +143,9 @@ class ConversationService:
                                                     limit=5)
         return next((m.content for m in newest if _is_message(m)), None)
 
+    def forget_memories(self, workspace_id: str, session_id: str) -> int:
+        return self._memories.forget_session(workspace_id, session_id)
+
     def window(self, workspace_id: str, session_id: str) -> Window:
         session = self._sessions.get_raw(workspace_id, session_id)
         candidates = self._window_candidates(workspace_id, session_id, session)

@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engram.memories.models import Content
 from engram.validation import EngramId, Metadata, ShortText
 
 SessionStatus = Literal["created", "active", "paused", "completed", "failed"]
@@ -38,7 +39,7 @@ class SessionCreate(_Request):
     project_name: ShortText = ""
     branch_name: ShortText = ""
     metadata: Metadata = Field(default_factory=dict)
-    prompt: str | None = Field(None, max_length=32_768)
+    prompt: Content | None = None  # stored as the session's first message (role user)
     status: Literal["created", "active"] = "active"
 
 

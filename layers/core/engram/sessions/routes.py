@@ -23,6 +23,7 @@ from engram.sessions.models import (
     SessionStatus,
     SessionUpdate,
 )
+from engram.sessions.message_routes import get_conversation_service
 from engram.sessions.repository import SessionRepository
 from engram.sessions.service import SessionService
 
@@ -31,7 +32,8 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=Idempot
 
 def get_session_service() -> SessionService:
     table, clock = aws.table(), get_clock()
-    return SessionService(SessionRepository(table), get_queues(), EventFeed(table, clock), clock)
+    return SessionService(SessionRepository(table), get_queues(), EventFeed(table, clock), clock,
+                          conversation=get_conversation_service())
 
 
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]

@@ -15,13 +15,15 @@ from engram.sessions.models import (
     SessionUpdate,
     sources_for,
 )
+from engram.sessions.messages import ConversationService, MessageIn
 from engram.sessions.repository import SessionRepository
 
 
 class SessionService:
     def __init__(self, repo: SessionRepository, queues: Queues, events: Publisher,
-                 clock: Clock) -> None:
+                 clock: Clock, conversation: ConversationService | None = None) -> None:
         self._repo = repo
+        self._conversation = conversation
         self._queues = queues
         self._events = events
         self._clock = clock
@@ -37,8 +39,21 @@ class SessionService:
                           workspace_id=workspace_id, is_active=True, started_at=now,
                           last_active_at=now, created_at=now)
         self._repo.create(session)
+        if body.prompt and self._conversation:
+            session = self._first_message(workspace_id, session.session_id, body.prompt)
         self._events.publish("session.created", workspace_id, _event_data(session))
         return session
+
+    def _first_message(self, workspace_id: str, session_id: str, prompt: str) -> Session:
+        """The prompt becomes message one; if it cannot be stored the session goes too, so
+        the client can retry without a session missing its prompt."""
+        try:
+            self._conversation.add_messages(workspace_id, session_id,
+                                            [MessageIn(role="user", content=prompt)])
+        except Exception:
+            self._repo.delete(workspace_id, session_id)
+            raise
+        return self._repo.get(workspace_id, session_id)
 
     def get(self, workspace_id: str, session_id: str, agent_id: str | None = None) -> Session:
         session = self._repo.get(workspace_id, session_id)
@@ -78,6 +93,8 @@ class SessionService:
     def delete(self, workspace_id: str, session_id: str, agent_id: str | None = None) -> None:
         if agent_id:
             self.get(workspace_id, session_id, agent_id)
+        if self._conversation:  # API.md: its memories are soft-deleted (restorable)
+            self._conversation.forget_memories(workspace_id, session_id)
         self._repo.delete(workspace_id, session_id)
 
     def end(self, workspace_id: str, session_id: str, body: SessionEnd,
