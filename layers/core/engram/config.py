@@ -74,6 +74,20 @@ class Settings(BaseSettings):
     search_candidates_factor: int = Field(
         4, ge=1, description="Candidates each search leg fetches, as a multiple of limit+offset."
     )
+    window_max_messages: int = Field(
+        50, ge=1, le=1000, description="Most messages in a session's short-term window."
+    )
+    window_max_tokens: int = Field(
+        4000, ge=16, description="Token budget of a session's short-term window."
+    )
+    dedup_similarity: float = Field(
+        0.9, ge=0.5, le=1.0, description="Cosine similarity above which an extracted memory "
+        "updates an existing one of the same type instead of adding a copy."
+    )
+    extract_max_attempts: int = Field(
+        3, ge=1, description="Extraction attempts before a session's summary is marked failed "
+        "(the extract queue's maxReceiveCount)."
+    )
     event_retention_days: int = Field(
         7, ge=1, description="Days an event stays in the table's change feed (TTL)."
     )

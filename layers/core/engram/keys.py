@@ -121,3 +121,11 @@ def memory_changes(workspace_id: str) -> str:
 def stamped(moment: str, item_id: str) -> str:
     """Sort key that orders by an ISO time, ties broken by id."""
     return f"{moment}#{item_id}"
+
+
+# checkpoint  PK=SESSION#<sid>         SK=CHECKPOINT#<checkpoint_id>   (ids sort by time)
+def checkpoint_key(session_id: str, checkpoint_id: str) -> dict[str, str]:
+    return {"PK": f"SESSION#{session_id}", "SK": f"CHECKPOINT#{checkpoint_id}"}
+
+
+CHECKPOINT_PREFIX = "CHECKPOINT#"
