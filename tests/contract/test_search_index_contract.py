@@ -484,3 +484,20 @@ def test_local_index_refuses_a_different_dimension() -> None:
         index.knn(WS, [1.0, 0.0], EVERYTHING, k=1)
     with pytest.raises(ValueError):
         index.ensure_index(DIMENSION * 2)
+
+
+def test_opensearch_index_must_be_provisioned_where_the_mapping_is_not_deployed(osmem_base, tmp_path):
+    """In a Lambda only the layer is deployed, not infra/: ensure_index then needs the index to
+    exist already and says how to create it; once it exists, no mapping file is needed."""
+    client = make_client(osmem_base.url, region="us-east-1", service="es", timeout=10.0)
+    name = f"engram-provision-{uuid.uuid4().hex[:12]}"
+    missing = tmp_path / "not-deployed.json"
+    try:
+        with pytest.raises(RuntimeError, match="engram admin create-index"):
+            OpenSearchIndex(client, name, mapping_path=missing).ensure_index(DIMENSION)
+        OpenSearchIndex(client, name).ensure_index(DIMENSION)  # provisioning, from a checkout
+        deployed = OpenSearchIndex(client, name, mapping_path=missing)
+        deployed.ensure_index(DIMENSION)
+        deployed.ensure_index(DIMENSION)  # the second call is answered from memory
+    finally:
+        client.indices.delete(index=name, ignore_unavailable=True)

@@ -79,6 +79,16 @@ def _reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_index(args: argparse.Namespace) -> int:
+    from engram.search.embedder import get_embedder
+    from engram.search.index import get_search_index
+
+    dimension = args.dimension or get_embedder().dimension
+    get_search_index().ensure_index(dimension)
+    print(f"search index ready ({dimension} dimensions)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engram", description="Engram administration.")
     parser.add_argument("--env-file", type=Path,
@@ -93,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = admin.add_parser("reindex", help="rebuild the search index from DynamoDB")
     rebuild.add_argument("--workspace", help="only this workspace's memories")
     rebuild.set_defaults(run=_reindex)
+    index = admin.add_parser("create-index", help="create the search index from infra/opensearch/")
+    index.add_argument("--dimension", type=int, help="vector size (default: the embedder's)")
+    index.set_defaults(run=_create_index)
     return parser
 
 

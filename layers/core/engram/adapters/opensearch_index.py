@@ -222,6 +222,7 @@ class OpenSearchIndex:
         self._serverless = serverless
         self._refresh = False if serverless else refresh  # aoss rejects refresh
         self._mapping_path = mapping_path
+        self._ensured: int | None = None  # the dimension already checked in this process
 
     @classmethod
     def from_settings(cls, settings: Any) -> OpenSearchIndex:
@@ -234,16 +235,27 @@ class OpenSearchIndex:
     # -- port --
 
     def ensure_index(self, dimension: int) -> None:
+        """Creates the index from the mapping in infra/ when it is missing. In a Lambda the
+        mapping file is not deployed (only the layer is), so there the index must have been
+        provisioned first (`engram admin create-index`); checked once per process."""
         from opensearchpy.exceptions import RequestError
 
+        if self._ensured == dimension:
+            return
         if not self._client.indices.exists(index=self._index):
+            if not Path(self._mapping_path).is_file():
+                raise RuntimeError(
+                    f"OpenSearch index {self._index} does not exist; create it with "
+                    "`engram admin create-index` from a checkout (it reads infra/opensearch/).")
             try:
                 self._client.indices.create(index=self._index, body=index_body(dimension, self._mapping_path))
+                self._ensured = dimension
                 return
             except RequestError as error:  # another process created it first
                 if error.error != "resource_already_exists_exception":
                     raise
         self._check_dimension(dimension)
+        self._ensured = dimension
 
     def upsert(self, docs: Sequence[IndexDocument]) -> None:
         if not docs:
