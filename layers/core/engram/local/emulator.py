@@ -1,0 +1,95 @@
+"""The AWS emulator of the local stack: moto in server mode, in this process's threads (so
+Ctrl-C leaves no child process behind), with the template's table and queues created in it.
+Its state lives in memory and is gone when the process stops."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from engram.local.resources import LocalResources, create_resources
+
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+READY_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass
+class Emulator:
+    endpoint: str
+    region: str
+    resources: LocalResources
+    _server: Any
+    _thread: threading.Thread
+
+    def client(self, service: str) -> Any:
+        return emulator_client(service, self.endpoint, self.region)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._server.shutdown()  # returns once serve_forever has left its loop
+        self._server.server_close()  # frees the port now, not at process exit
+        self._thread.join(timeout)
+
+
+def emulator_client(service: str, endpoint: str, region: str) -> Any:
+    import boto3
+
+    return boto3.client(service, endpoint_url=endpoint, region_name=region, **FAKE_CREDENTIALS)
+
+
+def start_emulator(port: int = 4566, host: str = "127.0.0.1", region: str = "us-east-1",
+                   template: dict[str, Any] | None = None,
+                   prefix: str = "engram-local") -> Emulator:
+    """Serves moto on host:port (raises OSError if the port is taken), waits until it
+    answers, then creates the template's resources in it."""
+    server = _make_server(host, port)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                              name="moto-server", daemon=True)
+    thread.start()
+    endpoint = f"http://{host}:{server.server_address[1]}"
+    try:
+        _wait_ready(endpoint, region)
+        made = create_resources(emulator_client("dynamodb", endpoint, region),
+                                emulator_client("sqs", endpoint, region),
+                                prefix=prefix, template=template)
+    except BaseException:
+        server.shutdown()
+        server.server_close()
+        thread.join(5.0)
+        raise
+    return Emulator(endpoint, region, made, server, thread)
+
+
+def _make_server(host: str, port: int) -> Any:
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    # werkzeug logs every request at INFO on its own handler unless told otherwise.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = DomainDispatcherApplication(create_backend_app)
+    return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def _wait_ready(endpoint: str, region: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+    import boto3
+    from botocore.config import Config
+
+    quick = Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=2)
+    probe = boto3.client("sqs", endpoint_url=endpoint, region_name=region, config=quick,
+                         **FAKE_CREDENTIALS)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            probe.list_queues()
+            return
+        except Exception:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"The AWS emulator at {endpoint} did not answer in {timeout:.0f} s.")
+            time.sleep(0.05)

@@ -1,0 +1,198 @@
+"""`make dev`: the emulator, the queue pump and the combined API in one process, so Ctrl-C
+(SIGINT) or SIGTERM stops every part with nothing left behind. Data lives in memory."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from contextlib import suppress
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from engram.local.emulator import Emulator, start_emulator
+from engram.local.pump import QueuePump
+from engram.local.resources import function_environment
+
+HOST = "127.0.0.1"
+DEV_ENV = Path(".engram") / "dev.env"
+READY_TIMEOUT_SECONDS = 30.0
+
+
+class Stop:
+    """Signal handling for the whole run. It must be installed before uvicorn starts: uvicorn
+    re-raises a captured signal after its own shutdown, and this handler makes that a no-op
+    instead of a KeyboardInterrupt or a kill by SIGTERM."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self.server: Any = None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested.set()
+        if self.server is not None:
+            self.server.should_exit = True
+
+
+def main() -> int:
+    stop = Stop()
+    port, emulator_port = _port("PORT", 8000), _port("EMULATOR_PORT", 4566)
+    try:
+        api_socket = _bind(port, "PORT")
+    except OSError as exc:
+        return _fail(exc)
+    try:
+        emulator = start_emulator(emulator_port, HOST, _aws_defaults())
+    except OSError as exc:  # a busy port, or an emulator that never answered
+        api_socket.close()
+        return _fail(exc)
+    pump = None
+    try:
+        _configure_environment(emulator)
+        api_key = create_dev_key()
+        pump = _start_pump(emulator)
+        if not stop.requested.is_set():
+            _serve(stop, api_socket, f"http://{HOST}:{port}", api_key, emulator)
+    finally:
+        _shutdown(pump, emulator, api_socket)
+    return 0
+
+
+def _fail(exc: OSError) -> int:
+    print(f"engram: {exc}", file=sys.stderr)
+    return 1
+
+
+def _port(name: str, default: int) -> int:
+    value = os.environ.get(name) or str(default)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SystemExit(f"engram: {name} must be a port number, not {value!r}.")
+    return int(value)
+
+
+def _aws_defaults() -> str:
+    """Region and fake credentials unless the shell has some: every boto3 client made from
+    here on (ours or a resource creator's) then works against the emulator. Returns the region."""
+    region = os.environ.get("AWS_REGION") or "us-east-1"
+    region = os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    os.environ.setdefault("AWS_REGION", region)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    return region
+
+
+def _bind(port: int, variable: str) -> socket.socket:
+    """Binds the API port first, so a busy port fails before anything else starts."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"{HOST}:{port} is in use ({exc.strerror}); "
+                      f"set {variable} to another port.") from exc
+    return sock
+
+
+def _configure_environment(emulator: Emulator) -> None:
+    """Points settings and every cached client at the emulator, as Lambda's env would."""
+    os.environ["AWS_ENDPOINT_URL"] = emulator.endpoint
+    os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Engram")
+    os.environ.update(function_environment(emulator.resources))
+    from engram import aws, clock, config
+
+    config.get_settings.cache_clear()
+    aws.clear_caches()
+    clock.get_clock.cache_clear()
+
+
+def create_dev_key() -> str:
+    from engram import aws
+    from engram.clock import get_clock
+    from engram.config import get_settings
+    from engram.workspaces.repository import WorkspaceRepository
+    from engram.workspaces.service import WorkspaceService
+
+    service = WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
+    return service.create_workspace(get_settings().dev_workspace_name)[1].api_key
+
+
+def _start_pump(emulator: Emulator) -> QueuePump:
+    pump = QueuePump(emulator.client("sqs"), emulator.resources)
+    for line in pump.describe():
+        print(f"queue pump: {line}", flush=True)
+    pump.start()
+    return pump
+
+
+def _serve(stop: Stop, sock: socket.socket, url: str, api_key: str, emulator: Emulator) -> None:
+    import uvicorn
+
+    from engram.local.app import build_app
+
+    config = uvicorn.Config(build_app(), log_level="info", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    stop.server = server
+    server.should_exit = stop.requested.is_set()  # a signal that came before the line above
+    announcer = threading.Thread(target=_announce_when_started, daemon=True, name="announce",
+                                 args=(server, stop, url, api_key, emulator))
+    announcer.start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        server.should_exit = True
+        announcer.join(READY_TIMEOUT_SECONDS)
+
+
+def _announce_when_started(server: Any, stop: Stop, url: str, api_key: str,
+                           emulator: Emulator) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while not server.started:
+        if server.should_exit or stop.requested.is_set() or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+    write_dev_env(DEV_ENV, url, api_key, emulator)
+    _print_banner(url, api_key, emulator)
+
+
+def write_dev_env(path: Path, url: str, api_key: str, emulator: Emulator) -> None:
+    """Lines for `set -a; . .engram/dev.env`, so the admin CLI and curl use this stack. The
+    credentials are the emulator's fake ones, never whatever real ones the shell had."""
+    values = {"ENGRAM_URL": url, "ENGRAM_API_KEY": api_key, "AWS_ENDPOINT_URL": emulator.endpoint,
+              "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+              "AWS_DEFAULT_REGION": emulator.region, "AWS_REGION": emulator.region,
+              **function_environment(emulator.resources)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# Written by `make dev`; valid while it runs (its data is in memory).\n"
+    path.write_text(header + "".join(f"{k}={v}\n" for k, v in values.items()))
+    path.chmod(0o600)  # it holds an API key
+
+
+def _print_banner(url: str, api_key: str, emulator: Emulator) -> None:
+    lines = [
+        "",
+        f"  API          {url}",
+        f"  OpenAPI docs {url}/docs",
+        f"  API key      {api_key}",
+        f"  Emulator     {emulator.endpoint} (moto; data is in memory, gone on restart)",
+        f"  Settings     {DEV_ENV} (set -a; . {DEV_ENV})",
+        "",
+        "Engram is ready",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _shutdown(pump: QueuePump | None, emulator: Emulator, sock: socket.socket) -> None:
+    if pump is not None and not pump.stop(timeout=10):
+        print("engram: a queue worker is still running; exiting anyway", file=sys.stderr)
+    emulator.stop()
+    with suppress(OSError):
+        sock.close()
+    print("Engram stopped", flush=True)

@@ -1,0 +1,216 @@
+"""The queue pump against moto: a template written here (a queue whose DLQ takes a message
+after two receives, a one-second visibility timeout) and a worker handler written to tmp_path."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from dataclasses import astuple
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from engram.local.pump import QueuePump, RoundResult, failed_ids
+from engram.local.resources import create_resources
+
+HANDLER = '''
+import json
+from pathlib import Path
+
+CALLS = Path(__file__).with_name("calls.jsonl")
+
+
+def lambda_handler(event, context):
+    with CALLS.open("a") as out:
+        out.write(json.dumps({"event": event, "function_name": context.function_name,
+                              "remaining": context.get_remaining_time_in_millis()}) + "\\n")
+    bodies = {r["messageId"]: json.loads(r["body"]) for r in event["Records"]}
+    if any(b.get("raise") for b in bodies.values()):
+        raise RuntimeError("boom")
+    failed = [i for i, b in bodies.items() if b.get("fail")]
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
+'''
+
+
+def template(report_failures: bool = True) -> dict:
+    event = {"Queue": {"Fn::GetAtt": ["WorkQueue", "Arn"]}, "BatchSize": 5}
+    if report_failures:
+        event["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+    return {
+        "Globals": {"Function": {"Timeout": 20}},
+        "Resources": {
+            "WorkQueue": {"Type": "AWS::SQS::Queue", "Properties": {
+                "VisibilityTimeout": 1,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["WorkDLQ", "Arn"]},
+                                  "maxReceiveCount": 2}}},
+            "WorkDLQ": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "IdleQueue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "WorkFunction": {"Type": "AWS::Serverless::Function", "Properties": {
+                "CodeUri": "functions/work_worker/", "Handler": "handler.lambda_handler",
+                "Events": {"Work": {"Type": "SQS", "Properties": event}}}},
+        },
+    }
+
+
+@pytest.fixture
+def root(tmp_path):
+    folder = tmp_path / "functions" / "work_worker"
+    folder.mkdir(parents=True)
+    (folder / "handler.py").write_text(textwrap.dedent(HANDLER))
+    return tmp_path
+
+
+@pytest.fixture
+def sqs():
+    with mock_aws():
+        yield boto3.client("sqs", region_name="us-east-1")
+
+
+def make_pump(sqs, root, report_failures: bool = True) -> tuple[QueuePump, object]:
+    tpl = template(report_failures)
+    made = create_resources(boto3.client("dynamodb", region_name="us-east-1"), sqs,
+                            prefix="pump-test", template=tpl)
+    return QueuePump(sqs, made, template=tpl, root=root), made
+
+
+def send(sqs, made, *bodies: dict) -> list[str]:
+    return [sqs.send_message(QueueUrl=made.queue_urls["WorkQueue"], MessageBody=json.dumps(b),
+                             MessageAttributes={"kind": {"DataType": "String", "StringValue": "t"}}
+                             )["MessageId"] for b in bodies]
+
+
+def counts(sqs, made, queue: str) -> tuple[int, int]:
+    """(visible, in flight) messages of a queue."""
+    attrs = sqs.get_queue_attributes(QueueUrl=made.queue_urls[queue],
+                                     AttributeNames=["All"])["Attributes"]
+    return (int(attrs["ApproximateNumberOfMessages"]),
+            int(attrs["ApproximateNumberOfMessagesNotVisible"]))
+
+
+def calls(root) -> list[dict]:
+    path = root / "functions" / "work_worker" / "calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def rounds_until(pump: QueuePump, received: int, seconds: float = 5.0) -> RoundResult:
+    """Rounds, summed, until `received` records came back (failed ones wait out their
+    visibility timeout, and two records may turn visible a moment apart) or time is up."""
+    total = RoundResult()
+    deadline = time.monotonic() + seconds
+    for _ in range(200):
+        result = pump.run_once("WorkQueue")
+        total = RoundResult(*(a + b for a, b in zip(astuple(total), astuple(result), strict=True)))
+        if total.received >= received or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return total
+
+
+def test_discovers_the_worker_from_the_template(sqs, root):
+    pump, _ = make_pump(sqs, root)
+    worker = pump.workers["WorkQueue"]
+    assert list(pump.workers) == ["WorkQueue"]
+    assert (worker.function_id, worker.batch_size) == ("WorkFunction", 5)
+    assert (worker.reports_failures, worker.timeout_seconds) == (True, 20)
+    assert pump.idle_queues == ["IdleQueue"]  # the DLQ is not listed as waiting for a worker
+    assert "no worker for IdleQueue yet; messages stay queued" in pump.describe()
+
+
+def test_success_deletes_the_message_and_the_event_is_sqs_shaped(sqs, root):
+    pump, made = make_pump(sqs, root)
+    (message_id,) = send(sqs, made, {"n": 1})
+
+    assert pump.run_once("WorkQueue") == RoundResult(received=1, deleted=1, failed=0)
+    assert counts(sqs, made, "WorkQueue") == (0, 0)
+    call = calls(root)[0]
+    record = call["event"]["Records"][0]
+    assert record["messageId"] == message_id and json.loads(record["body"]) == {"n": 1}
+    assert record["eventSource"] == "aws:sqs" and record["awsRegion"] == "us-east-1"
+    assert record["eventSourceARN"] == made.queue_arns["WorkQueue"]
+    assert record["messageAttributes"]["kind"]["stringValue"] == "t"
+    assert record["messageAttributes"]["kind"]["dataType"] == "String"
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert record["md5OfBody"] and record["receiptHandle"]
+    assert call["function_name"] == "engram-local-WorkFunction" and 0 < call["remaining"] <= 20_000
+
+
+def test_a_reported_failure_is_redelivered_then_dead_lettered(sqs, root):
+    pump, made = make_pump(sqs, root)
+    (message_id,) = send(sqs, made, {"fail": True})
+
+    started = time.monotonic()
+    assert pump.run_once("WorkQueue") == RoundResult(received=1, deleted=0, failed=1)
+    hidden = pump.run_once("WorkQueue").received == 0
+    if time.monotonic() - started < 0.8:  # else a slow machine let the timeout pass already
+        assert hidden, "a failed record must stay invisible for the visibility timeout"
+
+    assert rounds_until(pump, 1) == RoundResult(received=1, deleted=0, failed=1)
+    assert calls(root)[-1]["event"]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
+
+    # maxReceiveCount is 2: the next receive moves it to the DLQ instead of delivering it.
+    assert rounds_until(pump, 1, seconds=2.5).received == 0
+    dead = sqs.receive_message(QueueUrl=made.queue_urls["WorkDLQ"], WaitTimeSeconds=1)["Messages"]
+    assert [m["MessageId"] for m in dead] == [message_id]
+    assert counts(sqs, made, "WorkQueue") == (0, 0)
+    assert len(calls(root)) == 2
+
+
+def test_a_raising_handler_deletes_nothing(sqs, root):
+    pump, made = make_pump(sqs, root)
+    send(sqs, made, {"n": 1}, {"raise": True})
+
+    assert pump.run_once("WorkQueue") == RoundResult(received=2, deleted=0, failed=2)
+    assert sum(counts(sqs, made, "WorkQueue")) == 2
+    assert rounds_until(pump, 2) == RoundResult(received=2, deleted=0, failed=2)
+    assert sum(counts(sqs, made, "WorkQueue")) == 2
+
+
+def test_one_bad_record_does_not_fail_its_batch_mates(sqs, root):
+    pump, made = make_pump(sqs, root)
+    _, bad, _ = send(sqs, made, {"n": 1}, {"fail": True}, {"n": 2})
+
+    assert pump.run_once("WorkQueue") == RoundResult(received=3, deleted=2, failed=1)
+    assert len(calls(root)[0]["event"]["Records"]) == 3
+    assert sum(counts(sqs, made, "WorkQueue")) == 1
+    assert rounds_until(pump, 1).received == 1
+    assert calls(root)[-1]["event"]["Records"][0]["messageId"] == bad
+
+
+def test_without_report_batch_item_failures_the_response_is_ignored(sqs, root):
+    pump, made = make_pump(sqs, root, report_failures=False)
+    send(sqs, made, {"fail": True}, {"n": 1})
+
+    assert pump.run_once("WorkQueue") == RoundResult(received=2, deleted=2, failed=0)
+    assert counts(sqs, made, "WorkQueue") == (0, 0)
+
+
+def test_the_threads_process_messages_and_stop(sqs, root):
+    pump, made = make_pump(sqs, root)
+    pump.start()
+    try:
+        send(sqs, made, {"n": 1})
+        deadline = time.monotonic() + 10
+        while counts(sqs, made, "WorkQueue") != (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert counts(sqs, made, "WorkQueue") == (0, 0)
+    finally:
+        started = time.monotonic()
+        assert pump.stop(timeout=5)
+    assert time.monotonic() - started < 4
+    assert len(calls(root)) == 1
+
+
+@pytest.mark.parametrize(("response", "failed"), [
+    (None, set()),
+    ({}, set()),
+    ({"batchItemFailures": []}, set()),
+    ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
+    ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),  # unknown id: all fail
+    ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}),
+    ({"batchItemFailures": [{"id": "a"}]}, {"a", "b"}),
+    ("not json", {"a", "b"}),
+])
+def test_failed_ids_read_the_response_as_lambda_does(response, failed):
+    assert failed_ids(response, ["a", "b"]) == failed
