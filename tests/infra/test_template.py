@@ -226,6 +226,13 @@ def test_every_app_route_is_declared_in_the_template(sam, cfn):
                 f"{function_id}'s app serves {method} {path} but the template routes it to {owner}")
 
 
+def test_every_function_folder_is_deployed(sam):
+    deployed = {Path(res["Properties"]["CodeUri"].strip("/"))
+                for res in of_type(sam, "AWS::Serverless::Function").values()}
+    on_disk = {p.parent.relative_to(ROOT) for p in (ROOT / "functions").glob("*/handler.py")}
+    assert on_disk - deployed == set(), "function folders missing from template.yaml"
+
+
 def test_sqs_event_sources_report_batch_item_failures(cfn):
     assert sqs_mappings_missing_batch_failures(cfn) == []
 

@@ -1,0 +1,93 @@
+"""Cold-start benchmark: the import time of each function's handler module in a fresh
+Python process (median of 5 runs, after one warm-up run that fills the bytecode cache),
+and the slowest top-level imports from `python -X importtime`.
+
+    .venv/bin/python bench/cold_start.py [--runs 5] [--top 5]
+
+Prints a markdown table. A benchmark, not a test: the exit code is always 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_MS = 300.0
+# Wall time is the measure; CPU time (process_time) is printed beside it because it
+# barely moves when other processes compete for the cores.
+PROBE = ("import time; t, c = time.perf_counter(), time.process_time(); import {module}; "
+         "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)")
+
+
+def functions() -> list[str]:
+    return sorted(p.parent.name for p in (ROOT / "functions").glob("*/handler.py"))
+
+
+def _python(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          check=True, timeout=120)
+
+
+def import_ms(module: str) -> tuple[float, float]:
+    """(wall ms, CPU ms) of importing `module` in a fresh interpreter."""
+    wall, cpu = _python("-c", PROBE.format(module=module)).stdout.split()
+    return float(wall), float(cpu)
+
+
+def slowest_imports(module: str, top: int) -> list[tuple[str, float]]:
+    """Third-party top-level packages by the cumulative import time of their outermost
+    module, from `-X importtime`. Times nest: botocore's cost is also inside aws_xray_sdk
+    when aws_xray_sdk imports it first."""
+    stderr = _python("-X", "importtime", "-c", f"import {module}").stderr
+    own = {"engram", module.split(".")[0]}
+    found: dict[str, float] = {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line[len("import time:"):].split("|")
+        package = name.strip().split(".")[0]
+        if package in own or package in sys.stdlib_module_names or package.startswith("_"):
+            continue
+        # A package's outermost module carries its largest cumulative time.
+        found[package] = max(found.get(package, 0.0), int(cumulative) / 1000)
+    return sorted(found.items(), key=lambda r: -r[1])[:top]
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--top", type=int, default=5)
+    args = parser.parse_args()
+
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+          f"{load_average()} at start; target <= {TARGET_MS:.0f} ms; median of {args.runs} "
+          f"fresh processes\n")
+    print("| function | median wall (ms) | min | max | median CPU (ms) | target | result "
+          "| slowest third-party imports (cumulative ms) |")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
+    for name in functions():
+        module = f"functions.{name}.handler"
+        import_ms(module)  # warm-up: compiles .pyc files so every run measures the same thing
+        runs = [import_ms(module) for _ in range(args.runs)]
+        times = [wall for wall, _ in runs]
+        median, cpu = statistics.median(times), statistics.median(cpu for _, cpu in runs)
+        slow = ", ".join(f"`{n}` {ms:.0f}" for n, ms in slowest_imports(module, args.top))
+        verdict = "pass" if median <= TARGET_MS else "**FAIL**"
+        print(f"| {name} | {median:.0f} | {min(times):.0f} | {max(times):.0f} | "
+              f"{cpu:.0f} | {TARGET_MS:.0f} | {verdict} | {slow} |")
+
+
+if __name__ == "__main__":
+    main()
