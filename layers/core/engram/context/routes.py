@@ -30,10 +30,11 @@ def _search(workspace_id: str, query: str, limit: int) -> list[str]:
     return [hit.memory_id for hit in response.results]
 
 
-def get_context_service() -> ContextService:
+def get_context_service(who: PrincipalDep) -> ContextService:
     table = aws.table()
     return ContextService(SessionRepository(table), MemoryRepository(table),
-                          WorkspaceRepository(table), _search, count_tokens, get_clock())
+                          WorkspaceRepository(table), _search, count_tokens, get_clock(),
+                          agent_id=who.agent_id)
 
 
 ContextServiceDep = Annotated[ContextService, Depends(get_context_service)]

@@ -16,6 +16,7 @@ from engram.context.models import (
     RecentSession,
     parse_moment,
 )
+from engram.errors import NotFound
 from engram.memories.models import DISTILLED_TYPES, Memory
 from engram.memories.repository import MemoryFilters, MemoryRepository
 from engram.sessions.models import Session, SessionFilters
@@ -39,7 +40,9 @@ class _Parts:
 class ContextService:
     def __init__(self, sessions: SessionRepository, memories: MemoryRepository,
                  workspaces: WorkspaceRepository, search: Callable[[str, str, int], list[str]],
-                 count_tokens: Callable[[str], int], clock: Clock) -> None:
+                 count_tokens: Callable[[str], int], clock: Clock,
+                 agent_id: str | None = None) -> None:
+        self._agent_id = agent_id  # an agent-bound key sees only its agent's sessions/memories
         self._sessions = sessions
         self._memories = memories
         self._workspaces = workspaces
@@ -49,6 +52,8 @@ class ContextService:
 
     def build(self, workspace_id: str, session_id: str, request: ContextRequest) -> ContextResponse:
         session = self._sessions.get(workspace_id, session_id)
+        if self._agent_id and session.agent_id != self._agent_id:
+            raise NotFound(f"Session {session_id} was not found.")
         parts = _Parts(
             recent=self._recent(workspace_id, session, request),
             relevant=self._relevant(workspace_id, request),
@@ -81,7 +86,8 @@ class ContextService:
         since = iso(parse_moment(request.since, now, "since")) if request.since else ""
         until = iso(parse_moment(request.until, now, "until")) if request.until else "\uffff"
         pool = [m for m in self._scoped(workspace_id, session, request.scope)
-                if m.memory_type in types and since <= m.created_at <= until]
+                if m.memory_type in types and since <= m.created_at <= until
+                and (not self._agent_id or m.agent_id == self._agent_id)]
         newest_first = request.order == "desc"
         pool.sort(key=lambda m: (m.created_at, m.memory_id), reverse=newest_first)
         pool.sort(key=lambda m: -m.importance_score)  # stable: importance, then time
@@ -92,26 +98,28 @@ class ContextService:
             return self._memories.session_memories(workspace_id, session.session_id,
                                                    oldest_first=False, limit=SCAN_LIMIT)
         if scope == "project":
-            filters = SessionFilters(project_name=session.project_name)
+            filters = SessionFilters(project_name=session.project_name, agent_id=self._agent_id)
             sessions = self._sessions.list(workspace_id, filters, PROJECT_SESSIONS, None).items
             found: list[Memory] = []
             for other in sessions:
                 found += self._memories.session_memories(workspace_id, other.session_id,
                                                          oldest_first=False, limit=SCAN_LIMIT)
             return found
-        return self._memories.list(workspace_id, MemoryFilters(), SCAN_LIMIT, None).items
+        filters = MemoryFilters(agent_id=self._agent_id)
+        return self._memories.list(workspace_id, filters, SCAN_LIMIT, None).items
 
     def _relevant(self, workspace_id: str, request: ContextRequest) -> list[Memory]:
         if not request.query or not request.query.strip():
             return []
         ids = self._search(workspace_id, request.query, request.max_memories)
         found = self._memories.get_many(workspace_id, ids)
-        return [found[i] for i in ids if i in found]
+        return [found[i] for i in ids
+                if i in found and (not self._agent_id or found[i].agent_id == self._agent_id)]
 
     def _recent_sessions(self, workspace_id: str, current: Session, count: int) -> list[Session]:
         if count == 0:
             return []
-        filters = SessionFilters(active=False)
+        filters = SessionFilters(active=False, agent_id=self._agent_id)
         page = self._sessions.list(workspace_id, filters, min(count + 1, 100), None)
         ended = [s for s in page.items if s.session_id != current.session_id and s.summary]
         return ended[:count]

@@ -14,6 +14,7 @@ from engram.clock import get_clock, iso, parse_iso
 from engram.config import get_settings
 from engram.errors import ValidationFailed
 from engram.events import EventFeed
+from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.memories.models import (
     Memory,
@@ -30,13 +31,13 @@ from engram.queues import get_queues
 from engram.sessions.repository import SessionRepository
 from engram.validation import parse_one_or_many
 
-router = APIRouter(tags=["memories"])
+router = APIRouter(tags=["memories"], route_class=IdempotentRoute)
 
 
-def get_memory_service() -> MemoryService:
+def get_memory_service(who: PrincipalDep) -> MemoryService:
     table, clock = aws.table(), get_clock()
     return MemoryService(MemoryRepository(table), get_queues(), EventFeed(table, clock), clock,
-                         sessions=SessionRepository(table))
+                         sessions=SessionRepository(table), agent_id=who.agent_id)
 
 
 MemoryServiceDep = Annotated[MemoryService, Depends(get_memory_service)]

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from engram import keys
 from engram.clock import Clock, iso, parse_iso
 from engram.config import get_settings
-from engram.errors import ServiceUnavailable, ValidationFailed
+from engram.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from engram.events import Publisher
 from engram.ids import new_id
 from engram.memories.models import (
@@ -48,9 +49,13 @@ def search_text_of(memory: Memory, context: str | None = None) -> str:
 
 class MemoryService:
     def __init__(self, repo: MemoryRepository, queues: Queues, events: Publisher,
-                 clock: Clock, sessions: SessionRepository | None = None) -> None:
+                 clock: Clock, sessions: SessionRepository | None = None,
+                 agent_id: str | None = None) -> None:
+        """`agent_id`: the caller's key is bound to this agent, so it sees and writes only
+        that agent's memories (others are 404, as if they did not exist)."""
         self._repo = repo
         self._sessions = sessions
+        self._agent_id = agent_id
         self._queues = queues
         self._events = events
         self._clock = clock
@@ -59,7 +64,7 @@ class MemoryService:
 
     def create(self, workspace_id: str, bodies: Sequence[MemoryCreate], source: Source = "api",
                contexts: Sequence[str | None] | None = None,
-               agent_id: str | None = None, ids: Sequence[str] | None = None) -> list[Memory]:
+               ids: Sequence[str] | None = None) -> list[Memory]:
         """Stores every memory or none, then queues their embedding. `contexts` gives each
         memory's indexing context (messages pass the message before them)."""
         now = iso(self._clock.now())
@@ -68,8 +73,10 @@ class MemoryService:
         rows = []
         for body, context, memory_id in zip(bodies, contexts, ids, strict=True):
             fields = body.model_dump()
-            if agent_id:
-                fields["agent_id"] = agent_id
+            if self._agent_id:
+                if body.agent_id not in (None, self._agent_id):
+                    raise Forbidden(f"This key is bound to agent '{self._agent_id}'.")
+                fields["agent_id"] = self._agent_id
             memory = Memory(**fields, memory_id=memory_id, workspace_id=workspace_id,
                             source=source, token_count=count_tokens(body.content), created_at=now)
             text = search_text_of(memory, context)
@@ -100,11 +107,20 @@ class MemoryService:
 
     # read ---------------------------------------------------------------------------------
 
-    def get(self, workspace_id: str, memory_id: str) -> Memory:
-        return self._repo.get(workspace_id, memory_id)
+    def get(self, workspace_id: str, memory_id: str, include_deleted: bool = False) -> Memory:
+        return self._owned(self._repo.get(workspace_id, memory_id, include_deleted))
+
+    def _owned(self, memory: Memory) -> Memory:
+        if self._agent_id and memory.agent_id != self._agent_id:
+            raise NotFound(f"Memory {memory.memory_id} was not found.")
+        return memory
 
     def list(self, workspace_id: str, filters: MemoryFilters, limit: int,
              cursor: str | None) -> MemoryList:
+        if self._agent_id:
+            if filters.agent_id not in (None, self._agent_id):
+                raise Forbidden(f"This key is bound to agent '{self._agent_id}'.")
+            filters = replace(filters, agent_id=self._agent_id)
         page = self._repo.list(workspace_id, filters, limit, cursor)
         unfiltered = filters == MemoryFilters()
         return MemoryList(data=page.items, next_cursor=page.next_cursor,
@@ -117,9 +133,9 @@ class MemoryService:
         given = body.model_dump(exclude_unset=True)
         given = {k: v for k, v in given.items() if v is not None or k == "title"}
         if not given:
-            return self._repo.get(workspace_id, memory_id)
+            return self.get(workspace_id, memory_id)
         stored = self._repo.get_stored(workspace_id, memory_id, include_deleted=False)
-        current = stored.memory
+        current = self._owned(stored.memory)
         changes: dict[str, Any] = dict(given)
         if "metadata" in given:
             changes["metadata"] = {**current.metadata, **given["metadata"]}
@@ -143,6 +159,7 @@ class MemoryService:
         return memory
 
     def soft_delete(self, workspace_id: str, memory_id: str) -> Memory:
+        self.get(workspace_id, memory_id)  # an agent never changes, so checking first is safe
         now = self._clock.now()
         until = now + timedelta(days=get_settings().soft_delete_days)
         memory = self._repo.soft_delete(workspace_id, memory_id, iso(now), iso(until),
@@ -152,6 +169,7 @@ class MemoryService:
         return memory
 
     def restore(self, workspace_id: str, memory_id: str) -> Memory:
+        self.get(workspace_id, memory_id, include_deleted=True)
         memory = self._repo.restore(workspace_id, memory_id, iso(self._clock.now()))
         self.enqueue_sync(workspace_id, memory_id)
         self._events.publish("memory.updated", workspace_id,
@@ -159,6 +177,7 @@ class MemoryService:
         return memory
 
     def hard_delete(self, workspace_id: str, memory_id: str) -> None:
+        self.get(workspace_id, memory_id, include_deleted=True)
         memory = self._repo.hard_delete(workspace_id, memory_id)
         self.enqueue_sync(workspace_id, memory_id)
         self._events.publish("memory.deleted", workspace_id, {**_event_data(memory), "soft": False})
@@ -166,8 +185,11 @@ class MemoryService:
     def forget_session(self, workspace_id: str, session_id: str) -> int:
         """Soft-deletes every live memory of the session; answers how many."""
         if self._sessions is not None:
-            self._sessions.get(workspace_id, session_id)  # 404 unless the session is ours
-        memories = self._repo.session_memories(workspace_id, session_id)
+            session = self._sessions.get(workspace_id, session_id)  # 404 unless it is ours
+            if self._agent_id and session.agent_id != self._agent_id:
+                raise NotFound(f"Session {session_id} was not found.")
+        memories = [m for m in self._repo.session_memories(workspace_id, session_id)
+                    if not self._agent_id or m.agent_id == self._agent_id]
         for memory in memories:
             self.soft_delete(workspace_id, memory.memory_id)
         return len(memories)
@@ -179,6 +201,8 @@ class MemoryService:
         added, updated, deleted = [], [], []
         for memory in self._repo.changes(workspace_id, from_time, to_time, limit):
             if session_id and memory.session_id != session_id:
+                continue
+            if self._agent_id and memory.agent_id != self._agent_id:
                 continue
             if memory.deleted_at:
                 deleted.append(memory)

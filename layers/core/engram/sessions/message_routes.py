@@ -11,6 +11,7 @@ from engram import aws
 from engram.auth import PrincipalDep
 from engram.clock import get_clock
 from engram.events import EventFeed
+from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.memories.repository import MemoryRepository
 from engram.memories.routes import get_memory_service
@@ -29,13 +30,14 @@ from engram.sessions.messages import (
 from engram.sessions.repository import SessionRepository
 from engram.validation import parse_one_or_many
 
-router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["sessions"])
+router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["sessions"], route_class=IdempotentRoute)
 
 
-def get_conversation_service() -> ConversationService:
+def get_conversation_service(who: PrincipalDep) -> ConversationService:
     table, clock = aws.table(), get_clock()
-    return ConversationService(SessionRepository(table), get_memory_service(),
-                               MemoryRepository(table), EventFeed(table, clock), clock)
+    return ConversationService(SessionRepository(table), get_memory_service(who),
+                               MemoryRepository(table), EventFeed(table, clock), clock,
+                               agent_id=who.agent_id)
 
 
 ConversationDep = Annotated[ConversationService, Depends(get_conversation_service)]

@@ -15,6 +15,7 @@ from engram.ids import new_id
 from engram.memories.models import Content, Importance, Memory, MemoryCreate, Tags
 from engram.memories.repository import MemoryRepository
 from engram.memories.service import MemoryService, count_tokens
+from engram.sessions.models import Session
 from engram.sessions.repository import SessionRepository
 from engram.validation import Metadata
 
@@ -107,7 +108,9 @@ def _is_message(memory: Memory) -> bool:
 
 class ConversationService:
     def __init__(self, sessions: SessionRepository, memories: MemoryService,
-                 memory_repo: MemoryRepository, events: Publisher, clock: Clock) -> None:
+                 memory_repo: MemoryRepository, events: Publisher, clock: Clock,
+                 agent_id: str | None = None) -> None:
+        self._agent_id = agent_id  # a key bound to an agent sees only that agent's sessions
         self._sessions = sessions
         self._memories = memories
         self._memory_repo = memory_repo
@@ -119,7 +122,7 @@ class ConversationService:
         """Stores each message as an episodic memory of the session; the session's counters
         move in one atomic update first (so concurrent posts lose no count) and move back if
         the memories cannot be written."""
-        session = self._sessions.get(workspace_id, session_id)
+        session = self._session(workspace_id, session_id)
         previous = self._last_message(workspace_id, session_id)
         bodies = [MemoryCreate(content=m.content, memory_type="episodic", role=m.role, tags=m.tags,
                                metadata=m.metadata, importance_score=m.importance_score,
@@ -143,10 +146,17 @@ class ConversationService:
                                                     limit=5)
         return next((m.content for m in newest if _is_message(m)), None)
 
+    def _session(self, workspace_id: str, session_id: str) -> Session:
+        session = self._sessions.get(workspace_id, session_id)
+        if self._agent_id and session.agent_id != self._agent_id:
+            raise NotFound(f"Session {session_id} was not found.")
+        return session
+
     def forget_memories(self, workspace_id: str, session_id: str) -> int:
         return self._memories.forget_session(workspace_id, session_id)
 
     def window(self, workspace_id: str, session_id: str) -> Window:
+        self._session(workspace_id, session_id)
         session = self._sessions.get_raw(workspace_id, session_id)
         candidates = self._window_candidates(workspace_id, session_id, session)
         settings = get_settings()
@@ -175,7 +185,7 @@ class ConversationService:
         return [m for m in messages if m.memory_id in snapshot or m.created_at > since]
 
     def history(self, workspace_id: str, session_id: str, limit: int, offset: int) -> History:
-        self._sessions.get(workspace_id, session_id)
+        self._session(workspace_id, session_id)
         episodes = [m for m in self._memory_repo.session_memories(workspace_id, session_id)
                     if m.memory_type == "episodic"]
         return History(data=episodes[offset:offset + limit],
@@ -192,11 +202,11 @@ class ConversationService:
         return checkpoint
 
     def checkpoints(self, workspace_id: str, session_id: str) -> list[Checkpoint]:
-        self._sessions.get(workspace_id, session_id)
+        self._session(workspace_id, session_id)
         return [Checkpoint(**c) for c in self._sessions.checkpoints(session_id)]
 
     def restore(self, workspace_id: str, session_id: str, checkpoint_id: str) -> Restored:
-        self._sessions.get(workspace_id, session_id)
+        self._session(workspace_id, session_id)
         found = self._sessions.checkpoint(session_id, checkpoint_id)
         if found is None:
             raise NotFound(f"Checkpoint {checkpoint_id} was not found in session {session_id}.")
@@ -208,7 +218,7 @@ class ConversationService:
                         checkpoint_created_at=checkpoint["created_at"])
 
     def embedding_counts(self, workspace_id: str, session_id: str) -> EmbeddingCounts:
-        self._sessions.get(workspace_id, session_id)
+        self._session(workspace_id, session_id)
         memories = self._memory_repo.session_memories(workspace_id, session_id)
         counts = {"pending": 0, "ready": 0, "failed": 0}
         for memory in memories:

@@ -30,10 +30,10 @@ from engram.sessions.service import SessionService
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=IdempotentRoute)
 
 
-def get_session_service() -> SessionService:
+def get_session_service(who: PrincipalDep) -> SessionService:
     table, clock = aws.table(), get_clock()
     return SessionService(SessionRepository(table), get_queues(), EventFeed(table, clock), clock,
-                          conversation=get_conversation_service())
+                          conversation=get_conversation_service(who))
 
 
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
