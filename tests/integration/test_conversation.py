@@ -38,7 +38,21 @@ def test_messages_are_episodic_memories_and_move_the_counters(client, auth):
     assert session["last_active_at"] >= session["started_at"]
 
 
-def test_concurrent_posts_lose_no_count(client, auth):
+def test_concurrent_posts_lose_no_count(client, auth, monkeypatch):
+    """moto's in-process DynamoDB is not thread-safe, so each AWS call is serialised here;
+    requests still interleave between calls, which is where a read-modify-write counter
+    would lose counts."""
+    import threading as _threading
+
+    from botocore.client import BaseClient
+
+    lock, original = _threading.Lock(), BaseClient._make_api_call
+
+    def serialised(self, operation, params):
+        with lock:
+            return original(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", serialised)
     sid = _session(client, auth)
     errors = []
 

@@ -45,10 +45,11 @@ def _create_workspace(args: argparse.Namespace) -> int:
 class ProgressBar:
     """A plain stderr progress bar (no dependency): a bar when the total is known."""
 
-    def __init__(self, total: int | None, stream=sys.stderr, width: int = 30) -> None:
+    def __init__(self, total: int | None, stream=None, width: int = 30) -> None:
         import time
 
-        self._total, self._stream, self._width = total, stream, width
+        # stderr is looked up now, not at import, so redirections (and pytest) see the bar
+        self._total, self._stream, self._width = total, stream or sys.stderr, width
         self._start = time.monotonic()
         self._clock = time.monotonic
 
