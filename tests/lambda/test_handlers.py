@@ -212,11 +212,6 @@ def test_another_workspaces_sessions_are_not_listed(session, other_key, lambda_c
     assert response["json"]["data"] == [] and response["json"]["count"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: template.yaml deploys the HttpApi on a named stage (StageName: !Ref Stage), so API "
-    "Gateway puts '/<stage>' in front of rawPath and requestContext.http.path; "
-    "engram.http.lambda_api_handler gives Mangum api_gateway_base_path='/' and every route "
-    "404s. Remove this marker once fixed."))
 def test_named_stage_prefix_is_routed(lambda_context):
     event = copy.deepcopy(_event_file("health_get"))
     event["requestContext"]["stage"] = "dev"
@@ -224,3 +219,7 @@ def test_named_stage_prefix_is_routed(lambda_context):
     response = importlib.import_module("functions.health.handler").lambda_handler(
         event, lambda_context)
     assert response["statusCode"] == 200, response["body"]
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/devices/health"
+    response = importlib.import_module("functions.health.handler").lambda_handler(
+        event, lambda_context)
+    assert response["statusCode"] == 404  # only a whole /<stage> segment is taken off

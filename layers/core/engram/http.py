@@ -213,6 +213,22 @@ def lambda_api_handler(app: FastAPI) -> Callable[[dict, Any], dict]:
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict, context: Any) -> dict:
-        return asgi(event, context)
+        return asgi(without_stage(event), context)
 
     return lambda_handler
+
+
+def without_stage(event: dict) -> dict:
+    """On a named stage API Gateway puts `/<stage>` in front of the path; the routes do not
+    know the stage, so it is taken off (only when the path really starts with it)."""
+    context = event.get("requestContext") or {}
+    stage = context.get("stage")
+    if not stage or stage == "$default":
+        return event
+    prefix = f"/{stage}"
+    event = {**event, "requestContext": {**context, "http": dict(context.get("http") or {})}}
+    for holder, key in ((event, "rawPath"), (event["requestContext"]["http"], "path")):
+        path = holder.get(key) or ""
+        if path == prefix or path.startswith(prefix + "/"):
+            holder[key] = path[len(prefix):] or "/"
+    return event
