@@ -32,6 +32,14 @@ def _documented_header(
     """Puts the header in the OpenAPI document; `IdempotentRoute` does the work."""
 
 
+class _LocalContext:
+    """Outside Lambda: a request still in progress after this long may be retried."""
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
 class _NotStored(Exception):
     """A response that must not be replayed (not 2xx): Powertools deletes the record."""
 
@@ -92,7 +100,7 @@ def _once(handler: Callable, request: Request, payload: dict[str, str]) -> Respo
 
     config = IdempotencyConfig(event_key_jmespath="[scope, key]", payload_validation_jmespath="body",
                                expires_after_seconds=get_settings().idempotency_ttl_seconds,
-                               lambda_context=request.scope.get("aws.context"))
+                               lambda_context=request.scope.get("aws.context") or _LocalContext())
 
     ran = False
 

@@ -11,6 +11,7 @@ from engram.auth import Principal, PrincipalDep
 from engram.clock import get_clock
 from engram.config import get_settings
 from engram.events import EventFeed
+from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.webhooks.models import (
     DeliveryList,
@@ -24,7 +25,7 @@ from engram.webhooks.models import (
 from engram.webhooks.repository import WebhookRepository
 from engram.webhooks.service import WebhookService
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=IdempotentRoute)
 
 
 def get_webhook_service() -> WebhookService:

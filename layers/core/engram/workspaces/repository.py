@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from engram import keys
-from engram.dynamo import Page, conflict_on_condition, error_code, from_dynamo, query_page, to_dynamo
+from engram.dynamo import Page, conflict_on_condition, from_dynamo, query_page, to_dynamo
 from engram.errors import NotFound
 from engram.workspaces.models import ApiKey, Workspace
 
@@ -59,15 +59,11 @@ class WorkspaceRepository:
         return key, pointer["key_hash"]
 
     def revoke_key(self, workspace_id: str, key_hash: str, revoked_at: str) -> None:
-        """Sets revoked_at once; revoking a revoked key is a no-op."""
-        try:
+        with conflict_on_condition("That API key belongs to another workspace."):
             self._table.update_item(
                 Key=keys.api_key_key(key_hash), UpdateExpression="SET revoked_at = :r",
-                ConditionExpression="workspace_id = :ws AND attribute_not_exists(revoked_at)",
+                ConditionExpression="workspace_id = :ws",
                 ExpressionAttributeValues={":r": revoked_at, ":ws": workspace_id})
-        except Exception as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
 
     def list_keys(self, workspace_id: str, limit: int, cursor: str | None) -> Page:
         page = query_page(self._table, index="GSI1", key_attrs=_GSI1_KEY, partition_attr="GSI1PK",

@@ -71,8 +71,9 @@ class WorkspaceService:
                           has_more=page.next_cursor is not None)
 
     def revoke_key(self, workspace_id: str, key_id: str) -> None:
-        _, key_hash = self._repo.key_by_id(workspace_id, key_id)
-        self._repo.revoke_key(workspace_id, key_hash, iso(self._clock.now()))
+        key, key_hash = self._repo.key_by_id(workspace_id, key_id)
+        if key.revoked_at is None:  # revoking twice keeps the first time
+            self._repo.revoke_key(workspace_id, key_hash, iso(self._clock.now()))
 
     def _new_key(self, workspace_id: str, name: str, scopes: list[str], now: str,
                  **extra: str | None) -> NewApiKey:
