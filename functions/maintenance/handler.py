@@ -2,11 +2,11 @@
 deletes; invoked with {"action": "reindex"} (optionally "workspace_id"), rebuild the index."""
 
 from engram.memories.maintenance_jobs import run_maintenance
-from engram.observability import logger, metrics, tracer
+from engram.observability import lambda_entry
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict, context: object) -> dict:
+def maintain(event: dict, context: object) -> dict:
     return run_maintenance(event or {})
+
+
+lambda_handler = lambda_entry(maintain)

@@ -146,3 +146,16 @@ def from_dynamo(value: Any) -> Any:
     return value
 # Transactions go through the Table resource's own client (`table.meta.client`), which
 # serialises plain values itself: pass `to_dynamo(item)`, not typed attribute values.
+
+
+def attr(name: str) -> Any:
+    """boto3's condition builders, imported on first use: boto3 is heavy at cold start."""
+    from boto3.dynamodb.conditions import Attr
+
+    return Attr(name)
+
+
+def key(name: str) -> Any:
+    from boto3.dynamodb.conditions import Key
+
+    return Key(name)

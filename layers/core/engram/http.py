@@ -8,6 +8,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -197,25 +198,27 @@ def create_app(*routers: APIRouter, docs: bool = False, title: str = "Engram") -
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware)
+    from engram.openapi import complete_openapi
+
+    app.openapi = complete_openapi(app)  # type: ignore[method-assign]
     return app
 
 
 def lambda_api_handler(app: FastAPI) -> Callable[[dict, Any], dict]:
-    """Wraps an app for API Gateway HTTP API (payload v2) with Mangum and Powertools."""
-    from aws_lambda_powertools.logging import correlation_paths
-    from mangum import Mangum
+    """Wraps an app for API Gateway HTTP API (payload v2) with Mangum and Powertools; Mangum
+    and the tracer load on the first invocation, not at import (cold start)."""
+    from engram.observability import lambda_entry
 
-    from engram.observability import metrics, tracer
+    @cache
+    def asgi() -> Any:
+        from mangum import Mangum
 
-    asgi = Mangum(app, lifespan="off", api_gateway_base_path="/")
+        return Mangum(app, lifespan="off", api_gateway_base_path="/")
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
-    def lambda_handler(event: dict, context: Any) -> dict:
-        return asgi(without_stage(event), context)
+    def handle(event: dict, context: Any) -> dict:
+        return asgi()(without_stage(event), context)
 
-    return lambda_handler
+    return lambda_entry(handle, correlation_id_path="requestContext.requestId")
 
 
 def without_stage(event: dict) -> dict:

@@ -6,24 +6,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from engram.observability import lambda_entry
 
-def sqs_lambda_handler(record_handler: Callable[[Any], Any]) -> Callable[[dict, Any], dict]:
+
+def sqs_lambda_handler(record_handler: Callable[[Any], Any],
+                       **processor_options: Any) -> Callable[[dict, Any], dict]:
     """A Lambda handler that runs `record_handler` on each SQS record (raise = retry it)."""
-    from aws_lambda_powertools.utilities.batch import (
-        BatchProcessor,
-        EventType,
-        process_partial_response,
-    )
 
-    from engram.observability import logger, metrics, tracer
+    def handle(event: dict, context: Any) -> dict:
+        from aws_lambda_powertools.utilities.batch import (
+            BatchProcessor,
+            EventType,
+            process_partial_response,
+        )
 
-    processor = BatchProcessor(event_type=EventType.SQS)
-
-    @logger.inject_lambda_context
-    @tracer.capture_lambda_handler
-    @metrics.log_metrics
-    def lambda_handler(event: dict, context: Any) -> dict:
+        processor = BatchProcessor(event_type=EventType.SQS, **processor_options)
         return process_partial_response(event=event, record_handler=record_handler,
                                         processor=processor, context=context)
 
-    return lambda_handler
+    return lambda_entry(handle)

@@ -4,15 +4,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-
 from engram import keys
 from engram.dynamo import (
     MAX_QUERY_PAGES,
     Page,
+    attr,
     conflict_on_condition,
     error_code,
     from_dynamo,
+    key,
     query_page,
     to_dynamo,
 )
@@ -74,7 +74,7 @@ class MemoryRepository:
     def update(self, workspace_id: str, memory_id: str, changes: dict[str, Any],
                remove: Iterable[str] = (), condition: Any = None) -> Memory:
         """Sets `changes` on a live memory of this workspace; 404 otherwise."""
-        base = Attr("workspace_id").eq(workspace_id) & Attr("deleted_at").not_exists()
+        base = attr("workspace_id").eq(workspace_id) & attr("deleted_at").not_exists()
         return self._update(workspace_id, memory_id, changes, remove,
                             base if condition is None else base & condition)
 
@@ -88,8 +88,8 @@ class MemoryRepository:
         return memory
 
     def restore(self, workspace_id: str, memory_id: str, now: str) -> Memory:
-        condition = (Attr("workspace_id").eq(workspace_id) & Attr("deleted_at").exists()
-                     & Attr("restorable_until").gt(now))
+        condition = (attr("workspace_id").eq(workspace_id) & attr("deleted_at").exists()
+                     & attr("restorable_until").gt(now))
         memory = self._update(workspace_id, memory_id,
                               {"updated_at": now, "GSI3SK": keys.stamped(now, memory_id)},
                               ("deleted_at", "restorable_until", "ttl", "GSI4PK", "GSI4SK"),
@@ -101,7 +101,7 @@ class MemoryRepository:
     def hard_delete(self, workspace_id: str, memory_id: str) -> Memory:
         try:
             response = self._table.delete_item(
-                Key=keys.memory_key(memory_id), ConditionExpression=Attr("workspace_id").eq(workspace_id),
+                Key=keys.memory_key(memory_id), ConditionExpression=attr("workspace_id").eq(workspace_id),
                 ReturnValues="ALL_OLD")
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
@@ -195,16 +195,16 @@ class MemoryRepository:
     def session_memories(self, workspace_id: str, session_id: str, oldest_first: bool = True,
                          include_deleted: bool = False, limit: int | None = None) -> list[Memory]:
         """A session's memories in time order (all of them unless `limit`)."""
-        condition = Key("GSI2PK").eq(keys.memories_by_session(workspace_id, session_id))
+        condition = key("GSI2PK").eq(keys.memories_by_session(workspace_id, session_id))
         kwargs: dict[str, Any] = {"IndexName": "GSI2", "KeyConditionExpression": condition,
                                   "ScanIndexForward": oldest_first}
         if not include_deleted:
-            kwargs["FilterExpression"] = Attr("deleted_at").not_exists()
+            kwargs["FilterExpression"] = attr("deleted_at").not_exists()
         return [_memory(i) for i in self._query_all(kwargs, limit)]
 
     def changes(self, workspace_id: str, from_time: str, to_time: str, limit: int) -> list[Memory]:
         """Memories whose last change falls in [from_time, to_time], oldest change first."""
-        condition = Key("GSI3PK").eq(keys.memory_changes(workspace_id)) & Key("GSI3SK").between(
+        condition = key("GSI3PK").eq(keys.memory_changes(workspace_id)) & key("GSI3SK").between(
             from_time, to_time + "\uffff")
         kwargs = {"IndexName": "GSI3", "KeyConditionExpression": condition}
         return [_memory(i) for i in self._query_all(kwargs, limit)]
@@ -212,7 +212,7 @@ class MemoryRepository:
     def maintenance_ids(self, kind: str, before: str, limit: int) -> list[tuple[str, str]]:
         """(workspace_id, memory_id) pairs on the sparse maintenance index (pending embeds or
         soft deletes) whose stamp is before `before`."""
-        condition = Key("GSI4PK").eq(kind) & Key("GSI4SK").lt(before)
+        condition = key("GSI4PK").eq(kind) & key("GSI4SK").lt(before)
         kwargs = {"IndexName": "GSI4", "KeyConditionExpression": condition}
         return [(item["workspace_id"], item["PK"].split("#", 1)[1])
                 for item in self._query_all(kwargs, limit)]
@@ -223,8 +223,8 @@ class MemoryRepository:
         try:
             self._table.delete_item(
                 Key=keys.memory_key(memory_id),
-                ConditionExpression=Attr("workspace_id").eq(workspace_id)
-                & Attr("deleted_at").exists() & Attr("restorable_until").lt(now))
+                ConditionExpression=attr("workspace_id").eq(workspace_id)
+                & attr("deleted_at").exists() & attr("restorable_until").lt(now))
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
@@ -237,10 +237,10 @@ class MemoryRepository:
         if workspace_id:
             kwargs: dict[str, Any] = {
                 "IndexName": "GSI1",
-                "KeyConditionExpression": Key("GSI1PK").eq(keys.memories_by_workspace(workspace_id))}
+                "KeyConditionExpression": key("GSI1PK").eq(keys.memories_by_workspace(workspace_id))}
             operation = self._table.query
         else:
-            kwargs = {"FilterExpression": Attr("type").eq("Memory")}
+            kwargs = {"FilterExpression": attr("type").eq("Memory")}
             operation = self._table.scan
         kwargs["ProjectionExpression"] = "workspace_id, memory_id, deleted_at"
         while True:
@@ -313,12 +313,12 @@ class MemoryRepository:
 
 
 def _filter(filters: MemoryFilters) -> Any:
-    parts = [Attr(name).eq(getattr(filters, name))
+    parts = [attr(name).eq(getattr(filters, name))
              for name in ("memory_type", "user_id", "agent_id") if getattr(filters, name)]
     if filters.tag:
-        parts.append(Attr("tags").contains(filters.tag))
+        parts.append(attr("tags").contains(filters.tag))
     if not filters.include_deleted:
-        parts.append(Attr("deleted_at").not_exists())
+        parts.append(attr("deleted_at").not_exists())
     expression = None
     for part in parts:
         expression = part if expression is None else expression & part

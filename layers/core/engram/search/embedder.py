@@ -1,19 +1,20 @@
 """The Embedder port: texts in, L2-normalised float32 vectors out.
 
-Only numpy is imported here; the adapters (model runtimes, boto3) load inside
-`get_embedder`, so API functions that import this module stay fast to cold-start.
+Nothing heavy is imported here: numpy where vectors are made, the adapters (model runtimes,
+boto3) inside `get_embedder`, so API functions that import this module cold-start fast.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import Protocol, runtime_checkable
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from engram.config import get_settings
 from engram.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class EmbeddingError(ServiceUnavailable):
@@ -56,6 +57,8 @@ def check_texts(texts: Sequence[str]) -> list[str]:
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm, as float32 (an all-zero row stays zero)."""
+    import numpy as np
+
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, np.float32(1e-12))

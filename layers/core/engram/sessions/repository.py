@@ -2,15 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
-
 from engram import keys
 from engram.dynamo import (
     Page,
+    attr,
     conflict_on_condition,
     count_query,
     error_code,
     from_dynamo,
+    key,
     query_page,
     to_dynamo,
 )
@@ -56,9 +56,9 @@ class SessionRepository:
         # Placeholders #u/:u: boto3's condition builder uses #n/:v for its own.
         names = {f"#u{i}": k for i, k in enumerate(changes)}
         values = {f":u{i}": to_dynamo(v) for i, v in enumerate(changes.values())}
-        condition = Attr("workspace_id").eq(workspace_id)
+        condition = attr("workspace_id").eq(workspace_id)
         if allowed_from is not None:
-            condition = condition & Attr("status").is_in(allowed_from)
+            condition = condition & attr("status").is_in(allowed_from)
         try:
             response = self._table.update_item(
                 Key=keys.session_key(session_id),
@@ -121,9 +121,9 @@ class SessionRepository:
                      now: str, undo: bool = False) -> None:
         """Moves the message and token counters atomically (ADD), so concurrent posts lose no
         count. New messages need an open session; an undo does not."""
-        condition = Attr("workspace_id").eq(workspace_id)
+        condition = attr("workspace_id").eq(workspace_id)
         if not undo:
-            condition = condition & Attr("is_active").eq(True)
+            condition = condition & attr("is_active").eq(True)
         try:
             self._table.update_item(
                 Key=keys.session_key(session_id),
@@ -143,9 +143,7 @@ class SessionRepository:
                                              "snapshot": snapshot}))
 
     def checkpoints(self, session_id: str) -> list[dict[str, Any]]:
-        from boto3.dynamodb.conditions import Key
-
-        condition = Key("PK").eq(keys.session_key(session_id)["PK"]) & Key("SK").begins_with(
+        condition = key("PK").eq(keys.session_key(session_id)["PK"]) & key("SK").begins_with(
             keys.CHECKPOINT_PREFIX)
         response = self._table.query(KeyConditionExpression=condition, ScanIndexForward=False)
         fields = ("checkpoint_id", "session_id", "created_at", "message_count")
@@ -177,11 +175,11 @@ class SessionRepository:
 
 def _filter(filters: SessionFilters) -> Any:
     """Filters other than the partition's agent, as one DynamoDB filter expression."""
-    parts = [Attr(name).eq(getattr(filters, name))
+    parts = [attr(name).eq(getattr(filters, name))
              for name in ("task_id", "user_id", "status", "project_name")
              if getattr(filters, name) is not None]
     if filters.active is not None:
-        parts.append(Attr("is_active").eq(filters.active))
+        parts.append(attr("is_active").eq(filters.active))
     expression = None
     for part in parts:
         expression = part if expression is None else expression & part

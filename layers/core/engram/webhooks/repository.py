@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-
 from engram import keys
-from engram.dynamo import Page, error_code, from_dynamo, query_page, to_dynamo
+from engram.dynamo import Page, attr, error_code, from_dynamo, key, query_page, to_dynamo
 from engram.errors import NotFound
 from engram.webhooks.models import Delivery, WebhookRecord
 
@@ -53,7 +51,7 @@ class WebhookRepository:
     def all(self, workspace_id: str) -> list[WebhookRecord]:
         """Every live webhook of the workspace, oldest first: one Query (bounded pages)."""
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("PK").eq(keys.webhooks_partition(workspace_id))}
+            "KeyConditionExpression": key("PK").eq(keys.webhooks_partition(workspace_id))}
         found: list[WebhookRecord] = []
         for _ in range(_MAX_WEBHOOK_PAGES):
             response = self._table.query(**kwargs)
@@ -68,7 +66,7 @@ class WebhookRepository:
         try:
             response = self._table.update_item(
                 Key=keys.webhook_key(workspace_id, webhook_id), **_set(changes),
-                ConditionExpression=Attr("PK").exists() & Attr("deleted_at").eq(None),
+                ConditionExpression=attr("PK").exists() & attr("deleted_at").eq(None),
                 ReturnValues="ALL_NEW")
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
@@ -93,7 +91,7 @@ class WebhookRepository:
             self._table.update_item(
                 Key=keys.webhook_key(workspace_id, webhook_id),
                 **_set({"active": False, "disabled_reason": reason, "updated_at": at}),
-                ConditionExpression=Attr("active").eq(True) & Attr("deleted_at").eq(None))
+                ConditionExpression=attr("active").eq(True) & attr("deleted_at").eq(None))
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
