@@ -41,3 +41,10 @@ def parse_one_or_many(body: Any, one: type[BaseModel], many: type[BaseModel], ke
         return model.model_validate(body)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+
+
+def check_batch_size(items: list[Any], what: str) -> None:
+    """Raises (for a model validator) when a batch holds more than the configured limit."""
+    limit = get_settings().max_batch_items
+    if len(items) > limit:
+        raise ValueError(f"{len(items)} {what} given; a batch holds at most {limit}")

@@ -6,7 +6,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engram.observability import lambda_entry
+from engram.observability import lambda_entry, logger
+
+
+def with_last_attempt(record: Any, job: Callable[[], str], give_up: Callable[[str], None],
+                      max_attempts: int) -> str:
+    """Runs `job` for one SQS record. A failure re-raises so the queue retries the record;
+    on the last attempt `give_up(reason)` runs first, so a dead-lettered job leaves its
+    reason where users look (the memory, the session) rather than only in the DLQ."""
+    try:
+        return job()
+    except Exception as exc:
+        attempt = int(record.attributes.approximate_receive_count or 1)
+        if attempt >= max_attempts:
+            give_up(f"{type(exc).__name__}: {exc}")
+        logger.warning("job attempt failed", extra={"attempt": attempt, "error": str(exc)})
+        raise
 
 
 def sqs_lambda_handler(record_handler: Callable[[Any], Any],

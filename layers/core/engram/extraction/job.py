@@ -9,8 +9,6 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-
-
 from engram.clock import Clock, iso
 from engram.config import get_settings
 from engram.errors import Conflict, NotFound

@@ -20,6 +20,7 @@ from engram.queues import get_queues
 from engram.search.embedder import get_embedder
 from engram.search.index import get_search_index
 from engram.sessions.repository import SessionRepository
+from engram.workers import with_last_attempt
 from engram.workspaces.repository import WorkspaceRepository
 
 
@@ -44,14 +45,9 @@ def handle_extract_record(record: Any) -> str:
     summary failed with the reason before the message is dead-lettered."""
     message = ExtractMessage.model_validate_json(record.body)
     logger.append_keys(session_id=message.session_id, workspace_id=message.workspace_id)
-    job = get_session_extraction()
-    try:
-        outcome = job.run(message.workspace_id, message.session_id)
-    except Exception as exc:
-        attempt = int(record.attributes.approximate_receive_count or 1)
-        if attempt >= get_settings().extract_max_attempts:
-            job.give_up(message.workspace_id, message.session_id, f"{type(exc).__name__}: {exc}")
-        logger.warning("extract attempt failed", extra={"attempt": attempt, "error": str(exc)})
-        raise
+    job, ws, session_id = get_session_extraction(), message.workspace_id, message.session_id
+    outcome = with_last_attempt(record, lambda: job.run(ws, session_id),
+                                lambda why: job.give_up(ws, session_id, why),
+                                get_settings().extract_max_attempts)
     metrics.add_metric(name=f"Session{outcome.capitalize()}", unit="Count", value=1)
     return outcome

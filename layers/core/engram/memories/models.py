@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from engram.config import get_settings
-from engram.validation import EngramId, Metadata
+from engram.validation import EngramId, Metadata, check_batch_size
 
 MemoryType = Literal["episodic", "fact", "preference", "decision", "pattern", "entity", "summary"]
 MEMORY_TYPES: tuple[str, ...] = MemoryType.__args__  # type: ignore[attr-defined]
@@ -63,9 +63,7 @@ class MemoryBatchCreate(_Request):
 
     @model_validator(mode="after")
     def _within_batch_limit(self) -> MemoryBatchCreate:
-        limit = get_settings().max_batch_items
-        if len(self.memories) > limit:
-            raise ValueError(f"{len(self.memories)} memories given; a batch holds at most {limit}")
+        check_batch_size(self.memories, "memories")
         return self
 
 

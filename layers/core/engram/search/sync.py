@@ -5,8 +5,6 @@ match it, embedding only when the text changed since the stored vector was made.
 
 from __future__ import annotations
 
-
-
 import numpy as np
 
 from engram.clock import Clock, iso, parse_iso

@@ -16,6 +16,7 @@ from engram.observability import logger, metrics
 from engram.search.embedder import get_embedder
 from engram.search.index import get_search_index
 from engram.search.sync import IndexSync
+from engram.workers import with_last_attempt
 
 
 class EmbedMessage(BaseModel):
@@ -36,14 +37,9 @@ def handle_embed_record(record: Any) -> str:
     first, so a dead-lettered job is visible on the memory itself."""
     message = EmbedMessage.model_validate_json(record.body)
     logger.append_keys(memory_id=message.memory_id, workspace_id=message.workspace_id)
-    sync = get_index_sync()
-    try:
-        outcome = sync.sync(message.workspace_id, message.memory_id)
-    except Exception as exc:
-        attempt = int(record.attributes.approximate_receive_count or 1)
-        if attempt >= get_settings().embed_max_attempts:
-            sync.give_up(message.workspace_id, message.memory_id, f"{type(exc).__name__}: {exc}")
-        logger.warning("embed attempt failed", extra={"attempt": attempt, "error": str(exc)})
-        raise
+    sync, ws, memory_id = get_index_sync(), message.workspace_id, message.memory_id
+    outcome = with_last_attempt(record, lambda: sync.sync(ws, memory_id),
+                                lambda why: sync.give_up(ws, memory_id, why),
+                                get_settings().embed_max_attempts)
     metrics.add_metric(name=f"Memory{outcome.capitalize()}", unit="Count", value=1)
     return outcome

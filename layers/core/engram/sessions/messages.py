@@ -17,7 +17,7 @@ from engram.memories.repository import MemoryRepository
 from engram.memories.service import MemoryService, count_tokens
 from engram.sessions.models import Session
 from engram.sessions.repository import SessionRepository
-from engram.validation import Metadata
+from engram.validation import Metadata, check_batch_size
 
 Role = Literal["user", "assistant", "system", "tool"]
 
@@ -37,9 +37,7 @@ class MessageBatchIn(BaseModel):
 
     @model_validator(mode="after")
     def _within_batch_limit(self) -> MessageBatchIn:
-        limit = get_settings().max_batch_items
-        if len(self.messages) > limit:
-            raise ValueError(f"{len(self.messages)} messages given; a batch holds at most {limit}")
+        check_batch_size(self.messages, "messages")
         return self
 
 

@@ -14,6 +14,7 @@ from engram.events import EventFeed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.queues import get_queues
+from engram.sessions.message_routes import get_conversation_service
 from engram.sessions.models import (
     Session,
     SessionCreate,
@@ -23,7 +24,6 @@ from engram.sessions.models import (
     SessionStatus,
     SessionUpdate,
 )
-from engram.sessions.message_routes import get_conversation_service
 from engram.sessions.repository import SessionRepository
 from engram.sessions.service import SessionService
 

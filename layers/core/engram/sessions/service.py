@@ -5,6 +5,7 @@ from engram.errors import Forbidden, NotFound
 from engram.events import Publisher
 from engram.ids import new_id
 from engram.queues import Queues
+from engram.sessions.messages import ConversationService, MessageIn
 from engram.sessions.models import (
     OPEN_STATUSES,
     Session,
@@ -15,7 +16,6 @@ from engram.sessions.models import (
     SessionUpdate,
     sources_for,
 )
-from engram.sessions.messages import ConversationService, MessageIn
 from engram.sessions.repository import SessionRepository
 
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-
 from datetime import UTC
 
 from engram.clock import Clock, iso
