@@ -48,11 +48,14 @@ class IndexSync:
             self._index.delete(workspace_id, [memory_id])
             return "removed"
         text = stored.search_text or search_text_of(stored.memory)
-        wanted = content_hash(f"{self._embedder.name}\n{text}")
+        # Keywords get the context (the message before); the vector is of the memory alone,
+        # which context dilutes for a small model (measured: docs/bench-locomo.md).
+        own = search_text_of(stored.memory)
+        wanted = content_hash(f"{self._embedder.name}\n{own}")
         if stored.embedding is not None and stored.embedded_hash == wanted:
             self._upsert(stored, _vector(stored.embedding), text)
             return "indexed"
-        vector = self._embedder.embed([text])[0].astype(np.float32)
+        vector = self._embedder.embed([own])[0].astype(np.float32)
         if not self._repo.set_embedding(stored, vector.tobytes(), self._embedder.name, wanted,
                                         iso(self._clock.now())):
             return "stale"  # the content changed meanwhile; its own message follows

@@ -1,0 +1,307 @@
+"""Retrieval benchmark on LoCoMo (../shared/bench/locomo-dev.json), through the service layer.
+
+Each conversation is its own workspace; each dialogue turn is a memory of one session per
+LoCoMo session, stored through MemoryService with the clock at the session's date (so
+recency means what it would in use), titled "Session on <date>" (the title is part of the
+indexed text) and indexed with the message before it as context. IndexSync (the embed
+worker's logic) embeds and indexes each one. Every question but category 5 is then searched
+in its conversation with SearchService, limit 10, in each mode; recall@k is the share of the
+question's evidence turns in the top k (LoCoMo's definition), NDCG@10 with binary gains.
+
+    .venv/bin/python bench/locomo.py [--conversations N] [--context prev|none]
+        [--weights 0.6,0.3,0.1 ...] [--half-life DAYS] [--moto-reads]
+
+Runs offline on moto and the local index and embedder. Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "locomo-dev.json"
+MODES = ("keyword", "semantic", "hybrid")
+_EVIDENCE = re.compile(r"D:?(\d+):(\d+)")
+
+os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+                  AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
+                  TABLE_NAME="engram-bench", ORT_DISABLE_TELEMETRY="1",
+                  POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_LOG_LEVEL="ERROR",
+                  POWERTOOLS_METRICS_NAMESPACE="EngramBench")
+for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "OPENSEARCH_ENDPOINT", "SEARCH_BACKEND",
+              "EMBEDDER", "LOCAL_INDEX_PATH"):
+    os.environ.pop(_name, None)
+
+
+# --- data -------------------------------------------------------------------------------
+
+@dataclass
+class Turn:
+    dia_id: str
+    session: int
+    speaker: str
+    text: str
+    date: str
+
+
+@dataclass
+class Conversation:
+    sample_id: str
+    turns: list[Turn]
+    questions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def evidence_ids(raw: list[str], known: set[str]) -> list[str]:
+    """Normalises 'D8:6; D9:17', 'D:11:26', 'D30:05'; drops ids that name no turn."""
+    found = [f"D{int(a)}:{int(b)}" for item in raw for a, b in _EVIDENCE.findall(item)]
+    return [i for i in dict.fromkeys(found) if i in known]
+
+
+def load(path: Path, limit: int | None) -> list[Conversation]:
+    conversations = []
+    for item in json.loads(path.read_text())[:limit]:
+        turns = list(_turns(item["conversation"]))
+        known = {t.dia_id for t in turns}
+        conv = Conversation(item["sample_id"], turns)
+        for qa in item["qa"]:
+            evidence = evidence_ids(qa.get("evidence", []), known)
+            if qa["category"] != 5 and evidence:
+                conv.questions.append({**qa, "evidence": evidence})
+        conversations.append(conv)
+    return conversations
+
+
+def _turns(conv: dict[str, Any]) -> Iterator[Turn]:
+    sessions = sorted(int(k.split("_")[1]) for k in conv
+                      if re.fullmatch(r"session_\d+", k) and conv[k])
+    for n in sessions:
+        for turn in conv[f"session_{n}"]:
+            text = turn["text"]
+            if turn.get("blip_caption"):
+                text += f" [shares a photo: {turn['blip_caption']}]"
+            yield Turn(turn["dia_id"], n, turn["speaker"], text, conv[f"session_{n}_date_time"])
+
+
+def session_time(date: str) -> datetime:
+    """'1:56 pm on 8 May, 2023' → an aware datetime."""
+    return datetime.strptime(date, "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
+
+
+# --- the stack --------------------------------------------------------------------------
+
+@contextmanager
+def local_stack() -> Iterator[None]:
+    """moto with the template's table; settings read from the environment it sets."""
+    import boto3
+    from moto import mock_aws
+
+    from engram.local.resources import create_resources, function_environment
+
+    with mock_aws():
+        made = create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-bench")
+        os.environ.update(function_environment(made))
+        _clear_caches()
+        yield
+
+
+def _clear_caches() -> None:
+    from engram import aws, clock, config
+    from engram.search import embedder, index
+
+    config.get_settings.cache_clear()
+    clock.get_clock.cache_clear()
+    aws.clear_caches()
+    embedder.get_embedder.cache_clear()
+    index.get_search_index.cache_clear()
+
+
+class _Discard:
+    """Queues and events the benchmark does not need: IndexSync is called directly."""
+
+    def send(self, queue: str, body: dict[str, Any]) -> str:
+        return ""
+
+    def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+
+def store(conv: Conversation, context: str) -> dict[str, str]:
+    """Stores each session as one batch (one transaction), then indexes every turn with
+    IndexSync; answers memory_id → dia_id."""
+    from engram import aws
+    from engram.clock import FixedClock
+    from engram.memories.repository import MemoryRepository
+    from engram.memories.service import MemoryService
+    from engram.search.embedder import get_embedder
+    from engram.search.index import get_search_index
+    from engram.search.sync import IndexSync
+
+    repo, clock = MemoryRepository(aws.table()), FixedClock(datetime(2000, 1, 1, tzinfo=UTC))
+    service = MemoryService(repo, _Discard(), _Discard(), clock)  # type: ignore[arg-type]
+    sync = IndexSync(repo, get_search_index(), get_embedder(), _Discard(), clock)  # type: ignore[arg-type]
+    workspace, dia_of = f"ws_{conv.sample_id}", {}
+    for session in _sessions(conv.turns):
+        clock._now = session_time(session[0].date)  # the memory's created_at: the session's date
+        for start in range(0, len(session), 90):  # a transaction holds at most 100 items
+            chunk = session[start:start + 90]
+            contexts = [_context(session, start + i) if context == "prev" else None
+                        for i in range(len(chunk))]
+            memories = service.create(workspace, [_body(conv, t) for t in chunk], contexts=contexts)
+            dia_of.update({m.memory_id: t.dia_id for m, t in zip(memories, chunk, strict=True)})
+    for memory_id in dia_of:
+        sync.sync(workspace, memory_id)
+    return dia_of
+
+
+def _sessions(turns: list[Turn]) -> list[list[Turn]]:
+    grouped: dict[int, list[Turn]] = {}
+    for turn in turns:
+        grouped.setdefault(turn.session, []).append(turn)
+    return list(grouped.values())
+
+
+def _context(session: list[Turn], i: int) -> str | None:
+    """The message before this one in the same session (DESIGN.md's advice)."""
+    return f"{session[i - 1].speaker}: {session[i - 1].text}" if i else None
+
+
+def _body(conv: Conversation, turn: Turn) -> Any:
+    from engram.memories.models import MemoryCreate
+
+    return MemoryCreate(content=f"{turn.speaker}: {turn.text}", title=f"Session on {turn.date}",
+                        session_id=f"{conv.sample_id}-s{turn.session}",
+                        metadata={"dia_id": turn.dia_id, "session_date": turn.date})
+
+
+# --- evaluation -------------------------------------------------------------------------
+
+def recall(ranked: list[str], evidence: list[str], k: int) -> float:
+    return len(set(ranked[:k]) & set(evidence)) / len(evidence)
+
+
+def ndcg(ranked: list[str], evidence: list[str], k: int = 10) -> float:
+    gains = sum(1 / math.log2(r + 2) for r, d in enumerate(ranked[:k]) if d in evidence)
+    ideal = sum(1 / math.log2(r + 2) for r in range(min(len(evidence), k)))
+    return gains / ideal
+
+
+@dataclass
+class Tally:
+    r5: list[float] = field(default_factory=list)
+    r10: list[float] = field(default_factory=list)
+    ndcg10: list[float] = field(default_factory=list)
+    ms: list[float] = field(default_factory=list)
+
+    def row(self, name: str) -> str:
+        ms = sorted(self.ms)
+        p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+        return (f"| {name} | {statistics.mean(self.r5):.3f} | {statistics.mean(self.r10):.3f} | "
+                f"{statistics.mean(self.ndcg10):.3f} | {statistics.median(ms):.1f} | {p95:.1f} |")
+
+
+class _Snapshot:
+    """The re-check's get_many over the live memories, read once through moto after
+    indexing. moto's BatchGetItem costs ~3.5 ms per item in Python and would swamp the
+    latency measured (on AWS it is one round trip per 100 candidates); --moto-reads keeps it."""
+
+    def __init__(self, repo: Any, workspace_id: str, memory_ids: list[str]) -> None:
+        self._workspace_id = workspace_id
+        self._live = repo.get_many(workspace_id, memory_ids)
+
+    def get_many(self, workspace_id: str, memory_ids: list[str]) -> dict[str, Any]:
+        if workspace_id != self._workspace_id:
+            return {}
+        return {m: self._live[m] for m in memory_ids if m in self._live}
+
+
+def evaluate(conv: Conversation, dia_of: dict[str, str], variants: dict[str, tuple[str, Any]],
+             half_life: float, tallies: dict[str, Tally], moto_reads: bool) -> None:
+    from engram import aws
+    from engram.clock import FixedClock
+    from engram.memories.repository import MemoryRepository
+    from engram.search.embedder import get_embedder
+    from engram.search.index import get_search_index
+    from engram.search.models import SearchRequest
+    from engram.search.service import SearchService
+
+    # Questions are asked a day after the last session.
+    asked = FixedClock(max(session_time(t.date) for t in conv.turns) + timedelta(days=1))
+    repo = MemoryRepository(aws.table())
+    if not moto_reads:
+        repo = _Snapshot(repo, f"ws_{conv.sample_id}", list(dia_of))  # type: ignore[assignment]
+    svc = SearchService(get_search_index(), get_embedder(), repo, asked, half_life_days=half_life)
+    for qa in conv.questions:
+        for name, (mode, weights) in variants.items():
+            request = SearchRequest(query=qa["question"], search_mode=mode, limit=10,
+                                    weights=weights)
+            started = time.perf_counter()
+            response = svc.search(f"ws_{conv.sample_id}", request)
+            tally = tallies.setdefault(name, Tally())
+            tally.ms.append((time.perf_counter() - started) * 1000)
+            ranked = [dia_of[r.memory_id] for r in response.results]
+            tally.r5.append(recall(ranked, qa["evidence"], 5))
+            tally.r10.append(recall(ranked, qa["evidence"], 10))
+            tally.ndcg10.append(ndcg(ranked, qa["evidence"]))
+
+
+def variants_of(weight_sets: list[str]) -> dict[str, tuple[str, Any]]:
+    """keyword, semantic and hybrid with the default weights, plus each --weights hybrid."""
+    from engram.search.models import Weights
+
+    found: dict[str, tuple[str, Any]] = {mode: (mode, None) for mode in MODES}
+    for text in weight_sets:
+        semantic, keyword, recency = (float(x) for x in text.split(","))
+        weights = Weights(semantic=semantic, keyword=keyword, recency=recency)
+        found[f"hybrid {semantic:g}/{keyword:g}/{recency:g}"] = ("hybrid", weights)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--conversations", type=int, default=None, help="first N (default all 5)")
+    parser.add_argument("--context", choices=("prev", "none"), default="prev")
+    parser.add_argument("--weights", action="append", default=[],
+                        help="extra hybrid weights semantic,keyword,recency (repeatable)")
+    parser.add_argument("--half-life", type=float, default=30.0, help="recency half-life, days")
+    parser.add_argument("--moto-reads", action="store_true",
+                        help="re-check hits through moto on every search (slow)")
+    parser.add_argument("--data", type=Path, default=DATA)
+    args = parser.parse_args()
+    conversations = load(args.data, args.conversations)
+    tallies: dict[str, Tally] = {}
+    started = time.perf_counter()
+    variants = variants_of(args.weights)
+    for conv in conversations:
+        with local_stack():  # a fresh table each: moto's transactions copy the whole table
+            t0 = time.perf_counter()
+            dia_of = store(conv, args.context)
+            t1 = time.perf_counter()
+            evaluate(conv, dia_of, variants, args.half_life, tallies, args.moto_reads)
+            print(f"{conv.sample_id}: {len(conv.turns)} turns stored+embedded in {t1 - t0:.0f} s, "
+                  f"{len(conv.questions)} questions in {time.perf_counter() - t1:.0f} s",
+                  file=sys.stderr)
+    questions = sum(len(c.questions) for c in conversations)
+    print(f"\nLoCoMo dev: {len(conversations)} conversations "
+          f"({', '.join(c.sample_id for c in conversations)}), {questions} questions "
+          f"(category 5 skipped), context={args.context}, half-life {args.half_life:g} days, "
+          f"{time.perf_counter() - started:.0f} s in all\n")
+    print("| mode | recall@5 | recall@10 | NDCG@10 | search p50 ms | search p95 ms |")
+    print("|---|---|---|---|---|---|")
+    for name, tally in tallies.items():
+        print(tally.row(name))
+
+
+if __name__ == "__main__":
+    main()
