@@ -127,7 +127,8 @@ def count_query(table: Any, *, index: str | None, partition_attr: str, partition
 def to_dynamo(value: Any) -> Any:
     """Plain JSON values → what boto3's resource layer stores (floats as Decimal)."""
     if isinstance(value, float):
-        return Decimal(str(value))
+        # DynamoDB's smallest magnitude is 1e-130; anything under it is zero for every use.
+        return Decimal(0) if abs(value) < 1e-128 else Decimal(str(value))
     if isinstance(value, dict):
         return {k: to_dynamo(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

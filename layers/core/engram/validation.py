@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
@@ -18,7 +19,29 @@ def _check_id(value: str) -> str:
     return value
 
 
+def _storable(value: Any, depth: int = 0) -> str | None:
+    """Why DynamoDB could not store `value` (numbers: 38 digits, 1e-130..1e126; 32 levels)."""
+    if depth > 30:
+        return "metadata is nested more than 30 levels deep"
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return None
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return "metadata numbers must be finite"
+        digits = str(abs(value)).replace(".", "").strip("0")
+        if value and (len(digits) > 38 or not 1e-130 <= abs(value) < 1e126):
+            return "metadata numbers must have at most 38 digits and lie within 1e-130 to 1e125"
+        return None
+    if isinstance(value, dict) and "" in value:
+        return "metadata keys must not be empty"
+    children = value.values() if isinstance(value, dict) else value
+    return next((p for p in (_storable(c, depth + 1) for c in children) if p), None)
+
+
 def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    problem = _storable(value)
+    if problem:
+        raise ValueError(problem)
     limit = get_settings().max_metadata_bytes
     size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
     if size > limit:

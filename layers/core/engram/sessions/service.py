@@ -79,6 +79,9 @@ class SessionService:
         # null clears a text field but means "leave as is" for metadata and status.
         changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()
                    if v is not None or k not in ("metadata", "status")}
+        for name in ("project_name", "branch_name"):  # these are "" when empty, never null
+            if name in changes and changes[name] is None:
+                changes[name] = ""
         if not changes:
             return self._repo.get(workspace_id, session_id)
         changes["updated_at"] = iso(self._clock.now())
