@@ -119,7 +119,7 @@ def test_hybrid_is_the_weighted_sum_and_an_absent_leg_scores_zero():
 def test_default_hybrid_weights():
     index = FakeIndex(knn=[Hit("a", 0.9)], bm25=[Hit("a", 3.0)])
     result = service(index, [memory("a", 30)]).search("ws_1", request())
-    assert result.results[0].score == pytest.approx(0.6 + 0.3 + 0.1 * 0.5)
+    assert result.results[0].score == pytest.approx(0.45 + 0.45 + 0.1 * 0.5)
 
 
 @pytest.mark.parametrize("mode, leg", [("semantic", "semantic"), ("keyword", "keyword")])

@@ -44,8 +44,10 @@ class Weights(_Request):
         return self
 
 
-# Hybrid's default. Measured on LoCoMo (docs/bench-locomo.md); kept general, not fitted.
-DEFAULT_WEIGHTS = Weights(semantic=0.6, keyword=0.3, recency=0.1)
+# Equal legs (BM25 is the stronger leg on dialogue; 0.6/0.3 lost to keyword alone on LoCoMo,
+# and 0.3-0.5 semantic is a plateau, so this is not a fitted optimum); recency as a small
+# tie-breaker, since a newer memory should win between equals. See docs/bench-locomo.md.
+DEFAULT_WEIGHTS = Weights(semantic=0.45, keyword=0.45, recency=0.1)
 
 
 class TagFilterIn(_Request):
