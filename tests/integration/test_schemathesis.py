@@ -48,7 +48,8 @@ def ids(client, auth) -> dict[str, str]:
         "url": "https://hooks.example.com/x", "events": ["session.created"]}).json()
     key = client.post("/v1/api-keys", json={"name": "fuzz"}, headers=auth).json()
     return {"session_id": sid, "memory_id": memory.json()["memory_id"],
-            "webhook_id": hook.get("webhook_id") or hook["id"], "key_id": key["id"]}
+            "webhook_id": hook.get("webhook_id") or hook["id"], "key_id": key["id"],
+            "user_id": "fuzz-user"}
 
 
 def _passes(operation, ids: dict[str, str]) -> list[dict]:

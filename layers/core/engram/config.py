@@ -119,6 +119,15 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(
         86_400, ge=60, description="How long a response is replayed for the same Idempotency-Key."
     )
+    export_bucket: str = Field(
+        "", description="S3 bucket for exports too large to answer inline; empty streams them."
+    )
+    export_inline_max_bytes: int = Field(
+        5_000_000, ge=1024, description="Largest export answered inline (Lambda answers <= 6 MB)."
+    )
+    export_url_ttl_seconds: int = Field(
+        900, ge=60, le=604_800, description="Lifetime of the presigned URL of a large export."
+    )
     webhook_allow_private: bool = Field(
         False, description="Allow http and private/loopback webhook URLs (local development and "
         "tests only)."

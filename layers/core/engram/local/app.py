@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from engram.accounts.routes import router as auth_router
 from engram.context.routes import router as context_router
+from engram.datarights.routes import router as datarights_router
 from engram.health import router as health_router
 from engram.http import create_app
 from engram.memories.routes import router as memories_router
@@ -15,7 +16,7 @@ from engram.sessions.routes import router as sessions_router
 from engram.webhooks.routes import router as webhooks_router
 from engram.workspaces.routes import router as api_keys_router
 
-ROUTERS = (health_router, auth_router, api_keys_router, sessions_router, conversation_router,
+ROUTERS = (health_router, auth_router, api_keys_router, datarights_router, sessions_router, conversation_router,
            context_router,
            search_router,
            memories_router, webhooks_router)

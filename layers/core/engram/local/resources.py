@@ -52,10 +52,11 @@ class LocalResources:
     queue_urls: dict[str, str] = field(default_factory=dict)
     queue_arns: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
 
     def ref(self, logical_id: str) -> str | None:
         return (self.tables.get(logical_id) or self.queue_urls.get(logical_id)
-                or self.secrets.get(logical_id))
+                or self.secrets.get(logical_id) or self.buckets.get(logical_id))
 
 
 def table_kwargs(properties: dict[str, Any], name: str) -> dict[str, Any]:
@@ -133,7 +134,8 @@ def create_resources(dynamodb: Any, sqs: Any, prefix: str = "engram-local",
 def _create_secrets(dynamodb: Any, prefix: str, template: dict[str, Any],
                     made: LocalResources) -> None:
     """Each AWS::SecretsManager::Secret, with a fresh random value as GenerateSecretString
-    would make (the JWT signing secret); same endpoint and region as the table client."""
+    would make (the JWT signing secret), and each AWS::S3::Bucket (exports); same endpoint
+    and region as the table client."""
     import secrets
 
     import boto3
@@ -145,6 +147,15 @@ def _create_secrets(dynamodb: Any, prefix: str, template: dict[str, Any],
     for logical_id in resources_of_type(template, "AWS::SecretsManager::Secret"):
         made.secrets[logical_id] = secrets_client.create_secret(
             Name=f"{prefix}-{logical_id}", SecretString=secrets.token_urlsafe(48))["ARN"]
+    s3 = boto3.client("s3", region_name=dynamodb.meta.region_name,
+                      endpoint_url=None if "amazonaws.com" in endpoint else endpoint)
+    for logical_id, res in resources_of_type(template, "AWS::S3::Bucket").items():
+        name = f"{prefix}-{logical_id}".lower()
+        region = dynamodb.meta.region_name
+        where = {} if region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=name, **where)
+        made.buckets[logical_id] = name
 
 
 def function_environment(made: LocalResources, template: dict[str, Any] | None = None) -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""Data rights: export a workspace's memories; forget a user."""

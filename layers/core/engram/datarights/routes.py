@@ -1,0 +1,68 @@
+"""HTTP routes of data rights (admin scope): export and forget a user. Wiring only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from engram import aws
+from engram.auth import PrincipalDep
+from engram.clock import get_clock, iso
+from engram.config import get_settings
+from engram.datarights.models import ExportFilters, ExportFormat, ExportLink, ForgottenUser
+from engram.datarights.service import DataRightsService
+from engram.datarights.store import ExportStore
+from engram.events import EventFeed
+from engram.ids import ID_PATTERN
+from engram.memories.repository import MemoryRepository
+from engram.memories.service import MemoryService
+from engram.queues import get_queues
+from engram.sessions.repository import SessionRepository
+
+router = APIRouter(tags=["data rights"])
+UserId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
+_EXPORT_RESPONSES = {
+    200: {"description": "The memories, newest first.", "content": {
+        "application/json": {"schema": {"type": "array",
+                                        "items": {"$ref": "#/components/schemas/Memory"}}},
+        "text/csv": {"schema": {"type": "string"}}}},
+    303: {"description": "Too large to answer inline: fetch it from Location (presigned).",
+          "model": ExportLink},
+}
+
+
+def get_data_rights_service() -> DataRightsService:
+    table, clock, bucket = aws.table(), get_clock(), get_settings().export_bucket
+    memories = MemoryService(MemoryRepository(table), get_queues(), EventFeed(table, clock), clock,
+                             sessions=SessionRepository(table))
+    store = ExportStore(aws.client("s3"), bucket) if bucket else None
+    return DataRightsService(memories, MemoryRepository(table), SessionRepository(table), clock,
+                             store)
+
+
+DataRightsDep = Annotated[DataRightsService, Depends(get_data_rights_service)]
+
+
+@router.get("/v1/export", response_class=Response, responses=_EXPORT_RESPONSES)
+def export(who: PrincipalDep, svc: DataRightsDep,
+           fmt: Annotated[ExportFormat, Query(alias="format")] = "json",
+           from_date: datetime | None = None, to_date: datetime | None = None,
+           session_id: FilterId = None, include_deleted: bool = False) -> Response:
+    filters = ExportFilters(from_date=iso(from_date) if from_date else None,
+                            to_date=iso(to_date) if to_date else None,
+                            session_id=session_id, include_deleted=include_deleted)
+    result = svc.export(who.workspace_id, filters, fmt)
+    if result.url:
+        link = ExportLink(url=result.url, expires_at=result.expires_at, bytes=result.size,
+                          format=fmt)
+        return JSONResponse(link.model_dump(), status_code=303, headers={"Location": result.url})
+    return StreamingResponse(result.chunks, media_type=result.media_type)
+
+
+@router.delete("/v1/users/{user_id}/memories")
+def forget_user(user_id: UserId, who: PrincipalDep, svc: DataRightsDep) -> ForgottenUser:
+    return svc.forget_user(who.workspace_id, user_id)

@@ -1,0 +1,104 @@
+"""Data rights: export (JSON and CSV, filters, page by page, large exports through S3 with a
+presigned URL) and forgetting a user (soft, restorable, admin only)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import boto3
+import pytest
+
+from engram.datarights import service as datarights_service
+
+
+def remember(client, auth, content, **fields):
+    response = client.post("/v1/memories", json={"content": content, **fields}, headers=auth)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+def memories(client, auth):
+    return [remember(client, auth, f"memory {i}", user_id="u1" if i % 2 else "u2",
+                     tags=["t"], metadata={"i": i}) for i in range(5)]
+
+
+def test_json_export_is_every_memory_newest_first(client, auth, memories, monkeypatch):
+    monkeypatch.setattr(datarights_service, "PAGE", 2)  # several pages
+    response = client.get("/v1/export", headers=auth)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    exported = response.json()
+    assert [m["memory_id"] for m in exported] == [m["memory_id"] for m in reversed(memories)]
+    assert exported[0]["metadata"] == {"i": 4}
+
+
+def test_csv_export_has_a_header_row(client, auth, memories):
+    response = client.get("/v1/export?format=csv", headers=auth)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 5 and rows[0]["content"] == "memory 4"
+    assert json.loads(rows[0]["tags"]) == ["t"]
+
+
+def test_export_filters(client, auth, memories):
+    sid = client.post("/v1/sessions", json={}, headers=auth).json()["session_id"]
+    in_session = remember(client, auth, "in session", session_id=sid)
+    only = client.get(f"/v1/export?session_id={sid}", headers=auth).json()
+    assert [m["memory_id"] for m in only] == [in_session["memory_id"]]
+    since = memories[3]["created_at"]
+    recent = client.get("/v1/export", params={"from_date": since}, headers=auth).json()
+    assert {m["memory_id"] for m in recent} >= {memories[3]["memory_id"], memories[4]["memory_id"]}
+    assert memories[0]["memory_id"] not in {m["memory_id"] for m in recent}
+    client.delete(f"/v1/memories/{memories[0]['memory_id']}", headers=auth)
+    assert len(client.get("/v1/export", headers=auth).json()) == 5
+    assert len(client.get("/v1/export?include_deleted=true", headers=auth).json()) == 6
+
+
+def test_a_large_export_goes_to_s3_with_a_presigned_url(client, auth, memories, monkeypatch,
+                                                        aws_env):
+    monkeypatch.setenv("EXPORT_INLINE_MAX_BYTES", "1024")
+    from engram.config import get_settings
+
+    get_settings.cache_clear()
+    for i in range(5):
+        remember(client, auth, "x" * 400 + str(i))
+    response = client.get("/v1/export", headers=auth, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    link = response.json()
+    assert response.headers["location"] == link["url"] and link["bytes"] > 1024
+    bucket = aws_env.buckets["ExportBucket"]
+    objects = boto3.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+    assert len(objects) == 1 and objects[0]["Key"] in link["url"]
+    assert "X-Amz-Signature" in link["url"] or "Signature" in link["url"]
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=objects[0]["Key"])["Body"].read()
+    assert len(json.loads(body)) == 10
+
+
+def test_export_and_forget_need_admin(client, make_key):
+    writer = {"x-api-key": make_key(scopes=["read", "write"])}
+    assert client.get("/v1/export", headers=writer).status_code == 403
+    assert client.delete("/v1/users/u1/memories", headers=writer).status_code == 403
+
+
+def test_bad_export_parameters_are_422(client, auth):
+    assert client.get("/v1/export?format=xml", headers=auth).status_code == 422
+    assert client.get("/v1/export?from_date=yesterday", headers=auth).status_code == 422
+
+
+def test_forget_a_user_is_soft_and_restorable(client, auth, memories, other_auth):
+    sid = client.post("/v1/sessions", json={"user_id": "u1"}, headers=auth).json()["session_id"]
+    in_session = remember(client, auth, "said in u1's session", session_id=sid)
+    assert client.delete("/v1/users/u1/memories", headers=other_auth).json()["forgotten"] == 0
+    response = client.delete("/v1/users/u1/memories", headers=auth)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"user_id": "u1", "forgotten": 3, "sessions": 1}
+    left = client.get("/v1/memories", headers=auth).json()["data"]
+    assert {m["user_id"] for m in left} == {"u2"}
+    restored = client.post(f"/v1/memories/{in_session['memory_id']}/restore", headers=auth)
+    assert restored.status_code == 200
+    again = client.delete("/v1/users/u1/memories", headers=auth).json()
+    assert again["forgotten"] == 1  # only what was live again
