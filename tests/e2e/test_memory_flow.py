@@ -38,9 +38,8 @@ def test_store_search_converse_end_and_get_context(stack):
         eventually(lambda: all(http.get(f"/v1/memories/{i}/status", headers=auth)
                                .json()["embedding_status"] == "ready" for i in ids), "embedding")
 
-        found = http.post("/v1/memories/search", headers=auth,
-                          json={"query": "How should we contact Ada?", "limit": 3}).json()
-        assert found["results"][0]["memory_id"] == ids[0]
+        check_search_modes_and_filters(http, auth, ids)
+        check_delete_and_restore(http, auth, ids[0])
 
         session = http.post("/v1/sessions", headers=auth, json={
             "agent_id": "e2e", "prompt": "Let's plan the billing migration."}).json()
@@ -63,5 +62,33 @@ def test_store_search_converse_end_and_get_context(stack):
         context = http.get(f"/v1/sessions/{other}/context?query=which database", headers=auth).json()
         assert "### Decisions" in context["markdown"] and "### Preferences" in context["markdown"]
         assert [s["session_id"] for s in context["context"]["recent_sessions"]] == [sid]
+        assert "### Session Summaries (1)" in context["markdown"]
+        assert ended["summary"].split(".")[0] in context["markdown"]
+        kinds = {m["memory_type"] for m in context["context"]["recent_memories"]}
+        assert {"decision", "preference"} <= kinds
         assert context["token_estimate"] > 0
     assert stack.stop(signal.SIGINT) == 0, stack.output()
+
+
+def search(http, auth, **body) -> list[str]:
+    response = http.post("/v1/memories/search", headers=auth, json={"limit": 5, **body})
+    assert response.status_code == 200, response.text
+    return [hit["memory_id"] for hit in response.json()["results"]]
+
+
+def check_search_modes_and_filters(http, auth, ids):
+    ada, invoices = ids
+    for mode in ("semantic", "keyword", "hybrid"):
+        assert search(http, auth, query="How should we contact Ada by email?", search_mode=mode)[0] == ada
+    assert search(http, auth, query="email", tags=["customer:ada"]) == [ada]
+    assert search(http, auth, query="email", memory_types=["fact"]) in ([], [invoices])
+    tagged = {"key": "customer", "op": "eq", "value": "ada"}
+    assert search(http, auth, query="contact", tag_filters=[tagged]) == [ada]
+    assert set(search(http, auth)) == {ada, invoices}  # no query: a filter-only listing
+
+
+def check_delete_and_restore(http, auth, memory_id):
+    assert http.delete(f"/v1/memories/{memory_id}", headers=auth).status_code == 200
+    assert memory_id not in search(http, auth, query="contact Ada")  # at once, before the index
+    assert http.post(f"/v1/memories/{memory_id}/restore", headers=auth).status_code == 200
+    eventually(lambda: memory_id in search(http, auth, query="contact Ada"), "restored in search")
