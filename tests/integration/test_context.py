@@ -145,3 +145,11 @@ def test_another_workspace_gets_404(client, auth, other_auth, seeded):
     sid, _ = seeded
     assert client.get(f"/v1/sessions/{sid}/context", headers=other_auth).status_code == 404
     assert client.post(f"/v1/sessions/{sid}/context", json={}, headers=other_auth).status_code == 404
+
+
+def test_a_title_that_repeats_the_content_is_not_printed_twice(client, auth, seeded):
+    sid, _ = seeded
+    _memory(client, auth, "Ship on Fridays. Always.", "decision", 0.95, title="Ship on Fridays")
+    markdown = client.get(f"/v1/sessions/{sid}/context", headers=auth).json()["markdown"]
+    assert "- Ship on Fridays. Always." in markdown and "**Ship on Fridays**" not in markdown
+    assert "- **Storage**: We use DynamoDB as the source of truth." in markdown

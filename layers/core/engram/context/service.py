@@ -158,7 +158,10 @@ def _recent_session(session: Session) -> RecentSession:
 
 def _line(memory: Memory) -> str:
     text = " ".join(memory.content.split())
-    return f"- **{memory.title}**: {text}" if memory.title else f"- {text}"
+    title = (memory.title or "").strip().rstrip(".")
+    if not title or text.lower().startswith(title.lower()):  # a title that repeats the text
+        return f"- {text}"
+    return f"- **{title}**: {text}"
 
 
 def render_markdown(session: Session, parts: _Parts) -> str:
