@@ -9,7 +9,6 @@ import json
 
 import boto3
 import pytest
-
 from engram.datarights import service as datarights_service
 
 

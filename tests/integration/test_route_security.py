@@ -10,7 +10,6 @@ import socket
 from typing import Any
 
 import pytest
-
 from engram.local.app import build_app
 
 PUBLIC = {("GET", "/health"), ("POST", "/v1/auth/register"), ("POST", "/v1/auth/login"),

@@ -5,12 +5,13 @@ undocumented status, no response that breaks its schema. Derandomized and bounde
 from __future__ import annotations
 
 import math
-from collections import Counter
 import socket
 import time
+from collections import Counter
 
 import pytest
 import schemathesis
+from engram.local.app import build_app
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -20,8 +21,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
-from engram.local.app import build_app
 
 TOTAL_REQUESTS = 1_500
 TIME_BUDGET_SECONDS = 170

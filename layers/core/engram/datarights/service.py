@@ -62,14 +62,14 @@ class DataRightsService:
         """Small exports answer inline; larger ones (a Lambda answer holds 6 MB) go to S3 via
         a temporary file that spills to disk, never whole in memory."""
         settings = get_settings()
-        spool = tempfile.SpooledTemporaryFile(max_size=settings.export_inline_max_bytes)
-        size = sum(spool.write(chunk) for chunk in chunks)
-        spool.seek(0)
-        if size <= settings.export_inline_max_bytes:
-            return Export(MEDIA_TYPES[fmt], chunks=[spool.read()], size=size)
-        key = f"exports/{workspace_id}/{new_id('exp')}.{fmt}"
-        url = self._store.put(spool, key, MEDIA_TYPES[fmt], f"engram-export.{fmt}",
-                              settings.export_url_ttl_seconds)
+        with tempfile.SpooledTemporaryFile(max_size=settings.export_inline_max_bytes) as spool:
+            size = sum(spool.write(chunk) for chunk in chunks)
+            spool.seek(0)
+            if size <= settings.export_inline_max_bytes:
+                return Export(MEDIA_TYPES[fmt], chunks=[spool.read()], size=size)
+            key = f"exports/{workspace_id}/{new_id('exp')}.{fmt}"
+            url = self._store.put(spool, key, MEDIA_TYPES[fmt], f"engram-export.{fmt}",
+                                  settings.export_url_ttl_seconds)
         expires = self._clock.now() + timedelta(seconds=settings.export_url_ttl_seconds)
         return Export(MEDIA_TYPES[fmt], url=url, expires_at=iso(expires), size=size)
 

@@ -1,0 +1,67 @@
+"""API.md's limits, each a 413 or 422 with a sentence, before anything is written."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+
+@pytest.fixture
+def item_count(aws_env):
+    table = boto3.resource("dynamodb").Table(aws_env.tables["Table"])
+    return lambda: table.scan(Select="COUNT")["Count"]
+
+
+def _refused(response, statuses=(413, 422)):
+    assert response.status_code in statuses, response.text
+    body = response.json()
+    assert body["detail"].endswith(".") and body["code"] in ("payload_too_large", "validation_error")
+
+
+@pytest.mark.parametrize("body", [
+    {"content": "x" * 32_769},
+    {"content": "ok", "metadata": {"blob": "x" * 8_200}},
+    {"content": "ok", "tags": [f"t{i}" for i in range(51)]},
+    {"content": "ok", "tags": ["x" * 129]},
+    {"content": "ok", "session_id": "s" * 256},
+    {"content": "ok", "user_id": "bad id"},
+    {"content": "ok", "metadata": {"n": 10 ** 40 + 1}},
+    {"content": "ok", "metadata": {"": 1}},
+    {"memories": [{"content": "ok"}] * 101},
+    {"memories": [{"content": "ok"}, {"content": ""}]},
+])
+def test_memory_limits(client, auth, item_count, body):
+    before = item_count()
+    _refused(client.post("/v1/memories", json=body, headers=auth))
+    assert item_count() == before
+
+
+@pytest.mark.parametrize("body", [
+    {"session_id": "x" * 256},
+    {"session_id": "has space"},
+    {"metadata": {"blob": "x" * 8_200}},
+    {"project_name": "p" * 256},
+])
+def test_session_limits(client, auth, item_count, body):
+    before = item_count()
+    _refused(client.post("/v1/sessions", json=body, headers=auth))
+    assert item_count() == before
+
+
+def test_message_limits(client, auth, item_count):
+    sid = client.post("/v1/sessions", json={}, headers=auth).json()["session_id"]
+    before = item_count()
+    too_long = {"role": "user", "content": "x" * 32_769}
+    _refused(client.post(f"/v1/sessions/{sid}/messages", json=too_long, headers=auth))
+    batch = {"messages": [{"role": "user", "content": "ok"}] * 101}
+    _refused(client.post(f"/v1/sessions/{sid}/messages", json=batch, headers=auth))
+    assert item_count() == before
+
+
+def test_bodies_over_one_mebibyte_are_413(client, auth, item_count):
+    before = item_count()
+    body = '{"content": "' + "x" * 1_048_600 + '"}'
+    response = client.post("/v1/memories", content=body, headers={
+        **auth, "content-type": "application/json"})
+    _refused(response, (413,))
+    assert item_count() == before
