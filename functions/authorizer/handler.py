@@ -3,7 +3,7 @@ FastAPI dependency; the principal travels to the functions as the context."""
 
 from typing import Any
 
-from engram.auth import credential_from_headers, get_authenticator
+from engram.credentials import credential_from_headers, get_authenticator
 from engram.errors import Unauthorized
 from engram.observability import logger
 

@@ -67,7 +67,7 @@ def test_expired_keys_are_refused(client, make_key, monkeypatch):
     assert client.get("/v1/sessions", headers=key).status_code == 200
     later = FixedClock(soon + timedelta(seconds=1))
     client.app.dependency_overrides[get_clock] = lambda: later
-    monkeypatch.setattr("engram.auth.get_clock", lambda: later)
+    monkeypatch.setattr("engram.credentials.get_clock", lambda: later)
     response = client.get("/v1/sessions", headers=key)
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]

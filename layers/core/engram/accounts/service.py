@@ -13,9 +13,9 @@ from engram.accounts.models import (
     TokenPair,
 )
 from engram.accounts.repository import AccountRepository, StaleRefreshToken
-from engram.auth import Principal
 from engram.clock import Clock, iso, parse_iso
 from engram.config import get_settings
+from engram.credentials import Principal
 from engram.errors import NotFound, Unauthorized, ValidationFailed
 from engram.ids import new_id
 from engram.observability import logger
