@@ -17,23 +17,19 @@ Runs offline on moto and the local index and embedder. Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
-import re
-import statistics
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "locomo-dev.json"
+from metrics import (DATA, Conversation, Tally, Turn, load, memory_content, memory_title,
+                     session_time, sessions_of)
+
 MODES = ("keyword", "semantic", "hybrid")
-_EVIDENCE = re.compile(r"D:?(\d+):(\d+)")
 
 os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                   AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
@@ -43,60 +39,6 @@ os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "OPENSEARCH_ENDPOINT", "SEARCH_BACKEND",
               "EMBEDDER", "LOCAL_INDEX_PATH"):
     os.environ.pop(_name, None)
-
-
-# --- data -------------------------------------------------------------------------------
-
-@dataclass
-class Turn:
-    dia_id: str
-    session: int
-    speaker: str
-    text: str
-    date: str
-
-
-@dataclass
-class Conversation:
-    sample_id: str
-    turns: list[Turn]
-    questions: list[dict[str, Any]] = field(default_factory=list)
-
-
-def evidence_ids(raw: list[str], known: set[str]) -> list[str]:
-    """Normalises 'D8:6; D9:17', 'D:11:26', 'D30:05'; drops ids that name no turn."""
-    found = [f"D{int(a)}:{int(b)}" for item in raw for a, b in _EVIDENCE.findall(item)]
-    return [i for i in dict.fromkeys(found) if i in known]
-
-
-def load(path: Path, limit: int | None) -> list[Conversation]:
-    conversations = []
-    for item in json.loads(path.read_text())[:limit]:
-        turns = list(_turns(item["conversation"]))
-        known = {t.dia_id for t in turns}
-        conv = Conversation(item["sample_id"], turns)
-        for qa in item["qa"]:
-            evidence = evidence_ids(qa.get("evidence", []), known)
-            if qa["category"] != 5 and evidence:
-                conv.questions.append({**qa, "evidence": evidence})
-        conversations.append(conv)
-    return conversations
-
-
-def _turns(conv: dict[str, Any]) -> Iterator[Turn]:
-    sessions = sorted(int(k.split("_")[1]) for k in conv
-                      if re.fullmatch(r"session_\d+", k) and conv[k])
-    for n in sessions:
-        for turn in conv[f"session_{n}"]:
-            text = turn["text"]
-            if turn.get("blip_caption"):
-                text += f" [shares a photo: {turn['blip_caption']}]"
-            yield Turn(turn["dia_id"], n, turn["speaker"], text, conv[f"session_{n}_date_time"])
-
-
-def session_time(date: str) -> datetime:
-    """'1:56 pm on 8 May, 2023' → an aware datetime."""
-    return datetime.strptime(date, "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
 
 
 # --- the stack --------------------------------------------------------------------------
@@ -152,7 +94,7 @@ def store(conv: Conversation, context: str) -> dict[str, str]:
     service = MemoryService(repo, _Discard(), _Discard(), clock)  # type: ignore[arg-type]
     sync = IndexSync(repo, get_search_index(), get_embedder(), _Discard(), clock)  # type: ignore[arg-type]
     workspace, dia_of = f"ws_{conv.sample_id}", {}
-    for session in _sessions(conv.turns):
+    for session in sessions_of(conv.turns):
         clock._now = session_time(session[0].date)  # the memory's created_at: the session's date
         for start in range(0, len(session), 90):  # a transaction holds at most 100 items
             chunk = session[start:start + 90]
@@ -165,13 +107,6 @@ def store(conv: Conversation, context: str) -> dict[str, str]:
     return dia_of
 
 
-def _sessions(turns: list[Turn]) -> list[list[Turn]]:
-    grouped: dict[int, list[Turn]] = {}
-    for turn in turns:
-        grouped.setdefault(turn.session, []).append(turn)
-    return list(grouped.values())
-
-
 def _context(session: list[Turn], i: int) -> str | None:
     """The message before this one in the same session (DESIGN.md's advice)."""
     return f"{session[i - 1].speaker}: {session[i - 1].text}" if i else None
@@ -180,36 +115,12 @@ def _context(session: list[Turn], i: int) -> str | None:
 def _body(conv: Conversation, turn: Turn) -> Any:
     from engram.memories.models import MemoryCreate
 
-    return MemoryCreate(content=f"{turn.speaker}: {turn.text}", title=f"Session on {turn.date}",
+    return MemoryCreate(content=memory_content(turn), title=memory_title(turn),
                         session_id=f"{conv.sample_id}-s{turn.session}",
                         metadata={"dia_id": turn.dia_id, "session_date": turn.date})
 
 
 # --- evaluation -------------------------------------------------------------------------
-
-def recall(ranked: list[str], evidence: list[str], k: int) -> float:
-    return len(set(ranked[:k]) & set(evidence)) / len(evidence)
-
-
-def ndcg(ranked: list[str], evidence: list[str], k: int = 10) -> float:
-    gains = sum(1 / math.log2(r + 2) for r, d in enumerate(ranked[:k]) if d in evidence)
-    ideal = sum(1 / math.log2(r + 2) for r in range(min(len(evidence), k)))
-    return gains / ideal
-
-
-@dataclass
-class Tally:
-    r5: list[float] = field(default_factory=list)
-    r10: list[float] = field(default_factory=list)
-    ndcg10: list[float] = field(default_factory=list)
-    ms: list[float] = field(default_factory=list)
-
-    def row(self, name: str) -> str:
-        ms = sorted(self.ms)
-        p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
-        return (f"| {name} | {statistics.mean(self.r5):.3f} | {statistics.mean(self.r10):.3f} | "
-                f"{statistics.mean(self.ndcg10):.3f} | {statistics.median(ms):.1f} | {p95:.1f} |")
-
 
 class _Snapshot:
     """The re-check's get_many over the live memories, read once through moto after
@@ -251,9 +162,7 @@ def evaluate(conv: Conversation, dia_of: dict[str, str], variants: dict[str, tup
             tally = tallies.setdefault(name, Tally())
             tally.ms.append((time.perf_counter() - started) * 1000)
             ranked = [dia_of[r.memory_id] for r in response.results]
-            tally.r5.append(recall(ranked, qa["evidence"], 5))
-            tally.r10.append(recall(ranked, qa["evidence"], 10))
-            tally.ndcg10.append(ndcg(ranked, qa["evidence"]))
+            tally.add(ranked, qa["evidence"])
 
 
 def variants_of(weight_sets: list[str]) -> dict[str, tuple[str, Any]]:
