@@ -3,9 +3,10 @@
 Data is partitioned per workspace (`_Shard`), and every read resolves its rows through
 `_scope`, the one place a workspace is applied, so no query can cross tenants.
 
-Keyword text is lower-cased, split on word characters and stripped of English stopwords
-(bm25s's list); there is no stemming (bm25s only stems through the optional PyStemmer
-package), so 'running' does not match 'run' here while OpenSearch's english analyzer does.
+Keyword text is lower-cased, split on word characters, stripped of English stopwords
+(bm25s's list) and stemmed with PyStemmer's English (Porter2) stemmer, so 'running' matches
+'run' here as it does under OpenSearch's english analyzer (Porter). Measured on LoCoMo
+(docs/benchmarks.md): it raises keyword recall@5 and NDCG@10.
 
 Persistence (optional): one `.npz` file holding the vectors and a JSON document list,
 written atomically by `flush()` and by a debounced timer after writes, read at start.
@@ -48,8 +49,19 @@ def _stopwords() -> frozenset[str]:
 _STOPWORDS = _stopwords()
 
 
+def _stemmer() -> Any:
+    import Stemmer  # PyStemmer: Snowball's English (Porter2) stemmer, in C
+
+    return Stemmer.Stemmer("english")
+
+
+_STEMMER = _stemmer()
+
+
 def tokenize(text: str) -> list[str]:
-    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
+    """Lower-cased word tokens, English stopwords dropped, stemmed (documents and queries alike)."""
+    tokens = [t for t in _TOKEN.findall(text.lower()) if t not in _STOPWORDS]
+    return _STEMMER.stemWords(tokens) if tokens else tokens
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
