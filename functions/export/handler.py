@@ -1,4 +1,5 @@
-"""Data rights function: GET /v1/export and DELETE /v1/users/{user_id}/memories."""
+"""Data rights function: GET /v1/export, DELETE /v1/users/{user_id}/memories and
+POST /v1/users/{user_id}/restore."""
 
 from engram.datarights.routes import router
 from engram.http import create_app, lambda_api_handler

@@ -1,14 +1,18 @@
 """Data rights: export (JSON and CSV, filters, page by page, large exports through S3 with a
-presigned URL) and forgetting a user (soft, restorable, admin only)."""
+presigned URL), forgetting a user (their memories and sessions, soft, admin only) and restoring
+them within the window."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from datetime import timedelta
 
 import boto3
 import pytest
+from engram.clock import FixedClock, get_clock
+from engram.datarights import routes as datarights_routes
 from engram.datarights import service as datarights_service
 
 
@@ -81,6 +85,7 @@ def test_export_and_forget_need_admin(client, make_key):
     writer = {"x-api-key": make_key(scopes=["read", "write"])}
     assert client.get("/v1/export", headers=writer).status_code == 403
     assert client.delete("/v1/users/u1/memories", headers=writer).status_code == 403
+    assert client.post("/v1/users/u1/restore", headers=writer).status_code == 403
 
 
 def test_bad_export_parameters_are_422(client, auth):
@@ -97,7 +102,102 @@ def test_forget_a_user_is_soft_and_restorable(client, auth, memories, other_auth
     assert response.json() == {"user_id": "u1", "forgotten": 3, "sessions": 1}
     left = client.get("/v1/memories", headers=auth).json()["data"]
     assert {m["user_id"] for m in left} == {"u2"}
-    restored = client.post(f"/v1/memories/{in_session['memory_id']}/restore", headers=auth)
+    assert client.get(f"/v1/memories/{in_session['memory_id']}", headers=auth).status_code == 404
+    restored = client.post(f"/v1/memories/{memories[1]['memory_id']}/restore", headers=auth)
     assert restored.status_code == 200
     again = client.delete("/v1/users/u1/memories", headers=auth).json()
-    assert again["forgotten"] == 1  # only what was live again
+    assert again == {"user_id": "u1", "forgotten": 1, "sessions": 0}  # only what was live again
+
+
+def start_session(client, auth, user_id, message):
+    response = client.post("/v1/sessions", json={"user_id": user_id}, headers=auth)
+    assert response.status_code == 201, response.text
+    sid = response.json()["session_id"]
+    posted = client.post(f"/v1/sessions/{sid}/messages", json={"role": "user", "content": message},
+                         headers=auth)
+    assert posted.status_code == 201, posted.text
+    return sid
+
+
+@pytest.fixture
+def sessions(client, auth):
+    """Two sessions of u1 (one with a checkpoint) and one of u2, a message each."""
+    ids = [start_session(client, auth, user, f"said by {user}") for user in ("u1", "u1", "u2")]
+    assert client.post(f"/v1/sessions/{ids[0]}/checkpoints", headers=auth).status_code == 201
+    return ids
+
+
+def listed(client, auth, query=""):
+    body = client.get(f"/v1/sessions{query}", headers=auth).json()
+    return [s["session_id"] for s in body["data"]], body["count"]
+
+
+def test_forgetting_a_user_soft_deletes_their_sessions(client, auth, memories, sessions):
+    u1a, u1b, u2 = sessions
+    assert listed(client, auth) == ([u2, u1b, u1a], 3)
+    response = client.delete("/v1/users/u1/memories", headers=auth)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"user_id": "u1", "forgotten": 4, "sessions": 2}  # 2 + 2 messages
+    assert listed(client, auth) == ([u2], 1)  # the workspace's counter moved too
+    assert listed(client, auth, "?user_id=u1") == ([], 0)
+    for method, path, body in [
+            ("GET", "", None), ("PATCH", "", {"summary": "x"}), ("DELETE", "", None),
+            ("POST", "/end", {}), ("GET", "/messages", None),
+            ("POST", "/messages", {"role": "user", "content": "more"}), ("GET", "/history", None),
+            ("GET", "/checkpoints", None), ("POST", "/checkpoints", None),
+            ("GET", "/context", None), ("GET", "/embedding-status", None),
+            ("DELETE", "/memories", None)]:
+        response = client.request(method, f"/v1/sessions/{u1a}{path}", json=body, headers=auth)
+        assert response.status_code == 404, f"{method} {path}: {response.text}"
+    assert client.get(f"/v1/sessions/{u2}", headers=auth).status_code == 200
+    left = client.get("/v1/memories", headers=auth).json()["data"]
+    assert {m["content"] for m in left} == {"memory 0", "memory 2", "memory 4", "said by u2"}
+    again = client.delete("/v1/users/u1/memories", headers=auth).json()
+    assert again == {"user_id": "u1", "forgotten": 0, "sessions": 0}
+    assert listed(client, auth) == ([u2], 1)
+
+
+def test_restoring_a_user_brings_back_their_sessions_and_memories(client, auth, memories,
+                                                                   sessions):
+    u1a, u1b, u2 = sessions
+    before = client.get(f"/v1/sessions/{u1a}", headers=auth).json()
+    window = client.get(f"/v1/sessions/{u1a}/messages", headers=auth).json()
+    client.delete("/v1/users/u1/memories", headers=auth)
+    response = client.post("/v1/users/u1/restore", headers=auth)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"user_id": "u1", "restored": 4, "sessions": 2}
+    assert listed(client, auth) == ([u2, u1b, u1a], 3)
+    after = client.get(f"/v1/sessions/{u1a}", headers=auth).json()
+    assert "deleted_at" not in after and "restorable_until" not in after
+    assert {k: v for k, v in after.items() if k != "updated_at"} == {
+        k: v for k, v in before.items() if k != "updated_at"}
+    assert client.get(f"/v1/sessions/{u1a}/messages", headers=auth).json() == window
+    assert len(client.get(f"/v1/sessions/{u1a}/checkpoints", headers=auth).json()) == 1
+    assert len(client.get("/v1/memories", headers=auth).json()["data"]) == 8
+    posted = client.post(f"/v1/sessions/{u1b}/messages", headers=auth,
+                         json={"role": "user", "content": "back again"})
+    assert posted.status_code == 201, posted.text
+    again = client.post("/v1/users/u1/restore", headers=auth).json()
+    assert again == {"user_id": "u1", "restored": 0, "sessions": 0}
+    assert listed(client, auth) == ([u2, u1b, u1a], 3)
+
+
+def test_another_workspace_can_neither_see_nor_restore_a_forgotten_user(client, auth, other_auth,
+                                                                      memories, sessions):
+    u1a = sessions[0]
+    client.delete("/v1/users/u1/memories", headers=auth)
+    assert client.post("/v1/users/u1/restore", headers=other_auth).json() == {
+        "user_id": "u1", "restored": 0, "sessions": 0}
+    assert client.get(f"/v1/sessions/{u1a}", headers=other_auth).status_code == 404
+    assert client.get(f"/v1/sessions/{u1a}", headers=auth).status_code == 404  # still forgotten
+    assert client.post("/v1/users/u1/restore", headers=auth).json()["sessions"] == 2
+
+
+def test_nothing_comes_back_after_the_window(client, auth, memories, sessions, monkeypatch):
+    client.delete("/v1/users/u1/memories", headers=auth)
+    later = FixedClock(get_clock().now() + timedelta(days=31))
+    monkeypatch.setattr(datarights_routes, "get_clock", lambda: later)
+    response = client.post("/v1/users/u1/restore", headers=auth)
+    assert response.json() == {"user_id": "u1", "restored": 0, "sessions": 0}
+    assert client.get(f"/v1/sessions/{sessions[0]}", headers=auth).status_code == 404
+    assert listed(client, auth) == ([sessions[2]], 1)

@@ -1,17 +1,19 @@
-"""Maintenance: stuck embeds re-queued, expired soft deletes purged (without TTL), reindex."""
+"""Maintenance: stuck embeds re-queued, expired soft deletes (memories and sessions) purged
+(without TTL), reindex."""
 
 import io
 import json
 from datetime import timedelta
 
 import boto3
-
-from engram import aws
+from boto3.dynamodb.conditions import Key
+from engram import aws, keys
 from engram.clock import FixedClock, get_clock, iso
 from engram.memories.maintenance import Maintenance
 from engram.memories.maintenance_jobs import build_maintenance, reindex, run_maintenance
 from engram.memories.repository import MemoryRepository
 from engram.search.index import get_search_index
+from engram.sessions.repository import SessionRepository
 
 
 def _store(client, auth, content="remember the milk"):
@@ -71,8 +73,37 @@ def test_expired_soft_deletes_are_purged_from_table_and_index(client, auth, pump
     assert get_search_index().count(workspace[0].workspace_id) == 1
 
 
+def test_expired_soft_deleted_sessions_are_purged_with_their_checkpoints(client, auth):
+    def session(user_id):
+        sid = client.post("/v1/sessions", json={"user_id": user_id}, headers=auth).json()["session_id"]
+        client.post(f"/v1/sessions/{sid}/messages", json={"role": "user", "content": "hi"},
+                    headers=auth)
+        assert client.post(f"/v1/sessions/{sid}/checkpoints", headers=auth).status_code == 201
+        return sid
+
+    gone, restored, live = session("u1"), session("u2"), session("u3")
+    for user in ("u1", "u2"):
+        assert client.delete(f"/v1/users/{user}/memories", headers=auth).json()["sessions"] == 1
+    assert client.post("/v1/users/u2/restore", headers=auth).json()["sessions"] == 1
+    table = aws.table()
+    maintenance = build_maintenance()
+    repo, enqueue, sessions = maintenance._repo, maintenance._enqueue_sync, SessionRepository(table)
+    assert Maintenance(repo, enqueue, _later(60 * 24 * 29), sessions).purge_expired_sessions() == 0
+    assert Maintenance(repo, enqueue, _later(60 * 24 * 31), sessions).run().purged_sessions == 1
+    items = table.query(KeyConditionExpression=Key("PK").eq(keys.session_key(gone)["PK"]))
+    assert items["Items"] == []  # the session and its checkpoint
+    for sid in (restored, live):
+        assert client.get(f"/v1/sessions/{sid}/checkpoints", headers=auth).json()
+    assert [s["session_id"] for s in client.get("/v1/sessions", headers=auth).json()["data"]] == [
+        live, restored]
+    assert client.post("/v1/users/u1/restore", headers=auth).json() == {
+        "user_id": "u1", "restored": 0, "sessions": 0}
+    assert Maintenance(repo, enqueue, _later(60 * 24 * 31), sessions).purge_expired_sessions() == 0
+
+
 def test_the_scheduled_event_runs_both_jobs(aws_env):
-    assert run_maintenance({}) == {"requeued": 0, "purged": 0, "reindexed": 0}
+    assert run_maintenance({}) == {"requeued": 0, "purged": 0, "reindexed": 0,
+                                   "purged_sessions": 0}
 
 
 def test_reindex_rebuilds_a_lost_index_without_reembedding(client, auth, pump, workspace, monkeypatch):

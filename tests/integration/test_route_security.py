@@ -99,8 +99,9 @@ def seed(client, auth) -> dict[str, str]:
         assert response.status_code in (200, 201), response.text
         return response.json()
 
-    session = made(client.post("/v1/sessions", headers=auth,
-                               json={"agent_id": "agent-a", "metadata": {"m": MARK}}))
+    # The session is user-a's, so another workspace forgetting user-a would show in still_there.
+    session = made(client.post("/v1/sessions", headers=auth, json={
+        "agent_id": "agent-a", "user_id": "user-a", "metadata": {"m": MARK}}))
     sid = session["session_id"]
     made(client.post(f"/v1/sessions/{sid}/messages", headers=auth,
                      json={"role": "user", "content": MARK}))

@@ -5,6 +5,8 @@ Items:
   api key     PK=APIKEY#<sha256>       SK=APIKEY            GSI1: WS#<ws>#APIKEYS / <created>#<key_id>
   session     PK=SESSION#<sid>         SK=SESSION           GSI1: WS#<ws>#SESSIONS / <started>#<sid>
                                                             GSI2: WS#<ws>#AGENT#<agent>#SESSIONS / <started>#<sid>
+                                                            GSI4: MAINT#PURGE#SESSIONS / <restorable_until>#<sid>
+                                                                  while soft-deleted (sparse)
   event       PK=WS#<ws>#EVENTS        SK=<created>#<evt>   (TTL: the change feed)
 Session ids are unique across workspaces (API.md), so the session item is keyed by id alone
 and the workspace is checked on read.
@@ -100,6 +102,7 @@ def delivery_key(workspace_id: str, webhook_id: str, delivery_id: str) -> dict[s
 #                   MAINT#PURGE / <restorable_until>#<mid> while soft-deleted (sparse)
 MAINT_PENDING = "MAINT#PENDING"
 MAINT_PURGE = "MAINT#PURGE"
+MAINT_PURGE_SESSIONS = "MAINT#PURGE#SESSIONS"  # soft-deleted sessions, same stamp
 
 
 def memory_key(memory_id: str) -> dict[str, str]:

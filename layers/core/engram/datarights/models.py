@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 ExportFormat = Literal["json", "csv"]
 MEDIA_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
@@ -38,5 +38,11 @@ class ExportLink(BaseModel):
 
 class ForgottenUser(BaseModel):
     user_id: str
-    forgotten: int
-    sessions: int
+    forgotten: int = Field(description="Memories soft-deleted.")
+    sessions: int = Field(description="Sessions soft-deleted.")
+
+
+class RestoredUser(BaseModel):
+    user_id: str
+    restored: int = Field(description="Memories restored.")
+    sessions: int = Field(description="Sessions restored.")

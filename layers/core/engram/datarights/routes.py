@@ -1,4 +1,5 @@
-"""HTTP routes of data rights (admin scope): export and forget a user. Wiring only."""
+"""HTTP routes of data rights (admin scope): export, forget a user and restore them. Wiring
+only."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from engram import aws
 from engram.auth import PrincipalDep
 from engram.clock import get_clock, iso
 from engram.config import get_settings
-from engram.datarights.models import ExportFilters, ExportFormat, ExportLink, ForgottenUser
+from engram.datarights.models import (
+    ExportFilters,
+    ExportFormat,
+    ExportLink,
+    ForgottenUser,
+    RestoredUser,
+)
 from engram.datarights.service import DataRightsService
 from engram.datarights.store import ExportStore
 from engram.events import EventFeed
@@ -66,3 +73,9 @@ def export(who: PrincipalDep, svc: DataRightsDep,
 @router.delete("/v1/users/{user_id}/memories")
 def forget_user(user_id: UserId, who: PrincipalDep, svc: DataRightsDep) -> ForgottenUser:
     return svc.forget_user(who.workspace_id, user_id)
+
+
+@router.post("/v1/users/{user_id}/restore")
+def restore_user(user_id: UserId, who: PrincipalDep, svc: DataRightsDep) -> RestoredUser:
+    """Brings back the user's soft-deleted sessions and memories still inside their window."""
+    return svc.restore_user(who.workspace_id, user_id)

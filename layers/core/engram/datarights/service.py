@@ -9,8 +9,16 @@ from datetime import timedelta
 
 from engram.clock import Clock, iso
 from engram.config import get_settings
-from engram.datarights.models import MEDIA_TYPES, Export, ExportFilters, ExportFormat, ForgottenUser
+from engram.datarights.models import (
+    MEDIA_TYPES,
+    Export,
+    ExportFilters,
+    ExportFormat,
+    ForgottenUser,
+    RestoredUser,
+)
 from engram.datarights.store import ExportStore
+from engram.errors import Conflict, NotFound
 from engram.ids import new_id
 from engram.memories.models import Memory
 from engram.memories.repository import MemoryFilters, MemoryRepository
@@ -32,15 +40,34 @@ class DataRightsService:
         self._store = store
 
     def forget_user(self, workspace_id: str, user_id: str) -> ForgottenUser:
-        """Soft-deletes (restorably) the user's memories and every memory of their sessions."""
+        """Soft-deletes (restorably) the user's memories, every memory of their sessions and
+        the sessions themselves, all with the same restore window."""
         forgotten = 0
-        for memory in self._pages(workspace_id, MemoryFilters(user_id=user_id)):
+        for memory in self._user_memories(workspace_id, user_id):
             self._memories.soft_delete(workspace_id, memory.memory_id)
             forgotten += 1
-        session_ids = list(self._user_sessions(workspace_id, user_id))
-        for session_id in session_ids:
-            forgotten += self._memories.forget_session(workspace_id, session_id)
-        return ForgottenUser(user_id=user_id, forgotten=forgotten, sessions=len(session_ids))
+        now = self._clock.now()
+        until = iso(now + timedelta(days=get_settings().soft_delete_days))
+        sessions = sum(self._sessions.soft_delete(workspace_id, session_id, iso(now), until)
+                       for session_id in list(self._user_sessions(workspace_id, user_id)))
+        return ForgottenUser(user_id=user_id, forgotten=forgotten, sessions=sessions)
+
+    def restore_user(self, workspace_id: str, user_id: str) -> RestoredUser:
+        """The way back from `forget_user`: the user's soft-deleted sessions, then their
+        memories and the memories of their sessions, whatever is still inside its window."""
+        now = iso(self._clock.now())
+        sessions = sum(self._sessions.restore(workspace_id, session_id, now)
+                       for session_id in list(self._user_sessions(workspace_id, user_id,
+                                                                  deleted=True)))
+        restored = 0
+        for memory in self._user_memories(workspace_id, user_id, include_deleted=True):
+            if memory.deleted_at and (memory.restorable_until or "") > now:
+                try:
+                    self._memories.restore(workspace_id, memory.memory_id)
+                except (Conflict, NotFound):  # restored, purged or expired meanwhile
+                    continue
+                restored += 1
+        return RestoredUser(user_id=user_id, restored=restored, sessions=sessions)
 
     def export(self, workspace_id: str, filters: ExportFilters, fmt: ExportFormat) -> Export:
         chunks = self._encoded(self.export_memories(workspace_id, filters), fmt)
@@ -82,10 +109,22 @@ class DataRightsService:
                 return
             cursor = page.next_cursor
 
-    def _user_sessions(self, workspace_id: str, user_id: str) -> Iterator[str]:
+    def _user_memories(self, workspace_id: str, user_id: str,
+                       include_deleted: bool = False) -> Iterator[Memory]:
+        """The user's memories, then those of their live sessions (one page at a time)."""
+        filters = MemoryFilters(user_id=user_id, include_deleted=include_deleted)
+        yield from self._pages(workspace_id, filters)
+        for session_id in list(self._user_sessions(workspace_id, user_id)):
+            yield from self._memory_repo.session_memories(workspace_id, session_id,
+                                                          include_deleted=include_deleted)
+
+    def _user_sessions(self, workspace_id: str, user_id: str,
+                       deleted: bool = False) -> Iterator[str]:
+        """The user's live sessions, or with `deleted` their soft-deleted ones."""
         cursor = None
         while True:
-            page = self._sessions.list(workspace_id, SessionFilters(user_id=user_id), PAGE, cursor)
+            page = self._sessions.list(workspace_id, SessionFilters(user_id=user_id), PAGE, cursor,
+                                       deleted=deleted)
             yield from (s.session_id for s in page.items)
             if not page.next_cursor:
                 return

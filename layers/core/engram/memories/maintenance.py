@@ -1,5 +1,5 @@
-"""The scheduled maintenance jobs: re-queue stuck embeds, purge expired soft deletes,
-rebuild the index. None of it relies on DynamoDB's TTL (moto does not enforce it, and on
+"""The scheduled maintenance jobs: re-queue stuck embeds, purge expired soft deletes (memories
+and sessions), rebuild the index. None of it relies on DynamoDB's TTL (moto does not enforce it, and on
 AWS it may lag by days): the sparse GSI4 says what is due."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from engram.clock import Clock, iso
 from engram.config import get_settings
 from engram.memories.repository import MemoryRepository
 from engram.observability import logger
+from engram.sessions.repository import SessionRepository
 
 BATCH = 500  # one run's bound; the next run picks up the rest
 
@@ -22,18 +23,22 @@ class MaintenanceReport:
     requeued: int = 0
     purged: int = 0
     reindexed: int = 0
+    purged_sessions: int = 0
 
 
 class Maintenance:
     def __init__(self, repo: MemoryRepository, enqueue_sync: Callable[[str, str], None],
-                 clock: Clock) -> None:
+                 clock: Clock, sessions: SessionRepository | None = None) -> None:
         self._repo = repo
+        self._sessions = sessions
         self._enqueue_sync = enqueue_sync
         self._clock = clock
 
     def run(self) -> MaintenanceReport:
-        report = MaintenanceReport(requeued=self.requeue_pending(), purged=self.purge_expired())
-        logger.info("maintenance done", extra={"requeued": report.requeued, "purged": report.purged})
+        report = MaintenanceReport(requeued=self.requeue_pending(), purged=self.purge_expired(),
+                                   purged_sessions=self.purge_expired_sessions())
+        logger.info("maintenance done", extra={"requeued": report.requeued, "purged": report.purged,
+                                               "purged_sessions": report.purged_sessions})
         return report
 
     def requeue_pending(self) -> int:
@@ -52,6 +57,14 @@ class Maintenance:
                 self._enqueue_sync(workspace_id, memory_id)  # the worker drops it from the index
                 purged += 1
         return purged
+
+    def purge_expired_sessions(self) -> int:
+        """Soft-deleted sessions past their window go for good, with their checkpoints."""
+        if self._sessions is None:
+            return 0
+        now = iso(self._clock.now())
+        due = self._repo.maintenance_ids(keys.MAINT_PURGE_SESSIONS, now, BATCH)
+        return sum(self._sessions.purge(ws, session_id, now) for ws, session_id in due)
 
     def reindex(self, sync: Callable[[str, str], object], workspace_id: str | None = None,
                 progress: Callable[[int], None] | None = None) -> int:

@@ -13,12 +13,14 @@ from engram.memories.maintenance import Maintenance
 from engram.memories.repository import MemoryRepository
 from engram.memories.service import MemoryService
 from engram.queues import get_queues
+from engram.sessions.repository import SessionRepository
 
 
 def build_maintenance() -> Maintenance:
     table, clock = aws.table(), get_clock()
     memories = MemoryService(MemoryRepository(table), get_queues(), EventFeed(table, clock), clock)
-    return Maintenance(MemoryRepository(table), memories.enqueue_sync, clock)
+    return Maintenance(MemoryRepository(table), memories.enqueue_sync, clock,
+                       SessionRepository(table))
 
 
 def reindex(workspace_id: str | None = None, progress: Callable[[int], None] | None = None) -> int:

@@ -210,8 +210,9 @@ class MemoryRepository:
         return [_memory(i) for i in self._query_all(kwargs, limit)]
 
     def maintenance_ids(self, kind: str, before: str, limit: int) -> list[tuple[str, str]]:
-        """(workspace_id, memory_id) pairs on the sparse maintenance index (pending embeds or
-        soft deletes) whose stamp is before `before`."""
+        """(workspace_id, item id) pairs on the sparse maintenance index (pending embeds,
+        soft-deleted memories, or with MAINT_PURGE_SESSIONS soft-deleted sessions) whose stamp
+        is before `before`."""
         condition = key("GSI4PK").eq(kind) & key("GSI4SK").lt(before)
         kwargs = {"IndexName": "GSI4", "KeyConditionExpression": condition}
         return [(item["workspace_id"], item["PK"].split("#", 1)[1])

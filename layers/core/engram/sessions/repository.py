@@ -19,6 +19,7 @@ from engram.sessions.models import Session, SessionFilters
 
 _GSI1_KEY = ("PK", "SK", "GSI1PK", "GSI1SK")
 _GSI2_KEY = ("PK", "SK", "GSI2PK", "GSI2SK")
+_LIVE = "attribute_not_exists(deleted_at)"
 
 
 def _not_found(session_id: str) -> NotFound:
@@ -32,22 +33,14 @@ class SessionRepository:
     def create(self, session: Session) -> None:
         """Puts the session and bumps the workspace's session count in one transaction;
         a session id taken in any workspace is a conflict."""
-        item = self._item(session)
-        ws_key = keys.workspace_key(session.workspace_id)
         with conflict_on_condition(f"Session {session.session_id} already exists."):
-            self._table.meta.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table.name, "Item": to_dynamo(item),
-                         "ConditionExpression": "attribute_not_exists(PK)"}},
-                {"Update": {"TableName": self._table.name, "Key": to_dynamo(ws_key),
-                            "UpdateExpression": "ADD session_count :one",
-                            "ExpressionAttributeValues": to_dynamo({":one": 1})}},
-            ])
+            self._counted(session.workspace_id, 1, {"Put": {
+                "Item": self._item(session),
+                "ConditionExpression": "attribute_not_exists(PK)"}})
 
     def get(self, workspace_id: str, session_id: str) -> Session:
-        item = self._table.get_item(Key=keys.session_key(session_id), ConsistentRead=True).get("Item")
-        if not item or item.get("workspace_id") != workspace_id:
-            raise _not_found(session_id)
-        return _session(item)
+        """A live session of this workspace; a soft-deleted one is a 404 like a missing one."""
+        return _session(self.get_raw(workspace_id, session_id))
 
     def update(self, workspace_id: str, session_id: str, changes: dict[str, Any],
                allowed_from: list[str] | None = None) -> Session:
@@ -56,7 +49,7 @@ class SessionRepository:
         # Placeholders #u/:u: boto3's condition builder uses #n/:v for its own.
         names = {f"#u{i}": k for i, k in enumerate(changes)}
         values = {f":u{i}": to_dynamo(v) for i, v in enumerate(changes.values())}
-        condition = attr("workspace_id").eq(workspace_id)
+        condition = attr("workspace_id").eq(workspace_id) & attr("deleted_at").not_exists()
         if allowed_from is not None:
             condition = condition & attr("status").is_in(allowed_from)
         try:
@@ -78,27 +71,72 @@ class SessionRepository:
         return _session(response["Attributes"])
 
     def delete(self, workspace_id: str, session_id: str) -> None:
-        ws_key = keys.workspace_key(workspace_id)
         try:
-            self._table.meta.client.transact_write_items(TransactItems=[
-                {"Delete": {"TableName": self._table.name, "Key": to_dynamo(keys.session_key(session_id)),
-                            "ConditionExpression": "workspace_id = :ws",
-                            "ExpressionAttributeValues": to_dynamo({":ws": workspace_id})}},
-                {"Update": {"TableName": self._table.name, "Key": to_dynamo(ws_key),
-                            "UpdateExpression": "ADD session_count :minus",
-                            "ExpressionAttributeValues": to_dynamo({":minus": -1})}},
-            ])
+            self._counted(workspace_id, -1, {"Delete": {
+                "Key": keys.session_key(session_id),
+                "ConditionExpression": f"workspace_id = :ws AND {_LIVE}",
+                "ExpressionAttributeValues": {":ws": workspace_id}}})
         except Exception as exc:
             if error_code(exc) == "TransactionCanceledException":
                 raise _not_found(session_id) from exc
             raise
 
+    def soft_delete(self, workspace_id: str, session_id: str, now: str, until: str) -> bool:
+        """Hides a live session (404 on reads, gone from lists and the count) until `until`,
+        when maintenance purges it; False if it is not a live session of this workspace.
+        The fields are set, never stored as null: a NULL would count as existing."""
+        return self._counted_if(workspace_id, -1, {"Update": {
+            "Key": keys.session_key(session_id),
+            "UpdateExpression": "SET deleted_at = :now, restorable_until = :until, "
+                                "GSI4PK = :maint, GSI4SK = :stamp",
+            "ConditionExpression": f"workspace_id = :ws AND {_LIVE}",
+            "ExpressionAttributeValues": {
+                ":ws": workspace_id, ":now": now, ":until": until,
+                ":maint": keys.MAINT_PURGE_SESSIONS, ":stamp": keys.stamped(until, session_id)}}})
+
+    def restore(self, workspace_id: str, session_id: str, now: str) -> bool:
+        """Brings back a soft-deleted session still inside its window; False otherwise."""
+        return self._counted_if(workspace_id, 1, {"Update": {
+            "Key": keys.session_key(session_id),
+            "UpdateExpression": "SET updated_at = :now "
+                                "REMOVE deleted_at, restorable_until, GSI4PK, GSI4SK",
+            "ConditionExpression": "workspace_id = :ws AND attribute_exists(deleted_at) "
+                                   "AND restorable_until > :now",
+            "ExpressionAttributeValues": {":ws": workspace_id, ":now": now}}})
+
+    def purge(self, workspace_id: str, session_id: str, now: str) -> bool:
+        """Removes a soft-deleted session whose window has passed, and its checkpoints; False
+        if it was restored (or purged) meanwhile. Its memories purge on their own stamps."""
+        try:
+            self._table.delete_item(
+                Key=keys.session_key(session_id),
+                ConditionExpression=attr("workspace_id").eq(workspace_id)
+                & attr("deleted_at").exists() & attr("restorable_until").lt(now))
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        condition = key("PK").eq(keys.session_key(session_id)["PK"]) & key("SK").begins_with(
+            keys.CHECKPOINT_PREFIX)
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition,
+                                  "ProjectionExpression": "PK, SK"}
+        with self._table.batch_writer() as batch:
+            while True:
+                response = self._table.query(**kwargs)
+                for item in response.get("Items", []):
+                    batch.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
+                if not response.get("LastEvaluatedKey"):
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return True
+
     def list(self, workspace_id: str, filters: SessionFilters, limit: int,
-             cursor: str | None) -> Page:
+             cursor: str | None, deleted: bool = False) -> Page:
+        """Live sessions; with `deleted`, the soft-deleted ones instead (restoring a user)."""
         index, attr, value, key_attrs = self._partition(workspace_id, filters)
         page = query_page(self._table, index=index, key_attrs=key_attrs, partition_attr=attr,
                           partition_value=value, limit=limit, cursor=cursor,
-                          filter_expression=_filter(filters))
+                          filter_expression=_filter(filters, deleted))
         return Page([_session(i) for i in page.items], page.next_cursor)
 
     def count(self, workspace_id: str, filters: SessionFilters) -> int:
@@ -113,17 +151,17 @@ class SessionRepository:
     def get_raw(self, workspace_id: str, session_id: str) -> dict[str, Any]:
         """The stored item, with fields the API does not show (the window's restore point)."""
         item = self._table.get_item(Key=keys.session_key(session_id), ConsistentRead=True).get("Item")
-        if not item or item.get("workspace_id") != workspace_id:
+        if not item or item.get("workspace_id") != workspace_id or "deleted_at" in item:
             raise _not_found(session_id)
         return from_dynamo(item)
 
     def add_activity(self, workspace_id: str, session_id: str, messages: int, tokens: int,
                      now: str, undo: bool = False) -> None:
         """Moves the message and token counters atomically (ADD), so concurrent posts lose no
-        count. New messages need an open session; an undo does not."""
+        count. New messages need an open, live session; an undo does not."""
         condition = attr("workspace_id").eq(workspace_id)
         if not undo:
-            condition = condition & attr("is_active").eq(True)
+            condition = condition & attr("deleted_at").not_exists() & attr("is_active").eq(True)
         try:
             self._table.update_item(
                 Key=keys.session_key(session_id),
@@ -155,6 +193,28 @@ class SessionRepository:
             return None
         return from_dynamo(item), list(item.get("snapshot") or [])
 
+    def _counted(self, workspace_id: str, delta: int, operation: dict[str, Any]) -> None:
+        """One write to a session item and the workspace's session count, in one transaction
+        (plain values: `to_dynamo` here)."""
+        (kind, body), = operation.items()
+        self._table.meta.client.transact_write_items(TransactItems=[
+            {kind: {"TableName": self._table.name, **to_dynamo(body)}},
+            {"Update": {"TableName": self._table.name,
+                        "Key": to_dynamo(keys.workspace_key(workspace_id)),
+                        "UpdateExpression": "ADD session_count :n",
+                        "ExpressionAttributeValues": {":n": delta}}},
+        ])
+
+    def _counted_if(self, workspace_id: str, delta: int, operation: dict[str, Any]) -> bool:
+        """`_counted`, False (and nothing written) when the operation's condition fails."""
+        try:
+            self._counted(workspace_id, delta, operation)
+        except Exception as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
     @staticmethod
     def _partition(workspace_id: str, filters: SessionFilters) -> tuple[str, str, str, tuple]:
         if filters.agent_id:
@@ -173,11 +233,13 @@ class SessionRepository:
         return item
 
 
-def _filter(filters: SessionFilters) -> Any:
-    """Filters other than the partition's agent, as one DynamoDB filter expression."""
+def _filter(filters: SessionFilters, deleted: bool = False) -> Any:
+    """Filters other than the partition's agent, and live (or only soft-deleted) sessions,
+    as one DynamoDB filter expression."""
     parts = [attr(name).eq(getattr(filters, name))
              for name in ("task_id", "user_id", "status", "project_name")
              if getattr(filters, name) is not None]
+    parts.append(attr("deleted_at").exists() if deleted else attr("deleted_at").not_exists())
     if filters.active is not None:
         parts.append(attr("is_active").eq(filters.active))
     expression = None
