@@ -203,3 +203,15 @@ def test_deleting_a_session_soft_deletes_its_memories(client, auth):
     assert {m["memory_id"] for m in deleted} == {m["memory_id"] for m in stored}
     restored = client.post(f"/v1/memories/{stored[0]['memory_id']}/restore", headers=auth)
     assert restored.status_code == 200
+
+
+def test_deleting_a_session_removes_its_checkpoints(client, auth):
+    from engram import aws
+    from engram.sessions.repository import SessionRepository
+
+    sid = _session(client, auth)
+    _post(client, auth, sid, "one")
+    client.post(f"/v1/sessions/{sid}/checkpoints", headers=auth)
+    assert SessionRepository(aws.table()).checkpoints(sid)
+    assert client.delete(f"/v1/sessions/{sid}", headers=auth).status_code == 204
+    assert SessionRepository(aws.table()).checkpoints(sid) == []

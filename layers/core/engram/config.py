@@ -59,7 +59,7 @@ class Settings(BaseSettings):
         "longer sessions send their newest messages."
     )
     soft_delete_days: int = Field(
-        30, ge=1, description="Days a soft-deleted memory can be restored before it is purged."
+        30, ge=1, description="Days a soft-deleted memory (or a forgotten user's session) can be restored before it is purged."
     )
     embed_max_attempts: int = Field(
         5, ge=1, description="Embed attempts before a memory is marked failed (the embed queue's "

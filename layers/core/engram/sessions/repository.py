@@ -80,6 +80,7 @@ class SessionRepository:
             if error_code(exc) == "TransactionCanceledException":
                 raise _not_found(session_id) from exc
             raise
+        self._delete_checkpoints(session_id)
 
     def soft_delete(self, workspace_id: str, session_id: str, now: str, until: str) -> bool:
         """Hides a live session (404 on reads, gone from lists and the count) until `until`,
@@ -116,6 +117,10 @@ class SessionRepository:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
+        self._delete_checkpoints(session_id)
+        return True
+
+    def _delete_checkpoints(self, session_id: str) -> None:
         condition = key("PK").eq(keys.session_key(session_id)["PK"]) & key("SK").begins_with(
             keys.CHECKPOINT_PREFIX)
         kwargs: dict[str, Any] = {"KeyConditionExpression": condition,
@@ -128,13 +133,13 @@ class SessionRepository:
                 if not response.get("LastEvaluatedKey"):
                     break
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return True
 
     def list(self, workspace_id: str, filters: SessionFilters, limit: int,
              cursor: str | None, deleted: bool = False) -> Page:
         """Live sessions; with `deleted`, the soft-deleted ones instead (restoring a user)."""
-        index, attr, value, key_attrs = self._partition(workspace_id, filters)
-        page = query_page(self._table, index=index, key_attrs=key_attrs, partition_attr=attr,
+        index, partition_attr, value, key_attrs = self._partition(workspace_id, filters)
+        page = query_page(self._table, index=index, key_attrs=key_attrs,
+                          partition_attr=partition_attr,
                           partition_value=value, limit=limit, cursor=cursor,
                           filter_expression=_filter(filters, deleted))
         return Page([_session(i) for i in page.items], page.next_cursor)
@@ -144,8 +149,9 @@ class SessionRepository:
         if filters.is_empty():
             item = self._table.get_item(Key=keys.workspace_key(workspace_id)).get("Item") or {}
             return int(item.get("session_count", 0))
-        index, attr, value, _ = self._partition(workspace_id, filters)
-        return count_query(self._table, index=index, partition_attr=attr, partition_value=value,
+        index, partition_attr, value, _ = self._partition(workspace_id, filters)
+        return count_query(self._table, index=index, partition_attr=partition_attr,
+                           partition_value=value,
                            filter_expression=_filter(filters))
 
     def get_raw(self, workspace_id: str, session_id: str) -> dict[str, Any]:
