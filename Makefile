@@ -24,7 +24,12 @@ lint: install
 	$(BIN)/cfn-lint template.yaml
 
 bench: install
-	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/cold_start.py --quick
+	$(BIN)/python bench/embedder.py --quick
+	$(BIN)/python bench/search_index.py --quick
+	$(BIN)/python bench/speed.py --quick
+	$(BIN)/python bench/retrieval.py --quick
+	$(BIN)/python bench/context.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .engram

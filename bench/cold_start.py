@@ -69,7 +69,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--top", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="= --runs 2")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 2
 
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
           f"{load_average()} at start; target <= {TARGET_MS:.0f} ms; median of {args.runs} "

@@ -62,7 +62,11 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=512)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best is reported")
+    parser.add_argument("--quick", action="store_true",
+                        help="= --sentences 128 --queries 20 --repeat 1")
     args = parser.parse_args()
+    if args.quick:
+        args.sentences, args.queries, args.repeat = 128, 20, 1
     sentences, questions, source = corpus(args.sentences)
     queries = questions[: args.queries]
 
