@@ -98,3 +98,24 @@ def assert_extract_message(env: dict[str, str], session_id: str) -> None:
     messages = sqs.receive_message(QueueUrl=env["EXTRACT_QUEUE_URL"], WaitTimeSeconds=2,
                                    MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["session_id"] for m in messages] == [session_id]
+
+
+def test_concurrent_writes_through_the_stack_all_succeed(stack):
+    """The emulator serialises DynamoDB requests (moto is not thread-safe); concurrent API
+    calls must all succeed and every message must be counted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = stack.wait_ready()
+    auth = {"Authorization": f"Bearer {env['ENGRAM_API_KEY']}"}
+    with httpx.Client(base_url=env["ENGRAM_URL"], timeout=30) as http:
+        sid = http.post("/v1/sessions", headers=auth, json={}).json()["session_id"]
+
+        def post(n: int) -> int:
+            body = {"messages": [{"role": "user", "content": f"message {n} {i}"} for i in range(20)]}
+            return http.post(f"/v1/sessions/{sid}/messages", headers=auth, json=body).status_code
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(post, range(16)))
+        assert statuses == [201] * 16
+        assert http.get(f"/v1/sessions/{sid}", headers=auth).json()["message_count"] == 320
+    assert stack.stop(signal.SIGINT) == 0, stack.output()

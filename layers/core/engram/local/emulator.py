@@ -72,8 +72,23 @@ def _make_server(host: str, port: int) -> Any:
 
     # werkzeug logs every request at INFO on its own handler unless told otherwise.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = DomainDispatcherApplication(create_backend_app)
+    app = _dynamodb_serialised(DomainDispatcherApplication(create_backend_app))
     return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def _dynamodb_serialised(app: Any) -> Any:
+    """moto's DynamoDB is not thread-safe (a transaction deep-copies a table while another
+    request thread writes to it: intermittent 500s under concurrent API calls), so DynamoDB
+    requests run one at a time. Only those: SQS long polls must not hold the others up."""
+    lock = threading.Lock()
+
+    def wsgi(environ: dict, start_response: Any) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return app(environ, start_response)
+        with lock:
+            return list(app(environ, start_response))
+
+    return wsgi
 
 
 def _wait_ready(endpoint: str, region: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
