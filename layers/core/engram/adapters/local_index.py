@@ -105,7 +105,8 @@ def _metadata_ok(metadata: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool
 
 
 def matches(doc: IndexDocument, tags: frozenset[str], keys: frozenset[str], f: SearchFilters) -> bool:
-    """Every non-time filter (time ranges are applied vectorised in `_scope`)."""
+    """Every non-time filter for one document: the reference semantics. `_scope` applies the
+    scalar ones and time ranges vectorised over a shard's columns, and `_rest_ok` the rest."""
     if f.session_id is not None and doc.session_id != f.session_id:
         return False
     if f.memory_types is not None and doc.memory_type not in f.memory_types:
@@ -123,11 +124,17 @@ def matches(doc: IndexDocument, tags: frozenset[str], keys: frozenset[str], f: S
     return _metadata_ok(doc.metadata, f.metadata) if f.metadata else True
 
 
-def _has_field_filters(f: SearchFilters) -> bool:
-    return any(
-        (f.session_id is not None, f.memory_types is not None, f.role is not None,
-         f.user_id is not None, f.agent_id is not None, f.tags, f.tag_filters, f.metadata)
-    )
+# Scalar fields kept as a column per shard, so their filters are one vectorised comparison.
+_COLUMNS = ("session_id", "memory_type", "role", "user_id", "agent_id")
+
+
+def _rest_ok(doc: IndexDocument, tags: frozenset[str], keys: frozenset[str], f: SearchFilters) -> bool:
+    """The filters `_scope` does not vectorise: tags, tag filters, metadata."""
+    if any(t not in tags for t in f.tags):
+        return False
+    if not all(_tag_filter_ok(tags, keys, t.key, t.op, t.value) for t in f.tag_filters):
+        return False
+    return _metadata_ok(doc.metadata, f.metadata) if f.metadata else True
 
 
 # --- one workspace's rows ---
@@ -150,14 +157,21 @@ class _Shard:
     bm25: Any = None
     bm25_stale: bool = True
 
+    columns: dict[str, np.ndarray] = field(init=False)  # _COLUMNS as object arrays
+
     def __post_init__(self) -> None:
         self.vectors = np.zeros((16, self.dimension), dtype=np.float32)
         self.created = np.zeros(16, dtype=np.float64)
+        self.columns = {name: np.full(16, None, dtype=object) for name in _COLUMNS}
 
     def _grow(self) -> None:
         capacity = len(self.vectors) * 2  # amortised O(1) appends
         self.vectors = np.resize(self.vectors, (capacity, self.dimension))
         self.created = np.resize(self.created, capacity)
+        for name, column in self.columns.items():
+            grown = np.full(capacity, None, dtype=object)
+            grown[: len(column)] = column
+            self.columns[name] = grown
 
     def put(self, doc: IndexDocument, unit_vector: np.ndarray) -> None:
         tokens = tokenize(doc.keyword_text())
@@ -177,6 +191,8 @@ class _Shard:
             self.docs[row], self.tagsets[row], self.token_ids[row] = doc, facets, ids
         self.vectors[row] = unit_vector
         self.created[row] = doc.created_at.timestamp()
+        for name, column in self.columns.items():
+            column[row] = getattr(doc, name)
         self.bm25_stale = True
 
     def remove(self, memory_id: str) -> bool:
@@ -187,11 +203,15 @@ class _Shard:
         if row != last:
             self.vectors[row] = self.vectors[last]
             self.created[row] = self.created[last]
+            for values in self.columns.values():
+                values[row] = values[last]
             for column in (self.ids, self.docs, self.tagsets, self.token_ids):
                 column[row] = column[last]
             self.row_of[self.ids[row]] = row
         for column in (self.ids, self.docs, self.tagsets, self.token_ids):
             column.pop()
+        for values in self.columns.values():
+            values[last] = None
         self.n = last
         self.bm25_stale = True
         return True
@@ -318,13 +338,30 @@ class LocalIndex:
         shard = self._shards.get(workspace_id)
         if shard is None or shard.n == 0:
             return None
-        rows = np.arange(shard.n)
+        n = shard.n
+        mask: np.ndarray | None = None
+
+        def narrow(keep: np.ndarray) -> None:
+            nonlocal mask
+            mask = keep if mask is None else mask & keep
+
         if filters.from_time is not None:
-            rows = rows[shard.created[rows] >= filters.from_time.timestamp()]
+            narrow(shard.created[:n] >= filters.from_time.timestamp())
         if filters.to_time is not None:
-            rows = rows[shard.created[rows] <= filters.to_time.timestamp()]
-        if _has_field_filters(filters):
-            keep = [r for r in rows.tolist() if matches(shard.docs[r], *shard.tagsets[r], filters)]
+            narrow(shard.created[:n] <= filters.to_time.timestamp())
+        for name in ("session_id", "role", "user_id", "agent_id"):
+            wanted = getattr(filters, name)
+            if wanted is not None:
+                narrow(shard.columns[name][:n] == wanted)
+        if filters.memory_types is not None:
+            types = shard.columns["memory_type"][:n]
+            any_of = np.zeros(n, dtype=bool)
+            for memory_type in filters.memory_types:
+                any_of |= types == memory_type
+            narrow(any_of)
+        rows = np.arange(n) if mask is None else np.flatnonzero(mask)
+        if filters.tags or filters.tag_filters or filters.metadata:
+            keep = [r for r in rows.tolist() if _rest_ok(shard.docs[r], *shard.tagsets[r], filters)]
             rows = np.asarray(keep, dtype=np.int64)
         return shard, rows
 
