@@ -14,6 +14,10 @@ and the workspace is checked on read.
 
 from __future__ import annotations
 
+# The attributes that make up an item's position in each index: what a cursor records.
+GSI1_KEY_ATTRS = ("PK", "SK", "GSI1PK", "GSI1SK")
+GSI2_KEY_ATTRS = ("PK", "SK", "GSI2PK", "GSI2SK")
+
 
 def workspace_key(workspace_id: str) -> dict[str, str]:
     return {"PK": f"WS#{workspace_id}", "SK": f"WS#{workspace_id}"}

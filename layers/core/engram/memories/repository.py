@@ -19,9 +19,6 @@ from engram.dynamo import (
 from engram.errors import Conflict, NotFound
 from engram.memories.models import Memory
 
-_GSI1_KEY = ("PK", "SK", "GSI1PK", "GSI1SK")
-_GSI2_KEY = ("PK", "SK", "GSI2PK", "GSI2SK")
-_INTERNAL = ("content_hash", "embedded_hash", "embedding", "embedding_model", "search_text")
 
 
 def _not_found(memory_id: str) -> NotFound:
@@ -182,13 +179,14 @@ class MemoryRepository:
     def list(self, workspace_id: str, filters: MemoryFilters, limit: int,
              cursor: str | None) -> Page:
         if filters.session_id:
-            index, attr, value, key_attrs = ("GSI2", "GSI2PK", keys.memories_by_session(
-                workspace_id, filters.session_id), _GSI2_KEY)
+            index, partition = "GSI2", keys.memories_by_session(workspace_id, filters.session_id)
+            key_attrs = keys.GSI2_KEY_ATTRS
         else:
-            index, attr, value, key_attrs = ("GSI1", "GSI1PK", keys.memories_by_workspace(workspace_id),
-                                             _GSI1_KEY)
-        page = query_page(self._table, index=index, key_attrs=key_attrs, partition_attr=attr,
-                          partition_value=value, limit=limit, cursor=cursor,
+            index, partition = "GSI1", keys.memories_by_workspace(workspace_id)
+            key_attrs = keys.GSI1_KEY_ATTRS
+        page = query_page(self._table, index=index, key_attrs=key_attrs,
+                          partition_attr=f"{index}PK", partition_value=partition, limit=limit,
+                          cursor=cursor,
                           filter_expression=_filter(filters))
         return Page([_memory(i) for i in page.items], page.next_cursor)
 

@@ -17,8 +17,6 @@ from engram.dynamo import (
 from engram.errors import Conflict, NotFound
 from engram.sessions.models import Session, SessionFilters
 
-_GSI1_KEY = ("PK", "SK", "GSI1PK", "GSI1SK")
-_GSI2_KEY = ("PK", "SK", "GSI2PK", "GSI2SK")
 _LIVE = "attribute_not_exists(deleted_at)"
 
 
@@ -224,8 +222,9 @@ class SessionRepository:
     @staticmethod
     def _partition(workspace_id: str, filters: SessionFilters) -> tuple[str, str, str, tuple]:
         if filters.agent_id:
-            return "GSI2", "GSI2PK", keys.sessions_by_agent(workspace_id, filters.agent_id), _GSI2_KEY
-        return "GSI1", "GSI1PK", keys.sessions_by_workspace(workspace_id), _GSI1_KEY
+            partition = keys.sessions_by_agent(workspace_id, filters.agent_id)
+            return "GSI2", "GSI2PK", partition, keys.GSI2_KEY_ATTRS
+        return "GSI1", "GSI1PK", keys.sessions_by_workspace(workspace_id), keys.GSI1_KEY_ATTRS
 
     @staticmethod
     def _item(session: Session) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from engram.dynamo import Page, conflict_on_condition, from_dynamo, query_page, 
 from engram.errors import NotFound
 from engram.workspaces.models import ApiKey, Workspace
 
-_GSI1_KEY = ("PK", "SK", "GSI1PK", "GSI1SK")
 
 
 class WorkspaceRepository:
@@ -66,7 +65,8 @@ class WorkspaceRepository:
                 ExpressionAttributeValues={":r": revoked_at, ":ws": workspace_id})
 
     def list_keys(self, workspace_id: str, limit: int, cursor: str | None) -> Page:
-        page = query_page(self._table, index="GSI1", key_attrs=_GSI1_KEY, partition_attr="GSI1PK",
+        page = query_page(self._table, index="GSI1", key_attrs=keys.GSI1_KEY_ATTRS,
+                          partition_attr="GSI1PK",
                           partition_value=keys.api_keys_by_workspace(workspace_id), limit=limit,
                           cursor=cursor)
         return Page([ApiKey.model_validate(_fields(i, ApiKey)) for i in page.items],
