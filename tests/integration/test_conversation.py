@@ -215,3 +215,10 @@ def test_deleting_a_session_removes_its_checkpoints(client, auth):
     assert SessionRepository(aws.table()).checkpoints(sid)
     assert client.delete(f"/v1/sessions/{sid}", headers=auth).status_code == 204
     assert SessionRepository(aws.table()).checkpoints(sid) == []
+
+
+def test_a_full_batch_of_100_messages_is_stored(client, auth):
+    sid = _session(client, auth)
+    stored = _post(client, auth, sid, *[f"line {i}" for i in range(100)])
+    assert len(stored) == 100
+    assert client.get(f"/v1/sessions/{sid}", headers=auth).json()["message_count"] == 100

@@ -249,3 +249,11 @@ def test_embedding_that_keeps_failing_ends_failed_with_the_reason(client, auth, 
     pump.drain_once()
     status = client.get(f"/v1/memories/{mid}/status", headers=auth).json()
     assert status["embedding_status"] == "failed" and "model exploded" in status["embedding_error"]
+
+
+def test_a_full_batch_of_100_is_stored(client, auth):
+    batch = {"memories": [{"content": f"note {i}"} for i in range(100)]}
+    response = client.post("/v1/memories", json=batch, headers=auth)
+    assert response.status_code == 201, response.text
+    assert len(response.json()["memories"]) == 100
+    assert client.get("/v1/memories", headers=auth).json()["count"] == 100

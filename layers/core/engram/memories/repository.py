@@ -53,20 +53,19 @@ class MemoryRepository:
     # writes -------------------------------------------------------------------------------
 
     def add_many(self, memories: Sequence[tuple[Memory, str, str | None]]) -> None:
-        """(memory, content_hash, search_text) items, all or none (one transaction), and the
-        workspace's live-memory count bumped in the same transaction."""
+        """(memory, content_hash, search_text) items, all or none: one transaction of up to
+        100 puts (DynamoDB's limit, and the API's batch limit). The workspace's live-memory
+        count moves after it, outside: with it a full batch would be 101 actions."""
         puts = [{"Put": {"TableName": self._table.name, "Item": to_dynamo(self._item(m, h, t)),
                          "ConditionExpression": "attribute_not_exists(PK)"}}
                 for m, h, t in memories]
+        with conflict_on_condition("A memory with that id already exists."):
+            self._table.meta.client.transact_write_items(TransactItems=puts)
         by_workspace: dict[str, int] = {}
         for memory, _, _ in memories:
             by_workspace[memory.workspace_id] = by_workspace.get(memory.workspace_id, 0) + 1
-        counters = [{"Update": {"TableName": self._table.name, "Key": keys.workspace_key(ws),
-                                "UpdateExpression": "ADD memory_count :n",
-                                "ExpressionAttributeValues": {":n": n}}}
-                    for ws, n in by_workspace.items()]
-        with conflict_on_condition("A memory with that id already exists."):
-            self._table.meta.client.transact_write_items(TransactItems=puts + counters)
+        for workspace_id, count in by_workspace.items():
+            self._count(workspace_id, count)
 
     def update(self, workspace_id: str, memory_id: str, changes: dict[str, Any],
                remove: Iterable[str] = (), condition: Any = None) -> Memory:
