@@ -153,3 +153,15 @@ def test_a_title_that_repeats_the_content_is_not_printed_twice(client, auth, see
     markdown = client.get(f"/v1/sessions/{sid}/context", headers=auth).json()["markdown"]
     assert "- Ship on Fridays. Always." in markdown and "**Ship on Fridays**" not in markdown
     assert "- **Storage**: We use DynamoDB as the source of truth." in markdown
+
+
+def test_many_episodes_do_not_crowd_out_an_older_decision(client, auth, monkeypatch):
+    from engram.context import service
+
+    monkeypatch.setattr(service, "SCAN_LIMIT", 5)
+    sid = _session(client, auth)
+    decision = _memory(client, auth, "We chose Postgres for billing.", "decision", 0.9)
+    batch = {"memories": [{"content": f"clicked button {i}"} for i in range(10)]}
+    assert client.post("/v1/memories", json=batch, headers=auth).status_code == 201
+    body = client.get(f"/v1/sessions/{sid}/context", headers=auth).json()
+    assert [m["memory_id"] for m in body["context"]["recent_memories"]] == [decision]

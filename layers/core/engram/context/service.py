@@ -85,7 +85,7 @@ class ContextService:
         now = self._clock.now()
         since = iso(parse_moment(request.since, now, "since")) if request.since else ""
         until = iso(parse_moment(request.until, now, "until")) if request.until else "\uffff"
-        pool = [m for m in self._scoped(workspace_id, session, request.scope)
+        pool = [m for m in self._scoped(workspace_id, session, request.scope, types)
                 if m.memory_type in types and since <= m.created_at <= until
                 and (not self._agent_id or m.agent_id == self._agent_id)]
         newest_first = request.order == "desc"
@@ -93,7 +93,8 @@ class ContextService:
         pool.sort(key=lambda m: -m.importance_score)  # stable: importance, then time
         return pool[:request.max_memories]
 
-    def _scoped(self, workspace_id: str, session: Session, scope: str) -> list[Memory]:
+    def _scoped(self, workspace_id: str, session: Session, scope: str,
+                types: set[str]) -> list[Memory]:
         if scope == "session":
             return self._memories.session_memories(workspace_id, session.session_id,
                                                    oldest_first=False, limit=SCAN_LIMIT)
@@ -105,7 +106,9 @@ class ContextService:
                 found += self._memories.session_memories(workspace_id, other.session_id,
                                                          oldest_first=False, limit=SCAN_LIMIT)
             return found
-        filters = MemoryFilters(agent_id=self._agent_id)
+        # The types are filtered in the query, so the newest SCAN_LIMIT are all candidates
+        # (a workspace's many episodes do not crowd out an older important decision).
+        filters = MemoryFilters(agent_id=self._agent_id, memory_types=tuple(sorted(types)))
         return self._memories.list(workspace_id, filters, SCAN_LIMIT, None).items
 
     def _relevant(self, workspace_id: str, request: ContextRequest) -> list[Memory]:

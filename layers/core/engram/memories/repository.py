@@ -44,6 +44,7 @@ class MemoryFilters:
     user_id: str | None = None
     agent_id: str | None = None
     include_deleted: bool = False
+    memory_types: tuple[str, ...] = ()  # any of these (context's distilled types)
 
 
 class MemoryRepository:
@@ -315,6 +316,8 @@ def _filter(filters: MemoryFilters) -> Any:
              for name in ("memory_type", "user_id", "agent_id") if getattr(filters, name)]
     if filters.tag:
         parts.append(attr("tags").contains(filters.tag))
+    if filters.memory_types:
+        parts.append(attr("memory_type").is_in(list(filters.memory_types)))
     if not filters.include_deleted:
         parts.append(attr("deleted_at").not_exists())
     expression = None

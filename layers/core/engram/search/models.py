@@ -46,7 +46,7 @@ class Weights(_Request):
 
 # Equal legs (BM25 is the stronger leg on dialogue; 0.6/0.3 lost to keyword alone on LoCoMo,
 # and 0.3-0.5 semantic is a plateau, so this is not a fitted optimum); recency as a small
-# tie-breaker, since a newer memory should win between equals. See docs/bench-locomo.md.
+# tie-breaker, since a newer memory should win between equals. See docs/benchmarks.md, "Retrieval".
 DEFAULT_WEIGHTS = Weights(semantic=0.45, keyword=0.45, recency=0.1)
 
 

@@ -49,7 +49,7 @@ class IndexSync:
             return "removed"
         text = stored.search_text or search_text_of(stored.memory)
         # Keywords get the context (the message before); the vector is of the memory alone,
-        # which context dilutes for a small model (measured: docs/bench-locomo.md).
+        # which context dilutes for a small model (measured: docs/benchmarks.md, "Retrieval").
         own = search_text_of(stored.memory)
         wanted = content_hash(f"{self._embedder.name}\n{own}")
         if stored.embedding is not None and stored.embedded_hash == wanted:
