@@ -222,3 +222,24 @@ def test_a_full_batch_of_100_messages_is_stored(client, auth):
     stored = _post(client, auth, sid, *[f"line {i}" for i in range(100)])
     assert len(stored) == 100
     assert client.get(f"/v1/sessions/{sid}", headers=auth).json()["message_count"] == 100
+
+
+def test_a_message_is_keyword_indexed_with_its_context_but_embedded_alone(client, auth, pump,
+                                                                         workspace):
+    """The message before gives a bare reply its keywords; the vector is of the reply alone
+    (context dilutes a small model's embedding: docs/benchmarks.md, Retrieval)."""
+    import numpy as np
+
+    from engram import aws
+    from engram.memories.repository import MemoryRepository
+    from engram.search.embedder import get_embedder
+
+    sid = _session(client, auth)
+    stored = _post(client, auth, sid, "Which database do we use for billing?", "Postgres.")
+    pump.drain_once()
+    reply = MemoryRepository(aws.table()).get_stored(None, stored[1]["memory_id"])
+    assert "billing" in reply.search_text
+    vector = np.frombuffer(reply.embedding, dtype=np.float32)
+    assert np.allclose(vector, get_embedder().embed(["Postgres."])[0], atol=1e-5)
+    hits = get_search_index().bm25(workspace[0].workspace_id, "billing database", SearchFilters(), 5)
+    assert stored[1]["memory_id"] in [h.memory_id for h in hits]

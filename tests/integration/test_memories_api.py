@@ -4,7 +4,6 @@ import json
 
 import boto3
 import pytest
-
 from engram.search.index import SearchFilters, get_search_index
 
 
@@ -54,7 +53,6 @@ def test_a_redelivered_embed_message_does_no_harm(client, auth, pump, aws_env, w
     memory = _store(client, auth)
     pump.drain_once()
     before = client.get(f"/v1/memories/{memory['memory_id']}", headers=auth).json()
-    from engram.memories.service import MemoryService  # noqa: F401 - same message again
     boto3.client("sqs").send_message(QueueUrl=aws_env.queue_urls["EmbedQueue"], MessageBody=json.dumps(
         {"kind": "memory.sync", "memory_id": memory["memory_id"],
          "workspace_id": workspace[0].workspace_id}))
@@ -183,8 +181,9 @@ def test_diff_reports_added_updated_and_deleted(client, auth):
     import time
 
     time.sleep(0.01)
-    from engram.clock import iso
     from datetime import UTC, datetime
+
+    from engram.clock import iso
 
     middle = iso(datetime.now(UTC))
     time.sleep(0.01)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,6 +31,26 @@ def conflict_on_condition(detail: str) -> Iterator[None]:
         if error_code(exc) in ("ConditionalCheckFailedException", "TransactionCanceledException"):
             raise Conflict(detail) from exc
         raise
+
+
+def conditional_write(write: Callable[[], Any]) -> Any | None:
+    """Runs a conditional write; its response, or None when the condition did not hold (the
+    item changed meanwhile: a normal outcome for idempotent workers). Other errors raise."""
+    try:
+        return write()
+    except Exception as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return None
+        raise
+
+
+def delete_expired(table: Any, item_key: dict[str, str], workspace_id: str, now: str) -> bool:
+    """Deletes a soft-deleted item of this workspace whose restore window has passed; False
+    if it was restored (or already purged) meanwhile."""
+    return conditional_write(lambda: table.delete_item(
+        Key=item_key,
+        ConditionExpression=attr("workspace_id").eq(workspace_id)
+        & attr("deleted_at").exists() & attr("restorable_until").lt(now))) is not None
 
 
 def encode_cursor(key: dict[str, Any]) -> str:

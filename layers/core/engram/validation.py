@@ -57,13 +57,19 @@ ShortText = Annotated[str, Field(max_length=255)]
 def parse_one_or_many(body: Any, one: type[BaseModel], many: type[BaseModel], key: str) -> BaseModel:
     """A body that is one item or {key: [items]}, validated as a whole before anything is
     written; errors read like FastAPI's own (422 with the field's path)."""
-    from fastapi.exceptions import RequestValidationError
-
     model = many if isinstance(body, dict) and key in body else one
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from exc
+        raise as_request_error(exc, "body") from exc
+
+
+def as_request_error(exc: ValidationError, where: str) -> Exception:
+    """A model's validation error as FastAPI's own (`where`: body or query), so it gets the
+    same 422 sentence as everything FastAPI validates itself."""
+    from fastapi.exceptions import RequestValidationError
+
+    return RequestValidationError([{**e, "loc": (where, *e["loc"])} for e in exc.errors()])
 
 
 def check_batch_size(items: list[Any], what: str) -> None:

@@ -17,6 +17,7 @@ from engram.memories.models import MemoryType
 from engram.memories.repository import MemoryRepository
 from engram.memories.service import count_tokens
 from engram.sessions.repository import SessionRepository
+from engram.validation import as_request_error
 from engram.workspaces.repository import WorkspaceRepository
 
 router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["context"])
@@ -42,12 +43,10 @@ SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 
 
 def _request(**fields: object) -> ContextRequest:
-    from fastapi.exceptions import RequestValidationError
-
     try:
         return ContextRequest(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from exc
+        raise as_request_error(exc, "query") from exc
 
 
 @router.get("/context")

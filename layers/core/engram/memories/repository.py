@@ -9,7 +9,9 @@ from engram.dynamo import (
     MAX_QUERY_PAGES,
     Page,
     attr,
+    conditional_write,
     conflict_on_condition,
+    delete_expired,
     error_code,
     from_dynamo,
     key,
@@ -18,7 +20,6 @@ from engram.dynamo import (
 )
 from engram.errors import Conflict, NotFound
 from engram.memories.models import Memory
-
 
 
 def _not_found(memory_id: str) -> NotFound:
@@ -114,8 +115,7 @@ class MemoryRepository:
         """Records a vector only if the content is still what was embedded; False if it
         changed meanwhile (a newer embed message is on its way)."""
         memory = stored.memory
-        try:
-            self._table.update_item(
+        return conditional_write(lambda: self._table.update_item(
                 Key=keys.memory_key(memory.memory_id),
                 UpdateExpression="SET embedding = :v, embedding_model = :m, embedded_hash = :h, "
                                  "embedding_status = :ready, embedding_generated_at = :now, "
@@ -124,25 +124,18 @@ class MemoryRepository:
                                     "AND attribute_not_exists(deleted_at)",
                 ExpressionAttributeValues={":v": vector, ":m": model, ":h": embedded_hash,
                                            ":ready": "ready", ":now": now, ":none": None,
-                                           ":c": stored.content_hash, ":ws": memory.workspace_id})
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+                                           ":c": stored.content_hash, ":ws": memory.workspace_id}
+        )) is not None
 
     def set_embedding_failed(self, memory_id: str, content_hash: str, reason: str) -> None:
-        try:
-            self._table.update_item(
-                Key=keys.memory_key(memory_id),
-                UpdateExpression="SET embedding_status = :failed, embedding_error = :why "
-                                 "REMOVE GSI4PK, GSI4SK",
-                ConditionExpression="content_hash = :c AND attribute_not_exists(deleted_at)",
-                ExpressionAttributeValues={":failed": "failed", ":why": reason[:1000],
-                                           ":c": content_hash})
-        except Exception as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        """Only while the content is still the one that failed (and the memory is live)."""
+        conditional_write(lambda: self._table.update_item(
+            Key=keys.memory_key(memory_id),
+            UpdateExpression="SET embedding_status = :failed, embedding_error = :why "
+                             "REMOVE GSI4PK, GSI4SK",
+            ConditionExpression="content_hash = :c AND attribute_not_exists(deleted_at)",
+            ExpressionAttributeValues={":failed": "failed", ":why": reason[:1000],
+                                       ":c": content_hash}))
 
     # reads --------------------------------------------------------------------------------
 
@@ -217,18 +210,8 @@ class MemoryRepository:
                 for item in self._query_all(kwargs, limit)]
 
     def purge(self, workspace_id: str, memory_id: str, now: str) -> bool:
-        """Removes a soft-deleted memory whose restore window has passed; False if it was
-        restored (or purged) meanwhile."""
-        try:
-            self._table.delete_item(
-                Key=keys.memory_key(memory_id),
-                ConditionExpression=attr("workspace_id").eq(workspace_id)
-                & attr("deleted_at").exists() & attr("restorable_until").lt(now))
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        """Removes a soft-deleted memory whose restore window has passed."""
+        return delete_expired(self._table, keys.memory_key(memory_id), workspace_id, now)
 
     def all_memory_ids(self, workspace_id: str | None = None) -> Iterable[tuple[str, str]]:
         """Every live memory, for rebuilding the index. Per workspace through GSI1; across all

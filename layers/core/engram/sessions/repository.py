@@ -8,6 +8,7 @@ from engram.dynamo import (
     attr,
     conflict_on_condition,
     count_query,
+    delete_expired,
     error_code,
     from_dynamo,
     key,
@@ -106,15 +107,8 @@ class SessionRepository:
     def purge(self, workspace_id: str, session_id: str, now: str) -> bool:
         """Removes a soft-deleted session whose window has passed, and its checkpoints; False
         if it was restored (or purged) meanwhile. Its memories purge on their own stamps."""
-        try:
-            self._table.delete_item(
-                Key=keys.session_key(session_id),
-                ConditionExpression=attr("workspace_id").eq(workspace_id)
-                & attr("deleted_at").exists() & attr("restorable_until").lt(now))
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
+        if not delete_expired(self._table, keys.session_key(session_id), workspace_id, now):
+            return False
         self._delete_checkpoints(session_id)
         return True
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from engram import keys
-from engram.dynamo import Page, attr, error_code, from_dynamo, key, query_page, to_dynamo
+from engram.dynamo import (
+    Page,
+    attr,
+    conditional_write,
+    error_code,
+    from_dynamo,
+    key,
+    query_page,
+    to_dynamo,
+)
 from engram.errors import NotFound
 from engram.webhooks.models import Delivery, WebhookRecord
 
@@ -87,16 +96,10 @@ class WebhookRepository:
 
     def disable(self, workspace_id: str, webhook_id: str, reason: str, at: str) -> bool:
         """Switches an active webhook off; False when it already was (or is gone)."""
-        try:
-            self._table.update_item(
-                Key=keys.webhook_key(workspace_id, webhook_id),
-                **_set({"active": False, "disabled_reason": reason, "updated_at": at}),
-                ConditionExpression=attr("active").eq(True) & attr("deleted_at").eq(None))
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional_write(lambda: self._table.update_item(
+            Key=keys.webhook_key(workspace_id, webhook_id),
+            **_set({"active": False, "disabled_reason": reason, "updated_at": at}),
+            ConditionExpression=attr("active").eq(True) & attr("deleted_at").eq(None))) is not None
 
     def _stats(self, workspace_id: str, webhook_id: str, changes: dict[str, Any],
                add_failure: bool = False) -> WebhookRecord | None:
@@ -105,15 +108,10 @@ class WebhookRepository:
         if add_failure:
             parts["UpdateExpression"] += " ADD failure_count :one"
             parts["ExpressionAttributeValues"][":one"] = 1
-        try:
-            response = self._table.update_item(
-                Key=keys.webhook_key(workspace_id, webhook_id), **parts,
-                ConditionExpression="attribute_exists(PK)", ReturnValues="ALL_NEW")
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return _webhook(response["Attributes"])
+        response = conditional_write(lambda: self._table.update_item(
+            Key=keys.webhook_key(workspace_id, webhook_id), **parts,
+            ConditionExpression="attribute_exists(PK)", ReturnValues="ALL_NEW"))
+        return _webhook(response["Attributes"]) if response else None
 
     # --- deliveries ---
 

@@ -8,7 +8,6 @@ from engram.errors import NotFound
 from engram.workspaces.models import ApiKey, Workspace
 
 
-
 class WorkspaceRepository:
     def __init__(self, table: Any) -> None:
         self._table = table
