@@ -3,8 +3,7 @@
     .venv/bin/python bench/context.py [--memories 10000] [--requests 30] [--quick]
         [--skip context,extract,stack-extract,quality]
 
-1. Context through the local stack (started in a subprocess, bench/patched_local.py's moto
-   fix so that 10k memories can be stored in minutes): N distilled memories (decision,
+1. Context through the local stack (started in a subprocess): N distilled memories (decision,
    preference, pattern, fact, entity in turn; importance spread over 0.1-0.9; texts from
    LoCoMo turns) created with batch POST /v1/memories (99 per request) in the development
    workspace. The embed queue is drained through the emulator's SQS API after each batch but
@@ -279,12 +278,12 @@ def main() -> None:
         if "extract" not in skip:
             print(extractor_row(args.runs), flush=True)
         if "stack-extract" not in skip:
-            with LocalStack(moto_fix=True) as stack:
+            with LocalStack() as stack:
                 print(stack_extraction_row(stack), flush=True)
         print()
     if "context" not in skip:
         print(f"Context through the local stack ({args.memories:,} distilled memories):\n")
-        with LocalStack(moto_fix=True) as stack:
+        with LocalStack() as stack:
             print("\n".join(context_rows(stack, args.memories, args.requests, args.embed_last)), flush=True)
     print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}", file=sys.stderr)
 

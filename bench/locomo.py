@@ -75,8 +75,15 @@ class _Discard:
     def send(self, queue: str, body: dict[str, Any]) -> str:
         return ""
 
+    def send_many(self, queue: str, bodies: list[dict[str, Any]]) -> list[str]:
+        return ["" for _ in bodies]
+
     def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
         return {}
+
+    def publish_many(self, event_type: str, workspace_id: str,
+                     datas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{} for _ in datas]
 
 
 def store(conv: Conversation, context: str) -> dict[str, str]:

@@ -13,9 +13,7 @@ recall@5, recall@10 and NDCG@10 (bench/metrics.py, as bench/locomo.py). A plain 
 baseline (bm25s over the raw turns "<speaker>: <text>" of the conversation, English
 stopwords, no stemming, no context, no date) is scored in the same run.
 
-One stack per conversation (a fresh emulator: moto's transactions copy the whole table), by
-default with bench/patched_local.py's fix to moto (one table backup per transaction instead of
-one per item); --stock-emulator runs `python -m engram.local` as is.
+One stack per conversation (a fresh emulator), so conversations cannot disturb each other.
 
 The stack's clock is real time: every memory is created "now" (seconds apart), so the
 recency leg is nearly flat and the session date reaches retrieval only through the title.
@@ -154,9 +152,6 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=None, help="first N (default all 5)")
     parser.add_argument("--questions", type=int, default=None, help="first N per conversation")
     parser.add_argument("--quick", action="store_true", help="= --conversations 1 --questions 40")
-    parser.add_argument("--stock-emulator", action="store_true",
-                        help="run `python -m engram.local` as is, without bench/patched_local.py's "
-                             "one-backup-per-transaction fix to moto (much slower to store)")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
     if args.quick:
@@ -166,8 +161,7 @@ def main() -> None:
     started = time.monotonic()
     timings = []
     for conv in conversations:
-        # A fresh stack per conversation: moto's transactions copy the whole table.
-        with LocalStack(moto_fix=not args.stock_emulator) as stack:
+        with LocalStack() as stack:
             key = stack.create_workspace(f"locomo-{conv.sample_id}")
             headers = {"Authorization": f"Bearer {key}"}
             with httpx.Client(base_url=stack.url, headers=headers, timeout=120) as http:
@@ -189,8 +183,7 @@ def main() -> None:
     questions = sum(t[2] for t in timings)
     print(f"\nLoCoMo dev through the local stack's HTTP API: {len(conversations)} conversations "
           f"({', '.join(c.sample_id for c in conversations)}), {questions} questions (category 5 "
-          f"skipped), limit 10, default weights; one stack per conversation, emulator "
-          f"{'as is' if args.stock_emulator else 'with bench/patched_local.py'}; {total:.0f} s in all; {datetime.now(UTC):%Y-%m-%d %H:%M} "
+          f"skipped), limit 10, default weights; one stack per conversation; {total:.0f} s in all; {datetime.now(UTC):%Y-%m-%d %H:%M} "
           f"UTC; Python {platform.python_version()}; {machine_note()}\n")
     print(f"POST /v1/memories batches retried after a 5xx (moto, see post_batch): {RETRIES[0]}\n")
     print("| conversation | turns | store (s) | embed wait (s) | questions | search (s) |")

@@ -14,8 +14,7 @@ stack. Prints markdown tables.
 3. Local index: bench/search_index.py's run() (random unit vectors, k = 40, knn, bm25 and
    the hybrid pair), query embedding excluded.
 4. POST /v1/memories: one memory per request over HTTP to the local stack started in a
-   subprocess (`python -m engram.local`), client-side wall time, after 10 warm-up requests;
-   once with the stack as shipped and once with bench/patched_local.py's moto fix.
+   subprocess (`python -m engram.local`), client-side wall time, after 10 warm-up requests.
 
 --quick: 100 memories, 50 queries, 10k only, 50 posts.
 """
@@ -65,8 +64,15 @@ class _Discard:
     def send(self, queue: str, body: dict[str, Any]) -> str:
         return ""
 
+    def send_many(self, queue: str, bodies: list[dict[str, Any]]) -> list[str]:
+        return ["" for _ in bodies]
+
     def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
         return {}
+
+    def publish_many(self, event_type: str, workspace_id: str,
+                     datas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{} for _ in datas]
 
 
 def worker(memories: list[str]) -> list[str]:
@@ -155,12 +161,12 @@ def local_index(sizes: list[int], queries: int) -> list[str]:
 
 # --- 4. POST /v1/memories through the stack --------------------------------------------------
 
-def post_latency(posts: int, moto_fix: bool) -> str:
+def post_latency(posts: int) -> str:
     import httpx
 
     from stack import LocalStack
 
-    with LocalStack(moto_fix=moto_fix) as stack:
+    with LocalStack() as stack:
         headers = {"Authorization": f"Bearer {stack.api_key}"}
         samples = []
         with httpx.Client(base_url=stack.url, headers=headers, timeout=60) as http:
@@ -175,8 +181,7 @@ def post_latency(posts: int, moto_fix: bool) -> str:
                 if i >= 10:
                     samples.append(ms)
     p95 = percentile(samples, 0.95)
-    which = "with bench/patched_local.py's moto fix" if moto_fix else "as shipped (`python -m engram.local`)"
-    return f"| {which} | {len(samples)} | {_ms(samples)} | {'met' if p95 <= 20 else 'missed'} |"
+    return f"| {len(samples)} | {_ms(samples)} | {'met' if p95 <= 20 else 'missed'} |"
 
 
 def main() -> None:
@@ -209,9 +214,8 @@ def main() -> None:
     if "post" not in skip:
         print(f"POST /v1/memories through the local stack, one memory per request, {args.posts} "
               "requests after 10 warm-up:\n", flush=True)
-        print("| stack | requests | p50 / p95 (ms) | target p95 <= 20 ms |\n|---|---:|---:|---|")
-        for moto_fix in (False, True):
-            print(post_latency(args.posts, moto_fix), flush=True)
+        print("| requests | p50 / p95 (ms) | target p95 <= 20 ms |\n|---:|---:|---|")
+        print(post_latency(args.posts), flush=True)
     print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
 

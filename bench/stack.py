@@ -32,11 +32,8 @@ def free_port() -> int:
 
 
 class LocalStack:
-    def __init__(self, extra_env: dict[str, str] | None = None, moto_fix: bool = False) -> None:
-        """moto_fix: run bench/patched_local.py (one table backup per DynamoDB transaction in
-        the emulator) instead of `python -m engram.local`."""
-        self._command = ([sys.executable, str(Path(__file__).with_name("patched_local.py"))]
-                         if moto_fix else [sys.executable, "-m", "engram.local"])
+    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+        self._command = [sys.executable, "-m", "engram.local"]
         self._tmp = tempfile.TemporaryDirectory(prefix="engram-bench-")
         self.cwd = Path(self._tmp.name)
         self.log = self.cwd / "stack.log"

@@ -256,3 +256,62 @@ def test_a_full_batch_of_100_is_stored(client, auth):
     assert response.status_code == 201, response.text
     assert len(response.json()["memories"]) == 100
     assert client.get("/v1/memories", headers=auth).json()["count"] == 100
+
+
+def _drain_embed_queue(aws_env, rounds=20):
+    sqs, found = boto3.client("sqs"), []
+    for _ in range(rounds):
+        batch = sqs.receive_message(QueueUrl=aws_env.queue_urls["EmbedQueue"],
+                                    MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            break
+        found += [json.loads(m["Body"]) for m in batch]
+    return found
+
+
+@pytest.fixture
+def aws_calls(monkeypatch):
+    """Names of the AWS operations made, in order."""
+    import botocore.client
+
+    made, real = [], botocore.client.BaseClient._make_api_call
+
+    def counted(self, operation, params):
+        made.append(operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    return made
+
+
+def test_a_batch_queues_one_embed_job_and_one_event_per_memory(client, auth, aws_env, workspace,
+                                                                aws_calls):
+    from engram import aws
+    from engram.clock import get_clock
+    from engram.events import EventFeed
+
+    batch = {"memories": [{"content": f"note {i}"} for i in range(23)]}  # three SQS batches
+    ids = [m["memory_id"] for m in client.post("/v1/memories", json=batch, headers=auth).json()["memories"]]
+    # A few calls per request, not a few per memory: the count moves inside the transaction,
+    # events go 25 to a BatchWriteItem, embed jobs 10 to a SendMessageBatch.
+    assert sorted(aws_calls) == sorted(["GetItem", "TransactWriteItems", "SendMessageBatch",
+                                        "SendMessageBatch", "SendMessageBatch", "BatchWriteItem",
+                                        "Query"])
+    assert sorted(job["memory_id"] for job in _drain_embed_queue(aws_env)) == sorted(ids)
+    events = EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
+    assert [e["data"]["memory_id"] for e in events if e["type"] == "memory.stored"][::-1] == ids
+    assert client.get("/v1/memories", headers=auth).json()["count"] == 23
+
+
+def test_when_the_embed_queue_is_down_nothing_is_stored(client, auth, aws_env, workspace):
+    from engram import aws
+    from engram.clock import get_clock
+    from engram.events import EventFeed
+
+    boto3.client("sqs").delete_queue(QueueUrl=aws_env.queue_urls["EmbedQueue"])
+    batch = {"memories": [{"content": f"note {i}"} for i in range(3)]}
+    body = _error(client.post("/v1/memories", json=batch, headers=auth), 503)
+    assert "nothing was stored" in body["detail"]
+    listed = client.get("/v1/memories", headers=auth).json()
+    assert listed["count"] == 0 and listed["data"] == []
+    assert EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id) == []

@@ -108,3 +108,28 @@ def test_status_moves_follow_api_md():
 def test_ids_made_in_one_millisecond_keep_their_order():
     made = [new_id("mem") for _ in range(1000)]
     assert made == sorted(made) and len(set(made)) == 1000
+
+
+def test_send_many_batches_ten_at_a_time_in_order_and_raises_on_a_refused_message():
+    import boto3
+    from botocore.stub import Stubber
+
+    from engram.queues import SqsQueues
+
+    sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x",
+                       aws_secret_access_key="x")
+    queues = SqsQueues(sqs, {"embed": "https://sqs.example/embed"})
+    bodies = [{"n": i} for i in range(12)]
+    with Stubber(sqs) as stub:
+        for chunk in (bodies[:10], bodies[10:]):
+            entries = [{"Id": str(i), "MessageBody": f'{{"n": {b["n"]}}}'} for i, b in enumerate(chunk)]
+            successful = [{"Id": e["Id"], "MessageId": f"m{b['n']}", "MD5OfMessageBody": "x"}
+                          for e, b in reversed(list(zip(entries, chunk)))]  # any order back
+            stub.add_response("send_message_batch", {"Successful": successful, "Failed": []},
+                              {"QueueUrl": "https://sqs.example/embed", "Entries": entries})
+        assert queues.send_many("embed", bodies) == [f"m{i}" for i in range(12)]
+        stub.add_response("send_message_batch", {"Successful": [], "Failed": [
+            {"Id": "0", "SenderFault": False, "Code": "InternalError", "Message": "try later"}]})
+        with pytest.raises(RuntimeError, match="1 of 1 messages were not queued on embed"):
+            queues.send_many("embed", [{"n": 0}])
+        stub.assert_no_pending_responses()

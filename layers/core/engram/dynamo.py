@@ -15,6 +15,7 @@ from typing import Any
 from engram.errors import BadRequest, Conflict
 
 MAX_QUERY_PAGES = 50  # bounds the work one request can do filling a filtered page
+TRANSACTION_LIMIT = 100  # actions in one TransactWriteItems
 
 
 def error_code(exc: Exception) -> str:

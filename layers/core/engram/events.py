@@ -4,6 +4,7 @@ feed in the table (kept `event_retention_days`, by TTL); webhook fan-out hangs o
 from __future__ import annotations
 
 from datetime import timedelta
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from engram import keys
@@ -22,6 +23,9 @@ EVENT_TYPES = (
 class Publisher(Protocol):
     def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]: ...
 
+    def publish_many(self, event_type: str, workspace_id: str,
+                     datas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
 
 class EventFeed:
     def __init__(self, table: Any, clock: Clock, queues: Any = None) -> None:
@@ -37,22 +41,34 @@ class EventFeed:
         return self._queues
 
     def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        return self.publish_many(event_type, workspace_id, [data])[0]
+
+    def publish_many(self, event_type: str, workspace_id: str,
+                     datas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Events of one type and workspace (a batch write stores many): written 25 to a
+        BatchWriteItem, then fanned out to the workspace's webhooks, looked up once."""
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
         now = self._clock.now()
-        event = {"id": new_id("evt"), "type": event_type, "created_at": iso(now),
-                 "workspace_id": workspace_id, "data": data}
-        expires = now + timedelta(days=get_settings().event_retention_days)
-        self._table.put_item(Item=to_dynamo({
-            "PK": keys.events_partition(workspace_id),
-            "SK": keys.event_sort(event["created_at"], event["id"]),
-            "type": "Event", "ttl": int(expires.timestamp()), "event": event,
-        }))
-        logger.info("event published", extra={"event_type": event_type, "event_id": event["id"]})
+        created_at = iso(now)
+        events = [{"id": new_id("evt"), "type": event_type, "created_at": created_at,
+                   "workspace_id": workspace_id, "data": data} for data in datas]
+        if not events:
+            return []
+        expires = int((now + timedelta(days=get_settings().event_retention_days)).timestamp())
+        with self._table.batch_writer() as batch:
+            for event in events:
+                batch.put_item(Item=to_dynamo({
+                    "PK": keys.events_partition(workspace_id),
+                    "SK": keys.event_sort(created_at, event["id"]),
+                    "type": "Event", "ttl": expires, "event": event,
+                }))
+        logger.info("events published", extra={"event_type": event_type, "count": len(events),
+                                               "event_ids": [e["id"] for e in events]})
         from engram.webhooks.fanout import fan_out  # lazy: webhooks imports this module
 
-        fan_out(self._table, self._deliver_queues, event, now)
-        return event
+        fan_out(self._table, self._deliver_queues, events, now)
+        return events
 
     def recent(self, workspace_id: str, limit: int = 100) -> list[dict[str, Any]]:
         """Newest first: what tests (and later a change feed route) read."""

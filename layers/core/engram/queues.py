@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from engram import aws
@@ -12,8 +13,13 @@ from engram.errors import ServiceUnavailable
 QueueName = Literal["embed", "extract", "deliver"]
 
 
+SEND_BATCH_LIMIT = 10  # SQS SendMessageBatch takes at most 10 entries
+
+
 class Queues(Protocol):
     def send(self, queue: QueueName, body: dict[str, Any]) -> str: ...
+
+    def send_many(self, queue: QueueName, bodies: Sequence[dict[str, Any]]) -> list[str]: ...
 
 
 class SqsQueues:
@@ -24,11 +30,35 @@ class SqsQueues:
         self._urls = urls
 
     def send(self, queue: QueueName, body: dict[str, Any]) -> str:
+        response = self._sqs.send_message(QueueUrl=self._url(queue), MessageBody=_encode(body))
+        return response["MessageId"]
+
+    def send_many(self, queue: QueueName, bodies: Sequence[dict[str, Any]]) -> list[str]:
+        """SendMessageBatch, ten at a time, in order. Raises if any message was not accepted
+        (the caller undoes its write); the ones sent before stay sent, so consumers must be
+        idempotent, as SQS's at-least-once delivery requires anyway."""
+        url, ids = self._url(queue), []
+        for start in range(0, len(bodies), SEND_BATCH_LIMIT):
+            chunk = bodies[start:start + SEND_BATCH_LIMIT]
+            response = self._sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "MessageBody": _encode(body)} for i, body in enumerate(chunk)])
+            if response.get("Failed"):
+                reasons = "; ".join(f"{f.get('Code')}: {f.get('Message', '')}" for f in response["Failed"])
+                raise RuntimeError(f"{len(response['Failed'])} of {len(chunk)} messages were not "
+                                   f"queued on {queue} ({reasons}).")
+            by_entry = {entry["Id"]: entry["MessageId"] for entry in response.get("Successful", [])}
+            ids.extend(by_entry[str(i)] for i in range(len(chunk)))
+        return ids
+
+    def _url(self, queue: QueueName) -> str:
         url = self._urls.get(queue)
         if not url:
             raise ServiceUnavailable(f"The {queue} queue is not configured ({queue.upper()}_QUEUE_URL).")
-        response = self._sqs.send_message(QueueUrl=url, MessageBody=json.dumps(body, sort_keys=True))
-        return response["MessageId"]
+        return url
+
+
+def _encode(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True)
 
 
 def get_queues() -> Queues:

@@ -70,6 +70,9 @@ def _make_server(host: str, port: int) -> Any:
     )
     from werkzeug.serving import make_server
 
+    from engram.local import moto_fixes
+
+    moto_fixes.apply()
     # werkzeug logs every request at INFO on its own handler unless told otherwise.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = _dynamodb_serialised(DomainDispatcherApplication(create_backend_app))

@@ -7,6 +7,7 @@ from typing import Any
 from engram import keys
 from engram.dynamo import (
     MAX_QUERY_PAGES,
+    TRANSACTION_LIMIT,
     Page,
     attr,
     conditional_write,
@@ -57,17 +58,22 @@ class MemoryRepository:
     def add_many(self, memories: Sequence[tuple[Memory, str, str | None]]) -> None:
         """(memory, content_hash, search_text) items, all or none: one transaction of up to
         100 puts (DynamoDB's limit, and the API's batch limit). The workspace's live-memory
-        count moves after it, outside: with it a full batch would be 101 actions."""
+        count moves in the same transaction when it fits, else right after it."""
         puts = [{"Put": {"TableName": self._table.name, "Item": to_dynamo(self._item(m, h, t)),
                          "ConditionExpression": "attribute_not_exists(PK)"}}
                 for m, h, t in memories]
-        with conflict_on_condition("A memory with that id already exists."):
-            self._table.meta.client.transact_write_items(TransactItems=puts)
         by_workspace: dict[str, int] = {}
         for memory, _, _ in memories:
             by_workspace[memory.workspace_id] = by_workspace.get(memory.workspace_id, 0) + 1
-        for workspace_id, count in by_workspace.items():
-            self._count(workspace_id, count)
+        counts = [{"Update": {"TableName": self._table.name, **self._count_update(w, n)}}
+                  for w, n in by_workspace.items()]
+        inside = len(puts) + len(counts) <= TRANSACTION_LIMIT
+        with conflict_on_condition("A memory with that id already exists."):
+            self._table.meta.client.transact_write_items(
+                TransactItems=puts + counts if inside else puts)
+        if not inside:
+            for workspace_id, count in by_workspace.items():
+                self._count(workspace_id, count)
 
     def update(self, workspace_id: str, memory_id: str, changes: dict[str, Any],
                remove: Iterable[str] = (), condition: Any = None) -> Memory:
@@ -274,9 +280,12 @@ class MemoryRepository:
             raise _not_found(memory_id) from exc
 
     def _count(self, workspace_id: str, delta: int) -> None:
-        self._table.update_item(Key=keys.workspace_key(workspace_id),
-                                UpdateExpression="ADD memory_count :n",
-                                ExpressionAttributeValues={":n": delta})
+        self._table.update_item(**self._count_update(workspace_id, delta))
+
+    @staticmethod
+    def _count_update(workspace_id: str, delta: int) -> dict[str, Any]:
+        return {"Key": keys.workspace_key(workspace_id), "UpdateExpression": "ADD memory_count :n",
+                "ExpressionAttributeValues": {":n": delta}}
 
     @staticmethod
     def _item(memory: Memory, content_hash: str, search_text: str | None) -> dict[str, Any]:

@@ -83,17 +83,16 @@ class MemoryService:
             text = search_text_of(memory, context)
             rows.append((memory, content_hash(text), text))
         self._repo.add_many(rows)
-        self._enqueue_or_undo(workspace_id, [m for m, _, _ in rows])
-        for memory, _, _ in rows:
-            self._events.publish("memory.stored", workspace_id, _event_data(memory))
-        return [m for m, _, _ in rows]
+        memories = [m for m, _, _ in rows]
+        self._enqueue_or_undo(workspace_id, memories)
+        self._events.publish_many("memory.stored", workspace_id, [_event_data(m) for m in memories])
+        return memories
 
     def _enqueue_or_undo(self, workspace_id: str, memories: list[Memory]) -> None:
         """A write is acknowledged only once its embed job is queued; if queueing fails the
         memories are removed again, so the client can retry without duplicates."""
         try:
-            for memory in memories:
-                self.enqueue_sync(workspace_id, memory.memory_id)
+            self._queues.send_many("embed", [_sync_job(workspace_id, m.memory_id) for m in memories])
         except Exception as exc:
             logger.exception("embed enqueue failed; undoing the write")
             for memory in memories:
@@ -103,8 +102,7 @@ class MemoryService:
 
     def enqueue_sync(self, workspace_id: str, memory_id: str) -> None:
         """Asks the embed worker to bring the index in line with the table for one memory."""
-        self._queues.send("embed", {"kind": "memory.sync", "workspace_id": workspace_id,
-                                    "memory_id": memory_id})
+        self._queues.send("embed", _sync_job(workspace_id, memory_id))
 
     # read ---------------------------------------------------------------------------------
 
@@ -227,3 +225,7 @@ class MemoryService:
 def _event_data(memory: Memory) -> dict[str, Any]:
     return {"memory_id": memory.memory_id, "memory_type": memory.memory_type,
             "session_id": memory.session_id, "source": memory.source}
+
+
+def _sync_job(workspace_id: str, memory_id: str) -> dict[str, str]:
+    return {"kind": "memory.sync", "workspace_id": workspace_id, "memory_id": memory_id}

@@ -1,10 +1,10 @@
-"""Webhook fan-out, called by EventFeed.publish for every event: one delivery record and one
-deliver-queue message per active webhook of the workspace subscribed to the event type.
-A workspace without webhooks costs one Query."""
+"""Webhook fan-out, called by EventFeed.publish_many for the events it stored: one delivery
+record and one deliver-queue message per active webhook of the workspace subscribed to an
+event's type. A workspace without webhooks costs one Query per publish_many call."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,15 +26,19 @@ def targets(webhooks: list[WebhookRecord], event: dict[str, Any]) -> list[Webhoo
     return [w for w in webhooks if w.subscribes(event["type"])]
 
 
-def fan_out(table: Any, queues: Callable[[], Queues], event: dict[str, Any],
+def fan_out(table: Any, queues: Callable[[], Queues], events: Sequence[dict[str, Any]],
             now: datetime) -> list[Delivery]:
+    """Events of one workspace, in order."""
+    if not events:
+        return []
     repo = WebhookRepository(table)
-    chosen = targets(repo.all(event["workspace_id"]), event)
-    if not chosen:
+    webhooks = repo.all(events[0]["workspace_id"])
+    if not webhooks:
         return []
     expires = int((now + timedelta(days=get_settings().webhook_delivery_retention_days)).timestamp())
     sender = queues()
-    return [_enqueue(repo, sender, webhook, event, now, expires) for webhook in chosen]
+    return [_enqueue(repo, sender, webhook, event, now, expires)
+            for event in events for webhook in targets(webhooks, event)]
 
 
 def _enqueue(repo: WebhookRepository, sender: Queues, webhook: WebhookRecord,

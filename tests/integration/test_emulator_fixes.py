@@ -1,0 +1,114 @@
+"""The local emulator's speed fixes to moto (engram.local.moto_fixes) keep moto's behaviour:
+through the emulator's real HTTP endpoint, a failed transaction still rolls back, results
+still round-trip every attribute type, and SQS still deduplicates FIFO messages."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from botocore.exceptions import ClientError
+
+from engram.local.emulator import start_emulator
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    running = start_emulator(_free_port(), prefix="engram-fixes")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def table(emulator):
+    import boto3
+
+    name = emulator.resources.tables["Table"]
+    return boto3.resource("dynamodb", endpoint_url=emulator.endpoint, region_name=emulator.region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing").Table(name)
+
+
+def _item(table, pk, sk="A"):
+    return table.get_item(Key={"PK": pk, "SK": sk}).get("Item")
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(table):
+    client = table.meta.client
+    table.put_item(Item={"PK": "T#1", "SK": "A", "n": 1, "tags": ["x"]})
+    table.put_item(Item={"PK": "T#1", "SK": "B", "n": 5})
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        client.transact_write_items(TransactItems=[
+            {"Update": {"TableName": table.name, "Key": {"PK": "T#1", "SK": "A"},
+                        "UpdateExpression": "SET n = n + :one, tags = list_append(tags, :t)",
+                        "ExpressionAttributeValues": {":one": 1, ":t": ["y"]}}},
+            {"Put": {"TableName": table.name, "Item": {"PK": "T#2", "SK": "A"}}},
+            {"Put": {"TableName": table.name, "Item": {"PK": "T#1", "SK": "B", "n": 6},
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+        ])
+    assert _item(table, "T#1") == {"PK": "T#1", "SK": "A", "n": 1, "tags": ["x"]}
+    assert _item(table, "T#1", "B")["n"] == 5 and _item(table, "T#2") is None
+    client.transact_write_items(TransactItems=[
+        {"Update": {"TableName": table.name, "Key": {"PK": "T#1", "SK": "A"},
+                    "UpdateExpression": "SET n = n + :one", "ExpressionAttributeValues": {":one": 1}}},
+        {"Put": {"TableName": table.name, "Item": {"PK": "T#2", "SK": "A"}}},
+    ])
+    assert _item(table, "T#1")["n"] == 2 and _item(table, "T#2") == {"PK": "T#2", "SK": "A"}
+
+
+def test_results_round_trip_every_attribute_type(table):
+    from decimal import Decimal
+
+    from boto3.dynamodb.types import Binary
+
+    item = {"PK": "R#1", "SK": "A", "s": "text é", "n": Decimal("1.5"), "b": Binary(b"\x00\xffraw"),
+            "flag": True, "nothing": None, "list": [1, "two", {"three": [3]}],
+            "map": {"deep": {"deeper": "yes"}}, "ss": {"a", "b"}, "ns": {Decimal(1), Decimal(2)},
+            "bs": {Binary(b"\x01"), Binary(b"\x02")}, "empty": [], "emptymap": {}}
+    table.put_item(Item=item)
+    assert _item(table, "R#1") == item
+    for i in range(3):
+        table.put_item(Item={"PK": "R#2", "SK": f"{i}", "v": i})
+    first = table.query(KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": "R#2"},
+                        Limit=2)
+    assert [x["v"] for x in first["Items"]] == [0, 1] and first["Count"] == 2
+    rest = table.query(KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": "R#2"},
+                       ExclusiveStartKey=first["LastEvaluatedKey"])
+    assert [x["v"] for x in rest["Items"]] == [2] and "LastEvaluatedKey" not in rest
+    got = table.meta.client.batch_get_item(RequestItems={table.name: {"Keys": [
+        {"PK": "R#1", "SK": "A"}, {"PK": "R#9", "SK": "A"}]}})  # a resource's client: plain values
+    assert got["Responses"][table.name] == [item]
+    assert table.query(KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": "R#2"},
+                       Select="COUNT")["Count"] == 3
+
+
+def test_a_missing_table_is_still_a_client_error(table, emulator):
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=emulator.endpoint, region_name=emulator.region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        client.get_item(TableName="no-such-table", Key={"PK": {"S": "x"}})
+
+
+def test_sqs_counts_and_fifo_deduplication_still_work(emulator):
+    sqs = emulator.client("sqs")
+    plain = sqs.create_queue(QueueName="fixes-plain")["QueueUrl"]
+    for i in range(3):
+        sqs.send_message_batch(QueueUrl=plain, Entries=[{"Id": str(j), "MessageBody": f"{i}.{j}"}
+                                                        for j in range(10)])
+    counts = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
+    assert counts["ApproximateNumberOfMessages"] == "30"
+    assert "ContentBasedDeduplication" not in counts
+    fifo = sqs.create_queue(QueueName="fixes.fifo", Attributes={
+        "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    for _ in range(2):
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    attributes = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "1"
+    assert attributes["ContentBasedDeduplication"] == "true"
