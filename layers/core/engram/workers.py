@@ -3,6 +3,7 @@ failures, so one bad record is retried alone and never fails or repeats its batc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -24,9 +25,15 @@ def with_last_attempt(record: Any, job: Callable[[], str], give_up: Callable[[st
         raise
 
 
-def sqs_lambda_handler(record_handler: Callable[[Any], Any],
+def sqs_lambda_handler(record_handler: Callable[..., Any],
+                       prepare: Callable[[list[dict]], Any] | None = None,
                        **processor_options: Any) -> Callable[[dict, Any], dict]:
-    """A Lambda handler that runs `record_handler` on each SQS record (raise = retry it)."""
+    """A Lambda handler that runs `record_handler` on each SQS record (raise = retry it).
+
+    With `prepare`, the batch's raw records go to `prepare` first (to do work for all of them
+    at once) and `record_handler(record, prepared)` then settles each record from what it
+    returned. If `prepare` itself fails, each record gets `prepared=None` and does its own work,
+    so one bad batch-level call costs speed, not retries."""
 
     def handle(event: dict, context: Any) -> dict:
         from aws_lambda_powertools.utilities.batch import (
@@ -35,8 +42,20 @@ def sqs_lambda_handler(record_handler: Callable[[Any], Any],
             process_partial_response,
         )
 
+        handler = record_handler
+        if prepare is not None:
+            prepared = _prepared(prepare, event.get("Records") or [])
+            handler = functools.partial(record_handler, prepared=prepared)
         processor = BatchProcessor(event_type=EventType.SQS, **processor_options)
-        return process_partial_response(event=event, record_handler=record_handler,
+        return process_partial_response(event=event, record_handler=handler,
                                         processor=processor, context=context)
 
     return lambda_entry(handle)
+
+
+def _prepared(prepare: Callable[[list[dict]], Any], records: list[dict]) -> Any:
+    try:
+        return prepare(records)
+    except Exception:
+        logger.exception("batch preparation failed; the records are handled one by one")
+        return None

@@ -160,20 +160,34 @@ class MemoryRepository:
 
     def get_many(self, workspace_id: str, memory_ids: Sequence[str]) -> dict[str, Memory]:
         """Live memories of this workspace among `memory_ids` (search's re-check)."""
-        found: dict[str, Memory] = {}
+        return {item["memory_id"]: _memory(item) for item in self._batch_get(memory_ids)
+                if item.get("workspace_id") == workspace_id and not item.get("deleted_at")}
+
+    def get_stored_many(self, memory_ids: Sequence[str]) -> dict[str, StoredMemory]:
+        """get_stored for many ids, any workspace, deleted included (the embed worker's
+        batch read; it checks the workspace itself). Strongly consistent, as get_stored."""
+        return {item["memory_id"]: _stored(item)
+                for item in self._batch_get(memory_ids, consistent=True)}
+
+    def _batch_get(self, memory_ids: Sequence[str], consistent: bool = False) -> list[dict[str, Any]]:
+        """BatchGetItem, 100 keys a call. Keys still unprocessed after a bounded number of
+        retries are read one by one, so a missing item always means it does not exist."""
+        found: list[dict[str, Any]] = []
         unique = list(dict.fromkeys(memory_ids))
         for start in range(0, len(unique), 100):
-            request = {self._table.name: {"Keys": [keys.memory_key(m) for m in unique[start:start + 100]]}}
-            for _ in range(10):  # unprocessed keys are retried a bounded number of times
+            request = {self._table.name: {"Keys": [keys.memory_key(m) for m in unique[start:start + 100]],
+                                          "ConsistentRead": consistent}}
+            for _ in range(5):
                 response = self._table.meta.client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self._table.name, []):
-                    if item.get("workspace_id") == workspace_id and not item.get("deleted_at"):
-                        memory = _memory(item)
-                        found[memory.memory_id] = memory
+                found += response["Responses"].get(self._table.name, [])
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
-        return found
+            for key_ in request.get(self._table.name, {}).get("Keys", []):
+                item = self._table.get_item(Key=key_, ConsistentRead=consistent).get("Item")
+                if item:
+                    found.append(item)
+        return [item for item in found if item.get("type") == "Memory"]
 
     def list(self, workspace_id: str, filters: MemoryFilters, limit: int,
              cursor: str | None) -> Page:

@@ -1,9 +1,15 @@
-"""Keeps the search index in line with the table, one memory at a time (the embed worker).
+"""Keeps the search index in line with the table (the embed worker): one memory (`sync`) or
+an SQS batch of them (`sync_many`, the same decisions with one read, one embedding call, one
+index write and one event write for the lot).
 
 Idempotent by construction: it reads the memory's current state and makes the index
 match it, embedding only when the text changed since the stored vector was made."""
 
 from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,6 +34,17 @@ def to_document(memory: Memory, vector: np.ndarray, search_text: str | None) -> 
         search_text=search_text)
 
 
+Job = tuple[str, str]  # (workspace_id, memory_id)
+
+
+@dataclass
+class _Plan:
+    """What sync_many found to do, by job."""
+
+    upserts: dict[Job, tuple[StoredMemory, np.ndarray, str]]
+    to_embed: dict[Job, tuple[StoredMemory, str, str]]  # stored, the text to embed, its hash
+
+
 class IndexSync:
     def __init__(self, repo: MemoryRepository, index: SearchIndex, embedder: Embedder,
                  events: Publisher, clock: Clock) -> None:
@@ -39,30 +56,75 @@ class IndexSync:
 
     def sync(self, workspace_id: str, memory_id: str) -> str:
         """Returns what it did: removed, indexed, embedded or stale."""
+        outcome = self.sync_many([(workspace_id, memory_id)])[(workspace_id, memory_id)]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def sync_many(self, jobs: Sequence[Job]) -> dict[Job, str | Exception]:
+        """sync() for each job, batched. A job's value is its outcome, or the exception that
+        stopped it (its record is retried; the others stand)."""
+        outcomes: dict[Job, str | Exception] = {}
+        jobs = list(dict.fromkeys(jobs))
+        found = self._repo.get_stored_many([memory_id for _, memory_id in jobs])
+        plan, removed = _Plan({}, {}), defaultdict(list)
+        for job in jobs:
+            stored = found.get(job[1])
+            if stored is None or stored.memory.workspace_id != job[0] or stored.memory.deleted_at:
+                removed[job[0]].append(job)
+                continue
+            # Keywords get the context (the message before); the vector is of the memory alone,
+            # which context dilutes for a small model (measured: docs/benchmarks.md, "Retrieval").
+            text, own = stored.search_text or search_text_of(stored.memory), search_text_of(stored.memory)
+            wanted = content_hash(f"{self._embedder.name}\n{own}")
+            if stored.embedding is not None and stored.embedded_hash == wanted:
+                plan.upserts[job] = (stored, _vector(stored.embedding), text)
+                outcomes[job] = "indexed"
+            else:
+                plan.to_embed[job] = (stored, own, wanted)
+        for workspace_id, gone in removed.items():
+            outcomes.update(_each(gone, lambda: self._index.delete(workspace_id, [m for _, m in gone]),
+                                  "removed"))
+        ready = self._embed_planned(plan, outcomes)
+        outcomes.update(_each(list(plan.upserts), lambda: self._upsert_many(plan.upserts.values()), None))
+        for workspace_id, memory_ids in ready.items():
+            done = [(workspace_id, m) for m in memory_ids if outcomes[(workspace_id, m)] == "embedded"]
+            outcomes.update(_each(done, lambda: self._events.publish_many(
+                "embedding.ready", workspace_id,
+                [{"memory_id": m, "model": self._embedder.name} for _, m in done]), None))
+        return outcomes
+
+    def _embed_planned(self, plan: _Plan, outcomes: dict[Job, str | Exception]) -> dict[str, list[str]]:
+        """Embeds what needs it in one call and records the vectors (conditionally, per
+        memory); moves each recorded one to the upserts. Returns the embedded ids by workspace."""
+        jobs = list(plan.to_embed)
+        if not jobs:
+            return {}
         try:
-            stored = self._repo.get_stored(workspace_id, memory_id)
-        except NotFound:
-            self._index.delete(workspace_id, [memory_id])
-            return "removed"
-        if stored.memory.deleted_at:
-            self._index.delete(workspace_id, [memory_id])
-            return "removed"
-        text = stored.search_text or search_text_of(stored.memory)
-        # Keywords get the context (the message before); the vector is of the memory alone,
-        # which context dilutes for a small model (measured: docs/benchmarks.md, "Retrieval").
-        own = search_text_of(stored.memory)
-        wanted = content_hash(f"{self._embedder.name}\n{own}")
-        if stored.embedding is not None and stored.embedded_hash == wanted:
-            self._upsert(stored, _vector(stored.embedding), text)
-            return "indexed"
-        vector = self._embedder.embed([own])[0].astype(np.float32)
-        if not self._repo.set_embedding(stored, vector.tobytes(), self._embedder.name, wanted,
-                                        iso(self._clock.now())):
-            return "stale"  # the content changed meanwhile; its own message follows
-        self._upsert(stored, vector, text)
-        self._events.publish("embedding.ready", workspace_id, {
-            "memory_id": memory_id, "model": self._embedder.name})
-        return "embedded"
+            vectors = self._embedder.embed([plan.to_embed[j][1] for j in jobs]).astype(np.float32)
+        except Exception as exc:
+            outcomes.update({job: exc for job in jobs})
+            return {}
+        now, embedded = iso(self._clock.now()), defaultdict(list)
+        for job, vector in zip(jobs, vectors, strict=True):
+            stored, _, wanted = plan.to_embed[job]
+            try:
+                if not self._repo.set_embedding(stored, vector.tobytes(), self._embedder.name, wanted, now):
+                    outcomes[job] = "stale"  # the content changed meanwhile; its own message follows
+                    continue
+            except Exception as exc:
+                outcomes[job] = exc
+                continue
+            plan.upserts[job] = (stored, vector, stored.search_text or search_text_of(stored.memory))
+            outcomes[job] = "embedded"
+            embedded[job[0]].append(job[1])
+        return embedded
+
+    def _upsert_many(self, items: Iterable[tuple[StoredMemory, np.ndarray, str]]) -> None:
+        docs = [to_document(stored.memory, vector, text) for stored, vector, text in items]
+        if docs:
+            self._index.ensure_index(self._embedder.dimension)
+            self._index.upsert(docs)
 
     def give_up(self, workspace_id: str, memory_id: str, reason: str) -> None:
         """The last attempt failed: the memory says why, and an event tells subscribers."""
@@ -75,12 +137,17 @@ class IndexSync:
                              {"memory_id": memory_id, "error": reason[:500]})
         logger.warning("embedding failed for good", extra={"memory_id": memory_id})
 
-    def _upsert(self, stored: StoredMemory, vector: np.ndarray, text: str) -> None:
-        self._index.ensure_index(self._embedder.dimension)
-        self._index.upsert([to_document(stored.memory, vector, text)])
-
 
 def _vector(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.float32)
 
 
+def _each(jobs: Sequence[Job], step: Callable[[], object],
+          outcome: str | None) -> dict[Job, str | Exception]:
+    """Runs `step` for these jobs together: on success they get `outcome` (None: they keep
+    the one they have), on failure each gets the exception."""
+    try:
+        step()
+    except Exception as exc:
+        return {job: exc for job in jobs}
+    return {job: outcome for job in jobs} if outcome is not None else {}

@@ -1,4 +1,5 @@
-"""The embed worker's record logic: one SQS record → one IndexSync.sync."""
+"""The embed worker's logic: an SQS batch → IndexSync.sync_many, each record then settled
+from its memory's outcome (or, if the batch step failed, by its own IndexSync.sync)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from engram.memories.repository import MemoryRepository
 from engram.observability import logger, metrics
 from engram.search.embedder import get_embedder
 from engram.search.index import get_search_index
-from engram.search.sync import IndexSync
+from engram.search.sync import IndexSync, Job
 from engram.workers import with_last_attempt
 
 
@@ -32,14 +33,35 @@ def get_index_sync() -> IndexSync:
                      EventFeed(table, clock), clock)
 
 
-def handle_embed_record(record: Any) -> str:
+def prepare_embed_batch(records: list[dict]) -> dict[Job, str | Exception]:
+    """Syncs every well-formed record's memory together; a malformed one is left to its
+    record handler, which rejects it."""
+    jobs = []
+    for raw in records:
+        try:
+            message = EmbedMessage.model_validate_json(raw.get("body") or "")
+        except ValueError:
+            continue
+        jobs.append((message.workspace_id, message.memory_id))
+    return get_index_sync().sync_many(jobs) if jobs else {}
+
+
+def handle_embed_record(record: Any, prepared: dict[Job, str | Exception] | None = None) -> str:
     """Raises to have the record retried; on the last attempt the memory is marked failed
     first, so a dead-lettered job is visible on the memory itself."""
     message = EmbedMessage.model_validate_json(record.body)
     logger.append_keys(memory_id=message.memory_id, workspace_id=message.workspace_id)
     sync, ws, memory_id = get_index_sync(), message.workspace_id, message.memory_id
-    outcome = with_last_attempt(record, lambda: sync.sync(ws, memory_id),
-                                lambda why: sync.give_up(ws, memory_id, why),
+
+    def job() -> str:
+        if prepared is None or (ws, memory_id) not in prepared:
+            return sync.sync(ws, memory_id)
+        outcome = prepared[(ws, memory_id)]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    outcome = with_last_attempt(record, job, lambda why: sync.give_up(ws, memory_id, why),
                                 get_settings().embed_max_attempts)
     metrics.add_metric(name=f"Memory{outcome.capitalize()}", unit="Count", value=1)
     return outcome

@@ -1,0 +1,153 @@
+"""The embed worker's lambda_handler on whole SQS batches (moto): one read, one embedding call
+and one index write for the batch, and still one outcome per record, so a record that fails
+is retried alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.webhooks_helpers import failed_ids, receive_all, sqs_event, sqs_record
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+@pytest.fixture
+def store(client, auth):
+    def make(*contents):
+        body = {"memories": [{"content": c} for c in contents]}
+        response = client.post("/v1/memories", json=body, headers=auth)
+        assert response.status_code == 201, response.text
+        return [m["memory_id"] for m in response.json()["memories"]]
+
+    return make
+
+
+@pytest.fixture
+def embed_records(aws_env):
+    """The embed queue's waiting messages as SQS event records, in the order sent."""
+    import boto3
+
+    def records(receive_count=None):
+        url, arn = aws_env.queue_urls["EmbedQueue"], aws_env.queue_arns["EmbedQueue"]
+        messages = receive_all(boto3.client("sqs"), url, rounds=10)
+        return [sqs_record(m, arn, receive_count) for m in messages]
+
+    return records
+
+
+@pytest.fixture
+def embed_calls(monkeypatch):
+    """The texts of each call to the embedder."""
+    from engram.search import embedder, worker
+
+    real, calls = embedder.get_embedder(), []
+
+    class Spy:
+        dimension, name = real.dimension, real.name
+
+        def embed(self, texts):
+            calls.append(list(texts))
+            return real.embed(texts)
+
+    monkeypatch.setattr(worker, "get_embedder", lambda: Spy())
+    worker.get_index_sync.cache_clear()
+    return calls
+
+
+def _status(client, auth, memory_id):
+    return client.get(f"/v1/memories/{memory_id}/status", headers=auth).json()["embedding_status"]
+
+
+def test_a_batch_is_embedded_in_one_call_and_every_record_settles(
+        client, auth, store, embed_records, embed_calls, lambda_context, monkeypatch):
+    from functions.embed_worker.handler import lambda_handler
+
+    ids = store("Ada prefers tea.", "Bob likes long walks on the beach.", "Cy is allergic to nuts.")
+    client.delete(f"/v1/memories/{ids[2]}", headers=auth)
+    records = embed_records()
+    records.append({**records[0], "messageId": "malformed", "body": "{not json"})
+    reads = []
+    import botocore.client
+
+    real_call = botocore.client.BaseClient._make_api_call
+
+    def counted(self, operation, params):
+        reads.append(operation)
+        return real_call(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == ["malformed"]
+    assert embed_calls == [["Ada prefers tea.", "Bob likes long walks on the beach."]]
+    assert reads.count("BatchGetItem") == 1 and "GetItem" not in reads
+    assert [_status(client, auth, m) for m in ids[:2]] == ["ready", "ready"]
+    hits = client.post("/v1/memories/search", json={"query": "tea", "search_mode": "keyword"}, headers=auth)
+    assert hits.status_code == 200, hits.text
+    assert [h["memory_id"] for h in hits.json()["results"]] == [ids[0]]
+
+
+def test_a_record_that_fails_is_retried_alone(client, auth, store, embed_records, embed_calls,
+                                              lambda_context, monkeypatch):
+    from engram.memories.repository import MemoryRepository
+    from functions.embed_worker.handler import lambda_handler
+
+    ids = store("first note", "second note", "third note")
+    real = MemoryRepository.set_embedding
+
+    def flaky(self, stored, *args):
+        if stored.memory.memory_id == ids[1]:
+            raise RuntimeError("throttled")
+        return real(self, stored, *args)
+
+    monkeypatch.setattr(MemoryRepository, "set_embedding", flaky)
+    records = embed_records()
+    by_memory = {json.loads(r["body"])["memory_id"]: r["messageId"] for r in records}
+    assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == [by_memory[ids[1]]]
+    assert [_status(client, auth, m) for m in ids] == ["ready", "pending", "ready"]
+    monkeypatch.setattr(MemoryRepository, "set_embedding", real)
+    retry = [r for r in records if r["messageId"] == by_memory[ids[1]]]
+    assert failed_ids(lambda_handler(sqs_event(*retry), lambda_context)) == []
+    assert _status(client, auth, ids[1]) == "ready"
+
+
+def test_the_last_attempt_of_a_failed_batch_marks_the_memories_failed(
+        client, auth, store, embed_records, lambda_context, monkeypatch):
+    from engram.search import worker
+    from functions.embed_worker.handler import lambda_handler
+
+    class Broken:
+        dimension, name = 384, "broken"
+
+        def embed(self, texts):
+            raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(worker, "get_embedder", lambda: Broken())
+    worker.get_index_sync.cache_clear()
+    ids = store("one", "two")
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError, match="All records failed"):  # Lambda retries them
+        lambda_handler(sqs_event(*embed_records(receive_count=99)), lambda_context)
+    for memory_id in ids:
+        status = client.get(f"/v1/memories/{memory_id}/status", headers=auth).json()
+        assert status["embedding_status"] == "failed" and "model exploded" in status["embedding_error"]
+
+
+def test_when_the_batch_step_fails_each_record_does_its_own_work(
+        client, auth, store, embed_records, embed_calls, lambda_context, monkeypatch):
+    from engram.memories.repository import MemoryRepository
+    from functions.embed_worker.handler import lambda_handler
+
+    ids = store("alpha", "beta")
+    real = MemoryRepository.get_stored_many
+
+    def no_batches(self, memory_ids):
+        if len(memory_ids) > 1:
+            raise RuntimeError("batch read unavailable")
+        return real(self, memory_ids)
+
+    monkeypatch.setattr(MemoryRepository, "get_stored_many", no_batches)
+    assert failed_ids(lambda_handler(sqs_event(*embed_records()), lambda_context)) == []
+    assert [_status(client, auth, m) for m in ids] == ["ready", "ready"]
+    assert sorted(embed_calls) == [["alpha"], ["beta"]]
