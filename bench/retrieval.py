@@ -1,26 +1,26 @@
 """Retrieval benchmark on LoCoMo through the HTTP API of the local stack (issue 3).
 
 Starts `python -m engram.local` in a subprocess (free ports on 127.0.0.1), creates one
-workspace per conversation with the admin CLI, one session per LoCoMo session, and stores
-each dialogue turn as a memory with batch POST /v1/memories (99 per request: a batch of 100 is a 101-item DynamoDB
-transaction, over its limit, and fails with 500 -- a bug reported, not fixed here): content
-"<speaker>: <text>", title "Session on <date>", metadata {dia_id, session_date} (the shape
-bench/locomo.py uses). The queue pump embeds them in the background; the script waits
-(bounded) until every session's GET /v1/sessions/{id}/embedding-status has nothing pending,
-then asks every question (category 5 skipped) with POST /v1/memories/search, limit 10, in
-keyword, semantic and hybrid modes (default weights), and scores the ranked dia_ids with
-recall@5, recall@10 and NDCG@10 (bench/metrics.py, as bench/locomo.py). A plain BM25
-baseline (bm25s over the raw turns "<speaker>: <text>" of the conversation, English
-stopwords, no stemming, no context, no date) is scored in the same run.
+workspace per conversation with the admin CLI and one session per LoCoMo session, and
+stores each dialogue turn as a memory, by default as that session's messages (batch POST
+/v1/sessions/{id}/messages, as a conversation reaches Engram: each message becomes an
+episodic memory, indexed for keywords with the message before it): content
+"[<session date>] <speaker>: <text>", metadata {dia_id, session_date}. `--via memories`
+stores them with batch POST /v1/memories instead (no neighbouring message; `--undated` puts
+the date in the title "Session on <date>" rather than the content). The queue pump embeds
+them; the script waits (bounded) until every session's GET /v1/sessions/{id}/embedding-status
+has nothing pending, then asks every question (category 5 skipped) with POST
+/v1/memories/search, limit 10, in keyword, semantic and hybrid modes (default weights), and
+scores the ranked dia_ids with recall@5, recall@10 and NDCG@10 (bench/metrics.py, as
+bench/locomo.py). A plain BM25 baseline (bm25s over the same contents, English stopwords,
+no stemming, no neighbouring message) is scored in the same run.
 
 One stack per conversation (a fresh emulator), so conversations cannot disturb each other.
-
 The stack's clock is real time: every memory is created "now" (seconds apart), so the
-recency leg is nearly flat and the session date reaches retrieval only through the title.
-Memories stored with POST /v1/memories get no neighbouring-message context (bench/locomo.py
-indexes each turn with the message before it, as the messages API does).
+recency leg is nearly flat.
 
     .venv/bin/python bench/retrieval.py [--conversations N] [--questions N] [--quick]
+        [--via messages|memories] [--undated]
 
 --quick: the first conversation, its first 40 questions. Prints a markdown table.
 """
@@ -37,11 +37,11 @@ from typing import Any
 
 import httpx
 
-from metrics import DATA, Conversation, Tally, load, memory_content, memory_title, sessions_of
+from metrics import DATA, Conversation, Tally, Turn, load, memory_content, memory_title, sessions_of
 from stack import LocalStack, machine_note
 
 MODES = ("keyword", "semantic", "hybrid")
-BATCH = 99  # 100 fails: see the note in docs/benchmarks.md (transaction of 100 puts + 1 counter)
+BATCH = 100  # the API's batch limit
 EMBED_TIMEOUT = 900.0  # seconds to wait for all embeddings of one conversation
 POLL = 2.0
 
@@ -52,8 +52,17 @@ def _check(response: httpx.Response, what: str) -> dict[str, Any]:
     return response.json()
 
 
-def store(http: httpx.Client, conv: Conversation) -> tuple[dict[str, str], list[str]]:
-    """Sessions, then the turns in batches of up to 100; answers (memory_id → dia_id, session ids)."""
+def text_of(turn: Turn, dated: bool) -> str:
+    """The memory content: "<speaker>: <text>", with "[<session date>] " in front if dated."""
+    return f"[{turn.date}] {memory_content(turn)}" if dated else memory_content(turn)
+
+
+def store(http: httpx.Client, conv: Conversation, via: str,
+          dated: bool) -> tuple[dict[str, str], list[str]]:
+    """Sessions, then the turns in batches; answers (memory_id → dia_id, session ids).
+    via="memories": POST /v1/memories, title "Session on <date>" (no neighbouring context).
+    via="messages": POST /v1/sessions/{id}/messages, one batch per session (each message is
+    indexed with the one before it, as for any conversation sent that way)."""
     sessions, pending = [], []
     for session in sessions_of(conv.turns):
         sid = f"{conv.sample_id}-s{session[0].session}"
@@ -63,32 +72,29 @@ def store(http: httpx.Client, conv: Conversation) -> tuple[dict[str, str], list[
         sessions.append(sid)
         pending += [(sid, t) for t in session]
     dia_of: dict[str, str] = {}
+    if via == "messages":
+        speakers = sorted({t.speaker for t in conv.turns})
+        for session in sessions_of(conv.turns):
+            sid = f"{conv.sample_id}-s{session[0].session}"
+            for start in range(0, len(session), BATCH):
+                chunk = session[start:start + BATCH]
+                body = {"messages": [{"role": "user" if t.speaker == speakers[0] else "assistant",
+                                      "content": text_of(t, dated),
+                                      "metadata": {"dia_id": t.dia_id, "session_date": t.date}}
+                                     for t in chunk]}
+                stored = _check(http.post(f"/v1/sessions/{sid}/messages", json=body),
+                                f"messages of {sid}")["messages"]
+                dia_of.update({m["memory_id"]: t.dia_id for m, t in zip(stored, chunk, strict=True)})
+        return dia_of, sessions
     for start in range(0, len(pending), BATCH):
         chunk = pending[start:start + BATCH]
-        body = {"memories": [{"content": memory_content(t), "title": memory_title(t),
-                              "session_id": sid, "role": "user",
+        body = {"memories": [{"content": text_of(t, dated), "session_id": sid, "role": "user",
+                              **({} if dated else {"title": memory_title(t)}),
                               "metadata": {"dia_id": t.dia_id, "session_date": t.date}}
                              for sid, t in chunk]}
-        stored = post_batch(http, body, f"{conv.sample_id}-{start}")
+        stored = _check(http.post("/v1/memories", json=body), "store a batch")["memories"]
         dia_of.update({m["memory_id"]: t.dia_id for m, (_, t) in zip(stored, chunk, strict=True)})
     return dia_of, sessions
-
-
-def post_batch(http: httpx.Client, body: dict[str, Any], key: str, tries: int = 8) -> list[dict]:
-    """POST /v1/memories, retried on a 5xx with the same Idempotency-Key. Needed on the local
-    stack only: moto's TransactWriteItems deep-copies the table and fails ("dictionary changed
-    size during iteration") when the embed worker writes at the same moment; nothing is written
-    then (all or nothing), so the retry is safe."""
-    for attempt in range(tries):
-        response = http.post("/v1/memories", json=body, headers={"Idempotency-Key": key})
-        if response.status_code < 500:
-            return _check(response, "store a batch")["memories"]
-        RETRIES[0] += 1
-        time.sleep(0.2 * (attempt + 1))
-    return _check(response, "store a batch")["memories"]
-
-
-RETRIES = [0]
 
 
 def wait_embedded(http: httpx.Client, sessions: list[str], timeout: float) -> tuple[float, int]:
@@ -114,10 +120,10 @@ def wait_embedded(http: httpx.Client, sessions: list[str], timeout: float) -> tu
     raise RuntimeError(f"embeddings still pending after {timeout:.0f} s in {len(waiting)} sessions")
 
 
-def bm25_baseline(conv: Conversation) -> Any:
+def bm25_baseline(conv: Conversation, dated: bool) -> Any:
     import bm25s
 
-    corpus = [memory_content(t) for t in conv.turns]
+    corpus = [text_of(t, dated) for t in conv.turns]
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False),
                     show_progress=False)
@@ -125,10 +131,10 @@ def bm25_baseline(conv: Conversation) -> Any:
 
 
 def evaluate(http: httpx.Client, conv: Conversation, dia_of: dict[str, str],
-             questions: list[dict[str, Any]], tallies: dict[str, Tally]) -> None:
+             questions: list[dict[str, Any]], tallies: dict[str, Tally], dated: bool) -> None:
     import bm25s
 
-    retriever = bm25_baseline(conv)
+    retriever = bm25_baseline(conv, dated)
     for qa in questions:
         for mode in MODES:
             started = time.perf_counter()
@@ -152,10 +158,16 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=None, help="first N (default all 5)")
     parser.add_argument("--questions", type=int, default=None, help="first N per conversation")
     parser.add_argument("--quick", action="store_true", help="= --conversations 1 --questions 40")
+    parser.add_argument("--via", choices=("memories", "messages"), default="messages",
+                        help="store the turns with POST /v1/memories or as session messages")
+    parser.add_argument("--undated", action="store_true",
+                        help="content '<speaker>: <text>' (date in the title) instead of "
+                             "'[<date>] <speaker>: <text>'")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
     if args.quick:
         args.conversations, args.questions = 1, 40
+    dated = not args.undated
     conversations = load(args.data, args.conversations)
     tallies: dict[str, Tally] = {}
     started = time.monotonic()
@@ -166,14 +178,14 @@ def main() -> None:
             headers = {"Authorization": f"Bearer {key}"}
             with httpx.Client(base_url=stack.url, headers=headers, timeout=120) as http:
                 t0 = time.monotonic()
-                dia_of, sessions = store(http, conv)
+                dia_of, sessions = store(http, conv, args.via, dated)
                 t1 = time.monotonic()
                 waited, failed = wait_embedded(http, sessions, EMBED_TIMEOUT)
                 if failed:
                     raise RuntimeError(f"{failed} embeddings failed")
                 t2 = time.monotonic()
                 questions = conv.questions[:args.questions]
-                evaluate(http, conv, dia_of, questions, tallies)
+                evaluate(http, conv, dia_of, questions, tallies, dated)
                 t3 = time.monotonic()
         timings.append((conv.sample_id, len(conv.turns), len(questions), t1 - t0, t2 - t1, t3 - t2))
         print(f"{conv.sample_id}: {len(conv.turns)} turns stored in {t1 - t0:.0f} s, embedded "
@@ -183,9 +195,9 @@ def main() -> None:
     questions = sum(t[2] for t in timings)
     print(f"\nLoCoMo dev through the local stack's HTTP API: {len(conversations)} conversations "
           f"({', '.join(c.sample_id for c in conversations)}), {questions} questions (category 5 "
-          f"skipped), limit 10, default weights; one stack per conversation; {total:.0f} s in all; {datetime.now(UTC):%Y-%m-%d %H:%M} "
+          f"skipped), limit 10, default weights; stored via {args.via}, content "
+          f"{'[date] speaker: text' if dated else 'speaker: text, date in the title'}; one stack per conversation; {total:.0f} s in all; {datetime.now(UTC):%Y-%m-%d %H:%M} "
           f"UTC; Python {platform.python_version()}; {machine_note()}\n")
-    print(f"POST /v1/memories batches retried after a 5xx (moto, see post_batch): {RETRIES[0]}\n")
     print("| conversation | turns | store (s) | embed wait (s) | questions | search (s) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, turns, n, s, e, q in timings:

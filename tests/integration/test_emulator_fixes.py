@@ -112,3 +112,34 @@ def test_sqs_counts_and_fifo_deduplication_still_work(emulator):
     attributes = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "1"
     assert attributes["ContentBasedDeduplication"] == "true"
+
+
+def test_the_api_socket_gets_tcp_nodelay_on_accepted_connections():
+    """asyncio sets TCP_NODELAY only on sockets whose `proto` is TCP; without it Nagle's
+    algorithm and delayed ACKs add ~40 ms to each response on a kept-alive connection."""
+    import asyncio
+
+    from engram.local.server import _bind
+
+    listener = _bind(_free_port(), "PORT")
+    assert listener.proto == socket.IPPROTO_TCP
+
+    async def serve_once() -> int:
+        seen = []
+
+        async def on_connect(reader, writer):
+            sock = writer.get_extra_info("socket")
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, sock=listener)
+        _, writer = await asyncio.open_connection(*listener.getsockname())
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        return seen[0]
+
+    assert asyncio.run(asyncio.wait_for(serve_once(), 5)) != 0
