@@ -11,9 +11,13 @@ at a few thousand memories:
    serializer, ~1.7 ms per item: 500 items took ~0.9 s. Those results are already in the
    wire format, so they are written with `json.dumps` (bytes as base64, as the serializer
    does); status and headers still come from moto.
-3. SQS `send_message` reads `queue.attributes` (for ContentBasedDeduplication), which
-   counts every message in the queue three times: each send was O(queue length). The
-   attributes are now a mapping that computes the counts only when they are asked for.
+3. SQS reads `queue.attributes` on every send (ContentBasedDeduplication) and for every
+   message it receives (MessageRetentionPeriod), and building it counts every message in the
+   queue three times: O(queue length) per message. The attributes are now a mapping that
+   counts only when a count is read.
+4. SQS reads the clock through moto's `unix_time`, which builds datetimes (~7 µs a call),
+   twice per queued message on every receive: with 5,000 messages queued one receive took
+   ~5 s. The SQS models get the same value from `time.time()`.
 
 `apply()` is idempotent and is called by the emulator before it serves; it patches the
 moto classes in this process only.
@@ -25,6 +29,7 @@ import base64
 import copy
 import json
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
@@ -42,6 +47,7 @@ def apply() -> None:
             _copy_on_write_transactions()
             _plain_json_results()
             _lazy_queue_attributes()
+            _fast_sqs_clock()
             _done = True
 
 
@@ -150,31 +156,38 @@ def _wire(value: Any) -> Any:
 
 # 3. queue attributes ---------------------------------------------------------------------------
 
+COUNTS = {"ApproximateNumberOfMessages": "approximate_number_of_messages",
+          "ApproximateNumberOfMessagesDelayed": "approximate_number_of_messages_delayed",
+          "ApproximateNumberOfMessagesNotVisible": "approximate_number_of_messages_not_visible"}
+
+
+class _WithoutCounts:
+    """The queue as moto's attribute builder sees it, minus the three message counts."""
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+
+    def __getattr__(self, name: str) -> Any:
+        return None if name in COUNTS.values() else getattr(self._queue, name)
+
+
 class _QueueAttributes(Mapping[str, Any]):
-    """queue.attributes, built in full only when more than ContentBasedDeduplication is read."""
+    """queue.attributes with the message counts computed only when one is read."""
 
     def __init__(self, queue: Any, build: Callable[[Any], dict[str, Any]]) -> None:
-        self._queue, self._build = queue, build
-        self._full: dict[str, Any] | None = None
-
-    def _all(self) -> dict[str, Any]:
-        if self._full is None:
-            self._full = self._build(self._queue)
-        return self._full
+        self._queue = queue
+        self._rest = build(_WithoutCounts(queue))
 
     def __getitem__(self, name: str) -> Any:
-        if name == "ContentBasedDeduplication" and self._full is None:
-            if not self._queue.fifo_queue:
-                raise KeyError(name)  # moto lists it for FIFO queues only
-            value = self._queue.content_based_deduplication
-            return str(value).lower() if isinstance(value, bool) else value
-        return self._all()[name]
+        if name in COUNTS:
+            return getattr(self._queue, COUNTS[name])
+        return self._rest[name]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
+        return iter(self._rest)
 
     def __len__(self) -> int:
-        return len(self._all())
+        return len(self._rest)
 
 
 def _lazy_queue_attributes() -> None:
@@ -182,3 +195,19 @@ def _lazy_queue_attributes() -> None:
 
     build = Queue.attributes.fget
     Queue.attributes = property(lambda queue: _QueueAttributes(queue, build))  # type: ignore[assignment]
+
+
+# 4. the SQS clock ------------------------------------------------------------------------------
+
+def _fast_sqs_clock() -> None:
+    from moto.sqs import models
+
+    slow_seconds, slow_millis = models.unix_time, models.unix_time_millis
+
+    def unix_time(dt: datetime | None = None) -> float:
+        return time.time() if dt is None else slow_seconds(dt)
+
+    def unix_time_millis(dt: datetime | None = None) -> float:
+        return time.time() * 1000.0 if dt is None else slow_millis(dt)
+
+    models.unix_time, models.unix_time_millis = unix_time, unix_time_millis  # type: ignore[assignment]
