@@ -18,6 +18,11 @@ at a few thousand memories:
 4. SQS reads the clock through moto's `unix_time`, which builds datetimes (~7 µs a call),
    twice per queued message on every receive: with 5,000 messages queued one receive took
    ~5 s. The SQS models get the same value from `time.time()`.
+5. DynamoDB Query sorts every item of the table before it filters, even on the base table
+   where it needs one partition. Here a base-table Query reads only its partition, and an
+   index Query reads the items unsorted (moto sorts the matches by the index keys and the
+   table keys after, a total order, so results and their order are unchanged). The
+   emulator serialises DynamoDB requests, so swapping the item source per call is safe.
 
 `apply()` is idempotent and is called by the emulator before it serves; it patches the
 moto classes in this process only.
@@ -48,6 +53,7 @@ def apply() -> None:
             _plain_json_results()
             _lazy_queue_attributes()
             _fast_sqs_clock()
+            _partition_queries()
             _done = True
 
 
@@ -211,3 +217,43 @@ def _fast_sqs_clock() -> None:
         return time.time() * 1000.0 if dt is None else slow_millis(dt)
 
     models.unix_time, models.unix_time_millis = unix_time, unix_time_millis  # type: ignore[assignment]
+
+
+# 5. queries ------------------------------------------------------------------------------------
+
+def _partition_queries() -> None:
+    import inspect
+
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    signature = inspect.signature(original)
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        if bound.arguments.get("index_name"):
+            source = lambda: list(_unsorted(self))  # noqa: E731
+        else:
+            partition = self.items.get(bound.arguments["hash_key"])
+            source = lambda: _partition_items(self, partition)  # noqa: E731
+        self.all_items = source  # an instance attribute shadows the method for this call
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query  # type: ignore[method-assign]
+
+
+def _unsorted(table: Any) -> Iterator[Any]:
+    for entry in table.items.values():
+        if table.range_key_attr:
+            yield from entry.values()
+        else:
+            yield entry
+
+
+def _partition_items(table: Any, partition: Any) -> list[Any]:
+    if partition is None:
+        return []
+    return list(partition.values()) if table.range_key_attr else [partition]
