@@ -243,3 +243,40 @@ def test_deliveries_page_newest_first(client, auth, aws_env):
     rest = client.get(path, params={"limit": 2, "cursor": first["next_cursor"]}, headers=auth).json()
     ids = [d["delivery_id"] for d in first["data"] + rest["data"]]
     assert len(ids) == 3 and ids == sorted(ids, reverse=True) and not rest["has_more"]
+
+
+def test_a_batch_of_memories_fans_out_in_batches(client, auth, aws_env, monkeypatch):
+    import botocore.client
+
+    webhook = _create(client, auth, events=["memory.stored"])
+    made, real = [], botocore.client.BaseClient._make_api_call
+
+    def counted(self, operation, params):
+        made.append(operation)
+        return real(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counted)
+    batch = {"memories": [{"content": f"note {i}"} for i in range(12)]}
+    stored = client.post("/v1/memories", json=batch, headers=auth).json()["memories"]
+    monkeypatch.undo()
+    # Events and deliveries one BatchWriteItem each; embed and deliver jobs 10 to a send.
+    assert made.count("BatchWriteItem") == 2 and made.count("SendMessageBatch") == 4
+    assert "PutItem" not in made and "SendMessage" not in made
+    sqs, queue = _deliver_queue(aws_env)
+    messages = [body_of(m) for m in receive_all(sqs, queue, rounds=5)]
+    assert sorted(m["event"]["data"]["memory_id"] for m in messages) == sorted(
+        m["memory_id"] for m in stored)
+    deliveries = _deliveries(client, auth, webhook["webhook_id"])
+    assert len(deliveries) == 12 and {d["status"] for d in deliveries} == {"pending"}
+    assert {d["delivery_id"] for d in deliveries} == {m["delivery_id"] for m in messages}
+
+
+def test_deliveries_that_cannot_be_queued_are_failed_and_the_write_stands(client, auth, aws_env):
+    webhook = _create(client, auth, events=["memory.stored"])
+    boto3.client("sqs").delete_queue(QueueUrl=aws_env.queue_urls["DeliverQueue"])
+    batch = {"memories": [{"content": f"note {i}"} for i in range(3)]}
+    assert client.post("/v1/memories", json=batch, headers=auth).status_code == 201
+    assert client.get("/v1/memories", headers=auth).json()["count"] == 3
+    deliveries = _deliveries(client, auth, webhook["webhook_id"])
+    assert len(deliveries) == 3 and {d["status"] for d in deliveries} == {"failed"}
+    assert all(d["error"].startswith("Could not be queued:") for d in deliveries)

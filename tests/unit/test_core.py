@@ -130,6 +130,15 @@ def test_send_many_batches_ten_at_a_time_in_order_and_raises_on_a_refused_messag
         assert queues.send_many("embed", bodies) == [f"m{i}" for i in range(12)]
         stub.add_response("send_message_batch", {"Successful": [], "Failed": [
             {"Id": "0", "SenderFault": False, "Code": "InternalError", "Message": "try later"}]})
-        with pytest.raises(RuntimeError, match="1 of 1 messages were not queued on embed"):
+        with pytest.raises(RuntimeError, match="Not all 1 messages were queued on embed: InternalError"):
             queues.send_many("embed", [{"n": 0}])
+        stub.add_response("send_message_batch", {"Successful": [
+            {"Id": "1", "MessageId": "m1", "MD5OfMessageBody": "x"}], "Failed": [
+            {"Id": "0", "SenderFault": True, "Code": "Throttled", "Message": "slow down"}]})
+        stub.add_client_error("send_message_batch", "AWS.SimpleQueueService.NonExistentQueue")
+        each = queues.send_each("embed", bodies)  # every chunk tried, each body answered
+        # 0 refused, 1 sent, 2-9 unanswered; the second call (10, 11) failed as a whole.
+        assert [type(o).__name__ for o in each] == (["RuntimeError", "str"] + ["RuntimeError"] * 8
+                                                    + ["ClientError"] * 2)
+        assert "Throttled: slow down" in str(each[0]) and each[1] == "m1"
         stub.assert_no_pending_responses()

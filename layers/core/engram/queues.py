@@ -21,6 +21,9 @@ class Queues(Protocol):
 
     def send_many(self, queue: QueueName, bodies: Sequence[dict[str, Any]]) -> list[str]: ...
 
+    def send_each(self, queue: QueueName,
+                  bodies: Sequence[dict[str, Any]]) -> list[str | Exception]: ...
+
 
 class SqsQueues:
     """Sends to the queue URLs named in the settings."""
@@ -34,21 +37,40 @@ class SqsQueues:
         return response["MessageId"]
 
     def send_many(self, queue: QueueName, bodies: Sequence[dict[str, Any]]) -> list[str]:
-        """SendMessageBatch, ten at a time, in order. Raises if any message was not accepted
-        (the caller undoes its write); the ones sent before stay sent, so consumers must be
+        """All or an error: stops at the first batch with a message not accepted and raises
+        (the caller undoes its write). The ones sent before stay sent, so consumers must be
         idempotent, as SQS's at-least-once delivery requires anyway."""
-        url, ids = self._url(queue), []
+        outcomes = self._send(queue, bodies, stop_at_failure=True)
+        failed = [o for o in outcomes if isinstance(o, Exception)]
+        if failed:
+            raise RuntimeError(f"Not all {len(bodies)} messages were queued on {queue}: {failed[0]}")
+        return [o for o in outcomes if isinstance(o, str)]
+
+    def send_each(self, queue: QueueName, bodies: Sequence[dict[str, Any]]) -> list[str | Exception]:
+        """Every body, in order: its MessageId, or why it was not queued. Only an
+        unconfigured queue raises."""
+        return self._send(queue, bodies, stop_at_failure=False)
+
+    def _send(self, queue: QueueName, bodies: Sequence[dict[str, Any]],
+              stop_at_failure: bool) -> list[str | Exception]:
+        """SendMessageBatch, ten at a time, in order."""
+        url, outcomes = self._url(queue), []
         for start in range(0, len(bodies), SEND_BATCH_LIMIT):
             chunk = bodies[start:start + SEND_BATCH_LIMIT]
-            response = self._sqs.send_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "MessageBody": _encode(body)} for i, body in enumerate(chunk)])
-            if response.get("Failed"):
-                reasons = "; ".join(f"{f.get('Code')}: {f.get('Message', '')}" for f in response["Failed"])
-                raise RuntimeError(f"{len(response['Failed'])} of {len(chunk)} messages were not "
-                                   f"queued on {queue} ({reasons}).")
-            by_entry = {entry["Id"]: entry["MessageId"] for entry in response.get("Successful", [])}
-            ids.extend(by_entry[str(i)] for i in range(len(chunk)))
-        return ids
+            try:
+                response = self._sqs.send_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "MessageBody": _encode(body)} for i, body in enumerate(chunk)])
+            except Exception as exc:
+                outcomes += [exc] * len(chunk)
+            else:
+                sent = {e["Id"]: e["MessageId"] for e in response.get("Successful", [])}
+                refused = {e["Id"]: RuntimeError(f"{e.get('Code')}: {e.get('Message', '')}")
+                           for e in response.get("Failed", [])}
+                outcomes += [sent.get(str(i)) or refused.get(str(i)) or RuntimeError("no answer")
+                             for i in range(len(chunk))]
+            if stop_at_failure and any(isinstance(o, Exception) for o in outcomes[start:]):
+                break
+        return outcomes
 
     def _url(self, queue: QueueName) -> str:
         url = self._urls.get(queue)

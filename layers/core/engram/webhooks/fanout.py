@@ -28,32 +28,39 @@ def targets(webhooks: list[WebhookRecord], event: dict[str, Any]) -> list[Webhoo
 
 def fan_out(table: Any, queues: Callable[[], Queues], events: Sequence[dict[str, Any]],
             now: datetime) -> list[Delivery]:
-    """Events of one workspace, in order."""
+    """Events of one workspace, in order: their delivery records written 25 to a
+    BatchWriteItem, their jobs sent 10 to a SendMessageBatch. A job that could not be queued
+    leaves its delivery marked failed; the events themselves stand."""
     if not events:
         return []
-    repo = WebhookRepository(table)
-    webhooks = repo.all(events[0]["workspace_id"])
-    if not webhooks:
+    repo, workspace_id = WebhookRepository(table), events[0]["workspace_id"]
+    webhooks = repo.all(workspace_id)
+    pairs = [(webhook, event) for event in events for webhook in targets(webhooks, event)]
+    if not pairs:
         return []
     expires = int((now + timedelta(days=get_settings().webhook_delivery_retention_days)).timestamp())
-    sender = queues()
-    return [_enqueue(repo, sender, webhook, event, now, expires)
-            for event in events for webhook in targets(webhooks, event)]
-
-
-def _enqueue(repo: WebhookRepository, sender: Queues, webhook: WebhookRecord,
-             event: dict[str, Any], now: datetime, expires: int) -> Delivery:
-    delivery = Delivery(delivery_id=new_id("dlv"), webhook_id=webhook.webhook_id,
-                        event_id=event["id"], event_type=event["type"], created_at=iso(now))
-    repo.add_delivery(webhook.workspace_id, delivery, expires)
-    job = DeliveryJob(workspace_id=webhook.workspace_id, webhook_id=webhook.webhook_id,
-                      delivery_id=delivery.delivery_id, event=event)
+    deliveries = [Delivery(delivery_id=new_id("dlv"), webhook_id=webhook.webhook_id,
+                           event_id=event["id"], event_type=event["type"], created_at=iso(now))
+                  for webhook, event in pairs]
+    repo.add_deliveries(workspace_id, deliveries, expires)
+    jobs = [DeliveryJob(workspace_id=webhook.workspace_id, webhook_id=webhook.webhook_id,
+                        delivery_id=delivery.delivery_id, event=event).model_dump(mode="json")
+            for (webhook, event), delivery in zip(pairs, deliveries, strict=True)]
     try:
-        sender.send("deliver", job.model_dump(mode="json"))
-    except Exception as exc:
-        # The event itself is stored and acknowledged; the lost send stays visible as failed.
-        logger.exception("webhook enqueue failed", extra={"delivery_id": delivery.delivery_id})
-        repo.update_delivery(webhook.workspace_id, webhook.webhook_id, delivery.delivery_id,
-                             {"status": "failed", "error": f"Could not be queued: {exc}"[:300]})
-        return delivery.model_copy(update={"status": "failed"})
-    return delivery
+        outcomes = queues().send_each("deliver", jobs)
+    except Exception as exc:  # the deliver queue is not configured
+        outcomes = [exc] * len(jobs)
+    return [_settle(repo, workspace_id, delivery, outcome)
+            for delivery, outcome in zip(deliveries, outcomes, strict=True)]
+
+
+def _settle(repo: WebhookRepository, workspace_id: str, delivery: Delivery,
+            outcome: str | Exception) -> Delivery:
+    if not isinstance(outcome, Exception):
+        return delivery
+    # The event itself is stored and acknowledged; the lost send stays visible as failed.
+    logger.error("webhook enqueue failed", extra={"delivery_id": delivery.delivery_id,
+                                                  "error": str(outcome)})
+    repo.update_delivery(workspace_id, delivery.webhook_id, delivery.delivery_id,
+                         {"status": "failed", "error": f"Could not be queued: {outcome}"[:300]})
+    return delivery.model_copy(update={"status": "failed"})

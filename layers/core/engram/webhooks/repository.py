@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engram import keys
@@ -115,10 +116,13 @@ class WebhookRepository:
 
     # --- deliveries ---
 
-    def add_delivery(self, workspace_id: str, delivery: Delivery, expires: int) -> None:
-        item = {**keys.delivery_key(workspace_id, delivery.webhook_id, delivery.delivery_id),
-                "type": "WebhookDelivery", "ttl": expires, **delivery.model_dump()}
-        self._table.put_item(Item=to_dynamo(item))
+    def add_deliveries(self, workspace_id: str, deliveries: Sequence[Delivery], expires: int) -> None:
+        """25 to a BatchWriteItem (boto3's batch writer resends unprocessed items)."""
+        with self._table.batch_writer() as batch:
+            for delivery in deliveries:
+                batch.put_item(Item=to_dynamo({
+                    **keys.delivery_key(workspace_id, delivery.webhook_id, delivery.delivery_id),
+                    "type": "WebhookDelivery", "ttl": expires, **delivery.model_dump()}))
 
     def get_delivery(self, workspace_id: str, webhook_id: str, delivery_id: str) -> Delivery | None:
         item = self._table.get_item(Key=keys.delivery_key(workspace_id, webhook_id, delivery_id),
