@@ -81,6 +81,8 @@ def test_a_batch_is_embedded_in_one_call_and_every_record_settles(
     assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == ["malformed"]
     assert embed_calls == [["Ada prefers tea.", "Bob likes long walks on the beach."]]
     assert reads.count("BatchGetItem") == 1 and "GetItem" not in reads
+    # Both vectors in one conditional transaction, not an UpdateItem each.
+    assert reads.count("TransactWriteItems") == 1 and "UpdateItem" not in reads
     assert [_status(client, auth, m) for m in ids[:2]] == ["ready", "ready"]
     hits = client.post("/v1/memories/search", json={"query": "tea", "search_mode": "keyword"}, headers=auth)
     assert hits.status_code == 200, hits.text
@@ -95,11 +97,15 @@ def test_a_record_that_fails_is_retried_alone(client, auth, store, embed_records
     ids = store("first note", "second note", "third note")
     real = MemoryRepository.set_embedding
 
+    def no_transaction(self, writes):
+        raise RuntimeError("transaction throttled")  # so each vector is written on its own
+
     def flaky(self, stored, *args):
         if stored.memory.memory_id == ids[1]:
             raise RuntimeError("throttled")
         return real(self, stored, *args)
 
+    monkeypatch.setattr(MemoryRepository, "_transact_embeddings", no_transaction)
     monkeypatch.setattr(MemoryRepository, "set_embedding", flaky)
     records = embed_records()
     by_memory = {json.loads(r["body"])["memory_id"]: r["messageId"] for r in records}
@@ -151,3 +157,34 @@ def test_when_the_batch_step_fails_each_record_does_its_own_work(
     assert failed_ids(lambda_handler(sqs_event(*embed_records()), lambda_context)) == []
     assert [_status(client, auth, m) for m in ids] == ["ready", "ready"]
     assert sorted(embed_calls) == [["alpha"], ["beta"]]
+
+
+def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready(
+        client, auth, store, embed_records, lambda_context, monkeypatch):
+    """The changed memory's condition cancels the batch's transaction; each vector is then
+    written on its own, so only the changed memory is skipped (its new message re-embeds it)."""
+    from engram.search import embedder, worker
+    from functions.embed_worker.handler import lambda_handler
+
+    ids = store("Ada prefers tea.", "Bob likes long walks.", "Cy is allergic to nuts.")
+    records, real = embed_records(), embedder.get_embedder()
+
+    class EditsMeanwhile:
+        dimension, name = real.dimension, real.name
+
+        def embed(self, texts):
+            patched = client.patch(f"/v1/memories/{ids[1]}", json={"content": "Bob likes swimming."},
+                                   headers=auth)
+            assert patched.status_code == 200, patched.text
+            return real.embed(texts)
+
+    monkeypatch.setattr(worker, "get_embedder", lambda: EditsMeanwhile())
+    worker.get_index_sync.cache_clear()
+    assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == []
+    assert [_status(client, auth, m) for m in ids] == ["ready", "pending", "ready"]
+    monkeypatch.setattr(worker, "get_embedder", lambda: real)
+    worker.get_index_sync.cache_clear()
+    again = embed_records()  # the PATCH queued its own message
+    assert [json.loads(r["body"])["memory_id"] for r in again] == [ids[1]]
+    assert failed_ids(lambda_handler(sqs_event(*again), lambda_context)) == []
+    assert _status(client, auth, ids[1]) == "ready"

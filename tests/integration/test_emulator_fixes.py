@@ -173,3 +173,38 @@ def test_queries_read_their_partition_and_keep_moto_order(table):
     # Sorted by the index's sort key, ties by the table's keys; n = 1 filtered out.
     assert seen == [("2026-01-01", "Q#b#0"), ("2026-01-01", "Q#b#3"), ("2026-01-02", "Q#b#4"),
                     ("2026-01-03", "Q#b#2"), ("2026-01-03", "Q#b#5")]
+
+
+def test_update_expressions_still_validate_and_apply(table):
+    """Every kind of UpdateItem action, and each validation error, as DynamoDB (and moto
+    unpatched) answer them, with the update-expression walks sped up."""
+    from decimal import Decimal
+
+    key = {"PK": "U#1", "SK": "A"}
+    table.put_item(Item={**key, "n": 1, "tags": ["x"], "m": {"a": {"b": 1}}, "ss": {"p", "q"},
+                         "gone": "soon", "status": "pending"})
+    table.update_item(
+        Key=key, ConditionExpression="#s = :pending AND attribute_not_exists(deleted_at)",
+        UpdateExpression="SET n = n + :one, tags = list_append(tags, :more), m.a.c = :c, "
+                         "fresh = if_not_exists(fresh, :zero), #s = :ready "
+                         "REMOVE gone ADD hits :one DELETE ss :q",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":one": 1, ":more": ["y"], ":c": "deep", ":zero": 0,
+                                   ":ready": "ready", ":pending": "pending", ":q": {"q"}})
+    assert _item(table, "U#1") == {**key, "n": 2, "tags": ["x", "y"], "m": {"a": {"b": 1, "c": "deep"}},
+                                   "fresh": 0, "status": "ready", "hits": 1, "ss": {"p"}}
+    failures = {
+        "overlapping paths": ("SET m.a = :v, m.a.b = :v", {":v": 1}, "overlap"),
+        "a key attribute": ("SET SK = :v", {":v": "B"}, "part of the key"),
+        "a missing path": ("SET nope.deeper = :v", {":v": 1}, "document path"),
+        "a type mismatch": ("SET n = n + :v", {":v": "text"}, "operand type"),
+        "an unused value": ("SET n = :v", {":v": 1, ":extra": 2}, "unused"),
+    }
+    for what, (expression, values, message) in failures.items():
+        with pytest.raises(ClientError, match=f"(?i){message}"):
+            table.update_item(Key=key, UpdateExpression=expression, ExpressionAttributeValues=values)
+        assert _item(table, "U#1")["n"] == Decimal(2), what
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        table.update_item(Key=key, UpdateExpression="SET n = :v", ConditionExpression="n = :one",
+                          ExpressionAttributeValues={":v": 9, ":one": 1})
+    assert _item(table, "U#1")["n"] == 2

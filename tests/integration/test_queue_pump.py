@@ -34,8 +34,10 @@ def lambda_handler(event, context):
 '''
 
 
-def template(report_failures: bool = True) -> dict:
-    event = {"Queue": {"Fn::GetAtt": ["WorkQueue", "Arn"]}, "BatchSize": 5}
+def template(report_failures: bool = True, batch_size: int = 5, window: float = 0) -> dict:
+    event = {"Queue": {"Fn::GetAtt": ["WorkQueue", "Arn"]}, "BatchSize": batch_size}
+    if window:
+        event["MaximumBatchingWindowInSeconds"] = window
     if report_failures:
         event["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
     return {
@@ -68,8 +70,8 @@ def sqs():
         yield boto3.client("sqs", region_name="us-east-1")
 
 
-def make_pump(sqs, root, report_failures: bool = True) -> tuple[QueuePump, object]:
-    tpl = template(report_failures)
+def make_pump(sqs, root, report_failures: bool = True, **batching) -> tuple[QueuePump, object]:
+    tpl = template(report_failures, **batching)
     made = create_resources(boto3.client("dynamodb", region_name="us-east-1"), sqs,
                             prefix="pump-test", template=tpl)
     return QueuePump(sqs, made, template=tpl, root=root), made
@@ -214,3 +216,25 @@ def test_the_threads_process_messages_and_stop(sqs, root):
 ])
 def test_failed_ids_read_the_response_as_lambda_does(response, failed):
     assert failed_ids(response, ["a", "b"]) == failed
+
+
+def test_a_batching_window_gathers_up_to_the_batch_size(sqs, root):
+    # The window stays under the queue's 1 s visibility timeout, as Lambda requires.
+    pump, made = make_pump(sqs, root, batch_size=25, window=0.5)
+    assert pump.workers["WorkQueue"].batching_window_seconds == 0.5
+    assert "WorkFunction reads WorkQueue (batch 25, window 0.5 s)" in pump.describe()
+    send(sqs, made, *({"n": i} for i in range(30)))
+    started = time.monotonic()
+    assert pump.run_once("WorkQueue", gather=True) == RoundResult(received=25, deleted=25, failed=0)
+    assert time.monotonic() - started < 0.5  # full before the window closed: no waiting
+    started = time.monotonic()
+    assert pump.run_once("WorkQueue", gather=True) == RoundResult(received=5, deleted=5, failed=0)
+    assert 0.45 <= time.monotonic() - started < 0.95  # the rest waited out the window
+    assert [len(c["event"]["Records"]) for c in calls(root)] == [25, 5]
+    assert sorted(json.loads(r["body"])["n"] for c in calls(root)
+                  for r in c["event"]["Records"]) == list(range(30))
+    # A synchronous drain (tests, tools) does not wait for a window.
+    send(sqs, made, {"n": 99})
+    started = time.monotonic()
+    assert pump.run_once("WorkQueue") == RoundResult(received=1, deleted=1, failed=0)
+    assert time.monotonic() - started < 0.45

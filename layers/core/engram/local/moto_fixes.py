@@ -23,6 +23,11 @@ at a few thousand memories:
    index Query reads the items unsorted (moto sorts the matches by the index keys and the
    table keys after, a total order, so results and their order are unchanged). The
    emulator serialises DynamoDB requests, so swapping the item source per call is safe.
+6. Every UpdateItem (alone or in a transaction) validates its expression with ten tree walks,
+   and each walk rebuilds the walker's processing map and checks every node against abstract
+   base classes: ~1 ms of a ~2 ms update. The walk here is moto's, with the map built once
+   per walk and the class checks answered once per node class (the answers depend on the
+   class only).
 
 `apply()` is idempotent and is called by the emulator before it serves; it patches the
 moto classes in this process only.
@@ -54,6 +59,7 @@ def apply() -> None:
             _lazy_queue_attributes()
             _fast_sqs_clock()
             _partition_queries()
+            _fast_expression_walks()
             _done = True
 
 
@@ -257,3 +263,37 @@ def _partition_items(table: Any, partition: Any) -> list[Any]:
     if partition is None:
         return []
     return list(partition.values()) if table.range_key_attr else [partition]
+
+
+# 6. update-expression walks ---------------------------------------------------------------------
+
+def _fast_expression_walks() -> None:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+
+    def traverse(self: Any, root: Any) -> Any:
+        """DepthFirstTraverser.traverse_node_recursively, node for node."""
+        processing, wanted = self._processing_map(), self.nodes_to_be_processed()
+        kinds: dict[type, tuple[bool, bool]] = {}  # class -> (a Node?, to be processed?)
+
+        def visit(node: Any, child_id: int) -> Any:
+            kind = kinds.get(type(node))
+            if kind is None:
+                kind = kinds[type(node)] = (isinstance(node, Node), isinstance(node, wanted))
+            if not kind[0]:
+                return node
+            parent = node.parent
+            if node.children is not None:
+                for i, child in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    visit(child, i)
+            if kind[1]:
+                node = next((process(node) for cls, process in processing.items()
+                             if isinstance(node, cls)), None)
+                node.parent = parent
+                if parent:
+                    parent.children[child_id] = node
+            return node
+
+        return visit(root, -1)
+
+    DepthFirstTraverser.traverse = traverse  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import logging
+import os
 import sys
 import threading
 import time
@@ -24,8 +25,10 @@ logger = logging.getLogger("engram.local.pump")
 
 FUNCTION = "AWS::Serverless::Function"
 REPORT_FAILURES = "ReportBatchItemFailures"
-MAX_RECEIVE = 10  # ReceiveMessage's ceiling; bigger batches (batching window) aren't emulated
+MAX_RECEIVE = 10  # ReceiveMessage's ceiling: a bigger batch is gathered over several receives
 DEFAULT_BATCH_SIZE = 10
+GATHER_PAUSE_SECONDS = 0.05  # between receives that found nothing while a batch gathers
+WORKER_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Worker:
     reports_failures: bool = False
     timeout_seconds: int = 3
     memory_mb: int = 128
+    batching_window_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,8 @@ def discover_workers(template: dict[str, Any] | None = None,
             batch_size=int(event.get("BatchSize", DEFAULT_BATCH_SIZE)),
             reports_failures=REPORT_FAILURES in (event.get("FunctionResponseTypes") or []),
             timeout_seconds=int(props.get("Timeout", 3)),
-            memory_mb=int(props.get("MemorySize", 128)))
+            memory_mb=int(props.get("MemorySize", 128)),
+            batching_window_seconds=float(event.get("MaximumBatchingWindowInSeconds", 0)))
     return workers
 
 
@@ -227,7 +232,8 @@ class QueuePump:
         self._threads: list[threading.Thread] = []
 
     def describe(self) -> list[str]:
-        lines = [f"{w.function_id} reads {q} (batch {w.batch_size})"
+        lines = [f"{w.function_id} reads {q} (batch {w.batch_size}"
+                 + (f", window {w.batching_window_seconds:g} s)" if w.batching_window_seconds else ")")
                  for q, w in self.workers.items()]
         return lines + [f"no worker for {q} yet; messages stay queued" for q in self.idle_queues]
 
@@ -251,28 +257,51 @@ class QueuePump:
     def drain_once(self, wait_seconds: int = 0) -> dict[str, RoundResult]:
         return {queue_id: self.run_once(queue_id, wait_seconds) for queue_id in self.workers}
 
-    def run_once(self, queue_id: str, wait_seconds: int = 0) -> RoundResult:
+    def run_once(self, queue_id: str, wait_seconds: int = 0, gather: bool = False) -> RoundResult:
+        """One receive and one invocation. With `gather` (the background loop), a batch
+        fills as Lambda's poller fills it: until BatchSize records, or until the function's
+        MaximumBatchingWindowInSeconds has passed since the first one."""
         worker, url = self.workers[queue_id], self._made.queue_urls[queue_id]
-        messages = self._sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=min(worker.batch_size, MAX_RECEIVE),
-            WaitTimeSeconds=wait_seconds, AttributeNames=["All"], MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        messages = self._receive(url, worker.batch_size, wait_seconds)
         if not messages:
             return RoundResult()
+        if gather and worker.batching_window_seconds > 0:
+            messages += self._gather(url, worker, len(messages))
         event = sqs_event(messages, self._made.queue_arns[queue_id], self._region)
         failed = self._invoke(worker, event)
         done = [m for m in messages if m["MessageId"] not in failed]
         self._delete(url, done)
         return RoundResult(len(messages), deleted=len(done), failed=len(messages) - len(done))
 
+    def _receive(self, url: str, wanted: int, wait_seconds: int) -> list[dict[str, Any]]:
+        return self._sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=min(wanted, MAX_RECEIVE),
+            WaitTimeSeconds=wait_seconds, AttributeNames=["All"], MessageAttributeNames=["All"],
+        ).get("Messages", [])
+
+    def _gather(self, url: str, worker: Worker, have: int) -> list[dict[str, Any]]:
+        """More messages for a batch that has `have`, within the batching window."""
+        more: list[dict[str, Any]] = []
+        deadline = time.monotonic() + worker.batching_window_seconds
+        while have + len(more) < worker.batch_size and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            found = self._receive(url, worker.batch_size - have - len(more), 0)
+            more += found  # (a window longer than the visibility timeout would see repeats)
+            if not found:
+                self._stop.wait(min(GATHER_PAUSE_SECONDS, left))
+        return more
+
     @property
     def _region(self) -> str:
         return str(self._sqs.meta.region_name)
 
     def _loop(self, queue_id: str) -> None:
+        _lower_priority()
         while not self._stop.is_set():
             try:
-                self.run_once(queue_id, self._wait)
+                self.run_once(queue_id, self._wait, gather=True)
             except Exception:
                 logger.exception("queue pump round failed for %s", queue_id)
                 self._stop.wait(1.0)  # e.g. the emulator is going away: don't spin
@@ -301,3 +330,15 @@ class QueuePump:
             result = self._sqs.delete_message_batch(QueueUrl=url, Entries=entries)
             for failure in result.get("Failed", []):
                 logger.warning("could not delete a processed message: %s", failure)
+
+
+def _lower_priority() -> None:
+    """On AWS the workers run on their own compute; here they share the API's cores, so the
+    pump's threads (and the threads they start, such as the model's pool) yield to the API's.
+    Linux keeps a nice value per thread; elsewhere the call would renice the whole process."""
+    if sys.platform != "linux":
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
+    except OSError:
+        logger.info("could not lower the queue pump's priority")

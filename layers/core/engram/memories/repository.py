@@ -23,6 +23,11 @@ from engram.errors import Conflict, NotFound
 from engram.memories.models import Memory
 
 
+# Vectors written per transaction: a few round trips for a batch of 50, and a memory that
+# changed meanwhile (which cancels its transaction) sends only 25 to the one-by-one path.
+VECTOR_TRANSACTION_SIZE = 25
+
+
 def _not_found(memory_id: str) -> NotFound:
     return NotFound(f"Memory {memory_id} was not found.")
 
@@ -36,6 +41,34 @@ class StoredMemory:
     embedded_hash: str | None
     embedding: bytes | None
     search_text: str | None
+
+
+@dataclass(frozen=True)
+class EmbeddingWrite:
+    """A vector to record for `stored`, made from the text whose hash is `embedded_hash`."""
+
+    stored: StoredMemory
+    vector: bytes
+    model: str
+    embedded_hash: str
+    now: str
+
+
+def _embedding_update(write: EmbeddingWrite) -> dict[str, Any]:
+    """The conditional UpdateItem of a vector: only while the content is the one embedded."""
+    memory = write.stored.memory
+    return {
+        "Key": keys.memory_key(memory.memory_id),
+        "UpdateExpression": "SET embedding = :v, embedding_model = :m, embedded_hash = :h, "
+                            "embedding_status = :ready, embedding_generated_at = :now, "
+                            "embedding_error = :none REMOVE GSI4PK, GSI4SK",
+        "ConditionExpression": "content_hash = :c AND workspace_id = :ws "
+                               "AND attribute_not_exists(deleted_at)",
+        "ExpressionAttributeValues": {
+            ":v": write.vector, ":m": write.model, ":h": write.embedded_hash, ":ready": "ready",
+            ":now": write.now, ":none": None, ":c": write.stored.content_hash,
+            ":ws": memory.workspace_id},
+    }
 
 
 @dataclass(frozen=True)
@@ -120,18 +153,38 @@ class MemoryRepository:
                       now: str) -> bool:
         """Records a vector only if the content is still what was embedded; False if it
         changed meanwhile (a newer embed message is on its way)."""
-        memory = stored.memory
-        return conditional_write(lambda: self._table.update_item(
-                Key=keys.memory_key(memory.memory_id),
-                UpdateExpression="SET embedding = :v, embedding_model = :m, embedded_hash = :h, "
-                                 "embedding_status = :ready, embedding_generated_at = :now, "
-                                 "embedding_error = :none REMOVE GSI4PK, GSI4SK",
-                ConditionExpression="content_hash = :c AND workspace_id = :ws "
-                                    "AND attribute_not_exists(deleted_at)",
-                ExpressionAttributeValues={":v": vector, ":m": model, ":h": embedded_hash,
-                                           ":ready": "ready", ":now": now, ":none": None,
-                                           ":c": stored.content_hash, ":ws": memory.workspace_id}
-        )) is not None
+        write = EmbeddingWrite(stored, vector, model, embedded_hash, now)
+        return conditional_write(lambda: self._table.update_item(**_embedding_update(write))) is not None
+
+    def set_embeddings(self, writes: Sequence[EmbeddingWrite]) -> list[bool | Exception]:
+        """set_embedding for each write, in order: True, False (changed meanwhile) or the error
+        that stopped it. One TransactWriteItems per 25 (one round trip instead of one per
+        memory; each update keeps its own condition). A cancelled transaction (a memory changed
+        meanwhile, or a conflicting write) or any other failure falls back to one by one, so
+        every memory still gets its own answer."""
+        answers: list[bool | Exception] = []
+        for start in range(0, len(writes), VECTOR_TRANSACTION_SIZE):
+            chunk = writes[start:start + VECTOR_TRANSACTION_SIZE]
+            try:
+                self._transact_embeddings(chunk)
+            except Exception:
+                answers.extend(self._set_one_by_one(chunk))
+            else:
+                answers.extend([True] * len(chunk))
+        return answers
+
+    def _transact_embeddings(self, writes: Sequence[EmbeddingWrite]) -> None:
+        self._table.meta.client.transact_write_items(TransactItems=[
+            {"Update": {"TableName": self._table.name, **_embedding_update(w)}} for w in writes])
+
+    def _set_one_by_one(self, writes: Sequence[EmbeddingWrite]) -> list[bool | Exception]:
+        answers: list[bool | Exception] = []
+        for w in writes:
+            try:
+                answers.append(self.set_embedding(w.stored, w.vector, w.model, w.embedded_hash, w.now))
+            except Exception as exc:
+                answers.append(exc)
+        return answers
 
     def set_embedding_failed(self, memory_id: str, content_hash: str, reason: str) -> None:
         """Only while the content is still the one that failed (and the memory is live)."""

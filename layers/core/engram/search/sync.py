@@ -17,7 +17,7 @@ from engram.clock import Clock, iso, parse_iso
 from engram.errors import NotFound
 from engram.events import Publisher
 from engram.memories.models import Memory
-from engram.memories.repository import MemoryRepository, StoredMemory
+from engram.memories.repository import EmbeddingWrite, MemoryRepository, StoredMemory
 from engram.memories.service import content_hash, search_text_of
 from engram.observability import logger
 from engram.search.embedder import Embedder
@@ -95,8 +95,8 @@ class IndexSync:
         return outcomes
 
     def _embed_planned(self, plan: _Plan, outcomes: dict[Job, str | Exception]) -> dict[str, list[str]]:
-        """Embeds what needs it in one call and records the vectors (conditionally, per
-        memory); moves each recorded one to the upserts. Returns the embedded ids by workspace."""
+        """Embeds what needs it in one call and records the vectors in one conditional
+        write per 100 memories; moves each recorded one to the upserts. Returns the embedded ids by workspace."""
         jobs = list(plan.to_embed)
         if not jobs:
             return {}
@@ -106,18 +106,18 @@ class IndexSync:
             outcomes.update({job: exc for job in jobs})
             return {}
         now, embedded = iso(self._clock.now()), defaultdict(list)
-        for job, vector in zip(jobs, vectors, strict=True):
-            stored, _, wanted = plan.to_embed[job]
-            try:
-                if not self._repo.set_embedding(stored, vector.tobytes(), self._embedder.name, wanted, now):
-                    outcomes[job] = "stale"  # the content changed meanwhile; its own message follows
-                    continue
-            except Exception as exc:
-                outcomes[job] = exc
-                continue
-            plan.upserts[job] = (stored, vector, stored.search_text or search_text_of(stored.memory))
-            outcomes[job] = "embedded"
-            embedded[job[0]].append(job[1])
+        writes = [EmbeddingWrite(plan.to_embed[job][0], vector.tobytes(), self._embedder.name,
+                                 plan.to_embed[job][2], now) for job, vector in zip(jobs, vectors, strict=True)]
+        for job, vector, written in zip(jobs, vectors, self._repo.set_embeddings(writes), strict=True):
+            if isinstance(written, Exception):
+                outcomes[job] = written
+            elif not written:
+                outcomes[job] = "stale"  # the content changed meanwhile; its own message follows
+            else:
+                stored = plan.to_embed[job][0]
+                plan.upserts[job] = (stored, vector, stored.search_text or search_text_of(stored.memory))
+                outcomes[job] = "embedded"
+                embedded[job[0]].append(job[1])
         return embedded
 
     def _upsert_many(self, items: Iterable[tuple[StoredMemory, np.ndarray, str]]) -> None:
