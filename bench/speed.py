@@ -85,6 +85,14 @@ class _Discard:
                      datas: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{} for _ in datas]
 
+    def draft(self, event_type: str, workspace_id: str, datas: list[dict[str, Any]]) -> Any:
+        from engram.events import Draft
+
+        return Draft([{} for _ in datas], [], datetime.now(UTC))
+
+    def announce(self, draft: Any) -> list[dict[str, Any]]:
+        return draft.events
+
 
 class _Context:
     function_name, function_version, memory_limit_in_mb = "engram-bench", "$LATEST", 1024

@@ -292,15 +292,28 @@ def test_a_batch_queues_one_embed_job_and_one_event_per_memory(client, auth, aws
 
     batch = {"memories": [{"content": f"note {i}"} for i in range(23)]}  # three SQS batches
     ids = [m["memory_id"] for m in client.post("/v1/memories", json=batch, headers=auth).json()["memories"]]
-    # A few calls per request, not a few per memory: the count moves inside the transaction,
-    # events go 25 to a BatchWriteItem, embed jobs 10 to a SendMessageBatch.
+    # A few calls per request, not a few per memory: the count and the memory.stored events
+    # go inside the memories' transaction, embed jobs 10 to a SendMessageBatch; one webhook lookup.
     assert sorted(aws_calls) == sorted(["GetItem", "TransactWriteItems", "SendMessageBatch",
-                                        "SendMessageBatch", "SendMessageBatch", "BatchWriteItem",
-                                        "Query"])
+                                        "SendMessageBatch", "SendMessageBatch", "Query"])
     assert sorted(job["memory_id"] for job in _drain_embed_queue(aws_env)) == sorted(ids)
     events = EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
     assert [e["data"]["memory_id"] for e in events if e["type"] == "memory.stored"][::-1] == ids
     assert client.get("/v1/memories", headers=auth).json()["count"] == 23
+
+
+def test_events_that_do_not_fit_the_transaction_follow_it(client, auth, aws_env, workspace,
+                                                         aws_calls):
+    from engram import aws
+    from engram.clock import get_clock
+    from engram.events import EventFeed
+
+    batch = {"memories": [{"content": f"note {i}"} for i in range(60)]}  # 60 + 1 + 60 > 100
+    ids = [m["memory_id"] for m in client.post("/v1/memories", json=batch, headers=auth).json()["memories"]]
+    assert aws_calls.count("TransactWriteItems") == 1 and aws_calls.count("BatchWriteItem") == 3
+    events = EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
+    assert [e["data"]["memory_id"] for e in events if e["type"] == "memory.stored"][::-1] == ids
+    assert client.get("/v1/memories", headers=auth).json()["count"] == 60
 
 
 def test_when_the_embed_queue_is_down_nothing_is_stored(client, auth, aws_env, workspace):

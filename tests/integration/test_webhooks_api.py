@@ -259,8 +259,9 @@ def test_a_batch_of_memories_fans_out_in_batches(client, auth, aws_env, monkeypa
     batch = {"memories": [{"content": f"note {i}"} for i in range(12)]}
     stored = client.post("/v1/memories", json=batch, headers=auth).json()["memories"]
     monkeypatch.undo()
-    # Events and deliveries one BatchWriteItem each; embed and deliver jobs 10 to a send.
-    assert made.count("BatchWriteItem") == 2 and made.count("SendMessageBatch") == 4
+    # Events in the memories' transaction, deliveries in one BatchWriteItem; embed and
+    # deliver jobs 10 to a send.
+    assert made.count("BatchWriteItem") == 1 and made.count("SendMessageBatch") == 4
     assert "PutItem" not in made and "SendMessage" not in made
     sqs, queue = _deliver_queue(aws_env)
     messages = [body_of(m) for m in receive_all(sqs, queue, rounds=5)]

@@ -3,8 +3,9 @@ feed in the table (kept `event_retention_days`, by TTL); webhook fan-out hangs o
 
 from __future__ import annotations
 
-from datetime import timedelta
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from engram import keys
@@ -20,11 +21,25 @@ EVENT_TYPES = (
 )
 
 
+@dataclass(frozen=True)
+class Draft:
+    """Events made but not yet stored: `items` are their table items, for a caller that
+    writes them in its own transaction (so the events exist exactly when its write does)."""
+
+    events: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    at: datetime
+
+
 class Publisher(Protocol):
     def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]: ...
 
     def publish_many(self, event_type: str, workspace_id: str,
                      datas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+    def draft(self, event_type: str, workspace_id: str, datas: Sequence[dict[str, Any]]) -> Draft: ...
+
+    def announce(self, draft: Draft) -> list[dict[str, Any]]: ...
 
 
 class EventFeed:
@@ -47,27 +62,40 @@ class EventFeed:
                      datas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Events of one type and workspace (a batch write stores many): written 25 to a
         BatchWriteItem, then fanned out to the workspace's webhooks, looked up once."""
+        draft = self.draft(event_type, workspace_id, datas)
+        self.write(draft.items)
+        return self.announce(draft)
+
+    def draft(self, event_type: str, workspace_id: str, datas: Sequence[dict[str, Any]]) -> Draft:
+        """The events and their items; nothing is written or sent yet."""
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown event type {event_type!r}")
         now = self._clock.now()
         created_at = iso(now)
+        expires = int((now + timedelta(days=get_settings().event_retention_days)).timestamp())
         events = [{"id": new_id("evt"), "type": event_type, "created_at": created_at,
                    "workspace_id": workspace_id, "data": data} for data in datas]
+        items = [to_dynamo({"PK": keys.events_partition(workspace_id),
+                            "SK": keys.event_sort(created_at, event["id"]),
+                            "type": "Event", "ttl": expires, "event": event}) for event in events]
+        return Draft(events, items, now)
+
+    def write(self, items: Sequence[dict[str, Any]]) -> None:
+        """25 to a BatchWriteItem (boto3's batch writer resends unprocessed items)."""
+        with self._table.batch_writer() as batch:
+            for item in items:
+                batch.put_item(Item=item)
+
+    def announce(self, draft: Draft) -> list[dict[str, Any]]:
+        """Stored events go to the workspace's webhooks."""
+        events = draft.events
         if not events:
             return []
-        expires = int((now + timedelta(days=get_settings().event_retention_days)).timestamp())
-        with self._table.batch_writer() as batch:
-            for event in events:
-                batch.put_item(Item=to_dynamo({
-                    "PK": keys.events_partition(workspace_id),
-                    "SK": keys.event_sort(created_at, event["id"]),
-                    "type": "Event", "ttl": expires, "event": event,
-                }))
-        logger.info("events published", extra={"event_type": event_type, "count": len(events),
+        logger.info("events published", extra={"event_type": events[0]["type"], "count": len(events),
                                                "event_ids": [e["id"] for e in events]})
         from engram.webhooks.fanout import fan_out  # lazy: webhooks imports this module
 
-        fan_out(self._table, self._deliver_queues, events, now)
+        fan_out(self._table, self._deliver_queues, events, draft.at)
         return events
 
     def recent(self, workspace_id: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -88,10 +88,12 @@ class MemoryRepository:
 
     # writes -------------------------------------------------------------------------------
 
-    def add_many(self, memories: Sequence[tuple[Memory, str, str | None]]) -> None:
+    def add_many(self, memories: Sequence[tuple[Memory, str, str | None]],
+                 also: Sequence[dict[str, Any]] = ()) -> None:
         """(memory, content_hash, search_text) items, all or none: one transaction of up to
         100 puts (DynamoDB's limit, and the API's batch limit). The workspace's live-memory
-        count moves in the same transaction when it fits, else right after it."""
+        count, and `also` (items that exist exactly when the memories do: their events), go
+        in the same transaction when they fit, else right after it."""
         puts = [{"Put": {"TableName": self._table.name, "Item": to_dynamo(self._item(m, h, t)),
                          "ConditionExpression": "attribute_not_exists(PK)"}}
                 for m, h, t in memories]
@@ -100,13 +102,25 @@ class MemoryRepository:
             by_workspace[memory.workspace_id] = by_workspace.get(memory.workspace_id, 0) + 1
         counts = [{"Update": {"TableName": self._table.name, **self._count_update(w, n)}}
                   for w, n in by_workspace.items()]
-        inside = len(puts) + len(counts) <= TRANSACTION_LIMIT
+        extra = [{"Put": {"TableName": self._table.name, "Item": item}} for item in also]
+        counts_inside = len(puts) + len(counts) <= TRANSACTION_LIMIT
+        extra_inside = counts_inside and len(puts) + len(counts) + len(extra) <= TRANSACTION_LIMIT
         with conflict_on_condition("A memory with that id already exists."):
             self._table.meta.client.transact_write_items(
-                TransactItems=puts + counts if inside else puts)
-        if not inside:
+                TransactItems=puts + (counts if counts_inside else []) + (extra if extra_inside else []))
+        if not counts_inside:
             for workspace_id, count in by_workspace.items():
                 self._count(workspace_id, count)
+        if not extra_inside:
+            with self._table.batch_writer() as batch:
+                for item in also:
+                    batch.put_item(Item=item)
+
+    def delete_items(self, items: Sequence[dict[str, Any]]) -> None:
+        """Removes items written with add_many's `also` (by their PK and SK)."""
+        with self._table.batch_writer() as batch:
+            for item in items:
+                batch.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
 
     def update(self, workspace_id: str, memory_id: str, changes: dict[str, Any],
                remove: Iterable[str] = (), condition: Any = None) -> Memory:

@@ -10,7 +10,7 @@ from engram import keys
 from engram.clock import Clock, iso, parse_iso
 from engram.config import get_settings
 from engram.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
-from engram.events import Publisher
+from engram.events import Draft, Publisher
 from engram.ids import new_id
 from engram.memories.models import (
     Memory,
@@ -82,21 +82,25 @@ class MemoryService:
                             source=source, token_count=count_tokens(body.content), created_at=now)
             text = search_text_of(memory, context)
             rows.append((memory, content_hash(text), text))
-        self._repo.add_many(rows)
         memories = [m for m, _, _ in rows]
-        self._enqueue_or_undo(workspace_id, memories)
-        self._events.publish_many("memory.stored", workspace_id, [_event_data(m) for m in memories])
+        # The memory.stored events are written with the memories (one transaction when it fits).
+        stored = self._events.draft("memory.stored", workspace_id, [_event_data(m) for m in memories])
+        self._repo.add_many(rows, stored.items)
+        self._enqueue_or_undo(workspace_id, memories, stored)
+        self._events.announce(stored)
         return memories
 
-    def _enqueue_or_undo(self, workspace_id: str, memories: list[Memory]) -> None:
+    def _enqueue_or_undo(self, workspace_id: str, memories: list[Memory], stored: Draft) -> None:
         """A write is acknowledged only once its embed job is queued; if queueing fails the
-        memories are removed again, so the client can retry without duplicates."""
+        memories (and their events) are removed again, so the client can retry without
+        duplicates."""
         try:
             self._queues.send_many("embed", [_sync_job(workspace_id, m.memory_id) for m in memories])
         except Exception as exc:
             logger.exception("embed enqueue failed; undoing the write")
             for memory in memories:
                 self._repo.hard_delete(workspace_id, memory.memory_id)
+            self._repo.delete_items(stored.items)
             raise ServiceUnavailable("The embedding queue is unavailable; nothing was stored. "
                                      "Please retry.") from exc
 
