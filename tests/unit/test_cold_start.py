@@ -1,11 +1,18 @@
 """What keeps the API functions' INIT short (bench/cold_start.py measures it), checked in
-fresh interpreters as Lambda's INIT is: a function does not import the routes of another."""
+fresh interpreters as Lambda's INIT is: a function does not import the routes of another,
+and pydantic models and FastAPI's adapters are built on first use (`engram/__init__.py`)."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
+
+from pydantic import BaseModel
+from pydantic.warnings import UnsupportedFieldAttributeWarning
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,3 +27,43 @@ def test_the_sessions_function_does_not_declare_the_memories_routes():
     out = run_python("import sys, functions.sessions.handler\n"
                      "print('engram.memories.routes' in sys.modules)")
     assert out == "False"
+
+
+def test_importing_an_api_function_builds_no_model_until_it_is_used():
+    out = run_python(
+        "import functions.sessions.handler\n"
+        "from fastapi.openapi.models import OpenAPI\n"
+        "from engram.sessions.models import SessionCreate\n"
+        "from engram.sessions.routes import router\n"
+        "route = next(r for r in router.routes if r.path == '/v1/sessions' and 'POST' in r.methods)\n"
+        "adapter = route.body_field._type_adapter\n"
+        "print(OpenAPI.__pydantic_complete__, SessionCreate.__pydantic_complete__,\n"
+        "      adapter.pydantic_complete)\n"
+        "SessionCreate(agent_id='a')\n"
+        "adapter.validate_python({'agent_id': 'a'})\n"
+        "print(SessionCreate.__pydantic_complete__, adapter.pydantic_complete)"
+    )
+    assert out.splitlines() == ["False False False", "True True"]
+
+
+def test_no_engram_model_relies_on_the_silenced_field_warning():
+    """engram/__init__.py silences UnsupportedFieldAttributeWarning for FastAPI's deferred
+    adapters; every model of ours must build without it."""
+    import engram
+
+    for module in pkgutil.walk_packages(engram.__path__, "engram."):
+        if not module.name.startswith(("engram.local.", "engram.adapters.")):
+            importlib.import_module(module.name)
+    models = [m for m in _subclasses(BaseModel) if m.__module__.startswith("engram.")]
+    assert len(models) > 40
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnsupportedFieldAttributeWarning)
+        for model in models:
+            model.model_rebuild(force=True)
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set()
+    for sub in cls.__subclasses__():
+        found |= {sub, *_subclasses(sub)}
+    return found
