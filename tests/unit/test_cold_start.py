@@ -67,3 +67,38 @@ def _subclasses(cls: type) -> set[type]:
     for sub in cls.__subclasses__():
         found |= {sub, *_subclasses(sub)}
     return found
+
+
+def test_no_api_function_imports_pydantic_v1_at_init():
+    """engram.fastapi_compat: FastAPI's v1-model checks answer without importing pydantic.v1."""
+    functions = sorted(p.parent.name for p in (ROOT / "functions").glob("*/handler.py"))
+    code = ("import importlib, sys\n"
+            f"for name in {functions!r}:\n"
+            "    importlib.import_module(f'functions.{name}.handler')\n"
+            "print('pydantic.v1' in sys.modules)")
+    assert run_python(code) == "False"
+
+
+def test_the_v1_checks_answer_as_fastapis_own():
+    from fastapi._compat import shared
+
+    from engram import fastapi_compat
+
+    fastapi_compat.apply()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pydantic import v1
+
+    class Old(v1.BaseModel):
+        x: int = 1
+
+    class New(BaseModel):
+        x: int = 1
+
+    assert shared.is_pydantic_v1_model_class(Old) and not shared.is_pydantic_v1_model_class(New)
+    assert shared.is_pydantic_v1_model_instance(Old()) and not shared.is_pydantic_v1_model_instance(New())
+    assert shared.annotation_is_pydantic_v1(list[Old]) and not shared.annotation_is_pydantic_v1(New | None)
+    out = run_python("import sys, engram.auth\n"
+                     "from fastapi._compat import shared\n"
+                     "print(shared.is_pydantic_v1_model_class(int), 'pydantic.v1' in sys.modules)")
+    assert out == "False False"

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from engram import fastapi_compat
 from engram.credentials import (
     Authenticator,
     Principal,
@@ -17,6 +18,8 @@ from engram.credentials import (
 
 __all__ = ["Authenticator", "Principal", "PrincipalDep", "credential_from_headers",
            "get_authenticator", "get_principal", "required_scope", "resolve_principal"]
+
+fastapi_compat.apply()  # every router module imports this one before it declares routes
 
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from engram import __version__
+from engram import __version__, fastapi_compat
+
+fastapi_compat.apply()
 
 router = APIRouter(tags=["health"])
 
