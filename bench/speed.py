@@ -7,7 +7,7 @@ stack. Prints markdown tables.
 
 1. Worker: N memories stored through MemoryService on moto (in process), then the embed
    worker's lambda_handler (functions/embed_worker/handler.py) called with SQS events of
-   --batch records (template.yaml's BatchSize: 10), timed end to end: one batch read, one
+   --batch records (template.yaml's BatchSize: 50), timed end to end: one batch read, one
    embedding call, a conditional vector write per memory, one index upsert, one event write.
    Two corpora from ../shared/bench/locomo-dev.json: dialogue turns (mean ~32 tokens) and
    the dataset's observations, distilled facts (~18 tokens). Also shown: the model alone on
@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--posts", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=10, help="SQS records per worker invocation")
+    parser.add_argument("--batch", type=int, default=50, help="SQS records per worker invocation")
     parser.add_argument("--skip", default="", help="comma-separated: worker,query,index,post")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--data", type=Path, default=DATA)

@@ -5,8 +5,9 @@ at a few thousand memories:
 1. DynamoDB `transact_write_items` deep-copies the whole table once per item of the
    transaction (a rollback backup, taken inside its loop): a batch of 100 memories copied the
    table 100 times. Here the backup is copy-on-write: one shallow copy of the item map per
-   transaction and deep copies of only the items the transaction names (the ones an Update
-   may change in place). Rollback restores exactly what it did before.
+   transaction, copies of only the partitions it names and deep copies of only the items it
+   names (the ones an Update may change in place). Rollback restores exactly what it did
+   before.
 2. DynamoDB results (Query, Scan, GetItem, BatchGetItem) go through moto's model-driven
    serializer, ~1.7 ms per item: 500 items took ~0.9 s. Those results are already in the
    wire format, so they are written with `json.dumps` (bytes as base64, as the serializer
@@ -86,17 +87,19 @@ class _TransactionBackup:
 
 
 def _backup(table: Any, keys: list[tuple[Any, Any]]) -> Any:
+    """The table as it was: the partition map copied (in C), and copied further only where
+    the transaction can write: the partitions it names and, deep, the items it names."""
     backup = copy.copy(table)
-    if table.range_key_attr:
-        backup.items = defaultdict(dict, {h: dict(r) for h, r in table.items.items()})
-    else:
-        backup.items = defaultdict(dict, table.items)
+    backup.items = defaultdict(dict, table.items)
     for hash_value, range_value in keys:
         if range_value is None:
             if hash_value in backup.items:
                 backup.items[hash_value] = copy.deepcopy(backup.items[hash_value])
-        elif range_value in backup.items.get(hash_value, {}):
-            backup.items[hash_value][range_value] = copy.deepcopy(backup.items[hash_value][range_value])
+        elif hash_value in backup.items:
+            if backup.items[hash_value] is table.items[hash_value]:
+                backup.items[hash_value] = dict(table.items[hash_value])
+            if range_value in backup.items[hash_value]:
+                backup.items[hash_value][range_value] = copy.deepcopy(backup.items[hash_value][range_value])
     return backup
 
 
