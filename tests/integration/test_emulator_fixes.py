@@ -208,3 +208,38 @@ def test_update_expressions_still_validate_and_apply(table):
         table.update_item(Key=key, UpdateExpression="SET n = :v", ConditionExpression="n = :one",
                           ExpressionAttributeValues={":v": 9, ":one": 1})
     assert _item(table, "U#1")["n"] == 2
+
+
+def test_clients_served_in_process_get_the_same_answers_without_the_socket():
+    """Emulator.serve_in_process: the stack's own clients hand requests to the emulator's app
+    directly. Shown with the HTTP server shut: those clients still work, others cannot."""
+    import boto3
+    from botocore.config import Config
+
+    running = start_emulator(_free_port(), prefix="engram-inproc")
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                    region_name=running.region)
+    running.serve_in_process(session)
+    http_only = boto3.client("dynamodb", endpoint_url=running.endpoint, region_name=running.region,
+                             aws_access_key_id="testing", aws_secret_access_key="testing",
+                             config=Config(retries={"max_attempts": 1}, connect_timeout=1))
+    running.stop()  # no socket from here on
+    table = session.resource("dynamodb", endpoint_url=running.endpoint).Table(
+        running.resources.tables["Table"])
+    table.put_item(Item={"PK": "P#1", "SK": "A", "raw": b"\x00\xff", "n": 3})
+    assert table.get_item(Key={"PK": "P#1", "SK": "A"})["Item"]["raw"].value == b"\x00\xff"
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        table.put_item(Item={"PK": "P#1", "SK": "A"}, ConditionExpression="attribute_not_exists(PK)")
+    sqs = session.client("sqs", endpoint_url=running.endpoint)
+    url = running.resources.queue_urls["EmbedQueue"]
+    sqs.send_message(QueueUrl=url, MessageBody='{"job": 1}',
+                     MessageAttributes={"kind": {"DataType": "String", "StringValue": "t"}})
+    (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1,
+                                     MessageAttributeNames=["All"])["Messages"]
+    assert message["Body"] == '{"job": 1}' and message["MessageAttributes"]["kind"]["StringValue"] == "t"
+    s3 = session.client("s3", endpoint_url=running.endpoint)
+    bucket = running.resources.buckets["ExportBucket"]
+    s3.put_object(Bucket=bucket, Key="a/b.json", Body=b'{"x": 1}')
+    assert s3.get_object(Bucket=bucket, Key="a/b.json")["Body"].read() == b'{"x": 1}'
+    with pytest.raises(Exception, match="(?i)connect"):
+        http_only.list_tables()

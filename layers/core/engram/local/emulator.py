@@ -24,6 +24,20 @@ class Emulator:
     _server: Any
     _thread: threading.Thread
 
+    def serve_in_process(self, session: Any = None) -> None:
+        """From now on boto3 clients made from `session` (boto3's default session if None)
+        that address the emulator hand their requests to its WSGI app in this thread,
+        without the loopback socket and the HTTP parsing at both ends; the app is the one
+        the server runs (the same moto state, the same DynamoDB lock). Anything else, and
+        every other process, still talks HTTP."""
+        import boto3
+
+        if session is None:
+            if boto3.DEFAULT_SESSION is None:
+                boto3.setup_default_session()
+            session = boto3.DEFAULT_SESSION
+        session.events.register("before-send", _in_process(self._server.app, self.endpoint))
+
     def client(self, service: str) -> Any:
         return emulator_client(service, self.endpoint, self.region)
 
@@ -31,6 +45,39 @@ class Emulator:
         self._server.shutdown()  # returns once serve_forever has left its loop
         self._server.server_close()  # frees the port now, not at process exit
         self._thread.join(timeout)
+
+
+def _in_process(app: Any, endpoint: str) -> Any:
+    from urllib.parse import urlsplit
+
+    from botocore.awsrequest import AWSResponse
+    from moto.core.botocore_stubber import MockRawResponse
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+    prefix = endpoint.rstrip("/") + "/"
+
+    def before_send(request: Any, **_: Any) -> Any:
+        if not (request.url + "/").startswith(prefix):
+            return None  # not for the emulator: botocore sends it over HTTP as usual
+        url, body = urlsplit(request.url), request.body
+        if hasattr(body, "read"):
+            body = body.read()
+        headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+        content_type = headers.pop("Content-Type", None)
+        headers.pop("Content-Length", None)
+        environ = EnvironBuilder(
+            method=request.method, base_url=endpoint, path=url.path or "/", query_string=url.query,
+            headers=headers, content_type=content_type,
+            data=body.encode() if isinstance(body, str) else (body or b"")).get_environ()
+        chunks, status, response_headers = run_wsgi_app(app, environ, buffered=True)
+        try:
+            content = b"".join(chunks)
+        finally:
+            getattr(chunks, "close", lambda: None)()
+        return AWSResponse(request.url, int(status.split()[0]), dict(response_headers),
+                           MockRawResponse(content))
+
+    return before_send
 
 
 def emulator_client(service: str, endpoint: str, region: str) -> Any:

@@ -54,6 +54,7 @@ def main() -> int:
         return _fail(exc)
     pump = None
     try:
+        emulator.serve_in_process()  # the stack's own clients skip the loopback socket
         _configure_environment(emulator)
         api_key = create_dev_key()
         pump = _start_pump(emulator)
