@@ -188,3 +188,34 @@ def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready
     assert [json.loads(r["body"])["memory_id"] for r in again] == [ids[1]]
     assert failed_ids(lambda_handler(sqs_event(*again), lambda_context)) == []
     assert _status(client, auth, ids[1]) == "ready"
+
+
+def test_vectors_go_25_to_a_transaction_and_a_cancelled_one_settles_memory_by_memory(
+        client, auth, store, monkeypatch):
+    from engram import aws
+    from engram.memories.repository import EmbeddingWrite, MemoryRepository
+
+    ids = store(*(f"note {i}" for i in range(30)))
+    repo = MemoryRepository(aws.table())
+    stored = repo.get_stored_many(ids)
+    patched = client.patch(f"/v1/memories/{ids[27]}", json={"content": "changed"}, headers=auth)
+    assert patched.status_code == 200, patched.text
+    transactions, one_by_one = [], []
+    real_transact, real_set = MemoryRepository._transact_embeddings, MemoryRepository.set_embedding
+
+    def transact(self, writes):
+        transactions.append(len(writes))
+        return real_transact(self, writes)
+
+    def set_one(self, stored_memory, *args):
+        one_by_one.append(stored_memory.memory.memory_id)
+        return real_set(self, stored_memory, *args)
+
+    monkeypatch.setattr(MemoryRepository, "_transact_embeddings", transact)
+    monkeypatch.setattr(MemoryRepository, "set_embedding", set_one)
+    writes = [EmbeddingWrite(stored[m], b"\x00" * 1536, "test-model", "h", "2026-01-01T00:00:00.000Z")
+              for m in ids]
+    answers = repo.set_embeddings(writes)
+    assert transactions == [25, 5]  # the second is cancelled by the changed memory
+    assert one_by_one == ids[25:]  # only its transaction's memories, one by one
+    assert answers == [True] * 27 + [False] + [True] * 2
