@@ -207,7 +207,12 @@ def test_update_expressions_still_validate_and_apply(table):
     with pytest.raises(ClientError, match="ConditionalCheckFailed"):
         table.update_item(Key=key, UpdateExpression="SET n = :v", ConditionExpression="n = :one",
                           ExpressionAttributeValues={":v": 9, ":one": 1})
-    assert _item(table, "U#1")["n"] == 2
+    for _ in range(2):  # a malformed expression fails every time (parses are cached)
+        with pytest.raises(ClientError, match="(?i)syntax error"):
+            table.update_item(Key=key, UpdateExpression="SET n = = :v", ExpressionAttributeValues={":v": 1})
+    for i in range(3):  # the same expression, other values: each update gets its own
+        table.update_item(Key=key, UpdateExpression="SET n = :v", ExpressionAttributeValues={":v": 10 + i})
+        assert _item(table, "U#1")["n"] == 10 + i
 
 
 def test_clients_served_in_process_get_the_same_answers_without_the_socket():
