@@ -26,8 +26,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from metrics import (DATA, Conversation, Tally, Turn, load, memory_content, memory_title,
-                     session_time, sessions_of)
+from metrics import (DATA, Conversation, Discard, Tally, Turn, load, memory_content,
+                     memory_title, session_time, sessions_of)
 
 MODES = ("keyword", "semantic", "hybrid")
 
@@ -69,31 +69,6 @@ def _clear_caches() -> None:
     index.get_search_index.cache_clear()
 
 
-class _Discard:
-    """Queues and events the benchmark does not need: IndexSync is called directly."""
-
-    def send(self, queue: str, body: dict[str, Any]) -> str:
-        return ""
-
-    def send_many(self, queue: str, bodies: list[dict[str, Any]]) -> list[str]:
-        return ["" for _ in bodies]
-
-    def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
-        return {}
-
-    def publish_many(self, event_type: str, workspace_id: str,
-                     datas: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{} for _ in datas]
-
-    def draft(self, event_type: str, workspace_id: str, datas: list[dict[str, Any]]) -> Any:
-        from engram.events import Draft
-
-        return Draft([{} for _ in datas], [], datetime.now(UTC))
-
-    def announce(self, draft: Any) -> list[dict[str, Any]]:
-        return draft.events
-
-
 def store(conv: Conversation, context: str) -> dict[str, str]:
     """Stores each session as one batch (one transaction), then indexes every turn with
     IndexSync; answers memory_id → dia_id."""
@@ -106,8 +81,8 @@ def store(conv: Conversation, context: str) -> dict[str, str]:
     from engram.search.sync import IndexSync
 
     repo, clock = MemoryRepository(aws.table()), FixedClock(datetime(2000, 1, 1, tzinfo=UTC))
-    service = MemoryService(repo, _Discard(), _Discard(), clock)  # type: ignore[arg-type]
-    sync = IndexSync(repo, get_search_index(), get_embedder(), _Discard(), clock)  # type: ignore[arg-type]
+    service = MemoryService(repo, Discard(), Discard(), clock)  # type: ignore[arg-type]
+    sync = IndexSync(repo, get_search_index(), get_embedder(), Discard(), clock)  # type: ignore[arg-type]
     workspace, dia_of = f"ws_{conv.sample_id}", {}
     for session in sessions_of(conv.turns):
         clock._now = session_time(session[0].date)  # the memory's created_at: the session's date

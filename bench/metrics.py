@@ -125,3 +125,29 @@ class Tally:
                   if self.ms else "- | -")
         return (f"| {name} | {statistics.mean(self.r5):.3f} | {statistics.mean(self.r10):.3f} | "
                 f"{statistics.mean(self.ndcg10):.3f} | {timing} |")
+
+
+class Discard:
+    """Queues and events a benchmark does not need (the Queues and Publisher ports, doing
+    nothing): it calls the embed worker or IndexSync itself."""
+
+    def send(self, queue: str, body: dict[str, Any]) -> str:
+        return ""
+
+    def send_many(self, queue: str, bodies: list[dict[str, Any]]) -> list[str]:
+        return ["" for _ in bodies]
+
+    def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def publish_many(self, event_type: str, workspace_id: str,
+                     datas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{} for _ in datas]
+
+    def draft(self, event_type: str, workspace_id: str, datas: list[dict[str, Any]]) -> Any:
+        from engram.events import Draft
+
+        return Draft([{} for _ in datas], [], datetime.now(UTC))
+
+    def announce(self, draft: Any) -> list[dict[str, Any]]:
+        return draft.events

@@ -4,7 +4,9 @@ after two receives, a one-second visibility timeout) and a worker handler writte
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
+import threading
 import time
 from dataclasses import astuple
 
@@ -238,3 +240,31 @@ def test_a_batching_window_gathers_up_to_the_batch_size(sqs, root):
     started = time.monotonic()
     assert pump.run_once("WorkQueue") == RoundResult(received=1, deleted=1, failed=0)
     assert time.monotonic() - started < 0.45
+
+
+def test_a_window_longer_than_the_visibility_timeout_puts_no_message_in_twice(sqs, root):
+    pump, made = make_pump(sqs, root, batch_size=25, window=1.5)  # the queue's timeout is 1 s
+    send(sqs, made, *({"n": i} for i in range(5)))
+    assert pump.run_once("WorkQueue", gather=True).received == 5
+    (call,) = calls(root)
+    assert sorted(json.loads(r["body"])["n"] for r in call["event"]["Records"]) == list(range(5))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a nice value per thread is Linux's")
+def test_the_pump_threads_run_at_a_lower_priority_and_the_caller_keeps_its_own(sqs, root):
+    import os
+
+    from engram.local.pump import WORKER_NICENESS
+
+    pump, _ = make_pump(sqs, root)
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    pump.start()
+    try:
+        (thread,) = pump._threads
+        deadline = time.monotonic() + 5
+        while os.getpriority(os.PRIO_PROCESS, thread.native_id) != WORKER_NICENESS:
+            assert time.monotonic() < deadline, "the pump thread was not reniced"
+            time.sleep(0.02)
+    finally:
+        assert pump.stop()
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own

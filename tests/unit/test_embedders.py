@@ -63,6 +63,13 @@ def test_local_model_retrieves_the_matching_memory(local):
     assert scores.argmax(axis=1).tolist() == [1, 2, 3]
 
 
+def test_the_model_session_uses_its_threads_and_does_not_spin():
+    """Idle pool threads sleep: spinning held both cores after every call (docs/benchmarks.md)."""
+    options = local_embedder._session(2).get_session_options()
+    assert options.intra_op_num_threads == 2
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_long_text_is_truncated_not_refused(local):
     vector = local.embed(["word " * 2000])[0]
     assert vector.shape == (384,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-5

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -43,6 +43,21 @@ def conditional_write(write: Callable[[], Any]) -> Any | None:
         if error_code(exc) == "ConditionalCheckFailedException":
             return None
         raise
+
+
+def put_all(table: Any, items: Iterable[dict[str, Any]]) -> None:
+    """Items (plain values) 25 to a BatchWriteItem; boto3's batch writer resends the
+    unprocessed ones."""
+    with table.batch_writer() as batch:
+        for item in items:
+            batch.put_item(Item=item)
+
+
+def delete_all(table: Any, items: Iterable[dict[str, Any]]) -> None:
+    """Deletes these items (by their PK and SK), 25 to a BatchWriteItem."""
+    with table.batch_writer() as batch:
+        for item in items:
+            batch.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
 
 
 def delete_expired(table: Any, item_key: dict[str, str], workspace_id: str, now: str) -> bool:

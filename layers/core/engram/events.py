@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from engram import keys
 from engram.clock import Clock, iso
 from engram.config import get_settings
-from engram.dynamo import from_dynamo, to_dynamo
+from engram.dynamo import from_dynamo, put_all, to_dynamo
 from engram.ids import new_id
 from engram.observability import logger
 
@@ -63,7 +63,7 @@ class EventFeed:
         """Events of one type and workspace (a batch write stores many): written 25 to a
         BatchWriteItem, then fanned out to the workspace's webhooks, looked up once."""
         draft = self.draft(event_type, workspace_id, datas)
-        self.write(draft.items)
+        put_all(self._table, draft.items)
         return self.announce(draft)
 
     def draft(self, event_type: str, workspace_id: str, datas: Sequence[dict[str, Any]]) -> Draft:
@@ -79,12 +79,6 @@ class EventFeed:
                             "SK": keys.event_sort(created_at, event["id"]),
                             "type": "Event", "ttl": expires, "event": event}) for event in events]
         return Draft(events, items, now)
-
-    def write(self, items: Sequence[dict[str, Any]]) -> None:
-        """25 to a BatchWriteItem (boto3's batch writer resends unprocessed items)."""
-        with self._table.batch_writer() as batch:
-            for item in items:
-                batch.put_item(Item=item)
 
     def announce(self, draft: Draft) -> list[dict[str, Any]]:
         """Stored events go to the workspace's webhooks."""

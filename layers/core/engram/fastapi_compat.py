@@ -34,5 +34,4 @@ def _unless_v1_is_loaded(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
     def without_import(value: Any) -> bool:
         return _V1 in sys.modules and check(value)
 
-    without_import.__wrapped__ = check  # type: ignore[attr-defined]
     return without_import

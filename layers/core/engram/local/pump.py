@@ -266,7 +266,7 @@ class QueuePump:
         if not messages:
             return RoundResult()
         if gather and worker.batching_window_seconds > 0:
-            messages += self._gather(url, worker, len(messages))
+            messages += self._gather(url, worker, messages)
         event = sqs_event(messages, self._made.queue_arns[queue_id], self._region)
         failed = self._invoke(worker, event)
         done = [m for m in messages if m["MessageId"] not in failed]
@@ -279,16 +279,21 @@ class QueuePump:
             WaitTimeSeconds=wait_seconds, AttributeNames=["All"], MessageAttributeNames=["All"],
         ).get("Messages", [])
 
-    def _gather(self, url: str, worker: Worker, have: int) -> list[dict[str, Any]]:
-        """More messages for a batch that has `have`, within the batching window."""
+    def _gather(self, url: str, worker: Worker, have: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """More messages for the batch `have`, within the batching window. A message that
+        turns visible again meanwhile (a window longer than the visibility timeout) is not
+        put in the batch twice."""
         more: list[dict[str, Any]] = []
+        seen = {m["MessageId"] for m in have}
         deadline = time.monotonic() + worker.batching_window_seconds
-        while have + len(more) < worker.batch_size and not self._stop.is_set():
+        while len(have) + len(more) < worker.batch_size and not self._stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            found = self._receive(url, worker.batch_size - have - len(more), 0)
-            more += found  # (a window longer than the visibility timeout would see repeats)
+            found = [m for m in self._receive(url, worker.batch_size - len(have) - len(more), 0)
+                     if m["MessageId"] not in seen]
+            seen.update(m["MessageId"] for m in found)
+            more += found
             if not found:
                 self._stop.wait(min(GATHER_PAUSE_SECONDS, left))
         return more

@@ -12,10 +12,12 @@ from engram.dynamo import (
     attr,
     conditional_write,
     conflict_on_condition,
+    delete_all,
     delete_expired,
     error_code,
     from_dynamo,
     key,
+    put_all,
     query_page,
     to_dynamo,
 )
@@ -112,15 +114,11 @@ class MemoryRepository:
             for workspace_id, count in by_workspace.items():
                 self._count(workspace_id, count)
         if not extra_inside:
-            with self._table.batch_writer() as batch:
-                for item in also:
-                    batch.put_item(Item=item)
+            put_all(self._table, also)
 
-    def delete_items(self, items: Sequence[dict[str, Any]]) -> None:
-        """Removes items written with add_many's `also` (by their PK and SK)."""
-        with self._table.batch_writer() as batch:
-            for item in items:
-                batch.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
+    def remove_also(self, items: Sequence[dict[str, Any]]) -> None:
+        """Removes what add_many wrote with `also` (the undo of a write)."""
+        delete_all(self._table, items)
 
     def update(self, workspace_id: str, memory_id: str, changes: dict[str, Any],
                remove: Iterable[str] = (), condition: Any = None) -> Memory:

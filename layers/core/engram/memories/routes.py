@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel
 
-from engram import aws
 from engram.auth import PrincipalDep
 from engram.clock import get_clock, iso, parse_iso
 from engram.config import get_settings
 from engram.errors import ValidationFailed
-from engram.events import EventFeed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.memories.models import (
@@ -25,22 +23,13 @@ from engram.memories.models import (
     MemoryType,
     MemoryUpdate,
 )
-from engram.memories.repository import MemoryFilters, MemoryRepository
-from engram.memories.service import MemoryService
-from engram.queues import get_queues
-from engram.sessions.repository import SessionRepository
+from engram.memories.deps import MemoryServiceDep
+from engram.memories.repository import MemoryFilters
 from engram.validation import parse_one_or_many
 
 router = APIRouter(tags=["memories"], route_class=IdempotentRoute)
 
 
-def get_memory_service(who: PrincipalDep) -> MemoryService:
-    table, clock = aws.table(), get_clock()
-    return MemoryService(MemoryRepository(table), get_queues(), EventFeed(table, clock), clock,
-                         sessions=SessionRepository(table), agent_id=who.agent_id)
-
-
-MemoryServiceDep = Annotated[MemoryService, Depends(get_memory_service)]
 MemoryId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]

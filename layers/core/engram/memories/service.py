@@ -100,7 +100,7 @@ class MemoryService:
             logger.exception("embed enqueue failed; undoing the write")
             for memory in memories:
                 self._repo.hard_delete(workspace_id, memory.memory_id)
-            self._repo.delete_items(stored.items)
+            self._repo.remove_also(stored.items)
             raise ServiceUnavailable("The embedding queue is unavailable; nothing was stored. "
                                      "Please retry.") from exc
 

@@ -95,8 +95,9 @@ class IndexSync:
         return outcomes
 
     def _embed_planned(self, plan: _Plan, outcomes: dict[Job, str | Exception]) -> dict[str, list[str]]:
-        """Embeds what needs it in one call and records the vectors in one conditional
-        write per 100 memories; moves each recorded one to the upserts. Returns the embedded ids by workspace."""
+        """Embeds what needs it in one call and records the vectors (MemoryRepository.
+        set_embeddings: a transaction per 25, each vector conditional); moves each recorded
+        one to the upserts. Returns the embedded ids by workspace."""
         jobs = list(plan.to_embed)
         if not jobs:
             return {}

@@ -14,8 +14,7 @@ from engram.events import EventFeed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.memories.repository import MemoryRepository
-from engram.memories.service import MemoryService
-from engram.queues import get_queues
+from engram.memories.deps import get_memory_service
 from engram.sessions.messages import (
     Checkpoint,
     ConversationService,
@@ -36,14 +35,9 @@ router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["sessions"], route_
 
 def get_conversation_service(who: PrincipalDep) -> ConversationService:
     table, clock = aws.table(), get_clock()
-    # The memory service is wired here, as the other callers outside the memories routes
-    # do, not taken from `engram.memories.routes`: importing that module declares every
-    # /v1/memories route, which the sessions function does not serve (~15-20 ms of its
-    # cold start). Keep it the same as `engram.memories.routes.get_memory_service`.
-    memories = MemoryService(MemoryRepository(table), get_queues(), EventFeed(table, clock),
-                             clock, sessions=SessionRepository(table), agent_id=who.agent_id)
-    return ConversationService(SessionRepository(table), memories, MemoryRepository(table),
-                               EventFeed(table, clock), clock, agent_id=who.agent_id)
+    return ConversationService(SessionRepository(table), get_memory_service(who),
+                               MemoryRepository(table), EventFeed(table, clock), clock,
+                               agent_id=who.agent_id)
 
 
 ConversationDep = Annotated[ConversationService, Depends(get_conversation_service)]

@@ -13,6 +13,7 @@ from engram.dynamo import (
     error_code,
     from_dynamo,
     key,
+    put_all,
     query_page,
     to_dynamo,
 )
@@ -117,12 +118,10 @@ class WebhookRepository:
     # --- deliveries ---
 
     def add_deliveries(self, workspace_id: str, deliveries: Sequence[Delivery], expires: int) -> None:
-        """25 to a BatchWriteItem (boto3's batch writer resends unprocessed items)."""
-        with self._table.batch_writer() as batch:
-            for delivery in deliveries:
-                batch.put_item(Item=to_dynamo({
-                    **keys.delivery_key(workspace_id, delivery.webhook_id, delivery.delivery_id),
-                    "type": "WebhookDelivery", "ttl": expires, **delivery.model_dump()}))
+        put_all(self._table, (to_dynamo({
+            **keys.delivery_key(workspace_id, delivery.webhook_id, delivery.delivery_id),
+            "type": "WebhookDelivery", "ttl": expires, **delivery.model_dump()})
+            for delivery in deliveries))
 
     def get_delivery(self, workspace_id: str, webhook_id: str, delivery_id: str) -> Delivery | None:
         item = self._table.get_item(Key=keys.delivery_key(workspace_id, webhook_id, delivery_id),
