@@ -32,12 +32,13 @@ def test_the_sessions_function_does_not_declare_the_memories_routes():
 def test_importing_an_api_function_builds_no_model_until_it_is_used():
     out = run_python(
         "import functions.sessions.handler\n"
-        "from fastapi.openapi.models import OpenAPI\n"
+        "from fastapi.openapi.models import OpenAPI, Schema\n"
         "from engram.sessions.models import SessionCreate\n"
         "from engram.sessions.routes import router\n"
         "route = next(r for r in router.routes if r.path == '/v1/sessions' and 'POST' in r.methods)\n"
         "adapter = route.body_field._type_adapter\n"
-        "print(OpenAPI.__pydantic_complete__, SessionCreate.__pydantic_complete__,\n"
+        "print(OpenAPI.__pydantic_complete__ or Schema.__pydantic_complete__,\n"
+        "      SessionCreate.__pydantic_complete__,\n"
         "      adapter.pydantic_complete)\n"
         "SessionCreate(agent_id='a')\n"
         "adapter.validate_python({'agent_id': 'a'})\n"
@@ -67,6 +68,29 @@ def _subclasses(cls: type) -> set[type]:
     for sub in cls.__subclasses__():
         found |= {sub, *_subclasses(sub)}
     return found
+
+
+def test_the_deferred_openapi_models_give_the_same_document():
+    """/openapi.json with fastapi.openapi.models deferred (engram/fastapi_compat.py) is the
+    one FastAPI writes when that module builds its models at import."""
+    write = ("import json\n"
+             "from engram.local.app import build_app\n"
+             "print(json.dumps(build_app().openapi(), sort_keys=True))")
+    undeferred = ("from pydantic import BaseModel\n"
+                  "import engram\n"
+                  "BaseModel.model_rebuild = classmethod(BaseModel.model_rebuild.__wrapped__)\n"
+                  "import fastapi.openapi.models as m\n"
+                  "assert m.Schema.__pydantic_complete__\n")
+    assert run_python(write) == run_python(undeferred + write)
+
+
+def test_a_forced_or_first_use_rebuild_still_builds_an_openapi_model():
+    out = run_python("import engram\n"
+                     "from fastapi.openapi.models import Operation, Schema\n"
+                     "print(Schema.model_rebuild(), Schema.__pydantic_complete__)\n"
+                     "Operation(responses={'200': {'description': 'ok'}})\n"
+                     "print(Operation.__pydantic_complete__, Schema.model_rebuild(force=True))")
+    assert out.splitlines() == ["None False", "True True"]
 
 
 def test_no_api_function_imports_pydantic_v1_at_init():

@@ -5,6 +5,8 @@ import warnings
 from pydantic import BaseModel
 from pydantic.warnings import UnsupportedFieldAttributeWarning
 
+from engram import fastapi_compat
+
 __version__ = "0.1.0"
 
 # Cold start: every pydantic model defined from here on builds its validator and serializer
@@ -18,6 +20,9 @@ __version__ = "0.1.0"
 # switch; models inherit BaseModel's `model_config`, so the setting goes there
 # (tests/unit/test_cold_start.py checks that it still takes effect).
 BaseModel.model_config["defer_build"] = True
+# ... and the three models fastapi.openapi.models rebuilds explicitly at import stay
+# deferred too (engram/fastapi_compat.py).
+fastapi_compat.defer_openapi_models()
 # FastAPI builds each such adapter from `Annotated[T, Field(alias=...)]` and silences this
 # warning while it does; deferred, the build runs outside FastAPI's silencing, on the
 # route's first request, so it is silenced here. Our own models are checked for it by

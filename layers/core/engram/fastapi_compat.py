@@ -1,10 +1,18 @@
-"""A cold-start fix to FastAPI (pinned at 0.165.0), applied by the modules that declare
-routes (`engram.auth`, `engram.health`) before they declare any.
+"""Two cold-start fixes to FastAPI (pinned at 0.165.0).
 
-For every parameter and response model of every route it declares, FastAPI asks whether
-the annotation is a pydantic v1 model, and to answer it imports `pydantic.v1` (with
-`pickle` and the rest of v1): 25-40 ms of each API function's INIT for a check that is
-always false here. A v1 model class or instance can only exist once `pydantic.v1` has been
+`defer_openapi_models()`, installed by `engram/__init__.py` before anything imports
+fastapi: `fastapi.openapi.models` ends with `Schema.model_rebuild()` and two more, which
+build the validators of most of its ~40 models at import (40-55 ms of every API function's
+INIT) though they are only used to write /openapi.json. Skipped, those models stay
+deferred like every other (`defer_build`) and pydantic builds them on first use, resolving
+their forward references from the module as the skipped call would have; /openapi.json is
+byte-for-byte the same (tests/unit/test_cold_start.py).
+
+`apply()`, called by the modules that declare routes (`engram.auth`, `engram.health`)
+before they declare any. For every parameter and response model of every route it
+declares, FastAPI asks whether the annotation is a pydantic v1 model, and to answer it
+imports `pydantic.v1` (with `pickle` and the rest of v1): 25-40 ms of each API function's
+INIT for a check that is always false here. A v1 model class or instance can only exist once `pydantic.v1` has been
 imported, so until then the answer is False without importing it; after, FastAPI's own
 check runs. The answers are the same as FastAPI's.
 """
@@ -16,7 +24,27 @@ from collections.abc import Callable
 from typing import Any
 
 _V1 = "pydantic.v1"
+_OPENAPI_MODELS = "fastapi.openapi.models"
 _applied = False
+
+
+def defer_openapi_models() -> None:
+    """Makes a bare `model_rebuild()` of a not-yet-built `fastapi.openapi.models` class a
+    no-op. Every other call, including pydantic's own rebuild on first use (which passes
+    arguments) and `force=True`, runs as before."""
+    from pydantic import BaseModel
+
+    rebuild = BaseModel.model_rebuild.__func__  # type: ignore[attr-defined]
+    if hasattr(rebuild, "__wrapped__"):
+        return
+
+    def model_rebuild(cls: type[BaseModel], **kwargs: Any) -> bool | None:
+        if not kwargs and cls.__module__ == _OPENAPI_MODELS and not cls.__pydantic_complete__:
+            return None
+        return rebuild(cls, **kwargs)
+
+    model_rebuild.__wrapped__ = rebuild  # type: ignore[attr-defined]
+    BaseModel.model_rebuild = classmethod(model_rebuild)  # type: ignore[method-assign]
 
 
 def apply() -> None:
