@@ -12,7 +12,8 @@ stack. Prints markdown tables.
    upsert, one event write.
    Two corpora from ../shared/bench/locomo-dev.json: dialogue turns (mean ~32 tokens) and
    the dataset's observations, distilled facts (~18 tokens). Also shown: the model alone on
-   the same texts in one call (batches of 32, sorted by length).
+   the same texts in one call (sorted by length, calls of <= 32 texts and <= 512 padded
+   tokens).
 2. Query embedding: LocalEmbedder.embed([question]) for LoCoMo questions, after a warm-up.
 3. Local index: bench/search_index.py's run() (random unit vectors, k = 40, knn, bm25 and
    the hybrid pair), query embedding excluded.

@@ -70,6 +70,28 @@ def test_the_model_session_uses_its_threads_and_does_not_spin():
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
+def test_calls_stay_within_the_batch_size_and_the_token_budget():
+    embedder = LocalEmbedder(batch_size=4, token_budget=100)
+    lengths = [30, 5, 300, 10, 10, 10, 10, 10, 40, 25, 25]
+    groups = embedder._groups([[7] * n for n in lengths])
+    assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+    for group in groups:
+        widths = [lengths[i] for i in group]
+        assert widths == sorted(widths) and len(group) <= 4
+        assert len(group) * max(widths) <= 100 or len(group) == 1  # 300 tokens go alone
+    assert [[lengths[i] for i in g] for g in groups] == [
+        [5, 10, 10, 10], [10, 10, 25, 25], [30, 40], [300]]
+
+
+def test_a_vector_does_not_depend_on_the_texts_it_is_embedded_with(local):
+    """Calls are padded to their longest text; the mask keeps padding out of the vector."""
+    texts = ["short", "a somewhat longer sentence about a dog and its owner " * 3, "mid length text"]
+    alone = np.stack([local.embed([t])[0] for t in texts])
+    together = LocalEmbedder(batch_size=3, token_budget=10_000).embed(texts)
+    split = LocalEmbedder(batch_size=1).embed(texts)
+    assert np.abs(together - alone).max() < 1e-5 and np.abs(split - alone).max() < 1e-5
+
+
 def test_long_text_is_truncated_not_refused(local):
     vector = local.embed(["word " * 2000])[0]
     assert vector.shape == (384,) and abs(float(np.linalg.norm(vector)) - 1) < 1e-5

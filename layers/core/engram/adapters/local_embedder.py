@@ -25,6 +25,11 @@ TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f41157
 DIMENSION = 384
 MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
 BATCH_SIZE = 32
+# A model call's padded size (texts x longest text's tokens) stays within this, unless one
+# text alone is longer. Measured (docs/benchmarks.md, "Embedding batches"): calls past ~1k
+# tokens run slower per token here (their activations outgrow the CPU caches), so 50
+# dialogue turns in one call went at ~105/s and in calls of <= 512 tokens at ~260-290/s.
+TOKEN_BUDGET = 512
 DEFAULT_THREADS = 2
 
 
@@ -77,7 +82,7 @@ def _model_tokenizer() -> Any:
     # A separate instance: truncation/padding are per-instance state, not per-call.
     tokenizer = Tokenizer.from_str(_tokenizer_json())
     tokenizer.enable_truncation(MAX_TOKENS)
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # pad to the batch's longest
+    tokenizer.no_padding()  # each model call pads its own texts (_padded)
     return tokenizer
 
 
@@ -109,11 +114,13 @@ class LocalEmbedder:
     dimension = DIMENSION
     name = "local:all-MiniLM-L6-v2-int8"
 
-    def __init__(self, threads: int = DEFAULT_THREADS, batch_size: int = BATCH_SIZE) -> None:
-        if threads < 1 or batch_size < 1:
-            raise ValueError("threads and batch_size must be at least 1.")
+    def __init__(self, threads: int = DEFAULT_THREADS, batch_size: int = BATCH_SIZE,
+                 token_budget: int = TOKEN_BUDGET) -> None:
+        if threads < 1 or batch_size < 1 or token_budget < 1:
+            raise ValueError("threads, batch_size and token_budget must be at least 1.")
         self.threads = threads
         self.batch_size = batch_size
+        self.token_budget = token_budget
 
     def load(self) -> None:
         """Load the tokenizer and the model now (otherwise the first embed() does)."""
@@ -124,29 +131,44 @@ class LocalEmbedder:
         texts = check_texts(texts)
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        # Batch texts of similar length together so little compute goes on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        size = self.batch_size
-        batches = [
-            self._embed_batch([texts[i] for i in order[start : start + size]])
-            for start in range(0, len(order), size)
-        ]
-        vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
-        vectors[order] = np.concatenate(batches)
-        return vectors
-
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
         tokenizer = _once("model_tokenizer", _model_tokenizer)
         session = _once(("session", self.threads), lambda: _session(self.threads))
-        encodings = tokenizer.encode_batch(texts)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        inputs = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": mask,
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
-        (hidden,) = session.run(["last_hidden_state"], inputs)
-        return normalise(_mean_pool(hidden, mask))
+        ids = [e.ids for e in tokenizer.encode_batch(texts)]
+        vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        for group in self._groups(ids):
+            inputs, mask = _padded([ids[i] for i in group])
+            (hidden,) = session.run(["last_hidden_state"], inputs)
+            vectors[group] = normalise(_mean_pool(hidden, mask))
+        return vectors
+
+    def _groups(self, ids: list[list[int]]) -> list[list[int]]:
+        """Positions of the texts, shortest first, in model calls of similar lengths: at most
+        batch_size texts and token_budget padded tokens each. Padding does not change a
+        vector (the mask excludes it), only the cost."""
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        groups: list[list[int]] = []
+        for i in order:
+            group = groups[-1] if groups else None
+            # Sorted, so text i is the longest of its group: the call pads to its length.
+            if (group is None or len(group) == self.batch_size
+                    or (len(group) + 1) * len(ids[i]) > self.token_budget):
+                groups.append([i])
+            else:
+                group.append(i)
+        return groups
+
+
+def _padded(ids: list[list[int]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The model's inputs for token ids of one call, padded with 0 ([PAD]) to the longest."""
+    width = max(len(row) for row in ids)
+    input_ids = np.zeros((len(ids), width), dtype=np.int64)
+    mask = np.zeros((len(ids), width), dtype=np.int64)
+    for r, row in enumerate(ids):
+        input_ids[r, :len(row)] = row
+        mask[r, :len(row)] = 1
+    inputs = {"input_ids": input_ids, "attention_mask": mask,
+              "token_type_ids": np.zeros_like(input_ids)}
+    return inputs, mask
 
 
 def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
