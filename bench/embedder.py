@@ -89,7 +89,8 @@ def main() -> None:
     short_tokens = statistics.mean(count_tokens(s) for s in questions)
     p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
     print(f"Local embedder `{embedder.name}`, {args.threads} intra-op threads, "
-          f"calls of <= {embedder.batch_size} texts and <= {embedder.token_budget} padded tokens; {source}; best of {args.repeat} rounds; "
+          f"calls of <= {embedder.batch_size} texts and <= {embedder.token_budget} padded "
+          f"tokens; {source}; best of {args.repeat} rounds; "
           f"{platform.machine()}, "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}; "
           f"1-minute load average {load_average:.1f} when it finished.\n")
