@@ -215,6 +215,48 @@ def test_update_expressions_still_validate_and_apply(table):
         assert _item(table, "U#1")["n"] == 10 + i
 
 
+def test_simple_set_and_remove_updates_answer_as_moto_does(table):
+    """Fix 8 applies SET name = :value / REMOVE name directly; each case here is also one
+    it must leave to moto (and moto's answer is DynamoDB's)."""
+    client = table.meta.client
+    key = {"PK": "S#1", "SK": "A"}
+    table.put_item(Item={**key, "status": "pending", "GSI4PK": "P", "GSI4SK": "1", "n": 1,
+                         "content_hash": "h1", "note": "x"})
+    update = dict(Key=key, ConditionExpression="content_hash = :c AND attribute_not_exists(deleted_at)",
+                  UpdateExpression="SET embedding = :v, #s = :ready, err = :none REMOVE GSI4PK, GSI4SK, absent",
+                  ExpressionAttributeNames={"#s": "status"},
+                  ExpressionAttributeValues={":v": b"\x00\x01", ":ready": "ready", ":none": None, ":c": "h1"})
+    answer = table.update_item(**update, ReturnValues="ALL_NEW")["Attributes"]
+    assert answer == _item(table, "S#1") == {**key, "status": "ready", "n": 1, "content_hash": "h1",
+                                             "note": "x", "embedding": b"\x00\x01", "err": None}
+    assert not client.query(TableName=table.name, IndexName="GSI4", KeyConditionExpression="GSI4PK = :p",
+                            ExpressionAttributeValues={":p": {"S": "P"}})["Items"]
+    with pytest.raises(ClientError, match="ConditionalCheckFailed") as failed:
+        table.update_item(**{**update, "ExpressionAttributeValues": {**update["ExpressionAttributeValues"], ":c": "h2"}},
+                          ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    assert failed.value.response["Item"]["status"] == {"S": "ready"}
+    failures = {
+        "an unknown value": ("SET n = :missing", {":v": 1}, "ExpressionAttributeValues"),
+        "a key attribute": ("SET SK = :v", {":v": "B"}, "part of the key"),
+        "a removed key attribute": ("REMOVE PK", None, "part of the key"),
+        "a repeated attribute": ("SET n = :v REMOVE n", {":v": 2}, "overlap"),
+        "an empty index key": ("SET GSI1PK = :v", {":v": ""}, "empty string"),
+        "a reserved word": ("SET size = :v", {":v": 2}, "reserved keyword"),
+        "a syntax error": ("SET n = :v,", {":v": 2}, "syntax error"),
+    }
+    for what, (expression, values, message) in failures.items():
+        extra = {"ExpressionAttributeValues": values} if values else {}
+        with pytest.raises(ClientError, match=f"(?i){message}"):
+            table.update_item(Key=key, UpdateExpression=expression, **extra)
+        assert _item(table, "S#1") == answer, what
+    table.update_item(Key={"PK": "S#2", "SK": "A"}, UpdateExpression="SET n = :v, e = :e",
+                      ExpressionAttributeValues={":v": 1, ":e": ""})  # no item yet: moto creates it
+    assert _item(table, "S#2") == {"PK": "S#2", "SK": "A", "n": 1, "e": ""}
+    with pytest.raises(ClientError, match="(?i)size"):
+        table.update_item(Key=key, UpdateExpression="SET big = :b", ExpressionAttributeValues={":b": "x" * 410_000})
+    assert _item(table, "S#1") == answer
+
+
 def test_clients_served_in_process_get_the_same_answers_without_the_socket():
     """Emulator.serve_in_process: the stack's own clients hand requests to the emulator's app
     directly. Shown with the HTTP server shut: those clients still work, others cannot."""
@@ -248,3 +290,53 @@ def test_clients_served_in_process_get_the_same_answers_without_the_socket():
     assert s3.get_object(Bucket=bucket, Key="a/b.json")["Body"].read() == b'{"x": 1}'
     with pytest.raises(Exception, match="(?i)connect"):
         http_only.list_tables()
+
+
+@pytest.mark.parametrize(("expression", "plan"), [
+    ("SET a = :v, #b = :w REMOVE c, #d", ((("a", ":v"), ("#b", ":w")), ("c", "#d"))),
+    ("set a=:v remove b", ((("a", ":v"),), ("b",))),
+    ("REMOVE a", ((), ("a",))),
+    ("SET a = :vREMOVE b", None),  # one placeholder, ":vREMOVE b" is no action
+    ("REMOVE a SET b = :v", None), ("SET a = a + :v", None), ("SET m.a = :v", None),
+    ("SET a[0] = :v", None), ("SET a = if_not_exists(a, :v)", None), ("ADD n :v", None),
+    ("SET a = :v,", None), ("", None),
+])
+def test_only_top_level_set_and_remove_actions_take_the_direct_path(expression, plan):
+    from engram.local.moto_fixes import _simple_plan
+
+    assert _simple_plan(expression) == plan
+
+
+def test_a_simple_update_skips_motos_validation_and_another_does_not(table, monkeypatch):
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
+
+    def refuse(self):
+        raise AssertionError("moto's validator ran")
+
+    key = {"PK": "D#1", "SK": "A"}
+    table.put_item(Item={**key, "n": 1})
+    monkeypatch.setattr(UpdateExpressionValidator, "validate", refuse)
+    table.update_item(Key=key, UpdateExpression="SET n = :v REMOVE x", ExpressionAttributeValues={":v": 2})
+    assert _item(table, "D#1")["n"] == 2
+    with pytest.raises(ClientError):  # the emulator answers the AssertionError with a 500
+        table.update_item(Key=key, UpdateExpression="SET n = n + :v", ExpressionAttributeValues={":v": 1})
+
+
+def test_conditions_and_filters_still_parse_each_call(table):
+    """Fix 9 caches the lexed tokens of condition and filter expressions by their text."""
+    key = {"PK": "C#1", "SK": "A"}
+    table.put_item(Item={**key, "n": 1, "tag": "a"})
+    condition = "n = :n AND (attribute_not_exists(gone) OR tag IN (:a, :b))"
+    for n in (1, 2, 3):  # the same text, other values: each call its own answer
+        table.update_item(Key=key, UpdateExpression="SET n = :next", ConditionExpression=condition,
+                          ExpressionAttributeValues={":n": n, ":next": n + 1, ":a": "a", ":b": "b"})
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        table.update_item(Key=key, UpdateExpression="SET n = :next", ConditionExpression=condition,
+                          ExpressionAttributeValues={":n": 1, ":next": 9, ":a": "a", ":b": "b"})
+    for _ in range(2):  # a malformed condition fails every time (moto, patched or not: a 500)
+        with pytest.raises(ClientError):
+            table.update_item(Key=key, UpdateExpression="SET n = :v", ConditionExpression="n = = :v",
+                              ExpressionAttributeValues={":v": 1})
+    found = [table.query(KeyConditionExpression="PK = :pk", FilterExpression="n >= :min",
+                         ExpressionAttributeValues={":pk": "C#1", ":min": low})["Count"] for low in (4, 5)]
+    assert found == [1, 0] and _item(table, "C#1")["n"] == 4

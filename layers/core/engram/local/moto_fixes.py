@@ -34,6 +34,21 @@ at a few thousand memories:
    distinct expressions. Parses are cached by the expression's text: moto only reads the
    parsed tree (its validator works on a deep copy), and a bad expression still raises on
    every call (exceptions are not cached).
+8. An UpdateItem made only of `SET name = :value` and `REMOVE name` actions on top-level
+   attributes that are no index's key (the embed worker's vector write, every status move)
+   still went through moto's ten validation walks, a deep copy of the parsed tree and of the
+   item, and a size sum of the whole item per attribute set: ~2-3 ms each, 25 of them in one
+   transaction holding the emulator's lock. Such an update is applied directly: moto's parse
+   (for its syntax errors), its condition check, then the attributes set and removed, the
+   400 KB limit checked once, the stream record only when the table has a stream. Anything
+   else (another action, a nested path, a key attribute, a reserved word, an unknown
+   placeholder, a repeated attribute, an empty string, a missing item, an item past the
+   limit) goes to moto's own update, which answers it as before.
+9. Every condition and filter expression is lexed by moto's Python lexer, ten regexes per
+   token, though the emulator sees a handful of distinct expressions. The lexed tokens are
+   cached by the expression's text (they depend on nothing else: names and values are
+   applied by the later stages, which run on every call), and a bad expression still raises
+   on every call.
 
 `apply()` is idempotent and is called by the emulator before it serves; it patches the
 moto classes in this process only.
@@ -44,6 +59,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import threading
 import time
 from collections import defaultdict
@@ -67,6 +83,8 @@ def apply() -> None:
             _partition_queries()
             _fast_expression_walks()
             _cached_expression_parses()
+            _direct_simple_updates()
+            _cached_condition_lexing()
             _done = True
 
 
@@ -322,3 +340,137 @@ def _cached_expression_parses() -> None:
         return parse(UpdateExpressionParser, expression)
 
     UpdateExpressionParser.make = classmethod(lambda cls, expression: make(expression))  # type: ignore[method-assign,assignment]
+
+
+# 8. simple updates -----------------------------------------------------------------------------
+
+_NAME = r"(?:#[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*)"
+_SET_ACTION = re.compile(rf"\s*({_NAME})\s*=\s*(:[A-Za-z0-9_]+)\s*")
+_REMOVE_ACTION = re.compile(rf"\s*({_NAME})\s*")
+# REMOVE only at the start or after whitespace: in "SET a = :vREMOVE b" the placeholder is
+# ":vREMOVE", so that is no plan (and moto answers it).
+_CLAUSES = re.compile(r"\s*(?:SET\s+(?P<sets>.*?))?(?:(?:^|(?<=\s))REMOVE\s+(?P<removes>.*?))?\s*",
+                      re.IGNORECASE | re.DOTALL)
+Plan = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
+
+
+def _simple_plan(expression: str) -> Plan | None:
+    """((name, :placeholder) per SET, name per REMOVE) when `expression` is only those
+    actions on top-level names, SET before REMOVE; else None."""
+    clauses = _CLAUSES.fullmatch(expression)
+    if clauses is None or not (clauses["sets"] or clauses["removes"]):
+        return None
+    sets = [_SET_ACTION.fullmatch(a) for a in clauses["sets"].split(",")] if clauses["sets"] else []
+    removes = ([_REMOVE_ACTION.fullmatch(a) for a in clauses["removes"].split(",")]
+               if clauses["removes"] else [])
+    if not all(sets) or not all(removes):
+        return None
+    return (tuple((m[1], m[2]) for m in sets if m), tuple(m[1] for m in removes if m))
+
+
+def _direct_simple_updates() -> None:
+    from functools import lru_cache
+
+    from moto.dynamodb.exceptions import ConditionalCheckFailed
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
+
+    original = DynamoDBBackend.update_item
+    reserved = frozenset(ReservedKeywords.get_reserved_keywords())
+
+    @lru_cache(maxsize=1024)
+    def plan_of(expression: str) -> Plan | None:
+        plan = _simple_plan(expression)
+        names = [n for n, _ in plan[0]] + list(plan[1]) if plan else []
+        return None if any(n.upper() in reserved for n in names) else plan  # moto refuses them
+    limit = 405000  # moto's LimitedSizeDict limit
+
+    def update_item(self: Any, table_name: str, key: dict[str, Any], update_expression: str,
+                    expression_attribute_names: dict[str, Any],
+                    expression_attribute_values: dict[str, Any],
+                    attribute_updates: Any = None, expected: Any = None,
+                    condition_expression: str | None = None,
+                    return_values_on_condition_check_failure: str | None = None) -> Any:
+        def moto() -> Any:
+            return original(self, table_name, key, update_expression, expression_attribute_names,
+                            expression_attribute_values, attribute_updates, expected,
+                            condition_expression, return_values_on_condition_check_failure)
+
+        plan = plan_of(update_expression) if update_expression and not (attribute_updates or expected) else None
+        if plan is None:
+            return moto()
+        table = self.get_table(table_name)
+        UpdateExpressionParser.make(update_expression)  # moto's syntax and reserved-word errors
+        names = expression_attribute_names or {}
+        values = expression_attribute_values or {}
+        sets = [(names.get(n) if n.startswith("#") else n, values.get(v)) for n, v in plan[0]]
+        removes = [names.get(n) if n.startswith("#") else n for n in plan[1]]
+        targets = [n for n, _ in sets] + removes
+        key_names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+        if (None in targets or any(v is None for _, v in sets) or len(set(targets)) < len(targets)
+                or set(targets) & set(table.table_key_attrs)
+                or {n for n, _ in sets} & set(table.attribute_keys)
+                or any(_empty(v) for _, v in sets) or set(key) != set(key_names)):
+            return moto()
+        hash_value = DynamoType(key[table.hash_key_attr])
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        item = table.get_item(hash_value, range_value)
+        if item is None:
+            return moto()
+        condition = _condition(condition_expression, names, values)
+        if not condition.expr(item):
+            if return_values_on_condition_check_failure == "ALL_OLD":
+                raise ConditionalCheckFailed(item=item.to_json()["Attributes"])
+            raise ConditionalCheckFailed
+        new = {n: DynamoType(v) for n, v in sets}
+        kept = sum(bytesize(k) + v.size() for k, v in item.attrs.items()
+                   if k not in new and k not in removes)
+        if kept + sum(bytesize(k) + v.size() for k, v in new.items()) > limit:
+            return moto()  # moto raises its own error for it
+        before = copy.deepcopy(item) if table.stream_shard is not None else None
+        for name in removes:
+            item.attrs.pop(name, None)
+        for name, value in new.items():
+            dict.__setitem__(item.attrs, name, value)  # the size was checked above, once
+        if table.stream_shard is not None:
+            table.stream_shard.add(before, item)
+        return item
+
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+
+
+def _empty(value: Any) -> bool:
+    """An empty string or binary, which DynamoDB refuses only for key attributes: left to moto."""
+    return isinstance(value, dict) and any(t in ("S", "B") and not v for t, v in value.items())
+
+
+def _condition(expression: str | None, names: dict[str, Any], values: dict[str, Any]) -> Any:
+    from moto.dynamodb.comparisons import create_condition_expression_parser
+
+    return create_condition_expression_parser(expression, names, values).parse()
+
+
+# 9. condition lexing ----------------------------------------------------------------------------
+
+def _cached_condition_lexing() -> None:
+    from collections import deque
+    from functools import lru_cache
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    lex = ConditionExpressionParser._lex_condition_expression
+
+    @lru_cache(maxsize=1024)
+    def tokens(expression: str) -> tuple[Any, ...]:
+        return tuple(lex(ConditionExpressionParser(expression, None, None)))
+
+    def cached(self: Any) -> Any:
+        # A fresh deque each call: the parser's later stages consume it. The tokens are
+        # leaves (namedtuples with no children) that those stages read, never change.
+        return deque(tokens(self.condition_expression))
+
+    ConditionExpressionParser._lex_condition_expression = cached  # type: ignore[method-assign]
