@@ -216,8 +216,10 @@ def test_update_expressions_still_validate_and_apply(table):
 
 
 def test_simple_set_and_remove_updates_answer_as_moto_does(table):
-    """Fix 8 applies SET name = :value / REMOVE name directly; each case here is also one
-    it must leave to moto (and moto's answer is DynamoDB's)."""
+    """Fix 8 applies SET name = :value, REMOVE name and ADD name :number directly; each
+    failing case here is one it must leave to moto (and moto's answer is DynamoDB's)."""
+    from decimal import Decimal
+
     client = table.meta.client
     key = {"PK": "S#1", "SK": "A"}
     table.put_item(Item={**key, "status": "pending", "GSI4PK": "P", "GSI4SK": "1", "n": 1,
@@ -255,6 +257,13 @@ def test_simple_set_and_remove_updates_answer_as_moto_does(table):
     with pytest.raises(ClientError, match="(?i)size"):
         table.update_item(Key=key, UpdateExpression="SET big = :b", ExpressionAttributeValues={":b": "x" * 410_000})
     assert _item(table, "S#1") == answer
+    for value in (1, 2, Decimal("0.5")):  # ADD of a number: to nothing, then to a number
+        table.update_item(Key=key, UpdateExpression="ADD hits :n", ExpressionAttributeValues={":n": value})
+    assert _item(table, "S#1")["hits"] == Decimal("3.5")
+    with pytest.raises(ClientError, match="(?i)type"):  # a number added to a string
+        table.update_item(Key=key, UpdateExpression="ADD note :n", ExpressionAttributeValues={":n": 1})
+    table.update_item(Key=key, UpdateExpression="ADD tags :t", ExpressionAttributeValues={":t": {"a"}})
+    assert _item(table, "S#1")["tags"] == {"a"} and _item(table, "S#1")["note"] == "x"
 
 
 def test_clients_served_in_process_get_the_same_answers_without_the_socket():
@@ -293,13 +302,15 @@ def test_clients_served_in_process_get_the_same_answers_without_the_socket():
 
 
 @pytest.mark.parametrize(("expression", "plan"), [
-    ("SET a = :v, #b = :w REMOVE c, #d", ((("a", ":v"), ("#b", ":w")), ("c", "#d"))),
-    ("set a=:v remove b", ((("a", ":v"),), ("b",))),
-    ("REMOVE a", ((), ("a",))),
+    ("SET a = :v, #b = :w REMOVE c, #d", ((("a", ":v"), ("#b", ":w")), ("c", "#d"), ())),
+    ("set a=:v remove b", ((("a", ":v"),), ("b",), ())),
+    ("REMOVE a", ((), ("a",), ())),
+    ("ADD n :one", ((), (), (("n", ":one"),))),
+    ("SET a = :v ADD n :one, #m :two", ((("a", ":v"),), (), (("n", ":one"), ("#m", ":two")))),
     ("SET a = :vREMOVE b", None),  # one placeholder, ":vREMOVE b" is no action
-    ("REMOVE a SET b = :v", None), ("SET a = a + :v", None), ("SET m.a = :v", None),
-    ("SET a[0] = :v", None), ("SET a = if_not_exists(a, :v)", None), ("ADD n :v", None),
-    ("SET a = :v,", None), ("", None),
+    ("REMOVE a SET b = :v", None), ("ADD n :one SET a = :v", None), ("SET a = a + :v", None),
+    ("SET m.a = :v", None), ("SET a[0] = :v", None), ("SET a = if_not_exists(a, :v)", None),
+    ("DELETE s :v", None), ("ADD n", None), ("SET a = :v,", None), ("", None),
 ])
 def test_only_top_level_set_and_remove_actions_take_the_direct_path(expression, plan):
     from engram.local.moto_fixes import _simple_plan
@@ -340,3 +351,32 @@ def test_conditions_and_filters_still_parse_each_call(table):
     found = [table.query(KeyConditionExpression="PK = :pk", FilterExpression="n >= :min",
                          ExpressionAttributeValues={":pk": "C#1", ":min": low})["Count"] for low in (4, 5)]
     assert found == [1, 0] and _item(table, "C#1")["n"] == 4
+
+
+def test_the_server_finds_each_service_once_per_host(emulator, monkeypatch):
+    """Fix 10: moto's dispatcher no longer lists moto's folder on every request; every
+    service still answers, and an unknown host is still asked each time."""
+    import os
+
+    import boto3
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    listed = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(path) or real_listdir(path))
+    options = dict(endpoint_url=emulator.endpoint, region_name=emulator.region,
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+    for attempt in range(3):
+        boto3.client("dynamodb", **options).list_tables()
+        boto3.client("sqs", **options).list_queues()
+        boto3.client("ssm", **options).describe_parameters()
+        if attempt == 0:  # the first request per host looks it up
+            listed.clear()
+    assert not [p for p in listed if str(p).rstrip("/").endswith("moto")]
+    from moto.core import responses
+
+    assert responses.method_names_from_class.cache_info().hits >= 6  # the class's methods, once
+    dispatcher = DomainDispatcherApplication.__new__(DomainDispatcherApplication)
+    dispatcher.backend_url_patterns = []
+    assert dispatcher.get_backend_for_host("nowhere.example") is None
+    assert "nowhere.example" not in dispatcher.__dict__.get("_backend_for_host", {})

@@ -34,8 +34,9 @@ at a few thousand memories:
    distinct expressions. Parses are cached by the expression's text: moto only reads the
    parsed tree (its validator works on a deep copy), and a bad expression still raises on
    every call (exceptions are not cached).
-8. An UpdateItem made only of `SET name = :value` and `REMOVE name` actions on top-level
-   attributes that are no index's key (the embed worker's vector write, every status move)
+8. An UpdateItem made only of `SET name = :value`, `REMOVE name` and `ADD name :number`
+   actions on top-level attributes that are no index's key (the embed worker's vector
+   write, most status moves, the workspace's memory count in every POST)
    still went through moto's ten validation walks, a deep copy of the parsed tree and of the
    item, and a size sum of the whole item per attribute set: ~2-3 ms each, 25 of them in one
    transaction holding the emulator's lock. Such an update is applied directly: moto's parse
@@ -49,6 +50,12 @@ at a few thousand memories:
    cached by the expression's text (they depend on nothing else: names and values are
    applied by the later stages, which run on every call), and a bad expression still raises
    on every call.
+10. moto's server finds the service of every request by listing moto's package folder
+   from disk (`os.listdir` and an `isdir` per entry) and then trying its URL patterns in
+   turn: a third of the API's own time per POST in the local stack (py-spy). The answer
+   depends on the request's host only, so it is kept per host, for the hosts that have one.
+   Then it lists the response class's methods with `inspect.getmembers` to find the
+   action's handler, also on every request; that list is kept per class.
 
 `apply()` is idempotent and is called by the emulator before it serves; it patches the
 moto classes in this process only.
@@ -65,7 +72,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 FAST_RESULTS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem"})
 _applied = threading.Lock()
@@ -85,6 +92,7 @@ def apply() -> None:
             _cached_expression_parses()
             _direct_simple_updates()
             _cached_condition_lexing()
+            _cached_backend_lookup()
             _done = True
 
 
@@ -347,25 +355,35 @@ def _cached_expression_parses() -> None:
 _NAME = r"(?:#[A-Za-z0-9_]+|[A-Za-z_][A-Za-z0-9_]*)"
 _SET_ACTION = re.compile(rf"\s*({_NAME})\s*=\s*(:[A-Za-z0-9_]+)\s*")
 _REMOVE_ACTION = re.compile(rf"\s*({_NAME})\s*")
-# REMOVE only at the start or after whitespace: in "SET a = :vREMOVE b" the placeholder is
-# ":vREMOVE", so that is no plan (and moto answers it).
-_CLAUSES = re.compile(r"\s*(?:SET\s+(?P<sets>.*?))?(?:(?:^|(?<=\s))REMOVE\s+(?P<removes>.*?))?\s*",
-                      re.IGNORECASE | re.DOTALL)
-Plan = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
+_ADD_ACTION = re.compile(rf"\s*({_NAME})\s+(:[A-Za-z0-9_]+)\s*")
+# A clause keyword only at the start or after whitespace: in "SET a = :vREMOVE b" the
+# placeholder is ":vREMOVE", so that is no plan (and moto answers it).
+_CLAUSES = re.compile(r"\s*(?:SET\s+(?P<sets>.*?))?(?:(?:^|(?<=\s))REMOVE\s+(?P<removes>.*?))?"
+                      r"(?:(?:^|(?<=\s))ADD\s+(?P<adds>.*?))?\s*", re.IGNORECASE | re.DOTALL)
+
+
+class Plan(NamedTuple):
+    sets: tuple[tuple[str, str], ...]  # (name, :placeholder)
+    removes: tuple[str, ...]
+    adds: tuple[tuple[str, str], ...]  # (name, :placeholder), numbers only when applied
+
+    def names(self) -> list[str]:
+        return [n for n, _ in self.sets] + list(self.removes) + [n for n, _ in self.adds]
 
 
 def _simple_plan(expression: str) -> Plan | None:
-    """((name, :placeholder) per SET, name per REMOVE) when `expression` is only those
-    actions on top-level names, SET before REMOVE; else None."""
+    """The actions of `expression` when it is only `SET name = :value`, `REMOVE name` and
+    `ADD name :value` on top-level names, in that clause order; else None."""
     clauses = _CLAUSES.fullmatch(expression)
-    if clauses is None or not (clauses["sets"] or clauses["removes"]):
+    if clauses is None or not any(clauses.groupdict().values()):
         return None
-    sets = [_SET_ACTION.fullmatch(a) for a in clauses["sets"].split(",")] if clauses["sets"] else []
-    removes = ([_REMOVE_ACTION.fullmatch(a) for a in clauses["removes"].split(",")]
-               if clauses["removes"] else [])
-    if not all(sets) or not all(removes):
-        return None
-    return (tuple((m[1], m[2]) for m in sets if m), tuple(m[1] for m in removes if m))
+    found = {}
+    for clause, action in (("sets", _SET_ACTION), ("removes", _REMOVE_ACTION), ("adds", _ADD_ACTION)):
+        matches = [action.fullmatch(a) for a in clauses[clause].split(",")] if clauses[clause] else []
+        if not all(matches):
+            return None
+        found[clause] = tuple(m.groups() if m.re.groups > 1 else m[1] for m in matches if m)
+    return Plan(**found)
 
 
 def _direct_simple_updates() -> None:
@@ -376,7 +394,6 @@ def _direct_simple_updates() -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.utilities import bytesize
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
-
     from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
 
     original = DynamoDBBackend.update_item
@@ -385,8 +402,9 @@ def _direct_simple_updates() -> None:
     @lru_cache(maxsize=1024)
     def plan_of(expression: str) -> Plan | None:
         plan = _simple_plan(expression)
-        names = [n for n, _ in plan[0]] + list(plan[1]) if plan else []
+        names = plan.names() if plan else []
         return None if any(n.upper() in reserved for n in names) else plan  # moto refuses them
+
     limit = 405000  # moto's LimitedSizeDict limit
 
     def update_item(self: Any, table_name: str, key: dict[str, Any], update_expression: str,
@@ -407,14 +425,20 @@ def _direct_simple_updates() -> None:
         UpdateExpressionParser.make(update_expression)  # moto's syntax and reserved-word errors
         names = expression_attribute_names or {}
         values = expression_attribute_values or {}
-        sets = [(names.get(n) if n.startswith("#") else n, values.get(v)) for n, v in plan[0]]
-        removes = [names.get(n) if n.startswith("#") else n for n in plan[1]]
-        targets = [n for n, _ in sets] + removes
+
+        def name(n: str) -> str | None:
+            return names.get(n) if n.startswith("#") else n
+
+        sets = [(name(n), values.get(v)) for n, v in plan.sets]
+        adds = [(name(n), values.get(v)) for n, v in plan.adds]
+        removes = [name(n) for n in plan.removes]
+        targets = [n for n, _ in sets + adds] + removes
         key_names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
-        if (None in targets or any(v is None for _, v in sets) or len(set(targets)) < len(targets)
+        if (None in targets or any(v is None for _, v in sets + adds) or len(set(targets)) < len(targets)
                 or set(targets) & set(table.table_key_attrs)
-                or {n for n, _ in sets} & set(table.attribute_keys)
-                or any(_empty(v) for _, v in sets) or set(key) != set(key_names)):
+                or {n for n, _ in sets + adds} & set(table.attribute_keys)
+                or any(_empty(v) for _, v in sets) or any(set(v) != {"N"} for _, v in adds)
+                or set(key) != set(key_names)):
             return moto()
         hash_value = DynamoType(key[table.hash_key_attr])
         range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
@@ -427,15 +451,20 @@ def _direct_simple_updates() -> None:
                 raise ConditionalCheckFailed(item=item.to_json()["Attributes"])
             raise ConditionalCheckFailed
         new = {n: DynamoType(v) for n, v in sets}
+        for n, v in adds:  # a number added to a number, or to nothing (0)
+            current = item.attrs.get(n, DynamoType({"N": "0"}))
+            if current.type != "N":
+                return moto()  # moto's type error
+            new[n] = current + DynamoType(v)
         kept = sum(bytesize(k) + v.size() for k, v in item.attrs.items()
                    if k not in new and k not in removes)
         if kept + sum(bytesize(k) + v.size() for k, v in new.items()) > limit:
             return moto()  # moto raises its own error for it
         before = copy.deepcopy(item) if table.stream_shard is not None else None
-        for name in removes:
-            item.attrs.pop(name, None)
-        for name, value in new.items():
-            dict.__setitem__(item.attrs, name, value)  # the size was checked above, once
+        for attr in removes:
+            item.attrs.pop(attr, None)
+        for attr, value in new.items():
+            dict.__setitem__(item.attrs, attr, value)  # the size was checked above, once
         if table.stream_shard is not None:
             table.stream_shard.add(before, item)
         return item
@@ -474,3 +503,28 @@ def _cached_condition_lexing() -> None:
         return deque(tokens(self.condition_expression))
 
     ConditionExpressionParser._lex_condition_expression = cached  # type: ignore[method-assign]
+
+
+# 10. the server's backend lookup ----------------------------------------------------------------
+
+def _cached_backend_lookup() -> None:
+    from functools import lru_cache
+
+    from moto.core import responses
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    lookup = DomainDispatcherApplication.get_backend_for_host
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        # Called under the dispatcher's own lock; a host with no backend is asked each time
+        # (moto prints a hint for it).
+        found = self.__dict__.setdefault("_backend_for_host", {})
+        if host not in found:
+            backend = lookup(self, host)
+            if backend is None:
+                return None
+            found[host] = backend
+        return found[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+    responses.method_names_from_class = lru_cache(maxsize=None)(responses.method_names_from_class)
