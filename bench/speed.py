@@ -8,8 +8,8 @@ stack. Prints markdown tables.
 1. Worker: N memories stored through MemoryService on moto (in process), then the embed
    worker's lambda_handler (functions/embed_worker/handler.py) called with SQS events of
    --batch records (template.yaml's BatchSize: 50), timed end to end: one batch read, one
-   embedding call, one transaction of conditional vector writes per 25 memories, one index
-   upsert, one event write.
+   embedding call, one transaction per 25 memories of their conditional vector writes and
+   their embedding.ready events, one index upsert.
    Two corpora from ../shared/bench/locomo-dev.json: dialogue turns (mean ~32 tokens) and
    the dataset's observations, distilled facts (~18 tokens). Also shown: the model alone on
    the same texts in one call (sorted by length, calls of <= 32 texts and <= 512 padded

@@ -60,8 +60,18 @@ def _status(client, auth, memory_id):
     return client.get(f"/v1/memories/{memory_id}/status", headers=auth).json()["embedding_status"]
 
 
+def _ready_events(workspace_id):
+    """The memory ids of the workspace's embedding.ready events, oldest first."""
+    from engram import aws
+    from engram.clock import get_clock
+    from engram.events import EventFeed
+
+    events = EventFeed(aws.table(), get_clock()).recent(workspace_id)
+    return [e["data"]["memory_id"] for e in reversed(events) if e["type"] == "embedding.ready"]
+
+
 def test_a_batch_is_embedded_in_one_call_and_every_record_settles(
-        client, auth, store, embed_records, embed_calls, lambda_context, monkeypatch):
+        client, auth, workspace, store, embed_records, embed_calls, lambda_context, monkeypatch):
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("Ada prefers tea.", "Bob likes long walks on the beach.", "Cy is allergic to nuts.")
@@ -81,9 +91,13 @@ def test_a_batch_is_embedded_in_one_call_and_every_record_settles(
     assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == ["malformed"]
     assert embed_calls == [["Ada prefers tea.", "Bob likes long walks on the beach."]]
     assert reads.count("BatchGetItem") == 1 and "GetItem" not in reads
-    # Both vectors in one conditional transaction, not an UpdateItem each.
+    # Both vectors and their events in one conditional transaction, not a write each.
     assert reads.count("TransactWriteItems") == 1 and "UpdateItem" not in reads
+    assert "BatchWriteItem" not in reads and "PutItem" not in reads
     assert [_status(client, auth, m) for m in ids[:2]] == ["ready", "ready"]
+    assert sorted(_ready_events(workspace[0].workspace_id)) == sorted(ids[:2])
+    assert failed_ids(lambda_handler(sqs_event(*records[:3]), lambda_context)) == []  # redelivered
+    assert sorted(_ready_events(workspace[0].workspace_id)) == sorted(ids[:2])  # no second event
     hits = client.post("/v1/memories/search", json={"query": "tea", "search_mode": "keyword"}, headers=auth)
     assert hits.status_code == 200, hits.text
     assert [h["memory_id"] for h in hits.json()["results"]] == [ids[0]]
@@ -95,23 +109,21 @@ def test_a_record_that_fails_is_retried_alone(client, auth, store, embed_records
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("first note", "second note", "third note")
-    real = MemoryRepository.set_embedding
+    real = MemoryRepository._transact_embeddings
 
-    def no_transaction(self, writes):
-        raise RuntimeError("transaction throttled")  # so each vector is written on its own
-
-    def flaky(self, stored, *args):
-        if stored.memory.memory_id == ids[1]:
+    def flaky(self, writes):
+        if len(writes) > 1:
+            raise RuntimeError("transaction throttled")  # so each vector is written on its own
+        if writes[0].stored.memory.memory_id == ids[1]:
             raise RuntimeError("throttled")
-        return real(self, stored, *args)
+        return real(self, writes)
 
-    monkeypatch.setattr(MemoryRepository, "_transact_embeddings", no_transaction)
-    monkeypatch.setattr(MemoryRepository, "set_embedding", flaky)
+    monkeypatch.setattr(MemoryRepository, "_transact_embeddings", flaky)
     records = embed_records()
     by_memory = {json.loads(r["body"])["memory_id"]: r["messageId"] for r in records}
     assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == [by_memory[ids[1]]]
     assert [_status(client, auth, m) for m in ids] == ["ready", "pending", "ready"]
-    monkeypatch.setattr(MemoryRepository, "set_embedding", real)
+    monkeypatch.setattr(MemoryRepository, "_transact_embeddings", real)
     retry = [r for r in records if r["messageId"] == by_memory[ids[1]]]
     assert failed_ids(lambda_handler(sqs_event(*retry), lambda_context)) == []
     assert _status(client, auth, ids[1]) == "ready"
@@ -160,7 +172,7 @@ def test_when_the_batch_step_fails_each_record_does_its_own_work(
 
 
 def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready(
-        client, auth, store, embed_records, lambda_context, monkeypatch):
+        client, auth, workspace, store, embed_records, lambda_context, monkeypatch):
     """The changed memory's condition cancels the batch's transaction; each vector is then
     written on its own, so only the changed memory is skipped (its new message re-embeds it)."""
     from engram.search import embedder, worker
@@ -182,12 +194,14 @@ def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready
     worker.get_index_sync.cache_clear()
     assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == []
     assert [_status(client, auth, m) for m in ids] == ["ready", "pending", "ready"]
+    assert sorted(_ready_events(workspace[0].workspace_id)) == sorted([ids[0], ids[2]])  # none for Bob yet
     monkeypatch.setattr(worker, "get_embedder", lambda: real)
     worker.get_index_sync.cache_clear()
     again = embed_records()  # the PATCH queued its own message
     assert [json.loads(r["body"])["memory_id"] for r in again] == [ids[1]]
     assert failed_ids(lambda_handler(sqs_event(*again), lambda_context)) == []
     assert _status(client, auth, ids[1]) == "ready"
+    assert _ready_events(workspace[0].workspace_id)[-1] == ids[1]
 
 
 def test_vectors_go_25_to_a_transaction_and_a_cancelled_one_settles_memory_by_memory(

@@ -47,13 +47,15 @@ class StoredMemory:
 
 @dataclass(frozen=True)
 class EmbeddingWrite:
-    """A vector to record for `stored`, made from the text whose hash is `embedded_hash`."""
+    """A vector to record for `stored`, made from the text whose hash is `embedded_hash`;
+    `event` (a table item: its `embedding.ready` event) is written exactly when it is."""
 
     stored: StoredMemory
     vector: bytes
     model: str
     embedded_hash: str
     now: str
+    event: dict[str, Any] | None = None
 
 
 def _embedding_update(write: EmbeddingWrite) -> dict[str, Any]:
@@ -170,10 +172,10 @@ class MemoryRepository:
 
     def set_embeddings(self, writes: Sequence[EmbeddingWrite]) -> list[bool | Exception]:
         """set_embedding for each write, in order: True, False (changed meanwhile) or the error
-        that stopped it. One TransactWriteItems per 25 (one round trip instead of one per
-        memory; each update keeps its own condition). A cancelled transaction (a memory changed
-        meanwhile, or a conflicting write) or any other failure falls back to one by one, so
-        every memory still gets its own answer."""
+        that stopped it. One TransactWriteItems per 25 vectors and their events (one round
+        trip instead of two per memory; each update keeps its own condition). A cancelled
+        transaction (a memory changed meanwhile, or a conflicting write) or any other failure
+        falls back to one by one, so every memory still gets its own answer."""
         answers: list[bool | Exception] = []
         for start in range(0, len(writes), VECTOR_TRANSACTION_SIZE):
             chunk = writes[start:start + VECTOR_TRANSACTION_SIZE]
@@ -186,17 +188,32 @@ class MemoryRepository:
         return answers
 
     def _transact_embeddings(self, writes: Sequence[EmbeddingWrite]) -> None:
+        name = self._table.name
         self._table.meta.client.transact_write_items(TransactItems=[
-            {"Update": {"TableName": self._table.name, **_embedding_update(w)}} for w in writes])
+            *({"Update": {"TableName": name, **_embedding_update(w)}} for w in writes),
+            *({"Put": {"TableName": name, "Item": w.event}} for w in writes if w.event is not None)])
 
     def _set_one_by_one(self, writes: Sequence[EmbeddingWrite]) -> list[bool | Exception]:
         answers: list[bool | Exception] = []
         for w in writes:
             try:
-                answers.append(self.set_embedding(w.stored, w.vector, w.model, w.embedded_hash, w.now))
+                answers.append(self._set_one(w))
             except Exception as exc:
                 answers.append(exc)
         return answers
+
+    def _set_one(self, write: EmbeddingWrite) -> bool:
+        if write.event is None:
+            return self.set_embedding(write.stored, write.vector, write.model,
+                                      write.embedded_hash, write.now)
+        try:
+            self._transact_embeddings([write])
+        except Exception as exc:
+            reasons = getattr(exc, "response", {}).get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False  # the content changed meanwhile: no vector, no event
+            raise
+        return True
 
     def set_embedding_failed(self, memory_id: str, content_hash: str, reason: str) -> None:
         """Only while the content is still the one that failed (and the memory is live)."""

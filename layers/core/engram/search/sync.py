@@ -1,6 +1,6 @@
 """Keeps the search index in line with the table (the embed worker): one memory (`sync`) or
-an SQS batch of them (`sync_many`, the same decisions with one read, one embedding call, one
-index write and one event write for the lot).
+an SQS batch of them (`sync_many`, the same decisions with one read, one embedding call and
+one index write for the lot; the vectors and their events go in transactions of 25).
 
 Idempotent by construction: it reads the memory's current state and makes the index
 match it, embedding only when the text changed since the stored vector was made."""
@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from engram.clock import Clock, iso, parse_iso
 from engram.errors import NotFound
-from engram.events import Publisher
+from engram.events import Draft, Publisher
 from engram.memories.models import Memory
 from engram.memories.repository import EmbeddingWrite, MemoryRepository, StoredMemory
 from engram.memories.service import content_hash, search_text_of
@@ -87,28 +88,30 @@ class IndexSync:
                                   "removed"))
         ready = self._embed_planned(plan, outcomes)
         outcomes.update(_each(list(plan.upserts), lambda: self._upsert_many(plan.upserts.values()), None))
-        for workspace_id, memory_ids in ready.items():
-            done = [(workspace_id, m) for m in memory_ids if outcomes[(workspace_id, m)] == "embedded"]
-            outcomes.update(_each(done, lambda: self._events.publish_many(
-                "embedding.ready", workspace_id,
-                [{"memory_id": m, "model": self._embedder.name} for _, m in done]), None))
+        for done, draft in ready:  # their events are stored with their vectors
+            done = [job for job in done if outcomes[job] == "embedded"]
+            outcomes.update(_each(done, lambda: self._events.announce(draft), None))
         return outcomes
 
-    def _embed_planned(self, plan: _Plan, outcomes: dict[Job, str | Exception]) -> dict[str, list[str]]:
-        """Embeds what needs it in one call and records the vectors (MemoryRepository.
-        set_embeddings: a transaction per 25, each vector conditional); moves each recorded
-        one to the upserts. Returns the embedded ids by workspace."""
+    def _embed_planned(self, plan: _Plan, outcomes: dict[Job, str | Exception]) -> list[tuple[list[Job], Draft]]:
+        """Embeds what needs it in one call and records the vectors with their
+        `embedding.ready` events (MemoryRepository.set_embeddings: a transaction per 25, each
+        vector conditional); moves each recorded one to the upserts. Returns, per workspace,
+        the recorded jobs and the draft of their events, to announce."""
         jobs = list(plan.to_embed)
         if not jobs:
-            return {}
+            return []
         try:
             vectors = self._embedder.embed([plan.to_embed[j][1] for j in jobs]).astype(np.float32)
         except Exception as exc:
             outcomes.update({job: exc for job in jobs})
-            return {}
-        now, embedded = iso(self._clock.now()), defaultdict(list)
+            return []
+        now = iso(self._clock.now())
+        drafts, event_of = self._draft_events(jobs)
         writes = [EmbeddingWrite(plan.to_embed[job][0], vector.tobytes(), self._embedder.name,
-                                 plan.to_embed[job][2], now) for job, vector in zip(jobs, vectors, strict=True)]
+                                 plan.to_embed[job][2], now, event_of.get(job))
+                  for job, vector in zip(jobs, vectors, strict=True)]
+        recorded: set[Job] = set()
         for job, vector, written in zip(jobs, vectors, self._repo.set_embeddings(writes), strict=True):
             if isinstance(written, Exception):
                 outcomes[job] = written
@@ -118,8 +121,21 @@ class IndexSync:
                 stored = plan.to_embed[job][0]
                 plan.upserts[job] = (stored, vector, stored.search_text or search_text_of(stored.memory))
                 outcomes[job] = "embedded"
-                embedded[job[0]].append(job[1])
-        return embedded
+                recorded.add(job)
+        return [_recorded(workspace_jobs, draft, recorded) for workspace_jobs, draft in drafts]
+
+    def _draft_events(self, jobs: list[Job]) -> tuple[list[tuple[list[Job], Draft]], dict[Job, dict[str, Any]]]:
+        """One `embedding.ready` draft per workspace, and each job's event item."""
+        by_workspace: dict[str, list[Job]] = defaultdict(list)
+        for job in jobs:
+            by_workspace[job[0]].append(job)
+        drafts, event_of = [], {}
+        for workspace_id, workspace_jobs in by_workspace.items():
+            draft = self._events.draft("embedding.ready", workspace_id, [
+                {"memory_id": memory_id, "model": self._embedder.name} for _, memory_id in workspace_jobs])
+            event_of.update(zip(workspace_jobs, draft.items))
+            drafts.append((workspace_jobs, draft))
+        return drafts, event_of
 
     def _upsert_many(self, items: Iterable[tuple[StoredMemory, np.ndarray, str]]) -> None:
         docs = [to_document(stored.memory, vector, text) for stored, vector, text in items]
@@ -137,6 +153,13 @@ class IndexSync:
         self._events.publish("embedding.failed", workspace_id,
                              {"memory_id": memory_id, "error": reason[:500]})
         logger.warning("embedding failed for good", extra={"memory_id": memory_id})
+
+
+def _recorded(jobs: list[Job], draft: Draft, recorded: set[Job]) -> tuple[list[Job], Draft]:
+    """The jobs whose vectors (and so events) were recorded, with their part of the draft."""
+    keep = [i for i, job in enumerate(jobs) if job in recorded]
+    items = [draft.items[i] for i in keep] if draft.items else []
+    return [jobs[i] for i in keep], Draft([draft.events[i] for i in keep], items, draft.at)
 
 
 def _vector(raw: bytes) -> np.ndarray:
