@@ -215,21 +215,52 @@ def test_vectors_go_25_to_a_transaction_and_a_cancelled_one_settles_memory_by_me
     patched = client.patch(f"/v1/memories/{ids[27]}", json={"content": "changed"}, headers=auth)
     assert patched.status_code == 200, patched.text
     transactions, one_by_one = [], []
-    real_transact, real_set = MemoryRepository._transact_embeddings, MemoryRepository.set_embedding
+    real_transact, real_set = MemoryRepository._transact_embeddings, MemoryRepository._set_one
 
     def transact(self, writes):
         transactions.append(len(writes))
         return real_transact(self, writes)
 
-    def set_one(self, stored_memory, *args):
-        one_by_one.append(stored_memory.memory.memory_id)
-        return real_set(self, stored_memory, *args)
+    def set_one(self, write):
+        one_by_one.append(write.stored.memory.memory_id)
+        return real_set(self, write)
 
     monkeypatch.setattr(MemoryRepository, "_transact_embeddings", transact)
-    monkeypatch.setattr(MemoryRepository, "set_embedding", set_one)
+    monkeypatch.setattr(MemoryRepository, "_set_one", set_one)
     writes = [EmbeddingWrite(stored[m], b"\x00" * 1536, "test-model", "h", "2026-01-01T00:00:00.000Z")
               for m in ids]
     answers = repo.set_embeddings(writes)
     assert transactions == [25, 5]  # the second is cancelled by the changed memory
     assert one_by_one == ids[25:]  # only its transaction's memories, one by one
     assert answers == [True] * 27 + [False] + [True] * 2
+
+
+def test_an_index_write_that_fails_still_announces_the_stored_events_once(
+        client, auth, workspace, store, embed_records, lambda_context, monkeypatch):
+    """The events are stored with the vectors, so webhooks hear of them even when the index
+    write fails; the retried records find their vectors and announce nothing again."""
+    from engram.events import EventFeed
+    from engram.search import sync
+    from functions.embed_worker.handler import lambda_handler
+
+    ids = store("Ada prefers tea.", "Bob likes long walks.")
+    announced, real_announce = [], EventFeed.announce
+    monkeypatch.setattr(EventFeed, "announce", lambda self, draft: announced.extend(
+        e["data"]["memory_id"] for e in draft.events) or real_announce(self, draft))
+    real_upsert = sync.IndexSync._upsert_many
+
+    def index_down(self, items):
+        raise RuntimeError("index unavailable")
+
+    monkeypatch.setattr(sync.IndexSync, "_upsert_many", index_down)
+    records = embed_records()
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError, match="All records failed"):  # Lambda retries them
+        lambda_handler(sqs_event(*records), lambda_context)
+    assert sorted(announced) == sorted(ids) == sorted(_ready_events(workspace[0].workspace_id))
+    monkeypatch.setattr(sync.IndexSync, "_upsert_many", real_upsert)
+    assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == []
+    assert sorted(announced) == sorted(ids)  # not again
+    hits = client.post("/v1/memories/search", json={"query": "tea", "search_mode": "keyword"}, headers=auth)
+    assert [h["memory_id"] for h in hits.json()["results"]] == [ids[0]]

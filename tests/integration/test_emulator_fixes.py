@@ -327,8 +327,9 @@ def test_a_simple_update_skips_motos_validation_and_another_does_not(table, monk
     key = {"PK": "D#1", "SK": "A"}
     table.put_item(Item={**key, "n": 1})
     monkeypatch.setattr(UpdateExpressionValidator, "validate", refuse)
-    table.update_item(Key=key, UpdateExpression="SET n = :v REMOVE x", ExpressionAttributeValues={":v": 2})
-    assert _item(table, "D#1")["n"] == 2
+    table.update_item(Key=key, UpdateExpression="SET n = :v REMOVE x ADD hits :one",
+                      ExpressionAttributeValues={":v": 2, ":one": 1})
+    assert _item(table, "D#1") == {**key, "n": 2, "hits": 1}
     with pytest.raises(ClientError):  # the emulator answers the AssertionError with a 500
         table.update_item(Key=key, UpdateExpression="SET n = n + :v", ExpressionAttributeValues={":v": 1})
 

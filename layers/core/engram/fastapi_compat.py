@@ -12,9 +12,9 @@ byte-for-byte the same (tests/unit/test_cold_start.py).
 before they declare any. For every parameter and response model of every route it
 declares, FastAPI asks whether the annotation is a pydantic v1 model, and to answer it
 imports `pydantic.v1` (with `pickle` and the rest of v1): 25-40 ms of each API function's
-INIT for a check that is always false here. A v1 model class or instance can only exist once `pydantic.v1` has been
-imported, so until then the answer is False without importing it; after, FastAPI's own
-check runs. The answers are the same as FastAPI's.
+INIT for a check that is always false here. A v1 model class or instance can only exist
+once `pydantic.v1` has been imported, so until then the answer is False without importing
+it; after, FastAPI's own check runs. The answers are the same as FastAPI's.
 """
 
 from __future__ import annotations

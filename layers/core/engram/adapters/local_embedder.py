@@ -26,7 +26,7 @@ DIMENSION = 384
 MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
 BATCH_SIZE = 32
 # A model call's padded size (texts x longest text's tokens) stays within this, unless one
-# text alone is longer. Measured (docs/benchmarks.md, "Embedding batches"): calls past ~1k
+# text alone is longer. Measured (docs/benchmarks.md, "Calls of at most 512 padded tokens"): calls past ~1k
 # tokens run slower per token here (their activations outgrow the CPU caches), so 50
 # dialogue turns in one call went at ~105/s and in calls of <= 512 tokens at ~260-290/s.
 TOKEN_BUDGET = 512

@@ -389,6 +389,7 @@ def _simple_plan(expression: str) -> Plan | None:
 def _direct_simple_updates() -> None:
     from functools import lru_cache
 
+    from moto.dynamodb.comparisons import create_condition_expression_parser
     from moto.dynamodb.exceptions import ConditionalCheckFailed
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
@@ -445,7 +446,7 @@ def _direct_simple_updates() -> None:
         item = table.get_item(hash_value, range_value)
         if item is None:
             return moto()
-        condition = _condition(condition_expression, names, values)
+        condition = create_condition_expression_parser(condition_expression, names, values).parse()
         if not condition.expr(item):
             if return_values_on_condition_check_failure == "ALL_OLD":
                 raise ConditionalCheckFailed(item=item.to_json()["Attributes"])
@@ -475,12 +476,6 @@ def _direct_simple_updates() -> None:
 def _empty(value: Any) -> bool:
     """An empty string or binary, which DynamoDB refuses only for key attributes: left to moto."""
     return isinstance(value, dict) and any(t in ("S", "B") and not v for t, v in value.items())
-
-
-def _condition(expression: str | None, names: dict[str, Any], values: dict[str, Any]) -> Any:
-    from moto.dynamodb.comparisons import create_condition_expression_parser
-
-    return create_condition_expression_parser(expression, names, values).parse()
 
 
 # 9. condition lexing ----------------------------------------------------------------------------

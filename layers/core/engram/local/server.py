@@ -161,7 +161,7 @@ def _freeze_startup_objects() -> None:
     """Everything made so far (the app, the emulator's tables, the pump's workers) lives as
     long as the stack: moved out of the collector's reach, a full collection no longer walks
     it. Measured (docs/benchmarks.md): full collections paused the whole process 129-180 ms
-    during a POST benchmark, 29-41 ms after this; POST p99 158 -> 97 ms."""
+    during a POST benchmark, 29-41 ms after this; POST p99 158 -> 62-109 ms."""
     gc.collect()
     gc.freeze()
 

@@ -163,16 +163,10 @@ class MemoryRepository:
             self._count(workspace_id, -1)
         return memory
 
-    def set_embedding(self, stored: StoredMemory, vector: bytes, model: str, embedded_hash: str,
-                      now: str) -> bool:
-        """Records a vector only if the content is still what was embedded; False if it
-        changed meanwhile (a newer embed message is on its way)."""
-        write = EmbeddingWrite(stored, vector, model, embedded_hash, now)
-        return conditional_write(lambda: self._table.update_item(**_embedding_update(write))) is not None
-
     def set_embeddings(self, writes: Sequence[EmbeddingWrite]) -> list[bool | Exception]:
-        """set_embedding for each write, in order: True, False (changed meanwhile) or the error
-        that stopped it. One TransactWriteItems per 25 vectors and their events (one round
+        """Records each vector (and its event) only if the memory's content is still the one
+        embedded. Per write, in order: True, False (it changed meanwhile: a newer embed
+        message is on its way) or the error that stopped it. One TransactWriteItems per 25 vectors and their events (one round
         trip instead of two per memory; each update keeps its own condition). A cancelled
         transaction (a memory changed meanwhile, or a conflicting write) or any other failure
         falls back to one by one, so every memory still gets its own answer."""
@@ -204,8 +198,7 @@ class MemoryRepository:
 
     def _set_one(self, write: EmbeddingWrite) -> bool:
         if write.event is None:
-            return self.set_embedding(write.stored, write.vector, write.model,
-                                      write.embedded_hash, write.now)
+            return conditional_write(lambda: self._table.update_item(**_embedding_update(write))) is not None
         try:
             self._transact_embeddings([write])
         except Exception as exc:

@@ -88,9 +88,11 @@ class IndexSync:
                                   "removed"))
         ready = self._embed_planned(plan, outcomes)
         outcomes.update(_each(list(plan.upserts), lambda: self._upsert_many(plan.upserts.values()), None))
-        for done, draft in ready:  # their events are stored with their vectors
-            done = [job for job in done if outcomes[job] == "embedded"]
-            outcomes.update(_each(done, lambda: self._events.announce(draft), None))
+        for recorded, draft in ready:
+            # Their events are stored with their vectors, so they are announced even when the
+            # index write failed (those records are retried, and find their vectors).
+            failed = _each(recorded, lambda: self._events.announce(draft), None)
+            outcomes.update({job: exc for job, exc in failed.items() if outcomes[job] == "embedded"})
         return outcomes
 
     def _embed_planned(self, plan: _Plan, outcomes: dict[Job, str | Exception]) -> list[tuple[list[Job], Draft]]:
