@@ -91,6 +91,9 @@ def test_export_and_forget_need_admin(client, make_key):
 def test_bad_export_parameters_are_422(client, auth):
     assert client.get("/v1/export?format=xml", headers=auth).status_code == 422
     assert client.get("/v1/export?from_date=yesterday", headers=auth).status_code == 422
+    backwards = client.get("/v1/export?from_date=2026-02-01&to_date=2026-01-01", headers=auth)
+    assert backwards.status_code == 422
+    assert backwards.json()["detail"] == "from_date must not be after to_date."
 
 
 def test_forget_a_user_is_soft_and_restorable(client, auth, memories, other_auth):

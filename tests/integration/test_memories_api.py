@@ -1,6 +1,7 @@
 """The memories API and the embed pipeline, through the combined app, moto and the pump."""
 
 import json
+import math
 
 import boto3
 import pytest
@@ -84,6 +85,9 @@ def test_batch_is_stored_in_order_or_not_at_all(client, auth):
     ({"content": "x", "tags": ["t"] * 51}, "limit is 50"),
     ({"content": "x", "tags": ["y" * 129]}, "128"),
     ({"content": "x", "metadata": {"k": "v" * 9000}}, "8192"),
+    ({"content": "x", "metadata": {"n": 10 ** 40}}, "38 digits"),
+    ({"content": "x", "metadata": {"deep": [{"n": -(10 ** 38)}]}}, "38 digits"),
+    ({"content": "x", "metadata": {"n": 1e200}}, "38 digits"),
     ({"content": "x", "session_id": "bad id"}, "letters"),
     ({"content": "x", "surprise": True}, "Unknown field"),
     ({"memories": []}, "memories"),
@@ -95,6 +99,21 @@ def test_bad_memories_are_422_and_nothing_is_written(client, auth, aws_env, body
     assert phrase in _error(client.post("/v1/memories", json=body, headers=auth), 422)["detail"]
     assert client.get("/v1/memories", headers=auth).json()["count"] == 0
     assert _embed_messages(aws_env) == []
+
+
+def test_numbers_at_dynamodb_limits_are_stored_exactly(client, auth):
+    """38 digits is DynamoDB's precision: the largest ints that fit come back exactly, and
+    floats near the ends of its range come back as the same numbers (an integral one as an
+    int, as DynamoDB itself returns it)."""
+    metadata = {"big": 10 ** 38 - 1, "neg": -(10 ** 37), "tiny": 1.5e-120, "huge": 9.5e124,
+                "list": [12345678901234567890123456789012345678]}
+    stored = client.post("/v1/memories", json={"content": "x", "metadata": metadata}, headers=auth)
+    assert stored.status_code == 201, stored.text
+    got = client.get(f"/v1/memories/{stored.json()['memory_id']}", headers=auth).json()
+    assert {k: got["metadata"][k] for k in ("big", "neg", "list")} == {
+        k: metadata[k] for k in ("big", "neg", "list")}
+    assert got["metadata"]["tiny"] == 1.5e-120
+    assert math.isclose(got["metadata"]["huge"], 9.5e124)
 
 
 def test_list_filters_newest_first(client, auth):

@@ -137,6 +137,10 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return counted
 
 
+_UNPARSABLE_BODY = ("The request body could not be read as JSON: it must be UTF-8 text, not "
+                    "nested hundreds of levels deep.")
+
+
 def _validation_sentence(errors: list[dict[str, Any]]) -> tuple[int, str]:
     first = errors[0] if errors else {}
     if first.get("type") == "json_invalid":
@@ -178,6 +182,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "The request was refused."
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's words when the bytes are not UTF-8 or nest past what the parser takes
+            detail = _UNPARSABLE_BODY
         if exc.status_code == 404 and detail == "Not Found":
             detail = "No such route."
         if exc.status_code == 405:

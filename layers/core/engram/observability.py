@@ -6,7 +6,8 @@ decorated on its first invocation (`lambda_entry`), not when its module is impor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -31,13 +32,28 @@ def lambda_entry(handler: Callable[[dict, Any], Any],
     @cache
     def observed() -> Callable[[dict, Any], Any]:
         traced = get_tracer().capture_lambda_handler(metrics.log_metrics(handler))
-        return logger.inject_lambda_context(traced, correlation_id_path=correlation_id_path)
+        # clear_state: an invocation's lines never carry keys left by the one before
+        return logger.inject_lambda_context(traced, correlation_id_path=correlation_id_path,
+                                            clear_state=True)
 
     def lambda_handler(event: dict, context: Any) -> Any:
         return observed()(event, context)
 
     lambda_handler.__doc__ = handler.__doc__
     return lambda_handler
+
+
+@contextmanager
+def log_keys(**keys: Any) -> Iterator[None]:
+    """`keys` on this thread's log lines until the block ends (one SQS record's ids). Not
+    `append_keys`: those outlived the record, so the next invocation's first lines named the
+    last record of the one before, and in the local stack, whose workers share the API's
+    process, the API's lines named it too."""
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(list(keys))
 
 
 def __getattr__(name: str) -> Any:

@@ -28,8 +28,10 @@ def _storable(value: Any, depth: int = 0) -> str | None:
     if isinstance(value, int | float):
         if isinstance(value, float) and not math.isfinite(value):
             return "metadata numbers must be finite"
-        digits = str(abs(value)).replace(".", "").strip("0")
-        if value and (len(digits) > 38 or not 1e-130 <= abs(value) < 1e126):
+        # boto3 stores an int with every digit, trailing zeros too (10**40 cannot be
+        # written); a float is at most 17 significant digits, so only its range matters.
+        digits = len(str(abs(value))) if isinstance(value, int) else 0
+        if value and (digits > 38 or not 1e-130 <= abs(value) < 1e126):
             return "metadata numbers must have at most 38 digits and lie within 1e-130 to 1e125"
         return None
     if isinstance(value, dict) and "" in value:

@@ -18,7 +18,7 @@ from engram.datarights.models import (
     RestoredUser,
 )
 from engram.datarights.store import ExportStore
-from engram.errors import Conflict, NotFound
+from engram.errors import Conflict, NotFound, ValidationFailed
 from engram.ids import new_id
 from engram.memories.models import Memory
 from engram.memories.repository import MemoryFilters, MemoryRepository
@@ -70,6 +70,8 @@ class DataRightsService:
         return RestoredUser(user_id=user_id, restored=restored, sessions=sessions)
 
     def export(self, workspace_id: str, filters: ExportFilters, fmt: ExportFormat) -> Export:
+        if filters.from_date and filters.to_date and filters.from_date > filters.to_date:
+            raise ValidationFailed("from_date must not be after to_date.")
         chunks = self._encoded(self.export_memories(workspace_id, filters), fmt)
         if self._store is None:
             return Export(MEDIA_TYPES[fmt], chunks=chunks)

@@ -15,7 +15,7 @@ from engram.extraction.extractor import get_extractor
 from engram.extraction.job import SessionExtraction
 from engram.memories.repository import MemoryRepository
 from engram.memories.service import MemoryService
-from engram.observability import logger, metrics
+from engram.observability import log_keys, metrics
 from engram.queues import get_queues
 from engram.search.embedder import get_embedder
 from engram.search.index import get_search_index
@@ -44,10 +44,10 @@ def handle_extract_record(record: Any) -> str:
     """Raises to have the record retried; the last failed attempt marks the session's
     summary failed with the reason before the message is dead-lettered."""
     message = ExtractMessage.model_validate_json(record.body)
-    logger.append_keys(session_id=message.session_id, workspace_id=message.workspace_id)
     job, ws, session_id = get_session_extraction(), message.workspace_id, message.session_id
-    outcome = with_last_attempt(record, lambda: job.run(ws, session_id),
-                                lambda why: job.give_up(ws, session_id, why),
-                                get_settings().extract_max_attempts)
+    with log_keys(session_id=session_id, workspace_id=ws):
+        outcome = with_last_attempt(record, lambda: job.run(ws, session_id),
+                                    lambda why: job.give_up(ws, session_id, why),
+                                    get_settings().extract_max_attempts)
     metrics.add_metric(name=f"Session{outcome.capitalize()}", unit="Count", value=1)
     return outcome

@@ -13,7 +13,7 @@ from engram.clock import get_clock
 from engram.config import get_settings
 from engram.events import EventFeed
 from engram.memories.repository import MemoryRepository
-from engram.observability import logger, metrics
+from engram.observability import log_keys, metrics
 from engram.search.embedder import get_embedder
 from engram.search.index import get_search_index
 from engram.search.sync import IndexSync, Job
@@ -50,7 +50,12 @@ def handle_embed_record(record: Any, prepared: dict[Job, str | Exception] | None
     """Raises to have the record retried; on the last attempt the memory is marked failed
     first, so a dead-lettered job is visible on the memory itself."""
     message = EmbedMessage.model_validate_json(record.body)
-    logger.append_keys(memory_id=message.memory_id, workspace_id=message.workspace_id)
+    with log_keys(memory_id=message.memory_id, workspace_id=message.workspace_id):
+        return _handle_embed_job(record, message, prepared)
+
+
+def _handle_embed_job(record: Any, message: EmbedMessage,
+                      prepared: dict[Job, str | Exception] | None) -> str:
     sync, ws, memory_id = get_index_sync(), message.workspace_id, message.memory_id
 
     def job() -> str:

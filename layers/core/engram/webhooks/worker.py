@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from engram import aws
 from engram.clock import Clock, get_clock, iso, parse_iso
 from engram.config import Settings, get_settings
-from engram.observability import logger, metrics
+from engram.observability import log_keys, logger, metrics
 from engram.webhooks.delivery import Attempt, backoff_seconds, post
 from engram.webhooks.fanout import TEST_EVENT
 from engram.webhooks.guard import Resolver, UnsafeUrl, check_url
@@ -64,7 +64,10 @@ class DeliveryWorker:
         self._resolve = resolve
 
     def deliver(self, job: DeliveryJob, attempt: int) -> Outcome:
-        logger.append_keys(delivery_id=job.delivery_id, webhook_id=job.webhook_id, attempt=attempt)
+        with log_keys(delivery_id=job.delivery_id, webhook_id=job.webhook_id, attempt=attempt):
+            return self._deliver(job, attempt)
+
+    def _deliver(self, job: DeliveryJob, attempt: int) -> Outcome:
         webhook = self._repo.find(job.workspace_id, job.webhook_id)
         reason = self._skip_reason(job, webhook)
         if reason:

@@ -1,0 +1,71 @@
+"""Log context: a record's keys stay on its own lines, and no invocation inherits keys."""
+
+import io
+import json
+import threading
+from types import SimpleNamespace
+
+import pytest
+from engram.observability import lambda_entry, log_keys, logger
+
+
+@pytest.fixture
+def captured():
+    """The logger's JSON lines: its handler writes to the stdout it found at import."""
+    handler, level, stream = logger.registered_handler, logger.log_level, io.StringIO()
+    previous = handler.setStream(stream)
+    logger.setLevel("INFO")
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    handler.setStream(previous)
+    logger.setLevel(level)
+
+
+def _context(request_id: str) -> SimpleNamespace:
+    return SimpleNamespace(function_name="f", function_version="1", memory_limit_in_mb=128,
+                           invoked_function_arn="arn:aws:lambda:us-east-1:1:function:f",
+                           aws_request_id=request_id, log_group_name="g", log_stream_name="s",
+                           get_remaining_time_in_millis=lambda: 1000)
+
+
+def test_a_records_keys_are_on_its_lines_only(captured):
+    with log_keys(memory_id="mem_a", workspace_id="ws_a"):
+        logger.info("inside")
+    logger.info("after")
+    inside, after = captured()
+    assert inside["memory_id"] == "mem_a" and inside["workspace_id"] == "ws_a"
+    assert "memory_id" not in after and "workspace_id" not in after
+
+
+def test_a_records_keys_are_not_on_another_threads_lines(captured):
+    entered, done = threading.Event(), threading.Event()
+
+    def record() -> None:
+        with log_keys(memory_id="mem_b"):
+            entered.set()
+            done.wait(5)
+
+    worker = threading.Thread(target=record)
+    worker.start()
+    assert entered.wait(5)
+    logger.info("the API's line")
+    done.set()
+    worker.join(5)
+    (line,) = captured()
+    assert "memory_id" not in line
+
+
+def test_keys_appended_in_one_invocation_are_gone_in_the_next(captured, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+
+    def handler(event: dict, context) -> None:
+        logger.info("start")
+        if event.get("append"):
+            logger.append_keys(left_over="yes")
+
+    entry = lambda_entry(handler)
+    entry({"append": True}, _context("r1"))
+    entry({}, _context("r2"))
+    first, second = captured()
+    assert first["function_request_id"] == "r1" and "left_over" not in first
+    assert second["function_request_id"] == "r2" and "left_over" not in second
