@@ -70,18 +70,36 @@ def _subclasses(cls: type) -> set[type]:
     return found
 
 
-def test_the_deferred_openapi_models_give_the_same_document():
-    """/openapi.json with fastapi.openapi.models deferred (engram/fastapi_compat.py) is the
-    one FastAPI writes when that module builds its models at import."""
+def test_the_deferred_builds_give_the_same_document():
+    """/openapi.json with fastapi.openapi.models and the routes' field adapters deferred
+    (engram/fastapi_compat.py) is the one FastAPI writes when it builds them at import and
+    at route declaration. Writing it uses every field's adapter, so a field whose adapter
+    cannot be built fails here as FastAPI would have failed at declaration."""
     write = ("import json\n"
              "from engram.local.app import build_app\n"
              "print(json.dumps(build_app().openapi(), sort_keys=True))")
     undeferred = ("from pydantic import BaseModel\n"
                   "import engram\n"
+                  "from engram import fastapi_compat\n"
+                  "fastapi_compat._defer_field_adapters = lambda: None\n"
                   "BaseModel.model_rebuild = classmethod(BaseModel.model_rebuild.__wrapped__)\n"
                   "import fastapi.openapi.models as m\n"
                   "assert m.Schema.__pydantic_complete__\n")
     assert run_python(write) == run_python(undeferred + write)
+
+
+def test_a_routes_field_adapters_are_built_on_first_use_only():
+    out = run_python(
+        "import functions.memories.handler\n"
+        "from engram.memories.routes import router\n"
+        "fields = [f for r in router.routes for f in (*r.dependant.query_params,\n"
+        "                                             *r.dependant.path_params)]\n"
+        "built = lambda: sum('_type_adapter' in f.__dict__ for f in fields)\n"
+        "print(len(fields) > 10, built())\n"
+        "limit = next(f for f in fields if f.name == 'limit')\n"
+        "print(limit.validate('0')[1][0]['type'], limit.validate('7'), built())"
+    )
+    assert out.splitlines() == ["True 0", "greater_than_equal (7, []) 1"]
 
 
 def test_a_forced_or_first_use_rebuild_still_builds_an_openapi_model():

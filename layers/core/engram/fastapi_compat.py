@@ -1,4 +1,4 @@
-"""Two cold-start fixes to FastAPI (pinned at 0.165.0).
+"""Three cold-start fixes to FastAPI (pinned at 0.165.0).
 
 `defer_openapi_models()`, installed by `engram/__init__.py` before anything imports
 fastapi: `fastapi.openapi.models` ends with `Schema.model_rebuild()` and two more, which
@@ -14,11 +14,17 @@ declares, FastAPI asks whether the annotation is a pydantic v1 model, and to ans
 imports `pydantic.v1` (with `pickle` and the rest of v1): 25-40 ms of each API function's
 INIT for a check that is always false here. A v1 model class or instance can only exist
 once `pydantic.v1` has been imported, so until then the answer is False without importing
-it; after, FastAPI's own check runs. The answers are the same as FastAPI's.
+it; after, FastAPI's own check runs. The answers are the same as FastAPI's. `apply()` also
+defers the TypeAdapter FastAPI builds for each query, path, header and body field when a
+route is declared: a model's adapter was already deferred (`defer_build`), but a scalar's
+(`limit: int = Query(ge=1, le=100)`) was built at once, ~1 ms each and ~30 per router
+module, though a request uses one route's. Each is built on its first use instead, by
+FastAPI's own code; /openapi.json, which uses them all, is the same (tests/unit/test_cold_start.py).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -55,7 +61,25 @@ def apply() -> None:
 
     for name in ("is_pydantic_v1_model_class", "is_pydantic_v1_model_instance"):
         setattr(shared, name, _unless_v1_is_loaded(getattr(shared, name)))
+    _defer_field_adapters()
     _applied = True
+
+
+def _defer_field_adapters() -> None:
+    """FastAPI's `ModelField.__post_init__` builds the field's TypeAdapter; here it runs on
+    the first use of `_type_adapter` (validating a request, writing /openapi.json)."""
+    from fastapi._compat.v2 import ModelField
+
+    build = ModelField.__post_init__
+
+    def type_adapter(field: ModelField) -> Any:
+        build(field)  # FastAPI's own build, which stores the adapter on the instance
+        return field.__dict__["_type_adapter"]
+
+    adapter = functools.cached_property(type_adapter)
+    adapter.__set_name__(ModelField, "_type_adapter")
+    ModelField._type_adapter = adapter  # type: ignore[assignment]
+    ModelField.__post_init__ = lambda field: None  # type: ignore[method-assign]
 
 
 def _unless_v1_is_loaded(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
