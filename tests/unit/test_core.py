@@ -3,6 +3,8 @@
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engram import keys
 from engram.auth import Principal, credential_from_headers
@@ -142,3 +144,28 @@ def test_send_many_batches_ten_at_a_time_in_order_and_raises_on_a_refused_messag
                                                     + ["ClientError"] * 2)
         assert "Throttled: slow down" in str(each[0]) and each[1] == "m1"
         stub.assert_no_pending_responses()
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.text(max_size=5)
+    | st.integers(min_value=-(10 ** 45), max_value=10 ** 45)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([10 ** 38, 10 ** 38 - 1, 10 ** 40, 1e125, 1e126, 1e-130, 1e-131, 5e-324]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(st.dictionaries(st.text(max_size=4), _json_values, max_size=4))
+def test_metadata_that_passes_validation_can_always_be_written(value):
+    """The validator and boto3's serializer agree: what the API accepts never fails to store
+    (a refused write after validation is a 500), and what it refuses has a sentence."""
+    from boto3.dynamodb.types import TypeSerializer
+    from engram.validation import _check_metadata
+
+    try:
+        _check_metadata(value)
+    except ValueError as exc:
+        assert str(exc)
+        return
+    TypeSerializer().serialize(to_dynamo(value))
