@@ -151,7 +151,8 @@ _json_values = st.recursive(
     | st.integers(min_value=-(10 ** 45), max_value=10 ** 45)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.sampled_from([10 ** 38, 10 ** 38 - 1, 10 ** 40, 1e125, 1e126, 1e-130, 1e-131, 5e-324]),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3),
+    lambda children: (st.lists(children, max_size=3)
+                      | st.dictionaries(st.text(max_size=3), children, max_size=3)),
     max_leaves=8)
 
 
