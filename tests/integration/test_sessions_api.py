@@ -181,6 +181,7 @@ def test_another_workspace_never_sees_or_touches_a_session(client, auth, other_a
     ({"metadata": "not-an-object"}, 422, "metadata"),
     ({"metadata": {"big": "x" * 9000}}, 422, "limit is 8192"),
     ({"project_name": 12}, 422, "project_name"),
+    ({"user_email": "a" * 243 + "@example.com"}, 422, "254"),
     ([1, 2], 422, "body"),
 ])
 def test_bad_create_bodies_are_4xx_with_a_sentence_and_write_nothing(client, auth, body, status, phrase):

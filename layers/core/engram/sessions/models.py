@@ -35,7 +35,7 @@ class SessionCreate(_Request):
     agent_id: EngramId | None = None
     task_id: EngramId | None = None
     user_id: EngramId | None = None
-    user_email: str | None = Field(None, max_length=320)
+    user_email: str | None = Field(None, max_length=254)
     project_name: ShortText = ""
     branch_name: ShortText = ""
     metadata: Metadata = Field(default_factory=dict)
