@@ -166,10 +166,11 @@ class MemoryRepository:
     def set_embeddings(self, writes: Sequence[EmbeddingWrite]) -> list[bool | Exception]:
         """Records each vector (and its event) only if the memory's content is still the one
         embedded. Per write, in order: True, False (it changed meanwhile: a newer embed
-        message is on its way) or the error that stopped it. One TransactWriteItems per 25 vectors and their events (one round
-        trip instead of two per memory; each update keeps its own condition). A cancelled
-        transaction (a memory changed meanwhile, or a conflicting write) or any other failure
-        falls back to one by one, so every memory still gets its own answer."""
+        message is on its way) or the error that stopped it. One TransactWriteItems per 25
+        vectors and their events (one round trip instead of two per memory; each update
+        keeps its own condition). A cancelled transaction (a memory changed meanwhile, or a
+        conflicting write) or any other failure falls back to one by one, so every memory
+        still gets its own answer."""
         answers: list[bool | Exception] = []
         for start in range(0, len(writes), VECTOR_TRANSACTION_SIZE):
             chunk = writes[start:start + VECTOR_TRANSACTION_SIZE]
