@@ -14,12 +14,13 @@ declares, FastAPI asks whether the annotation is a pydantic v1 model, and to ans
 imports `pydantic.v1` (with `pickle` and the rest of v1): 25-40 ms of each API function's
 INIT for a check that is always false here. A v1 model class or instance can only exist
 once `pydantic.v1` has been imported, so until then the answer is False without importing
-it; after, FastAPI's own check runs. The answers are the same as FastAPI's. `apply()` also
-defers the TypeAdapter FastAPI builds for each query, path, header and body field when a
-route is declared: a model's adapter was already deferred (`defer_build`), but a scalar's
-(`limit: int = Query(ge=1, le=100)`) was built at once: 12-19 per router module, 2.5-5 ms
-of CPU, though a request uses one route's. Each is built on its first use instead, by
-FastAPI's own code; /openapi.json, which uses them all, is the same
+it; after, FastAPI's own check runs. The answers are the same as FastAPI's.
+
+`apply()` also defers the TypeAdapter FastAPI builds for each field of a route when the
+route is declared: a model's adapter was already deferred (`defer_build`), but a scalar
+parameter's (`limit: int = Query(ge=1, le=100)`) was built at once: 12-19 per router
+module, 2.5-5 ms of CPU, though a request uses one route's. Each is built on its first
+use instead, by FastAPI's own code; /openapi.json, which uses them all, is the same
 (tests/unit/test_cold_start.py).
 """
 

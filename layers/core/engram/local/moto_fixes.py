@@ -72,6 +72,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 FAST_RESULTS = frozenset({"Query", "Scan", "GetItem", "BatchGetItem"})
@@ -337,8 +338,6 @@ def _fast_expression_walks() -> None:
 # 7. update-expression parses --------------------------------------------------------------------
 
 def _cached_expression_parses() -> None:
-    from functools import lru_cache
-
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
@@ -387,8 +386,6 @@ def _simple_plan(expression: str) -> Plan | None:
 
 
 def _direct_simple_updates() -> None:
-    from functools import lru_cache
-
     from moto.dynamodb.comparisons import create_condition_expression_parser
     from moto.dynamodb.exceptions import ConditionalCheckFailed
     from moto.dynamodb.models import DynamoDBBackend
@@ -482,8 +479,6 @@ def _empty(value: Any) -> bool:
 
 def _cached_condition_lexing() -> None:
     from collections import deque
-    from functools import lru_cache
-
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     lex = ConditionExpressionParser._lex_condition_expression
@@ -503,8 +498,6 @@ def _cached_condition_lexing() -> None:
 # 10. the server's backend lookup ----------------------------------------------------------------
 
 def _cached_backend_lookup() -> None:
-    from functools import lru_cache
-
     from moto.core import responses
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 

@@ -158,10 +158,10 @@ class IndexSync:
 
 
 def _recorded(jobs: list[Job], draft: Draft, recorded: set[Job]) -> tuple[list[Job], Draft]:
-    """The jobs whose vectors (and so events) were recorded, with their part of the draft."""
+    """The jobs whose vectors (and so events) were recorded, with their events to announce
+    (their items are written already, with the vectors)."""
     keep = [i for i, job in enumerate(jobs) if job in recorded]
-    items = [draft.items[i] for i in keep] if draft.items else []
-    return [jobs[i] for i in keep], Draft([draft.events[i] for i in keep], items, draft.at)
+    return [jobs[i] for i in keep], Draft([draft.events[i] for i in keep], [], draft.at)
 
 
 def _vector(raw: bytes) -> np.ndarray:
