@@ -354,6 +354,34 @@ def test_conditions_and_filters_still_parse_each_call(table):
     assert found == [1, 0] and _item(table, "C#1")["n"] == 4
 
 
+def test_items_are_sized_once_and_refused_past_the_same_limit(table, monkeypatch):
+    """Fix 11 builds each item with a running size total instead of moto's re-summing dict:
+    an item of exactly moto's limit is stored, one byte more is refused (alone or in a
+    transaction) and leaves what was there."""
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+    from engram.local.moto_fixes import ITEM_LIMIT
+
+    def item(big: int) -> dict:
+        # name bytes + value bytes: PK 2+3, SK 2+1, n 1+5 (digits), m 1+(1+2), big 3+big
+        return {"PK": "L#1", "SK": "A", "n": 12345, "m": {"a": "xy"}, "big": "x" * big}
+
+    monkeypatch.setattr(LimitedSizeDict, "__setitem__", lambda *a: pytest.fail("re-summed"))
+    at_limit = ITEM_LIMIT - 21
+    table.put_item(Item=item(at_limit))
+    assert len(_item(table, "L#1")["big"]) == at_limit
+    client = table.meta.client
+    for put in (lambda: table.put_item(Item=item(at_limit + 1)),
+                lambda: client.transact_write_items(TransactItems=[{"Put": {
+                    "TableName": table.name, "Item": {"PK": "L#1", "SK": "A", "big": "x" * (ITEM_LIMIT - 10)}}}])):
+        with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
+            put()
+        assert len(_item(table, "L#1")["big"]) == at_limit
+    client.transact_write_items(TransactItems=[{"Put": {
+        "TableName": table.name, "Item": {"PK": "L#1", "SK": "A", "big": "x" * (ITEM_LIMIT - 11)}}}])
+    assert _item(table, "L#1") == {"PK": "L#1", "SK": "A", "big": "x" * (ITEM_LIMIT - 11)}
+
+
 def test_the_server_finds_each_service_once_per_host(emulator, monkeypatch):
     """Fix 10: moto's dispatcher no longer lists moto's folder on every request; every
     service still answers, and an unknown host is still asked each time."""
