@@ -1,5 +1,7 @@
 """The local server's start-up: what exists before it serves is frozen out of the garbage
-collector's full collections (they paused the whole stack for 129-180 ms)."""
+collector's full collections (they paused the whole stack for 129-180 ms), and FastAPI's
+sync calls run on the event loop's thread (each hand-off to a worker thread could wait for
+the GIL behind the queue workers)."""
 
 from __future__ import annotations
 
@@ -7,16 +9,68 @@ import gc
 import signal
 import socket
 
-import uvicorn
+import threading
 
+import fastapi.dependencies.utils
+import fastapi.routing
+import pytest
+import uvicorn
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from engram.fastapi_compat import run_sync_on_event_loop
 from engram.local import server
 
 
-def test_the_server_freezes_its_start_up_objects_before_it_serves(monkeypatch):
-    frozen_when_serving = []
+@pytest.fixture
+def restored_threadpool(monkeypatch):
+    """run_sync_on_event_loop() is process-wide; the rest of the suite keeps FastAPI's threads."""
+    for module in (fastapi.routing, fastapi.dependencies.utils):
+        monkeypatch.setattr(module, "run_in_threadpool", module.run_in_threadpool)
+
+
+def _threads_used() -> dict[str, int]:
+    """Which thread ran each part of a request to an app with sync and async parts."""
+    seen: dict[str, int] = {}
+
+    class Out(BaseModel):
+        ok: bool
+
+    def sync_dependency() -> None:
+        seen["sync dependency"] = threading.get_ident()
+
+    async def async_dependency() -> None:
+        seen["event loop"] = threading.get_ident()
+
+    app = FastAPI()
+
+    @app.post("/x", response_model=Out, dependencies=[Depends(sync_dependency), Depends(async_dependency)])
+    def endpoint() -> dict:
+        seen["sync endpoint"] = threading.get_ident()
+        return {"ok": True}
+
+    with TestClient(app) as client:
+        response = client.post("/x")
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    return seen
+
+
+def test_sync_dependencies_and_endpoints_run_on_the_event_loop_thread(restored_threadpool):
+    before = _threads_used()
+    assert before["sync endpoint"] != before["event loop"]  # FastAPI's own: a worker thread
+    run_sync_on_event_loop()
+    after = _threads_used()
+    assert after["sync dependency"] == after["sync endpoint"] == after["event loop"]
+
+
+def test_the_server_runs_sync_calls_on_the_loop_and_freezes_its_start_up_objects(
+        monkeypatch, restored_threadpool):
+    frozen_when_serving, inline_when_serving = [], []
 
     def run(self, sockets=None):
         frozen_when_serving.append(gc.get_freeze_count())
+        inline_when_serving.append(fastapi.routing.run_in_threadpool.__module__ == "engram.fastapi_compat")
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -30,3 +84,4 @@ def test_the_server_freezes_its_start_up_objects_before_it_serves(monkeypatch):
         for sig, handler in handlers.items():  # Stop() installs the stack's own
             signal.signal(sig, handler)
     assert len(frozen_when_serving) == 1 and frozen_when_serving[0] > 10_000
+    assert inline_when_serving == [True]

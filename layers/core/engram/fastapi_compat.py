@@ -1,4 +1,4 @@
-"""Three cold-start fixes to FastAPI (pinned at 0.165.0).
+"""Fixes to FastAPI (pinned at 0.165.0): three for cold start, one for the local server.
 
 `defer_openapi_models()`, installed by `engram/__init__.py` before anything imports
 fastapi: `fastapi.openapi.models` ends with `Schema.model_rebuild()` and two more, which
@@ -22,6 +22,9 @@ parameter's (`limit: int = Query(ge=1, le=100)`) was built at once: 12-19 per ro
 module, 2.5-5 ms of CPU, though a request uses one route's. Each is built on its first
 use instead, by FastAPI's own code; /openapi.json, which uses them all, is the same
 (tests/unit/test_cold_start.py).
+
+`run_sync_on_event_loop()`, called by the local server only (engram/local/server.py): see
+its docstring.
 """
 
 from __future__ import annotations
@@ -82,6 +85,27 @@ def _defer_field_adapters() -> None:
     adapter.__set_name__(ModelField, "_type_adapter")
     ModelField._type_adapter = adapter  # type: ignore[assignment]
     ModelField.__post_init__ = lambda field: None  # type: ignore[method-assign]
+
+
+def run_sync_on_event_loop() -> None:
+    """FastAPI hands every sync dependency, sync endpoint and its response validation to a
+    worker thread, one at a time: a POST /v1/memories makes six such round trips. In the
+    local stack the queue workers run in the same process, and while one holds the GIL
+    each switch back can wait out Python's 5 ms switch interval. Here those calls run on
+    the event loop's thread instead, so the server answers one request at a time, which
+    costs the stack little: the emulator serialises every AWS call, and the GIL most of the
+    rest. Measured (docs/benchmarks.md, "POST"): p95 17-40 -> 16-24 ms, p99 45-116 ->
+    27-47 ms. Process-wide and for the local server only: the tests' TestClient keeps the
+    threads, so concurrent requests there still interleave. `engram.idempotency` imports
+    its own `run_in_threadpool` (it needs a worker thread) and is not affected."""
+    import fastapi.dependencies.utils
+    import fastapi.routing
+
+    async def call(func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    fastapi.routing.run_in_threadpool = call  # type: ignore[assignment]
+    fastapi.dependencies.utils.run_in_threadpool = call  # type: ignore[assignment]
 
 
 def _unless_v1_is_loaded(check: Callable[[Any], bool]) -> Callable[[Any], bool]:

@@ -140,8 +140,10 @@ def _start_pump(emulator: Emulator) -> QueuePump:
 def _serve(stop: Stop, sock: socket.socket, url: str, api_key: str, emulator: Emulator) -> None:
     import uvicorn
 
+    from engram.fastapi_compat import run_sync_on_event_loop
     from engram.local.app import build_app
 
+    run_sync_on_event_loop()  # one request at a time, with no thread handoffs (see there)
     config = uvicorn.Config(build_app(), log_level="info", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     stop.server = server
