@@ -94,8 +94,8 @@ def run_sync_on_event_loop() -> None:
     each switch back can wait out Python's 5 ms switch interval. Here those calls run on
     the event loop's thread instead, so the server answers one request at a time, which
     costs the stack little: the emulator serialises every AWS call, and the GIL most of the
-    rest. Measured (docs/benchmarks.md, "POST"): p95 17-40 -> 16-24 ms, p99 45-116 ->
-    27-47 ms. Process-wide and for the local server only: the tests' TestClient keeps the
+    rest. Measured (docs/benchmarks.md, "Sync calls on the event loop"), interleaved: POST
+    p95 34-58 -> 16-22 ms, p99 45-116 -> 27-47 ms. Process-wide and for the local server only: the tests' TestClient keeps the
     threads, so concurrent requests there still interleave. `engram.idempotency` imports
     its own `run_in_threadpool` (it needs a worker thread) and is not affected."""
     import fastapi.dependencies.utils

@@ -58,8 +58,8 @@ at a few thousand memories:
    action's handler, also on every request; that list is kept per class.
 11. Every item moto builds (each PutItem, and each Put of a transaction) fills its attribute
    map through moto's size-limited dict, which sums the size of every attribute already
-   there on each insert: O(attributes²) size walks per item, half of a transaction's time
-   in the embed worker (cProfile). Here the item is built with a running total instead,
+   there on each insert: O(attributes²) size walks per item, ~40% of the embed worker's
+   transaction time (cProfile). Here the item is built with a running total instead,
    checked against the same 400 KB limit at each attribute as before (the sizes only add
    up, so it raises at the same attribute, with the same error).
 
