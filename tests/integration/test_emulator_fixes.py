@@ -61,6 +61,22 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(table):
     assert _item(table, "T#1")["n"] == 2 and _item(table, "T#2") == {"PK": "T#2", "SK": "A"}
 
 
+def test_a_transaction_with_a_malformed_key_is_refused_as_moto_refuses_it(table, emulator):
+    """Fix 1 looks up the items a transaction names; a map or list where the key should be
+    is no such item, and the transaction is refused (not a 500), writing nothing."""
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=emulator.endpoint, region_name=emulator.region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    good = {"PK": {"S": "K#1"}, "SK": {"S": "A"}}
+    for bad in ({"PK": {"M": {"S": {"S": "x"}}}, "SK": {"S": "A"}}, {"PK": {"L": [{"S": "x"}]}, "SK": {"S": "A"}},
+                {"PK": {"S": "K#2"}, "SK": {"M": {}}}):
+        with pytest.raises(ClientError, match="TransactionCanceled"):
+            client.transact_write_items(TransactItems=[{"Put": {"TableName": table.name, "Item": good}},
+                                                       {"Put": {"TableName": table.name, "Item": bad}}])
+        assert _item(table, "K#1") is None and _item(table, "K#2") is None
+
+
 def test_results_round_trip_every_attribute_type(table):
     from decimal import Decimal
 
