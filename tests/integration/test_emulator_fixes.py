@@ -64,10 +64,7 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(table):
 def test_a_transaction_with_a_malformed_key_is_refused_as_moto_refuses_it(table, emulator):
     """Fix 1 looks up the items a transaction names; a map or list where the key should be
     is no such item, and the transaction is refused (not a 500), writing nothing."""
-    import boto3
-
-    client = boto3.client("dynamodb", endpoint_url=emulator.endpoint, region_name=emulator.region,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = emulator.client("dynamodb")  # low-level: the values below are typed by hand
     good = {"PK": {"S": "K#1"}, "SK": {"S": "A"}}
     for bad in ({"PK": {"M": {"S": {"S": "x"}}}, "SK": {"S": "A"}}, {"PK": {"L": [{"S": "x"}]}, "SK": {"S": "A"}},
                 {"PK": {"S": "K#2"}, "SK": {"M": {}}}):

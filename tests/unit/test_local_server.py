@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import signal
 import socket
-
 import threading
 
 import fastapi.dependencies.utils
