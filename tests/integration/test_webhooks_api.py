@@ -57,6 +57,32 @@ def test_create_shows_the_secret_once(client, auth, workspace):
     assert created["secret"] not in str(listed)
 
 
+def test_the_list_pages_newest_first_without_deleted_webhooks(client, auth, other_auth):
+    made = [_create(client, auth, url=f"https://hooks.example.com/{i}")["webhook_id"]
+            for i in range(5)]
+    assert client.delete(f"/v1/webhooks/{made[3]}", headers=auth).status_code == 204
+    first = client.get("/v1/webhooks", params={"limit": 2}, headers=auth).json()
+    assert [w["webhook_id"] for w in first["data"]] == [made[4], made[2]]
+    assert first["has_more"] is True and first["count"] == 4
+    rest = client.get("/v1/webhooks", params={"limit": 2, "cursor": first["next_cursor"]},
+                      headers=auth).json()
+    assert [w["webhook_id"] for w in rest["data"]] == [made[1], made[0]]
+    assert rest["has_more"] is False and rest["next_cursor"] is None
+    default = client.get("/v1/webhooks", headers=auth).json()
+    assert [w["webhook_id"] for w in default["data"]] == [made[4], made[2], made[1], made[0]]
+    theirs = client.get("/v1/webhooks", params={"cursor": first["next_cursor"]}, headers=other_auth)
+    assert "cursor" in _error(theirs, 400)["detail"]
+
+
+@pytest.mark.parametrize("params,status", [
+    ({"cursor": "not-a-cursor"}, 400), ({"limit": 0}, 422), ({"limit": 101}, 422),
+    ({"limit": "many"}, 422), ({"cursor": "x" * 2049}, 422),
+])
+def test_bad_list_parameters_get_a_sentence(client, auth, params, status):
+    _create(client, auth)
+    _error(client.get("/v1/webhooks", params=params, headers=auth), status)
+
+
 def test_rotate_returns_a_new_secret_and_keeps_the_old_for_the_grace_period(client, auth, workspace):
     from engram import aws
     from engram.webhooks.repository import WebhookRepository

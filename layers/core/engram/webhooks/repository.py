@@ -10,6 +10,7 @@ from engram.dynamo import (
     Page,
     attr,
     conditional_write,
+    count_query,
     error_code,
     from_dynamo,
     key,
@@ -21,6 +22,7 @@ from engram.errors import NotFound
 from engram.webhooks.models import Delivery, WebhookRecord
 
 _MAX_WEBHOOK_PAGES = 10  # a workspace holds at most a few dozen webhooks
+_LIVE = attr("deleted_at").eq(None)  # a deleted webhook stays, soft, until its TTL
 
 
 def _not_found(webhook_id: str) -> NotFound:
@@ -71,6 +73,18 @@ class WebhookRepository:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return [w for w in found if not w.deleted_at]
+
+    def page(self, workspace_id: str, limit: int, cursor: str | None) -> Page:
+        """One page of live webhooks, newest first (ids sort by creation time)."""
+        page = query_page(self._table, index=None, key_attrs=("PK", "SK"), partition_attr="PK",
+                          partition_value=keys.webhooks_partition(workspace_id), limit=limit,
+                          cursor=cursor, filter_expression=_LIVE, newest_first=True)
+        return Page([_webhook(i) for i in page.items], page.next_cursor)
+
+    def count(self, workspace_id: str) -> int:
+        return count_query(self._table, index=None, partition_attr="PK",
+                           partition_value=keys.webhooks_partition(workspace_id),
+                           filter_expression=_LIVE)
 
     def update(self, workspace_id: str, webhook_id: str, changes: dict[str, Any]) -> WebhookRecord:
         """SETs `changes` on a live webhook of this workspace, else 404."""

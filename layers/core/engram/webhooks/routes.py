@@ -48,9 +48,14 @@ def create_webhook(body: WebhookCreate, who: AdminDep, svc: WebhookServiceDep) -
     return svc.create(who.workspace_id, body)
 
 
+PageLimit = Annotated[int | None, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=2048)]
+
+
 @router.get("")
-def list_webhooks(who: AdminDep, svc: WebhookServiceDep) -> WebhookList:
-    return svc.list(who.workspace_id)
+def list_webhooks(who: AdminDep, svc: WebhookServiceDep, limit: PageLimit = None,
+                  cursor: Cursor = None) -> WebhookList:
+    return svc.list(who.workspace_id, limit or get_settings().default_page_size, cursor)
 
 
 @router.get("/{webhook_id}")
@@ -80,8 +85,8 @@ def list_deliveries(
     webhook_id: WebhookId,
     who: AdminDep,
     svc: WebhookServiceDep,
-    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageLimit = None,
+    cursor: Cursor = None,
 ) -> DeliveryList:
     return svc.deliveries(who.workspace_id, webhook_id, limit or get_settings().default_page_size,
                           cursor)

@@ -44,7 +44,7 @@ class WebhookService:
     def create(self, workspace_id: str, body: WebhookCreate) -> WebhookWithSecret:
         url = self._safe_url(body.url)
         limit = self._settings.webhook_max_per_workspace
-        if len(self._repo.all(workspace_id)) >= limit:
+        if self._repo.count(workspace_id) >= limit:
             raise Conflict(f"This workspace already has {limit} webhooks, the most allowed.")
         webhook = WebhookRecord(webhook_id=new_id("wh"), workspace_id=workspace_id, url=url,
                                 events=body.events, active=body.active, secret=new_secret(),
@@ -52,9 +52,11 @@ class WebhookService:
         self._repo.create(webhook)
         return webhook.with_secret()
 
-    def list(self, workspace_id: str) -> WebhookList:
-        webhooks = [w.public() for w in self._repo.all(workspace_id)]
-        return WebhookList(data=webhooks[::-1], count=len(webhooks))  # newest first
+    def list(self, workspace_id: str, limit: int, cursor: str | None) -> WebhookList:
+        page = self._repo.page(workspace_id, limit, cursor)
+        return WebhookList(data=[w.public() for w in page.items], next_cursor=page.next_cursor,
+                           has_more=page.next_cursor is not None,
+                           count=self._repo.count(workspace_id))
 
     def get(self, workspace_id: str, webhook_id: str) -> Webhook:
         return self._repo.get(workspace_id, webhook_id).public()
