@@ -1,5 +1,5 @@
-"""Idempotency-Key on creating POSTs: replay, conflict, scope per workspace, bad keys; and
-every creating POST of the combined app is covered (new routes included)."""
+"""Idempotency-Key on creating POSTs: replay, conflict (other body, other route), scope per
+workspace, bad keys; and every creating POST of the combined app is covered (new routes included)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,19 @@ def test_same_key_other_body_is_409_and_writes_nothing(client, auth):
     assert post(client, auth, "k-2", {"project_name": "p"}).status_code == 201
     response = post(client, auth, "k-2", {"project_name": "q"})
     assert response.status_code == 409
-    assert "different request body" in response.json()["detail"]
+    assert "different request" in response.json()["detail"]
     assert client.get("/v1/sessions", headers=auth).json()["count"] == 1
+
+
+def test_same_key_on_another_route_is_409_and_writes_nothing(client, auth):
+    session = post(client, auth, "k-route", {}).json()
+    headers = {**auth, "Idempotency-Key": "k-route"}
+    response = client.post("/v1/memories", json={"content": "x"}, headers=headers)
+    assert response.status_code == 409 and "another route" in response.json()["detail"]
+    elsewhere = client.post(f"/v1/sessions/{session['session_id']}/end", json={}, headers=headers)
+    assert elsewhere.status_code == 409
+    assert client.get("/v1/memories", headers=auth).json()["count"] == 0
+    assert client.get(f"/v1/sessions/{session['session_id']}", headers=auth).json()["status"] == "active"
 
 
 def test_keys_are_scoped_to_the_workspace(client, auth, other_auth):

@@ -1,8 +1,9 @@
 """`Idempotency-Key` for POST routes: a router built with `route_class=IdempotentRoute`
 gets it on every POST. Same key and same body within `idempotency_ttl_seconds` replays
-the first (successful) response; same key, other body is a 409. Records live in the
-idempotency table through Powertools idempotency's DynamoDB persistence layer, scoped to
-the caller's workspace so two tenants' keys never meet."""
+the first (successful) response; same key, other body or other route is a 409 (a key names
+one request, as Stripe's do). Records live in the idempotency table through Powertools
+idempotency's DynamoDB persistence layer, scoped to the caller's workspace so two tenants'
+keys never meet."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _documented_header(
     idempotency_key: Annotated[str | None, Header(
         alias=HEADER, max_length=MAX_KEY_CHARS,
         description="Retry-safe creation: the same key and body within 24 h return the first "
-                    "response; the same key with another body is a 409.")] = None,
+                    "response; the same key with another body or on another route is a 409.")] = None,
 ) -> None:
     """Puts the header in the OpenAPI document; `IdempotentRoute` does the work."""
 
@@ -79,8 +80,9 @@ class IdempotentRoute(APIRoute):
                 raise ValidationFailed(f"The {HEADER} header must be 1 to {MAX_KEY_CHARS} characters.")
             body = await request.body()
             principal = await run_in_threadpool(resolve_principal, request, get_authenticator())
-            payload = {"scope": f"{principal.workspace_id} {request.method} {request.url.path}",
-                       "key": key, "body": hashlib.sha256(body).hexdigest()}
+            request_hash = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body)
+            payload = {"scope": principal.workspace_id, "key": key,
+                       "request": request_hash.hexdigest()}
             return await run_in_threadpool(_once, handler, request, payload)
 
         return route
@@ -98,7 +100,7 @@ def _once(handler: Callable, request: Request, payload: dict[str, str]) -> Respo
 
     from engram.config import get_settings
 
-    config = IdempotencyConfig(event_key_jmespath="[scope, key]", payload_validation_jmespath="body",
+    config = IdempotencyConfig(event_key_jmespath="[scope, key]", payload_validation_jmespath="request",
                                expires_after_seconds=get_settings().idempotency_ttl_seconds,
                                lambda_context=request.scope.get("aws.context") or _LocalContext())
 
@@ -120,7 +122,8 @@ def _once(handler: Callable, request: Request, payload: dict[str, str]) -> Respo
     except _NotStored as exc:
         return exc.response
     except IdempotencyValidationError as exc:
-        raise Conflict(f"This {HEADER} was used with a different request body.") from exc
+        raise Conflict(f"This {HEADER} was used with a different request (another body "
+                       "or another route); use a new key for a new request.") from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise Conflict(f"A request with this {HEADER} is still in progress; retry shortly.") from exc
     response = Response(content=stored["body"], status_code=stored["status"],
