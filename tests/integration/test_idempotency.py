@@ -1,5 +1,6 @@
 """Idempotency-Key on creating POSTs: replay, conflict (other body, other route), scope per
-workspace, bad keys; and every creating POST of the combined app is covered (new routes included)."""
+workspace, bad keys; and every creating POST of the combined app is covered (new routes
+included)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def test_same_key_on_another_route_is_409_and_writes_nothing(client, auth):
     elsewhere = client.post(f"/v1/sessions/{session['session_id']}/end", json={}, headers=headers)
     assert elsewhere.status_code == 409
     assert client.get("/v1/memories", headers=auth).json()["count"] == 0
-    assert client.get(f"/v1/sessions/{session['session_id']}", headers=auth).json()["status"] == "active"
+    fetched = client.get(f"/v1/sessions/{session['session_id']}", headers=auth).json()
+    assert fetched["status"] == "active"
 
 
 def test_keys_are_scoped_to_the_workspace(client, auth, other_auth):

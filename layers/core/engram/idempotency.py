@@ -28,7 +28,8 @@ def _documented_header(
     idempotency_key: Annotated[str | None, Header(
         alias=HEADER, max_length=MAX_KEY_CHARS,
         description="Retry-safe creation: the same key and body within 24 h return the first "
-                    "response; the same key with another body or on another route is a 409.")] = None,
+                    "response; the same key with another body or on another route is a "
+                    "409.")] = None,
 ) -> None:
     """Puts the header in the OpenAPI document; `IdempotentRoute` does the work."""
 
