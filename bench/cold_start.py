@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stack import cpu_note
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 300.0
 # Wall time is the measure; CPU time (process_time) is printed beside it because it
@@ -85,7 +87,7 @@ def main() -> None:
         args.runs = 2
 
     compile_bytecode()
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs ({cpu_note()}), load average "
           f"{load_average()} at start; target <= {TARGET_MS:.0f} ms; median of {args.runs} "
           f"fresh processes\n")
     print("| function | median wall (ms) | min | max | median CPU (ms) | target | result "

@@ -17,6 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
+from stack import cpu_note
+
 LOCOMO = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "locomo-dev.json"
 
 
@@ -92,7 +94,7 @@ def main() -> None:
           f"calls of <= {embedder.batch_size} texts and <= {embedder.token_budget} padded "
           f"tokens; {source}; best of {args.repeat} rounds; "
           f"{platform.machine()}, "
-          f"{os.cpu_count()} CPUs, Python {platform.python_version()}; "
+          f"{os.cpu_count()} CPUs ({cpu_note()}), Python {platform.python_version()}; "
           f"1-minute load average {load_average:.1f} when it finished.\n")
     print("| measure | value |\n|---|---|")
     print(f"| model load (imports + hash checks + session), first in process | {load_s:.2f} s |")

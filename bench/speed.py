@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from metrics import DATA, Discard, percentile
+from stack import cpu_note
 
 os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
                   AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
@@ -231,9 +232,9 @@ def main() -> None:
     skip = set(filter(None, args.skip.split(",")))
     memories, questions = texts(args.data, max(args.memories, args.queries))
     print(f"Speed, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; Python {platform.python_version()}, "
-          f"numpy {np.__version__}, {platform.machine()}, {os.cpu_count()} CPUs shared with other "
-          f"work (load average {os.getloadavg()[0]:.1f} at the start); local embedder "
-          "all-MiniLM-L6-v2 int8 (2 threads)\n", flush=True)
+          f"numpy {np.__version__}, {platform.machine()}, {os.cpu_count()} CPUs ({cpu_note()}) "
+          f"shared with other work (load average {os.getloadavg()[0]:.1f} at the start); "
+          "local embedder all-MiniLM-L6-v2 int8 (2 threads)\n", flush=True)
     if "worker" not in skip:
         corpora = {"LoCoMo turns": memories[:args.memories],
                    "short memories": short_memories(args.memories)}

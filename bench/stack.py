@@ -104,7 +104,26 @@ class LocalStack:
         return json.loads(done.stdout)["api_key"]
 
 
+_VECTOR_FLAGS = ("avx512_vnni", "avx512f", "avx2")  # widest first
+
+
+def cpu_note() -> str:
+    """The CPU's model and widest vector extension (from /proc/cpuinfo, where there is one).
+    The hosts this VM lands on differ: the same run was 2-2.5x slower for the model on an
+    AVX2-only host than on the faster ones (docs/benchmarks.md), so each result names it."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "CPU unknown"
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                  if line.startswith("model name")), "CPU unknown")
+    flags = next((set(line.split(":", 1)[1].split()) for line in info.splitlines()
+                  if line.startswith("flags")), set())
+    widest = next((flag for flag in _VECTOR_FLAGS if flag in flags), "no AVX2")
+    return f"{model}, {widest}"
+
+
 def machine_note() -> str:
     load = os.getloadavg()
-    return (f"{os.cpu_count()} CPUs shared with other work; load average "
+    return (f"{os.cpu_count()} CPUs ({cpu_note()}) shared with other work; load average "
             f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (1/5/15 min) at the end")
