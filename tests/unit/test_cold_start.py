@@ -121,6 +121,24 @@ def test_no_api_function_imports_pydantic_v1_at_init():
     assert run_python(code) == "False"
 
 
+# Each costs tens of milliseconds at INIT, and no function needs one before a request does.
+DEFERRED_AT_INIT = ("boto3", "aws_xray_sdk", "onnxruntime", "opensearchpy", "tokenizers")
+
+
+def test_no_function_imports_boto3_or_the_heavy_clients_at_init():
+    """Named is the first function whose import brings one in (a module-level
+    `attr(...)` condition did, for the webhooks and deliver functions: +90 ms)."""
+    functions = sorted(p.parent.name for p in (ROOT / "functions").glob("*/handler.py"))
+    code = ("import importlib, sys\n"
+            f"for name in {functions!r}:\n"
+            "    importlib.import_module(f'functions.{name}.handler')\n"
+            f"    found = [m for m in {DEFERRED_AT_INIT!r} if m in sys.modules]\n"
+            "    if found:\n"
+            "        print(name, found)\n"
+            "        break")
+    assert run_python(code) == ""
+
+
 def test_the_v1_checks_answer_as_fastapis_own():
     from fastapi._compat import shared
 

@@ -22,7 +22,12 @@ from engram.errors import NotFound
 from engram.webhooks.models import Delivery, WebhookRecord
 
 _MAX_WEBHOOK_PAGES = 10  # a workspace holds at most a few dozen webhooks
-_LIVE = attr("deleted_at").eq(None)  # a deleted webhook stays, soft, until its TTL
+
+
+def _live() -> Any:
+    """A deleted webhook stays, soft, until its TTL. Built per call: boto3 at import would
+    cost the webhooks function ~90 ms of cold start."""
+    return attr("deleted_at").eq(None)
 
 
 def _not_found(webhook_id: str) -> NotFound:
@@ -78,13 +83,13 @@ class WebhookRepository:
         """One page of live webhooks, newest first (ids sort by creation time)."""
         page = query_page(self._table, index=None, key_attrs=("PK", "SK"), partition_attr="PK",
                           partition_value=keys.webhooks_partition(workspace_id), limit=limit,
-                          cursor=cursor, filter_expression=_LIVE, newest_first=True)
+                          cursor=cursor, filter_expression=_live(), newest_first=True)
         return Page([_webhook(i) for i in page.items], page.next_cursor)
 
     def count(self, workspace_id: str) -> int:
         return count_query(self._table, index=None, partition_attr="PK",
                            partition_value=keys.webhooks_partition(workspace_id),
-                           filter_expression=_LIVE)
+                           filter_expression=_live())
 
     def update(self, workspace_id: str, webhook_id: str, changes: dict[str, Any]) -> WebhookRecord:
         """SETs `changes` on a live webhook of this workspace, else 404."""
