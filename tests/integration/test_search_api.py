@@ -80,6 +80,19 @@ def test_hybrid_ranks_sensibly_with_scores_in_unit_range(client, auth, corpus):
             "metadata", "session_id", "title", "importance_score"} <= keys
 
 
+def test_function_words_do_not_outrank_meaning(client, auth, corpus, pump):
+    """The README's example: a memory sharing only "we" with the query ranked above the one
+    it asks for (its lone keyword hit scored 1.0 after min-max). "we", "how" and "should"
+    are stopwords now, so only meaning and "Ada" count."""
+    ship = _store(client, auth, {"content": "We decided to ship on Fridays."})["memory_id"]
+    pump.drain_once()
+    query = "how should we contact Ada?"
+    ranked = _ids(_search(client, auth, query=query, search_mode="hybrid"))
+    assert ranked.index(corpus["email"]) < ranked.index(ship)
+    keyword = _ids(_search(client, auth, query=query, search_mode="keyword"))
+    assert keyword == [corpus["ocaml"]]  # the one memory that names Ada
+
+
 FILTER_CASES = [
     ({"session_id": "sess_a"}, {"email", "ocaml"}),
     ({"memory_types": ["fact", "decision"]}, {"deploy", "report"}),

@@ -50,6 +50,17 @@ def test_mapping_has_the_dimension_filled_in_and_the_template_untouched() -> Non
     assert template["mappings"]["properties"]["embedding"]["dimension"] is None
 
 
+def test_the_mappings_analyzer_drops_the_local_indexs_stopwords() -> None:
+    """One stopword list on both adapters: OpenSearch's english analyzer (possessives,
+    Porter) with the local index's list instead of Lucene's 33 words."""
+    from engram.adapters import local_index
+
+    analyzer = osi.index_body(8)["settings"]["analysis"]["analyzer"]["engram_english"]
+    assert analyzer["type"] == "english"
+    assert set(analyzer["stopwords"]) == local_index._STOPWORDS
+    assert len(analyzer["stopwords"]) == len(set(analyzer["stopwords"])) == 179
+
+
 def test_mapping_field_types() -> None:
     body = osi.index_body(8)
     props = body["mappings"]["properties"]
@@ -59,7 +70,7 @@ def test_mapping_field_types() -> None:
     assert (method["name"], method["space_type"]) == ("hnsw", "cosinesimil")
     assert method["engine"] in {"lucene", "faiss"}
     for text in ("content", "title", "search_text"):
-        assert props[text] == {"type": "text", "analyzer": "english"}
+        assert props[text] == {"type": "text", "analyzer": "engram_english"}
     for keyword in ("memory_id", "workspace_id", "session_id", "memory_type", "role", "tags",
                     "tag_keys", "user_id", "agent_id", "source"):
         assert props[keyword] == {"type": "keyword"}, keyword

@@ -4,8 +4,9 @@ Data is partitioned per workspace (`_Shard`), and every read resolves its rows t
 `_scope`, the one place a workspace is applied, so no query can cross tenants.
 
 Keyword text is lower-cased, split on word characters, stripped of English stopwords
-(bm25s's list) and stemmed with PyStemmer's English (Porter2) stemmer, so 'running' matches
-'run' here as it does under OpenSearch's english analyzer (Porter). Measured on LoCoMo
+(NLTK's list, as the OpenSearch mapping's analyzer) and stemmed with PyStemmer's English
+(Porter2) stemmer, so 'running' matches 'run' here as it does under the mapping's Porter
+stemmer. Measured on LoCoMo
 (docs/benchmarks.md): it raises keyword recall@5 and NDCG@10.
 
 Persistence (optional): one `.npz` file holding the vectors and a JSON document list,
@@ -41,9 +42,13 @@ _FORMAT_VERSION = 1
 
 
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    """NLTK's English list (179 words, bm25s's `STOPWORDS_EN_PLUS`), the same list as the
+    OpenSearch mapping's `engram_stop` filter (a test keeps them equal). Not Lucene's 33:
+    in one user's few memories, "we" or "how" is rare enough to outrank the words that
+    matter (docs/benchmarks.md, "Stopwords")."""
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    return frozenset(STOPWORDS_EN)
+    return frozenset(STOPWORDS_EN_PLUS)
 
 
 _STOPWORDS = _stopwords()
