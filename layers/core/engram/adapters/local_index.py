@@ -6,8 +6,7 @@ Data is partitioned per workspace (`_Shard`), and every read resolves its rows t
 Keyword text is lower-cased, split on word characters, stripped of English stopwords
 (NLTK's list, as the OpenSearch mapping's analyzer) and stemmed with PyStemmer's English
 (Porter2) stemmer, so 'running' matches 'run' here as it does under the mapping's Porter
-stemmer. Measured on LoCoMo
-(docs/benchmarks.md): it raises keyword recall@5 and NDCG@10.
+stemmer. Measured on LoCoMo (docs/benchmarks.md): both raise keyword recall and NDCG@10.
 
 Persistence (optional): one `.npz` file holding the vectors and a JSON document list,
 written atomically by `flush()` and by a debounced timer after writes, read at start.
@@ -43,7 +42,8 @@ _FORMAT_VERSION = 1
 
 def _stopwords() -> frozenset[str]:
     """NLTK's English list (179 words, bm25s's `STOPWORDS_EN_PLUS`), the same list as the
-    OpenSearch mapping's `engram_stop` filter (a test keeps them equal). Not Lucene's 33:
+    `stopwords` of the OpenSearch mapping's `engram_english` analyzer (a test keeps them
+    equal). Not Lucene's 33:
     in one user's few memories, "we" or "how" is rare enough to outrank the words that
     matter (docs/benchmarks.md, "Stopwords")."""
     from bm25s.stopwords import STOPWORDS_EN_PLUS
