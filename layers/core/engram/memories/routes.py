@@ -10,10 +10,10 @@ from pydantic import BaseModel
 
 from engram.auth import PrincipalDep
 from engram.clock import get_clock, iso, parse_iso
-from engram.config import get_settings
 from engram.errors import ValidationFailed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
+from engram.paging import Cursor, PageLimit, page_size
 from engram.memories.models import (
     Memory,
     MemoryBatchCreate,
@@ -81,12 +81,12 @@ def list_memories(
     user_id: FilterId = None,
     agent_id: FilterId = None,
     include_deleted: bool = False,
-    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageLimit = None,
+    cursor: Cursor = None,
 ) -> MemoryList:
     filters = MemoryFilters(memory_type=memory_type, session_id=session_id, tag=tag,
                             user_id=user_id, agent_id=agent_id, include_deleted=include_deleted)
-    return svc.list(who.workspace_id, filters, limit or get_settings().default_page_size, cursor)
+    return svc.list(who.workspace_id, filters, page_size(limit), cursor)
 
 
 def _moment(value: str | None, name: str, default: str) -> str:

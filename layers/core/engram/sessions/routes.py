@@ -9,10 +9,10 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from engram import aws
 from engram.auth import PrincipalDep
 from engram.clock import get_clock
-from engram.config import get_settings
 from engram.events import EventFeed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
+from engram.paging import Cursor, PageLimit, page_size
 from engram.queues import get_queues
 from engram.sessions.message_routes import get_conversation_service
 from engram.sessions.models import (
@@ -56,12 +56,12 @@ def list_sessions(
     status: SessionStatus | None = None,
     project_name: Annotated[str | None, Query(max_length=255)] = None,
     active: bool | None = None,
-    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageLimit = None,
+    cursor: Cursor = None,
 ) -> SessionList:
     filters = SessionFilters(agent_id=agent_id, task_id=task_id, user_id=user_id, status=status,
                              project_name=project_name, active=active)
-    return svc.list(who.workspace_id, filters, limit or get_settings().default_page_size, cursor,
+    return svc.list(who.workspace_id, filters, page_size(limit), cursor,
                     agent_id=who.agent_id)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from engram import aws
 from engram.auth import Principal, PrincipalDep
@@ -13,6 +13,7 @@ from engram.config import get_settings
 from engram.events import EventFeed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
+from engram.paging import Cursor, PageLimit, page_size
 from engram.webhooks.models import (
     DeliveryList,
     QueuedTest,
@@ -48,14 +49,10 @@ def create_webhook(body: WebhookCreate, who: AdminDep, svc: WebhookServiceDep) -
     return svc.create(who.workspace_id, body)
 
 
-PageLimit = Annotated[int | None, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=2048)]
-
-
 @router.get("")
 def list_webhooks(who: AdminDep, svc: WebhookServiceDep, limit: PageLimit = None,
                   cursor: Cursor = None) -> WebhookList:
-    return svc.list(who.workspace_id, limit or get_settings().default_page_size, cursor)
+    return svc.list(who.workspace_id, page_size(limit), cursor)
 
 
 @router.get("/{webhook_id}")
@@ -88,7 +85,7 @@ def list_deliveries(
     limit: PageLimit = None,
     cursor: Cursor = None,
 ) -> DeliveryList:
-    return svc.deliveries(who.workspace_id, webhook_id, limit or get_settings().default_page_size,
+    return svc.deliveries(who.workspace_id, webhook_id, page_size(limit),
                           cursor)
 
 

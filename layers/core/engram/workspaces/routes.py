@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from engram import aws
 from engram.auth import PrincipalDep
 from engram.clock import get_clock
-from engram.config import get_settings
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
+from engram.paging import Cursor, PageLimit, page_size
 from engram.workspaces.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList
 from engram.workspaces.repository import WorkspaceRepository
 from engram.workspaces.service import WorkspaceService
@@ -36,10 +36,10 @@ def create_api_key(body: ApiKeyCreate, who: PrincipalDep, svc: WorkspaceServiceD
 def list_api_keys(
     who: PrincipalDep,
     svc: WorkspaceServiceDep,
-    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
-    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: PageLimit = None,
+    cursor: Cursor = None,
 ) -> ApiKeyList:
-    return svc.list_keys(who.workspace_id, limit or get_settings().default_page_size, cursor)
+    return svc.list_keys(who.workspace_id, page_size(limit), cursor)
 
 
 @router.delete("/{key_id}", status_code=204)

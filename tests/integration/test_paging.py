@@ -1,0 +1,62 @@
+"""Every cursor-paged list takes the same `limit` and `cursor` (engram/paging.py): the
+settings' default page size without a limit, the rest of the items through `next_cursor`,
+and a 4xx with a sentence for a bad limit or cursor."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from engram.config import get_settings
+from tests.integration.webhooks_helpers import fake_getaddrinfo
+
+CREATES = {
+    "/v1/sessions": lambda i: {},
+    "/v1/memories": lambda i: {"content": f"memory {i}"},
+    "/v1/api-keys": lambda i: {"name": f"key {i}"},
+    "/v1/webhooks": lambda i: {"url": f"https://hooks.example.com/{i}", "events": ["session.created"]},
+}
+LISTS = [*CREATES, "/v1/webhooks/wh_unknown/deliveries"]
+
+
+@pytest.fixture(autouse=True)
+def _dns(monkeypatch):
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo(socket.getaddrinfo))
+
+
+@pytest.fixture
+def page_size_two(monkeypatch):
+    monkeypatch.setenv("DEFAULT_PAGE_SIZE", "2")
+    get_settings.cache_clear()
+    assert get_settings().default_page_size == 2
+
+
+@pytest.mark.parametrize("path", list(CREATES))
+def test_default_page_size_and_the_cursor_walk(client, auth, page_size_two, path):
+    for i in range(3):
+        assert client.post(path, json=CREATES[path](i), headers=auth).status_code == 201
+    first = client.get(path, headers=auth).json()
+    assert len(first["data"]) == 2 and first["has_more"] and first["next_cursor"]
+    rest = client.get(path, params={"cursor": first["next_cursor"], "limit": 100},
+                      headers=auth).json()
+    seen = [json.dumps(item, sort_keys=True) for item in first["data"] + rest["data"]]
+    assert len(seen) == len(set(seen)) >= 3 and not rest["has_more"]
+
+
+@pytest.mark.parametrize("path", LISTS)
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"limit": "ten"},
+                                    {"cursor": "c" * 2049}])
+def test_a_bad_limit_or_cursor_is_a_422_with_a_sentence(client, auth, path, params):
+    response = client.get(path, params=params, headers=auth)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail.endswith(".") and next(iter(params)) in detail
+
+
+@pytest.mark.parametrize("path", list(CREATES))
+def test_a_cursor_that_is_not_ours_is_a_400(client, auth, path):
+    response = client.get(path, params={"cursor": "not-a-cursor"}, headers=auth)
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"].endswith(".")
