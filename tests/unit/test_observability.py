@@ -69,3 +69,37 @@ def test_keys_appended_in_one_invocation_are_gone_in_the_next(captured, monkeypa
     first, second = captured()
     assert first["function_request_id"] == "r1" and "left_over" not in first
     assert second["function_request_id"] == "r2" and "left_over" not in second
+
+
+def _emf_records(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
+
+
+def _counting_handler(times: int):
+    from engram.observability import count
+
+    def handler(event, context):
+        for _ in range(times):
+            count("Thing")
+        count("Other")
+        return "ok"
+
+    return lambda_entry(handler)
+
+
+def test_counts_are_one_metric_value_per_name_per_invocation(capsys, monkeypatch):
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    handler = _counting_handler(150)
+    assert handler({}, _context("req-1")) == "ok"
+    (record,) = _emf_records(capsys.readouterr().out)
+    assert record["Thing"] in (150.0, [150.0]) and record["Other"] in (1.0, [1.0])
+    handler({}, _context("req-2"))  # a new invocation starts from zero
+    (record,) = _emf_records(capsys.readouterr().out)
+    assert record["Thing"] in (150.0, [150.0])
+
+
+def test_disabled_metrics_print_nothing_however_many_counts(capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    _counting_handler(150)({}, _context("req-3"))
+    assert _emf_records(capsys.readouterr().out) == []

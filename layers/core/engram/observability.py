@@ -6,6 +6,8 @@ decorated on its first invocation (`lambda_entry`), not when its module is impor
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -15,6 +17,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="engram")
 metrics = Metrics(namespace="Engram", service="engram")
+_tallies = threading.local()  # per thread: the local stack runs workers beside the API
 
 
 @cache
@@ -29,9 +32,16 @@ def lambda_entry(handler: Callable[[dict, Any], Any],
     """`handler` with Powertools' context logging, tracing and metrics flushing, put on
     when it is first called."""
 
+    def counted(event: dict, context: Any) -> Any:
+        _tallies.counts = Counter()  # counts made outside an invocation are not this one's
+        try:
+            return handler(event, context)
+        finally:
+            _add_counts()
+
     @cache
     def observed() -> Callable[[dict, Any], Any]:
-        traced = get_tracer().capture_lambda_handler(metrics.log_metrics(handler))
+        traced = get_tracer().capture_lambda_handler(metrics.log_metrics(counted))
         # clear_state: an invocation's lines never carry keys left by the one before
         return logger.inject_lambda_context(traced, correlation_id_path=correlation_id_path,
                                             clear_state=True)
@@ -41,6 +51,24 @@ def lambda_entry(handler: Callable[[dict, Any], Any],
 
     lambda_handler.__doc__ = handler.__doc__
     return lambda_handler
+
+
+def count(name: str) -> None:
+    """One more `name` (a Count metric) in this invocation; `lambda_entry` adds each name
+    once, with its total, when the invocation ends. Not `metrics.add_metric(value=1)` per
+    record: Powertools keeps every value, so a batch of 50 sent 50 values, and at 100 values
+    it prints a record mid-invocation even with POWERTOOLS_METRICS_DISABLED set."""
+    tally = getattr(_tallies, "counts", None)
+    if tally is None:
+        tally = _tallies.counts = Counter()
+    tally[name] += 1
+
+
+def _add_counts() -> None:
+    tally = getattr(_tallies, "counts", None) or {}
+    _tallies.counts = None
+    for name, total in tally.items():
+        metrics.add_metric(name=name, unit="Count", value=total)
 
 
 @contextmanager

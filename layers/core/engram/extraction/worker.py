@@ -15,7 +15,7 @@ from engram.extraction.extractor import get_extractor
 from engram.extraction.job import SessionExtraction
 from engram.memories.repository import MemoryRepository
 from engram.memories.service import MemoryService
-from engram.observability import log_keys, metrics
+from engram.observability import count, log_keys
 from engram.queues import get_queues
 from engram.search.embedder import get_embedder
 from engram.search.index import get_search_index
@@ -49,5 +49,5 @@ def handle_extract_record(record: Any) -> str:
         outcome = with_last_attempt(record, lambda: job.run(ws, session_id),
                                     lambda why: job.give_up(ws, session_id, why),
                                     get_settings().extract_max_attempts)
-    metrics.add_metric(name=f"Session{outcome.capitalize()}", unit="Count", value=1)
+    count(f"Session{outcome.capitalize()}")
     return outcome

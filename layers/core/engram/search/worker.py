@@ -13,7 +13,7 @@ from engram.clock import get_clock
 from engram.config import get_settings
 from engram.events import EventFeed
 from engram.memories.repository import MemoryRepository
-from engram.observability import log_keys, metrics
+from engram.observability import count, log_keys
 from engram.search.embedder import get_embedder
 from engram.search.index import get_search_index
 from engram.search.sync import IndexSync, Job
@@ -68,5 +68,5 @@ def _handle_embed_job(record: Any, message: EmbedMessage,
 
     outcome = with_last_attempt(record, job, lambda why: sync.give_up(ws, memory_id, why),
                                 get_settings().embed_max_attempts)
-    metrics.add_metric(name=f"Memory{outcome.capitalize()}", unit="Count", value=1)
+    count(f"Memory{outcome.capitalize()}")
     return outcome

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from engram import aws
 from engram.clock import Clock, get_clock, iso, parse_iso
 from engram.config import Settings, get_settings
-from engram.observability import log_keys, logger, metrics
+from engram.observability import count, log_keys, logger
 from engram.webhooks.delivery import Attempt, backoff_seconds, post
 from engram.webhooks.fanout import TEST_EVENT
 from engram.webhooks.guard import Resolver, UnsafeUrl, check_url
@@ -72,12 +70,12 @@ class DeliveryWorker:
         reason = self._skip_reason(job, webhook)
         if reason:
             self._mark(job, status="failed", error=reason, next_attempt_at=None)
-            metrics.add_metric(name="WebhookDeliveryDropped", unit=MetricUnit.Count, value=1)
+            count("WebhookDeliveryDropped")
             return DONE
         delivery = self._repo.get_delivery(job.workspace_id, job.webhook_id, job.delivery_id)
         if delivery and delivery.status in ("succeeded", "failed"):
             # a redelivered message: the work is already settled
-            metrics.add_metric(name="WebhookDuplicateSkipped", unit=MetricUnit.Count, value=1)
+            count("WebhookDuplicateSkipped")
             return DONE
         assert webhook is not None
         result = self._attempt(webhook, job)
@@ -115,7 +113,7 @@ class DeliveryWorker:
         self._mark(job, status="succeeded", attempt=attempt, status_code=result.status_code,
                    duration_ms=result.duration_ms, error=None, last_attempt_at=now,
                    next_attempt_at=None)
-        metrics.add_metric(name="WebhookDelivered", unit=MetricUnit.Count, value=1)
+        count("WebhookDelivered")
         return DONE
 
     def _failed(self, webhook: WebhookRecord, job: DeliveryJob, attempt: int,
@@ -131,7 +129,7 @@ class DeliveryWorker:
         self._mark(job, status="failed" if final else "retrying", attempt=attempt,
                    status_code=result.status_code, duration_ms=result.duration_ms,
                    error=result.error, last_attempt_at=iso(now), next_attempt_at=next_at)
-        metrics.add_metric(name="WebhookAttemptFailed", unit=MetricUnit.Count, value=1)
+        count("WebhookAttemptFailed")
         logger.info("webhook delivery failed", extra={"error": result.error,
                                                       "status_code": result.status_code})
         return outcome
@@ -151,7 +149,7 @@ class DeliveryWorker:
                   f"last error: {result.error}")
         if self._repo.disable(webhook.workspace_id, webhook.webhook_id, reason, now):
             logger.warning("webhook disabled", extra={"reason": reason})
-            metrics.add_metric(name="WebhookDisabled", unit=MetricUnit.Count, value=1)
+            count("WebhookDisabled")
         return True
 
     def _mark(self, job: DeliveryJob, **changes: Any) -> None:
