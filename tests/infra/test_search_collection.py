@@ -34,19 +34,47 @@ def test_collection_and_policies_are_conditional_on_no_endpoint():
     assert kinds == {"encryption", "network"}
 
 
-def test_data_access_is_granted_to_exactly_the_functions_that_use_the_index():
-    policy = RESOURCES["SearchDataAccessPolicy"]["Properties"]["Policy"]["Fn::Sub"]
-    text, variables = policy
-    principals = {v["Fn::GetAtt"][0].removesuffix("Role") for v in variables.values()}
-    assert principals == _index_users()
-    rendered = text.replace("${Stage}", "dev")
+def _rendered(admin: str) -> list[dict]:
+    """The data-access policy as CloudFormation would render it, `admin` being what the
+    IndexAdmin variable resolves to."""
+    text, variables = RESOURCES["SearchDataAccessPolicy"]["Properties"]["Policy"]["Fn::Sub"]
+    rendered = text.replace("${Stage}", "dev").replace("${IndexAdmin}", admin)
     for name in variables:
-        rendered = rendered.replace("${" + name + "}", "arn")
-    rules = json.loads(rendered)[0]["Rules"]
-    assert {r["ResourceType"] for r in rules} == {"index", "collection"}
+        rendered = rendered.replace("${" + name + "}", f"arn:{name}")
+    return json.loads(rendered)
+
+
+def test_data_access_is_granted_to_exactly_the_functions_that_use_the_index():
+    _, variables = RESOURCES["SearchDataAccessPolicy"]["Properties"]["Policy"]["Fn::Sub"]
+    functions = {k: v for k, v in variables.items() if k != "IndexAdmin"}
+    principals = {v["Fn::GetAtt"][0].removesuffix("Role") for v in functions.values()}
+    assert principals == _index_users()
+    (statement,) = _rendered("")
+    assert {r["ResourceType"] for r in statement["Rules"]} == {"index", "collection"}
+    assert statement["Principal"] == [f"arn:{name}" for name in functions]
+
+
+def test_the_index_admin_is_granted_data_access_only_when_given():
+    admin = RESOURCES["SearchDataAccessPolicy"]["Properties"]["Policy"]["Fn::Sub"][1]["IndexAdmin"]
+    condition, given, absent = admin["Fn::If"]
+    assert condition == "HasIndexAdmin" and absent == ""
+    arn = "arn:aws:iam::123456789012:role/ops"
+    (statement,) = _rendered(given["Fn::Sub"].replace("${IndexAdminArn}", arn))
+    assert statement["Principal"][0] == arn and len(statement["Principal"]) == 6
+    assert load_template()["Conditions"]["HasIndexAdmin"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "IndexAdminArn"}, ""]}]}
 
 
 def test_functions_get_the_endpoint_and_signing_service_of_whichever_is_used():
     env = load_template()["Globals"]["Function"]["Environment"]["Variables"]
     assert env["OPENSEARCH_ENDPOINT"]["Fn::If"][0] == "CreateCollection"
     assert env["OPENSEARCH_SERVICE"] == {"Fn::If": ["CreateCollection", "aoss", "es"]}
+
+
+def test_functions_use_the_index_name_the_cli_defaults_to():
+    from engram.config import Settings
+
+    env = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["OPENSEARCH_INDEX"] == {"Ref": "OpenSearchIndex"}
+    default = load_template()["Parameters"]["OpenSearchIndex"]["Default"]
+    assert default == Settings.model_fields["opensearch_index"].default
