@@ -71,6 +71,17 @@ def test_keys_appended_in_one_invocation_are_gone_in_the_next(captured, monkeypa
     assert second["function_request_id"] == "r2" and "left_over" not in second
 
 
+def test_a_line_logged_after_an_invocation_names_no_function(captured, monkeypatch):
+    """The local stack's API logs in the process its workers run in."""
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    lambda_entry(lambda event, context: logger.info("inside"))({}, _context("r3"))
+    logger.info("outside")
+    inside, outside = captured()
+    assert inside["function_name"] == "f" and inside["function_request_id"] == "r3"
+    assert not {"function_name", "function_request_id", "cold_start"} & set(outside)
+
+
 def _emf_records(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
 

@@ -47,7 +47,14 @@ def lambda_entry(handler: Callable[[dict, Any], Any],
                                             clear_state=True)
 
     def lambda_handler(event: dict, context: Any) -> Any:
-        return observed()(event, context)
+        before = set(logger.get_current_keys())
+        try:
+            return observed()(event, context)
+        finally:
+            # The invocation's context keys (function name, request id, cold start) end with
+            # it: in the local stack the API logs in the same process as the workers, and
+            # its lines named the last worker invocation's function.
+            logger.remove_keys([k for k in logger.get_current_keys() if k not in before])
 
     lambda_handler.__doc__ = handler.__doc__
     return lambda_handler
