@@ -17,6 +17,9 @@ from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="engram")
 metrics = Metrics(namespace="Engram", service="engram")
+# What Powertools' inject_lambda_context (and a correlation id path) put on every line.
+_INVOCATION_KEYS = ("cold_start", "function_name", "function_memory_size", "function_arn",
+                    "function_request_id", "correlation_id")
 _tallies = threading.local()  # per thread: the local stack runs workers beside the API
 
 
@@ -47,14 +50,12 @@ def lambda_entry(handler: Callable[[dict, Any], Any],
                                             clear_state=True)
 
     def lambda_handler(event: dict, context: Any) -> Any:
-        before = set(logger.get_current_keys())
         try:
             return observed()(event, context)
         finally:
-            # The invocation's context keys (function name, request id, cold start) end with
-            # it: in the local stack the API logs in the same process as the workers, and
-            # its lines named the last worker invocation's function.
-            logger.remove_keys([k for k in logger.get_current_keys() if k not in before])
+            # The invocation's context keys end with it: in the local stack the API logs in
+            # the same process as the workers, and its lines named the last worker's function.
+            logger.remove_keys(_INVOCATION_KEYS)
 
     lambda_handler.__doc__ = handler.__doc__
     return lambda_handler
