@@ -28,6 +28,7 @@ bench: install
 	$(BIN)/python bench/embedder.py --quick
 	$(BIN)/python bench/search_index.py --quick
 	$(BIN)/python bench/speed.py --quick
+	$(BIN)/python bench/emulator.py --quick
 	$(BIN)/python bench/retrieval.py --quick
 	$(BIN)/python bench/context.py --quick
 
