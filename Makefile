@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+LAMBDA_PYTHON ?= python3.12  # the template's Runtime
 
-.PHONY: install dev test lint bench clean
+.PHONY: install dev test lint build bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,11 @@ test: install
 
 lint: install
 	$(BIN)/cfn-lint template.yaml
+
+# The deployable build: SAM's, then bytecode for Lambda's Python (infra/bytecode.py says why).
+build:
+	sam build
+	$(LAMBDA_PYTHON) infra/bytecode.py .aws-sam/build
 
 bench: install
 	$(BIN)/python bench/cold_start.py --quick

@@ -30,10 +30,9 @@ ITEM = {"PK": "WS#ws_bench", "content": "x" * 300, "tags": ["a", "b"],
 
 def cpu_ms_per_write(writes: int) -> float:
     import boto3
-    from moto import mock_aws
-
     from engram.local import moto_fixes
     from engram.local.resources import create_resources
+    from moto import mock_aws
 
     moto_fixes.apply()
     with mock_aws():

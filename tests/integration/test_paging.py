@@ -8,8 +8,8 @@ import json
 import socket
 
 import pytest
-
 from engram.config import get_settings
+
 from tests.integration.webhooks_helpers import fake_getaddrinfo
 
 CREATES = {
