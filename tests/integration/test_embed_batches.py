@@ -10,7 +10,6 @@ import pytest
 
 from tests.integration.webhooks_helpers import failed_ids, receive_all, sqs_event, sqs_record
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
 @pytest.fixture

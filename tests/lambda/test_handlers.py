@@ -17,8 +17,6 @@ from engram import keys
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 KEY_PLACEHOLDER = "ek_REPLACE_ME"
-# Powertools warns on every invocation that records no business metric.
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 SESSION_PLACEHOLDER = "sess_REPLACE_ME"
 
 

@@ -7,6 +7,7 @@ decorated on its first invocation (`lambda_entry`), not when its module is impor
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="engram")
 metrics = Metrics(namespace="Engram", service="engram")
+# Most invocations (every API request) count nothing: not worth a warning in each one's log.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 # What Powertools' inject_lambda_context (and a correlation id path) put on every line.
 _INVOCATION_KEYS = ("cold_start", "function_name", "function_memory_size", "function_arn",
                     "function_request_id", "correlation_id")
