@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-LAMBDA_PYTHON ?= python3.12  # the template's Runtime
+# The template's Runtime: `make build` compiles the functions' bytecode with it.
+LAMBDA_PYTHON ?= python3.12
 
 .PHONY: install dev test lint build bench clean
 
