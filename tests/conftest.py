@@ -166,3 +166,14 @@ def client(aws_env):
 @pytest.fixture
 def auth(workspace):
     return {"Authorization": f"Bearer {workspace[1]}"}
+
+
+@pytest.fixture
+def fake_dns(monkeypatch):
+    """Test host names resolve through webhooks_helpers.FAKE_DNS (webhook URLs are checked
+    against private addresses when created)."""
+    import socket
+
+    from tests.integration.webhooks_helpers import fake_getaddrinfo
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo(socket.getaddrinfo))

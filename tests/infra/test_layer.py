@@ -33,12 +33,14 @@ def _requirements() -> list[Requirement]:
 def layer_distributions() -> dict[str, metadata.Distribution]:
     """The requirements and everything they require (with their extras), by name."""
     found: dict[str, metadata.Distribution] = {}
+    walked: set[tuple[str, frozenset[str]]] = set()
     pending = [(req, frozenset(req.extras)) for req in _requirements()]
     while pending:
         req, extras = pending.pop()
         name = canonicalize_name(req.name)
-        if name in found and not extras:
+        if (name, extras) in walked:  # also ends a package that requires its own extras
             continue
+        walked.add((name, extras))
         dist = found.setdefault(name, metadata.distribution(req.name))
         for child in map(Requirement, dist.requires or []):
             wanted = [{"extra": e} for e in extras] or [{"extra": ""}]
@@ -85,11 +87,10 @@ def test_every_function_imports_from_the_layer_alone(layer, function):
 
 def test_a_function_answers_a_request_from_the_layer_alone(layer):
     event = (ROOT / "tests" / "events" / "health_get.json").read_text()
-    code = ("import json, sys; from types import SimpleNamespace; import handler\n"
-            "ctx = SimpleNamespace(function_name='health', function_version='1', "
-            "memory_limit_in_mb=512, aws_request_id='r', log_group_name='g', "
-            "log_stream_name='s', get_remaining_time_in_millis=lambda: 1000, "
-            "invoked_function_arn='arn:aws:lambda:us-east-1:123456789012:function:health')\n"
+    code = ("import json, sys; import handler\n"
+            "from engram.local.pump import LambdaContext\n"
+            "ctx = LambdaContext('health', "
+            "'arn:aws:lambda:us-east-1:123456789012:function:health', 512, 3)\n"
             "print(json.dumps(handler.lambda_handler(json.loads(sys.argv[1]), ctx)))\n")
     result = _run(ROOT / "functions" / "health", layer, code.replace("sys.argv[1]", repr(event)))
     assert result.returncode == 0, result.stderr[-2000:]

@@ -11,7 +11,6 @@ import pytest
 from tests.integration.webhooks_helpers import failed_ids, receive_all, sqs_event, sqs_record
 
 
-
 @pytest.fixture
 def store(client, auth):
     def make(*contents):

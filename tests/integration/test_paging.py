@@ -5,25 +5,19 @@ and a 4xx with a sentence for a bad limit or cursor."""
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 from engram.config import get_settings
 
-from tests.integration.webhooks_helpers import fake_getaddrinfo
-
+pytestmark = pytest.mark.usefixtures("fake_dns")  # webhook URLs are resolved when created
 CREATES = {
     "/v1/sessions": lambda i: {},
     "/v1/memories": lambda i: {"content": f"memory {i}"},
     "/v1/api-keys": lambda i: {"name": f"key {i}"},
-    "/v1/webhooks": lambda i: {"url": f"https://hooks.example.com/{i}", "events": ["session.created"]},
+    "/v1/webhooks": lambda i: {"url": f"https://hooks.example.com/{i}",
+                               "events": ["session.created"]},
 }
 LISTS = [*CREATES, "/v1/webhooks/wh_unknown/deliveries"]
-
-
-@pytest.fixture(autouse=True)
-def _dns(monkeypatch):
-    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo(socket.getaddrinfo))
 
 
 @pytest.fixture

@@ -3,19 +3,13 @@ Test host names resolve through a fake DNS (webhooks_helpers.FAKE_DNS)."""
 
 from __future__ import annotations
 
-import socket
-
 import boto3
 import pytest
 
-from tests.integration.webhooks_helpers import body_of, fake_getaddrinfo, receive_all
+from tests.integration.webhooks_helpers import body_of, receive_all
 
 URL = "https://hooks.example.com/engram"
-
-
-@pytest.fixture(autouse=True)
-def _dns(monkeypatch):
-    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo(socket.getaddrinfo))
+pytestmark = pytest.mark.usefixtures("fake_dns")
 
 
 def _create(client, auth, **body):

@@ -13,7 +13,6 @@ from engram.clock import get_clock, iso, parse_iso
 from engram.errors import ValidationFailed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
-from engram.paging import Cursor, PageLimit, page_size
 from engram.memories.models import (
     Memory,
     MemoryBatchCreate,
@@ -25,6 +24,7 @@ from engram.memories.models import (
 )
 from engram.memories.deps import MemoryServiceDep
 from engram.memories.repository import MemoryFilters
+from engram.paging import Cursor, PageLimit, page_size
 from engram.validation import parse_one_or_many
 
 router = APIRouter(tags=["memories"], route_class=IdempotentRoute)
