@@ -3,16 +3,22 @@
 The local adapter runs its real model. The Bedrock adapter runs on a real boto3
 client under botocore's Stubber: before each call that embeds, the case queues the
 canned responses (a deterministic fake vector per text) for exactly the texts about
-to be sent, and the stub checks each request's parameters.
+to be sent, and the stub checks each request's parameters. The Stubber answers calls in
+order, so Titan's concurrent calls run instead over real HTTP, against a Bedrock-shaped
+server on 127.0.0.1 that checks each request and counts the texts it was sent.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -95,6 +101,84 @@ def cohere_case(stubber, client) -> Case:
     return Case(BedrockEmbedder(model_id, FAKE_DIMENSION, client=client), expect)
 
 
+class TitanServer(ThreadingHTTPServer):
+    """Bedrock's InvokeModel (POST /model/{modelId}/invoke) for Titan V2, on 127.0.0.1: a
+    well-formed request gets fake_vector(inputText); each text sent, and the most calls in
+    flight at once, are recorded."""
+
+    daemon_threads = True
+
+    def __init__(self, model_id: str) -> None:
+        super().__init__(("127.0.0.1", 0), TitanHandler)
+        self.model_id = model_id
+        self.texts: collections.Counter[str] = collections.Counter()
+        self.errors: list[str] = []
+        self.in_flight = self.most_in_flight = 0
+        self.lock = threading.Lock()
+
+
+class TitanHandler(BaseHTTPRequestHandler):
+    server: TitanServer
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        server = self.server
+        with server.lock:
+            server.in_flight += 1
+            server.most_in_flight = max(server.most_in_flight, server.in_flight)
+        try:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if (unquote(self.path) != f"/model/{server.model_id}/invoke"
+                    or set(body) != {"inputText", "dimensions", "normalize"}
+                    or body["dimensions"] != FAKE_DIMENSION):
+                server.errors.append(f"{self.path} {body}")
+            with server.lock:
+                server.texts[body["inputText"]] += 1
+            reply = json.dumps({"embedding": fake_vector(body["inputText"])}).encode()
+        finally:
+            with server.lock:
+                server.in_flight -= 1
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+CONCURRENCY = 4
+
+
+@pytest.fixture(scope="module")
+def titan_server():
+    server = TitanServer("amazon.titan-embed-text-v2:0")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def titan_http_case(server: TitanServer) -> tuple[Case, collections.Counter[str]]:
+    """The Titan case over HTTP with CONCURRENCY calls in flight; the counter it returns
+    holds the texts the test is expected to send."""
+    import boto3
+    from botocore.config import Config
+
+    from engram.adapters.bedrock_embedder import BedrockEmbedder
+
+    client = boto3.client(
+        "bedrock-runtime", region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10))
+    expected: collections.Counter[str] = collections.Counter()
+    embedder = BedrockEmbedder(server.model_id, FAKE_DIMENSION, client=client,
+                               concurrency=CONCURRENCY)
+    return Case(embedder, expected.update), expected
+
+
 @pytest.fixture(scope="module")
 def local_embedder():
     from engram.adapters.local_embedder import LocalEmbedder
@@ -102,10 +186,18 @@ def local_embedder():
     return LocalEmbedder()
 
 
-@pytest.fixture(params=["local", "bedrock-titan", "bedrock-cohere"])
+@pytest.fixture(params=["local", "bedrock-titan", "bedrock-titan-http", "bedrock-cohere"])
 def case(request, local_embedder):
     if request.param == "local":
         yield Case(local_embedder, lambda texts: None)
+        return
+    if request.param == "bedrock-titan-http":
+        server = request.getfixturevalue("titan_server")
+        server.texts.clear()
+        made, expected = titan_http_case(server)
+        yield made
+        assert server.texts == expected and not server.errors
+        assert server.most_in_flight <= CONCURRENCY
         return
     client, stubber = stubbed_client()
     make = titan_case if request.param == "bedrock-titan" else cohere_case

@@ -262,6 +262,60 @@ def test_unreachable_bedrock_is_a_retryable_error():
     assert caught.value.retryable
 
 
+class FakeTitan:
+    """A thread-safe Bedrock client for the concurrency tests. A call waits for `wait()`:
+    by default, a barrier that lets calls return only once `parties` of them are in flight
+    together, so sequential calls break it (after its timeout) instead of passing."""
+
+    def __init__(self, parties: int = 1, fail_on: str | None = None) -> None:
+        self.wait = threading.Barrier(parties, timeout=10).wait
+        self.fail_on = fail_on
+        self.texts: list[str] = []
+        self._lock = threading.Lock()
+
+    def invoke_model(self, **kwargs):
+        from botocore.exceptions import ClientError
+        from botocore.response import StreamingBody
+
+        text = json.loads(kwargs["body"])["inputText"]
+        with self._lock:
+            self.texts.append(text)
+        if text == self.fail_on:
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
+                              "InvokeModel")
+        self.wait()
+        raw = json.dumps({"embedding": [float(len(text))] + [1.0] * 255}).encode()
+        return {"body": StreamingBody(io.BytesIO(raw), len(raw))}
+
+
+def test_titan_calls_run_concurrently_and_rows_keep_the_texts_order():
+    texts = ["a" * n for n in range(1, 9)]
+    client = FakeTitan(parties=4)
+    vectors = BedrockEmbedder(TITAN, 256, client=client, concurrency=4).embed(texts)
+    # Row i is text i's vector: its first component grows with the text's length.
+    assert np.all(np.diff(vectors[:, 0]) > 0)
+    assert sorted(client.texts) == sorted(texts)
+
+
+def test_a_failed_concurrent_call_fails_the_batch_and_cancels_the_calls_not_started():
+    client, gate = FakeTitan(fail_on="fails"), threading.Event()
+    client.wait = lambda: gate.wait(timeout=10)  # the other calls hold until the batch has failed
+    embedder = BedrockEmbedder(TITAN, 256, client=client, concurrency=2)
+    with pytest.raises(EmbeddingError, match="ThrottlingException") as caught:
+        embedder.embed(["fails"] + [f"text {i}" for i in range(40)])
+    gate.set()
+    embedder._pool.shutdown(wait=True)
+    assert caught.value.retryable
+    # "fails", and at most one held call per thread of the pool: the other 38 never ran.
+    assert "fails" in client.texts and len(client.texts) <= 3
+
+
+@pytest.mark.parametrize("concurrency", [0, 11])
+def test_concurrency_out_of_range_is_refused(concurrency):
+    with pytest.raises(ValueError, match="concurrency must be from 1 to 10"):
+        BedrockEmbedder(TITAN, 256, concurrency=concurrency)
+
+
 def test_titan_v2_refuses_a_dimension_it_cannot_produce():
     with pytest.raises(ValueError, match="EMBEDDING_DIMENSION"):
         BedrockEmbedder(TITAN, 384)
@@ -295,3 +349,10 @@ def test_get_embedder_picks_bedrock_from_settings(monkeypatch, clean_caches):
     assert isinstance(embedder, BedrockEmbedder)
     assert embedder.dimension == 512
     assert embedder.name == "bedrock:amazon.titan-embed-text-v2:0"
+    assert embedder.concurrency == 8  # the setting's default
+
+
+def test_bedrock_concurrency_comes_from_settings(monkeypatch, clean_caches):
+    monkeypatch.setenv("EMBEDDER", "bedrock")
+    monkeypatch.setenv("BEDROCK_EMBEDDING_CONCURRENCY", "3")
+    assert get_embedder().concurrency == 3

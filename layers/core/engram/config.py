@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     bedrock_embedding_model_id: str = Field(
         "amazon.titan-embed-text-v2:0", description="Bedrock embedding model id."
     )
+    bedrock_embedding_concurrency: int = Field(
+        8, ge=1, le=10, description="Titan embedding calls a worker has in flight at once (Titan "
+        "takes one text per call; 10 is botocore's connection pool)."
+    )
     embedding_dimension: int = Field(
         1024, ge=8, description="Vector size asked of Bedrock (the local model is always 384)."
     )

@@ -1,13 +1,16 @@
 """The production embedder: Amazon Bedrock `invoke_model` through boto3.
 
-Titan Text Embeddings V2 (the default) takes one text per call; Cohere embed models
-(ids starting `cohere.`) take a list, sent in batches of up to 96.
+Titan Text Embeddings V2 (the default) takes one text per call, so a batch's calls run
+`concurrency` at a time on a small thread pool (each call mostly waits on the network);
+Cohere embed models (ids starting `cohere.`) take a list, sent in batches of up to 96.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -16,6 +19,7 @@ from engram.search.embedder import EmbeddingError, check_texts, normalise
 
 TITAN_V2_DIMENSIONS = (256, 512, 1024)
 COHERE_BATCH = 96  # Bedrock's limit on texts per Cohere embed call
+MAX_CONCURRENCY = 10  # botocore's connection pool per client (max_pool_connections)
 RETRYABLE_CODES = {
     "ThrottlingException",
     "ServiceUnavailableException",
@@ -28,7 +32,10 @@ RETRYABLE_CODES = {
 class BedrockEmbedder:
     """The Embedder port on a Bedrock embedding model."""
 
-    def __init__(self, model_id: str, dimension: int, client: Any = None) -> None:
+    def __init__(self, model_id: str, dimension: int, client: Any = None,
+                 concurrency: int = 1) -> None:
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency must be from 1 to {MAX_CONCURRENCY}, not {concurrency}.")
         titan_v2 = model_id.startswith("amazon.titan-embed-text-v2")
         if titan_v2 and dimension not in TITAN_V2_DIMENSIONS:
             raise ValueError(
@@ -39,6 +46,9 @@ class BedrockEmbedder:
         self.dimension = dimension
         self.name = f"bedrock:{model_id}"
         self._client = client  # tests pass a stubbed client; otherwise the cached factory's
+        self.concurrency = concurrency
+        self._pool: ThreadPoolExecutor | None = None  # made on the first batch that needs it
+        self._pool_lock = threading.Lock()
 
     @property
     def client(self) -> Any:
@@ -59,8 +69,25 @@ class BedrockEmbedder:
                 for row in self._cohere(texts[i : i + COHERE_BATCH])
             ]
         else:
-            rows = [self._titan(text) for text in texts]
+            rows = self._titan_all(texts)
         return normalise(np.array(rows, dtype=np.float32))
+
+    def _titan_all(self, texts: list[str]) -> list[list[float]]:
+        """One call per text, up to `concurrency` in flight; rows in the texts' order. On a
+        failure, the calls not yet started are cancelled and the first failed text's error
+        is raised."""
+        if self.concurrency == 1 or len(texts) == 1:
+            return [self._titan(text) for text in texts]
+        with self._pool_lock:
+            _ = self.client  # made here: creating a boto3 client is not thread-safe
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="bedrock-embed")
+        futures = [self._pool.submit(self._titan, text) for text in texts]
+        try:
+            return [future.result() for future in futures]
+        finally:
+            for future in futures:
+                future.cancel()
 
     def _titan(self, text: str) -> list[float]:
         body = {"inputText": text, "dimensions": self.dimension, "normalize": True}

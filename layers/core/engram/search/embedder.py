@@ -74,6 +74,7 @@ def get_embedder() -> Embedder:
         return BedrockEmbedder(
             model_id=settings.bedrock_embedding_model_id,
             dimension=settings.embedding_dimension,
+            concurrency=settings.bedrock_embedding_concurrency,
         )
     from engram.adapters.local_embedder import LocalEmbedder
 
