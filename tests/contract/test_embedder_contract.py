@@ -120,7 +120,7 @@ class TitanServer(ThreadingHTTPServer):
 class TitanHandler(BaseHTTPRequestHandler):
     server: TitanServer
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         server = self.server
         with server.lock:
             server.in_flight += 1
