@@ -280,6 +280,19 @@ def test_parameters(sam):
     assert {"Stage", "OpenSearchEndpoint"} <= set(sam["Parameters"])
 
 
+def test_embed_worker_concurrency_is_bounded_by_a_parameter(sam, cfn):
+    # Each instance has BEDROCK_EMBEDDING_CONCURRENCY calls in flight: unbounded instances
+    # on a backlog would be throttled by Bedrock until their records are dead-lettered.
+    parameter = sam["Parameters"]["EmbedWorkerMaxConcurrency"]
+    assert parameter["MinValue"] >= 2 and parameter["MaxValue"] <= 1000  # Lambda's range
+    embed_mappings = [
+        m["Properties"] for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if "EmbedQueue" in referenced_ids(m["Properties"]["EventSourceArn"])]
+    assert len(embed_mappings) == 1
+    assert embed_mappings[0]["ScalingConfig"] == {
+        "MaximumConcurrency": {"Ref": "EmbedWorkerMaxConcurrency"}}
+
+
 # ---- the checks themselves, on hand-made templates ----
 
 def _worker_template(response_types: list[str] | None) -> dict[str, Any]:
