@@ -177,3 +177,25 @@ def fake_dns(monkeypatch):
     from tests.integration.webhooks_helpers import fake_getaddrinfo
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo(socket.getaddrinfo))
+
+
+@pytest.fixture
+def lambda_trace(monkeypatch):
+    """The X-Ray SDK recording as in a traced Lambda invocation (its Lambda context, a trace
+    header), with the handler's subsegment open; yields that subsegment. Nothing is sent:
+    the subsegment is never ended, and the SDK's global state is put back."""
+    import aws_xray_sdk
+    from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.core.lambda_launcher import LambdaContext
+
+    monkeypatch.setenv("_X_AMZN_TRACE_ID",
+                       "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+    was_enabled, was_context = aws_xray_sdk.global_sdk_config.sdk_enabled(), xray_recorder.context
+    aws_xray_sdk.global_sdk_config.set_sdk_enabled(True)
+    xray_recorder.context = LambdaContext()
+    try:
+        yield xray_recorder.begin_subsegment("## lambda_handler")
+    finally:
+        xray_recorder.context.clear_trace_entities()
+        xray_recorder.context = was_context
+        aws_xray_sdk.global_sdk_config.set_sdk_enabled(was_enabled)

@@ -310,6 +310,20 @@ def test_a_failed_concurrent_call_fails_the_batch_and_cancels_the_calls_not_star
     assert "fails" in client.texts and len(client.texts) <= 3
 
 
+def test_concurrent_titan_calls_nest_under_the_invocations_trace(lambda_trace):
+    from aws_xray_sdk.core import xray_recorder
+
+    seen = []
+
+    class Recording(FakeTitan):
+        def invoke_model(self, **kwargs):
+            seen.append(xray_recorder.get_trace_entity())
+            return super().invoke_model(**kwargs)
+
+    BedrockEmbedder(TITAN, 256, client=Recording(parties=2), concurrency=2).embed(["a", "b"])
+    assert len(seen) == 2 and all(entity is lambda_trace for entity in seen)
+
+
 @pytest.mark.parametrize("concurrency", [0, 11])
 def test_concurrency_out_of_range_is_refused(concurrency):
     with pytest.raises(ValueError, match="concurrency must be from 1 to 10"):

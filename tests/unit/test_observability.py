@@ -9,7 +9,7 @@ import threading
 from types import SimpleNamespace
 
 import pytest
-from engram.observability import lambda_entry, log_keys, logger
+from engram.observability import in_current_trace, lambda_entry, log_keys, logger
 
 
 @pytest.fixture
@@ -131,3 +131,26 @@ def test_an_invocation_that_counts_nothing_logs_no_warning():
                          timeout=60, check=True)
     assert out.stdout.strip().endswith("ok")
     assert "No application metrics" not in out.stderr
+
+
+def _entity_on_another_thread(fn):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn).result()
+
+
+def test_another_thread_records_inside_the_invocations_trace_entity(lambda_trace):
+    from aws_xray_sdk.core import xray_recorder
+
+    # Without it, X-Ray's per-thread state gives the pool thread a segment of its own.
+    assert _entity_on_another_thread(xray_recorder.get_trace_entity) is not lambda_trace
+    assert _entity_on_another_thread(in_current_trace(xray_recorder.get_trace_entity)) is lambda_trace
+    assert xray_recorder.get_trace_entity() is lambda_trace  # the calling thread's is untouched
+
+
+def test_without_a_lambda_trace_the_function_is_returned_as_is():
+    def fn():
+        return 1
+
+    assert in_current_trace(fn) is fn

@@ -6,13 +6,14 @@ decorated on its first invocation (`lambda_entry`), not when its module is impor
 
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 
@@ -24,6 +25,7 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 _INVOCATION_KEYS = ("cold_start", "function_name", "function_memory_size", "function_arn",
                     "function_request_id", "correlation_id")
 _tallies = threading.local()  # per thread: the local stack runs workers beside the API
+T = TypeVar("T")
 
 
 @cache
@@ -93,6 +95,31 @@ def log_keys(**keys: Any) -> Iterator[None]:
         yield
     finally:
         logger.thread_safe_remove_keys(list(keys))
+
+
+def in_current_trace(fn: Callable[..., T]) -> Callable[..., T]:
+    """`fn`, to run on another thread inside this thread's X-Ray trace entity. The X-Ray SDK
+    keeps the entity per thread, so a pool thread's boto3 calls would otherwise not nest
+    under the invocation's subsegment. `fn` itself unless a Lambda trace is being recorded
+    (the tracer loads the SDK; this never does)."""
+    sdk, core = sys.modules.get("aws_xray_sdk"), sys.modules.get("aws_xray_sdk.core")
+    if sdk is None or core is None or not sdk.global_sdk_config.sdk_enabled():
+        return fn
+    from aws_xray_sdk.core.lambda_launcher import LambdaContext
+
+    recorder = core.xray_recorder
+    if not isinstance(recorder.context, LambdaContext):  # elsewhere, no entity is an error log
+        return fn
+    entity = recorder.get_trace_entity()
+
+    def traced(*args: Any, **kwargs: Any) -> T:
+        recorder.set_trace_entity(entity)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            recorder.clear_trace_entities()
+
+    return traced
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engram.observability import in_current_trace
 from engram.search.embedder import EmbeddingError, check_texts, normalise
 
 TITAN_V2_DIMENSIONS = (256, 512, 1024)
@@ -82,7 +83,8 @@ class BedrockEmbedder:
             _ = self.client  # made here: creating a boto3 client is not thread-safe
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="bedrock-embed")
-        futures = [self._pool.submit(self._titan, text) for text in texts]
+        titan = in_current_trace(self._titan)
+        futures = [self._pool.submit(titan, text) for text in texts]
         try:
             return [future.result() for future in futures]
         finally:
