@@ -145,7 +145,8 @@ def test_another_thread_records_inside_the_invocations_trace_entity(lambda_trace
 
     # Without it, X-Ray's per-thread state gives the pool thread a segment of its own.
     assert _entity_on_another_thread(xray_recorder.get_trace_entity) is not lambda_trace
-    assert _entity_on_another_thread(in_current_trace(xray_recorder.get_trace_entity)) is lambda_trace
+    traced = in_current_trace(xray_recorder.get_trace_entity)
+    assert _entity_on_another_thread(traced) is lambda_trace
     assert xray_recorder.get_trace_entity() is lambda_trace  # the calling thread's is untouched
 
 

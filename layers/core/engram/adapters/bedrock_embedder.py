@@ -82,7 +82,8 @@ class BedrockEmbedder:
         with self._pool_lock:
             _ = self.client  # made here: creating a boto3 client is not thread-safe
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="bedrock-embed")
+                self._pool = ThreadPoolExecutor(self.concurrency,
+                                                thread_name_prefix="bedrock-embed")
         titan = in_current_trace(self._titan)
         futures = [self._pool.submit(titan, text) for text in texts]
         try:
