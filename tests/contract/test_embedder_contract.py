@@ -4,8 +4,9 @@ The local adapter runs its real model. The Bedrock adapter runs on a real boto3
 client under botocore's Stubber: before each call that embeds, the case queues the
 canned responses (a deterministic fake vector per text) for exactly the texts about
 to be sent, and the stub checks each request's parameters. The Stubber answers calls in
-order, so Titan's concurrent calls run instead over real HTTP, against a Bedrock-shaped
-server on 127.0.0.1 that checks each request and counts the texts it was sent.
+order, so Titan's concurrent calls run instead over real HTTP, against a receiver on
+127.0.0.1 that answers as Bedrock does; each request it got is then checked, and its texts
+counted against the ones the test sent.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ import collections
 import hashlib
 import io
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 import numpy as np
@@ -26,6 +25,7 @@ import pytest
 from engram.search.embedder import Embedder, embed_one
 
 FAKE_DIMENSION = 256
+TITAN_V2 = "amazon.titan-embed-text-v2:0"
 
 
 @dataclass
@@ -67,7 +67,7 @@ def invoke_params(model_id: str, body: dict) -> dict:
 def titan_case(stubber, client) -> Case:
     from engram.adapters.bedrock_embedder import BedrockEmbedder
 
-    model_id = "amazon.titan-embed-text-v2:0"
+    model_id = TITAN_V2
 
     def expect(texts: Sequence[str]) -> None:
         for text in texts:
@@ -101,66 +101,24 @@ def cohere_case(stubber, client) -> Case:
     return Case(BedrockEmbedder(model_id, FAKE_DIMENSION, client=client), expect)
 
 
-class TitanServer(ThreadingHTTPServer):
-    """Bedrock's InvokeModel (POST /model/{modelId}/invoke) for Titan V2, on 127.0.0.1: a
-    well-formed request gets fake_vector(inputText); each text sent, and the most calls in
-    flight at once, are recorded."""
-
-    daemon_threads = True
-
-    def __init__(self, model_id: str) -> None:
-        super().__init__(("127.0.0.1", 0), TitanHandler)
-        self.model_id = model_id
-        self.texts: collections.Counter[str] = collections.Counter()
-        self.errors: list[str] = []
-        self.in_flight = self.most_in_flight = 0
-        self.lock = threading.Lock()
-
-
-class TitanHandler(BaseHTTPRequestHandler):
-    server: TitanServer
-
-    def do_POST(self) -> None:
-        server = self.server
-        with server.lock:
-            server.in_flight += 1
-            server.most_in_flight = max(server.most_in_flight, server.in_flight)
-        try:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if (unquote(self.path) != f"/model/{server.model_id}/invoke"
-                    or set(body) != {"inputText", "dimensions", "normalize"}
-                    or body["dimensions"] != FAKE_DIMENSION):
-                server.errors.append(f"{self.path} {body}")
-            with server.lock:
-                server.texts[body["inputText"]] += 1
-            reply = json.dumps({"embedding": fake_vector(body["inputText"])}).encode()
-        finally:
-            with server.lock:
-                server.in_flight -= 1
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 CONCURRENCY = 4
 
 
+def titan_reply(request) -> bytes:
+    """Bedrock's InvokeModel answer for Titan V2: fake_vector of the text sent."""
+    return json.dumps({"embedding": fake_vector(json.loads(request.body)["inputText"])}).encode()
+
+
 @pytest.fixture(scope="module")
-def titan_server():
-    server = TitanServer("amazon.titan-embed-text-v2:0")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    thread.join(timeout=10)
+def titan_endpoint():
+    from tests.integration.webhooks_helpers import Receiver
+
+    receiver = Receiver(reply=titan_reply).start()
+    yield receiver
+    receiver.stop()
 
 
-def titan_http_case(server: TitanServer) -> tuple[Case, collections.Counter[str]]:
+def titan_http_case(receiver) -> tuple[Case, collections.Counter[str]]:
     """The Titan case over HTTP with CONCURRENCY calls in flight; the counter it returns
     holds the texts the test is expected to send."""
     import boto3
@@ -170,13 +128,24 @@ def titan_http_case(server: TitanServer) -> tuple[Case, collections.Counter[str]
 
     client = boto3.client(
         "bedrock-runtime", region_name="us-east-1",
-        endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+        endpoint_url=f"http://127.0.0.1:{receiver.server.server_address[1]}",
         aws_access_key_id="testing", aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10))
     expected: collections.Counter[str] = collections.Counter()
-    embedder = BedrockEmbedder(server.model_id, FAKE_DIMENSION, client=client,
-                               concurrency=CONCURRENCY)
+    embedder = BedrockEmbedder(TITAN_V2, FAKE_DIMENSION, client=client, concurrency=CONCURRENCY)
     return Case(embedder, expected.update), expected
+
+
+def titan_requests_sent(receiver) -> collections.Counter[str]:
+    """The texts of the InvokeModel requests received; each request is checked as Titan's."""
+    texts: collections.Counter[str] = collections.Counter()
+    for request in receiver.requests:
+        body = json.loads(request.body)
+        assert unquote(request.path) == f"/model/{TITAN_V2}/invoke"
+        assert body == {"inputText": body["inputText"], "dimensions": FAKE_DIMENSION,
+                        "normalize": True}
+        texts[body["inputText"]] += 1
+    return texts
 
 
 @pytest.fixture(scope="module")
@@ -192,12 +161,11 @@ def case(request, local_embedder):
         yield Case(local_embedder, lambda texts: None)
         return
     if request.param == "bedrock-titan-http":
-        server = request.getfixturevalue("titan_server")
-        server.texts.clear()
-        made, expected = titan_http_case(server)
+        receiver = request.getfixturevalue("titan_endpoint")
+        receiver.requests.clear()
+        made, expected = titan_http_case(receiver)
         yield made
-        assert server.texts == expected and not server.errors
-        assert server.most_in_flight <= CONCURRENCY
+        assert titan_requests_sent(receiver) == expected
         return
     client, stubber = stubbed_client()
     make = titan_case if request.param == "bedrock-titan" else cohere_case

@@ -1,5 +1,6 @@
-"""Shared by the webhook integration tests: a real HTTP receiver on 127.0.0.1, a fake DNS
-for the SSRF guard, and SQS-shaped events built from messages received from moto."""
+"""Shared by the webhook integration tests: a real HTTP receiver on 127.0.0.1 (also the
+embedder contract's Bedrock endpoint), a fake DNS for the SSRF guard, and SQS-shaped events
+built from messages received from moto."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 PUBLIC_IP = "93.184.216.34"
 FAKE_DNS = {"hooks.example.com": PUBLIC_IP, "other.example.com": "8.8.4.4",
@@ -37,10 +38,12 @@ class Received:
 @dataclass
 class Receiver:
     """Answers each POST with the next scripted action: an HTTP status, or "hang" (no answer
-    for HANG_SECONDS). After the script runs out it answers `then`."""
+    for HANG_SECONDS). After the script runs out it answers `then`. The body is "ok", or
+    what `reply` makes of the request (sent as JSON)."""
 
     script: list[Any] = field(default_factory=list)
     then: Any = 200
+    reply: Callable[[Received], bytes] | None = None
     requests: list[Received] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -56,16 +59,19 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(min(length, 1_000_000))
-                receiver.requests.append(Received(self.path, dict(self.headers.items()), body,
-                                                  time.monotonic()))
+                received = Received(self.path, dict(self.headers.items()), body, time.monotonic())
+                receiver.requests.append(received)
                 action = receiver.next_action()
                 if action == "hang":
                     receiver._stop.wait(HANG_SECONDS)
                     return
+                answer = receiver.reply(received) if receiver.reply else b"ok"
                 self.send_response(int(action))
-                self.send_header("Content-Length", "2")
+                if receiver.reply:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(answer)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -326,8 +326,15 @@ def test_concurrent_titan_calls_nest_under_the_invocations_trace(lambda_trace):
 
 @pytest.mark.parametrize("concurrency", [0, 11])
 def test_concurrency_out_of_range_is_refused(concurrency):
+    from engram.adapters.bedrock_embedder import MAX_CONCURRENCY
+    from engram.config import Settings
+
     with pytest.raises(ValueError, match="concurrency must be from 1 to 10"):
         BedrockEmbedder(TITAN, 256, concurrency=concurrency)
+    # The setting allows exactly what the adapter does (config cannot import the adapter).
+    field = Settings.model_fields["bedrock_embedding_concurrency"]
+    bounds = {type(m).__name__: m for m in field.metadata}
+    assert (bounds["Ge"].ge, bounds["Le"].le) == (1, MAX_CONCURRENCY)
 
 
 def test_titan_v2_refuses_a_dimension_it_cannot_produce():
