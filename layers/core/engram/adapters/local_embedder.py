@@ -9,6 +9,7 @@ once per process; `count_tokens` needs only the tokenizer.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -30,6 +31,9 @@ BATCH_SIZE = 32
 # tokens run slower per token here (their activations outgrow the CPU caches), so 50
 # dialogue turns in one call went at ~105/s and in calls of <= 512 tokens at ~260-290/s.
 TOKEN_BUDGET = 512
+# Besides its padded tokens, a model call costs about as much as this many more (measured
+# here: ~3 ms a call, ~90 us a padded token; docs/benchmarks.md, "Calls chosen by cost").
+CALL_COST_TOKENS = 32
 DEFAULT_THREADS = 2
 
 
@@ -143,19 +147,27 @@ class LocalEmbedder:
 
     def _groups(self, ids: list[list[int]]) -> list[list[int]]:
         """Positions of the texts, shortest first, in model calls of similar lengths: at most
-        batch_size texts and token_budget padded tokens each. Padding does not change a
-        vector (the mask excludes it), only the cost."""
+        batch_size texts and token_budget padded tokens each (one longer text goes alone).
+        Of all such splits of the sorted texts, the one of least cost: padded tokens plus
+        CALL_COST_TOKENS a call, found by a dynamic programme over the sorted lengths.
+        Padding does not change a vector (the mask excludes it), only the cost."""
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        groups: list[list[int]] = []
-        for i in order:
-            group = groups[-1] if groups else None
-            # Sorted, so text i is the longest of its group: the call pads to its length.
-            if (group is None or len(group) == self.batch_size
-                    or (len(group) + 1) * len(ids[i]) > self.token_budget):
-                groups.append([i])
-            else:
-                group.append(i)
-        return groups
+        lengths = [len(ids[i]) for i in order]
+        # cost[end]: the least cost of the first `end` sorted texts; start[end]: where the
+        # last call of that split begins. A call pads to its last (longest) text.
+        cost, start = [0] + [math.inf] * len(order), [0] * (len(order) + 1)
+        for end in range(1, len(order) + 1):
+            for begin in range(end - 1, max(end - self.batch_size, 0) - 1, -1):
+                padded = (end - begin) * lengths[end - 1]
+                if padded > self.token_budget and end - begin > 1:
+                    break  # an earlier begin only adds texts of this width
+                if cost[begin] + CALL_COST_TOKENS + padded < cost[end]:
+                    cost[end], start[end] = cost[begin] + CALL_COST_TOKENS + padded, begin
+        groups, end = [], len(order)
+        while end:
+            groups.append(order[start[end]:end])
+            end = start[end]
+        return groups[::-1]
 
 
 def _padded(ids: list[list[int]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
