@@ -29,8 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 300.0
 # Wall time is the measure; CPU time (process_time) is printed beside it because it
 # barely moves when other processes compete for the cores.
-PROBE = ("import time; t, c = time.perf_counter(), time.process_time(); import {module}; "
-         "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)")
+PROBE = (
+    "import time; t, c = time.perf_counter(), time.process_time(); import {module}; "
+    "print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000)"
+)
 
 
 def compile_bytecode() -> None:
@@ -48,8 +50,9 @@ def functions() -> list[str]:
 
 
 def _python(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          check=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+    )
 
 
 def import_ms(module: str) -> tuple[float, float]:
@@ -68,7 +71,7 @@ def slowest_imports(module: str, top: int) -> list[tuple[str, float]]:
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        _, cumulative, name = line[len("import time:"):].split("|")
+        _, cumulative, name = line[len("import time:") :].split("|")
         package = name.strip().split(".")[0]
         if package in own or package in sys.stdlib_module_names or package.startswith("_"):
             continue
@@ -82,12 +85,23 @@ ZIP_EPOCH = 315532800  # 1980-01-01 UTC
 
 def deployed_import_ms(build: Path, function: Path, python: str) -> float:
     """Wall ms of `import handler` laid out as Lambda lays it out (/var/task, /opt/python)."""
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONDONTWRITEBYTECODE": "1",
-           "PYTHONPATH": os.pathsep.join([".", str(build / "CoreLayer" / "python")]),
-           "AWS_REGION": "us-east-1", "ORT_DISABLE_TELEMETRY": "1"}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join([".", str(build / "CoreLayer" / "python")]),
+        "AWS_REGION": "us-east-1",
+        "ORT_DISABLE_TELEMETRY": "1",
+    }
     probe = PROBE.format(module="handler")
-    out = subprocess.run([python, "-S", "-c", probe], cwd=function, env=env,
-                         capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [python, "-S", "-c", probe],
+        cwd=function,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return float(out.stdout.split()[0])
 
 
@@ -99,17 +113,24 @@ def deployed(build: Path, python: str, runs: int) -> None:
     # The interpreter's own path: a version manager's shim needs the environment dropped below.
     python, version = subprocess.run(
         [python, "-c", "import sys; print(sys.executable, sys.version.split()[0])"],
-        capture_output=True, text=True, check=True).stdout.split()
-    print(f"Python {version}, {os.cpu_count()} CPUs ({cpu_note()}), load average {load_average()}; "
-          f"{build}: CoreLayer has {sources} .py and {compiled} .pyc files; median of {runs}\n")
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    print(
+        f"Python {version}, {os.cpu_count()} CPUs ({cpu_note()}), load average {load_average()}; "
+        f"{build}: CoreLayer has {sources} .py and {compiled} .pyc files; median of {runs}\n"
+    )
     print("| function (as deployed) | median wall (ms) | min | max | target | result |")
     print("|---|---:|---:|---:|---:|---|")
     for function in sorted(p for p in build.glob("*Function") if (p / "handler.py").is_file()):
         times = [deployed_import_ms(build, function, python) for _ in range(runs)]
         median = statistics.median(times)
         verdict = "pass" if median <= TARGET_MS else "**FAIL**"
-        print(f"| {function.name} | {median:.0f} | {min(times):.0f} | {max(times):.0f} | "
-              f"{TARGET_MS:.0f} | {verdict} |")
+        print(
+            f"| {function.name} | {median:.0f} | {min(times):.0f} | {max(times):.0f} | "
+            f"{TARGET_MS:.0f} | {verdict} |"
+        )
 
 
 def load_average() -> str:
@@ -134,11 +155,15 @@ def main() -> None:
         return
 
     compile_bytecode()
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs ({cpu_note()}), load average "
-          f"{load_average()} at start; target <= {TARGET_MS:.0f} ms; median of {args.runs} "
-          f"fresh processes\n")
-    print("| function | median wall (ms) | min | max | median CPU (ms) | target | result "
-          "| slowest third-party imports (cumulative ms) |")
+    print(
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs ({cpu_note()}), load average "
+        f"{load_average()} at start; target <= {TARGET_MS:.0f} ms; median of {args.runs} "
+        f"fresh processes\n"
+    )
+    print(
+        "| function | median wall (ms) | min | max | median CPU (ms) | target | result "
+        "| slowest third-party imports (cumulative ms) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|---|")
     for name in functions():
         module = f"functions.{name}.handler"
@@ -148,8 +173,10 @@ def main() -> None:
         median, cpu = statistics.median(times), statistics.median(cpu for _, cpu in runs)
         slow = ", ".join(f"`{n}` {ms:.0f}" for n, ms in slowest_imports(module, args.top))
         verdict = "pass" if median <= TARGET_MS else "**FAIL**"
-        print(f"| {name} | {median:.0f} | {min(times):.0f} | {max(times):.0f} | "
-              f"{cpu:.0f} | {TARGET_MS:.0f} | {verdict} | {slow} |")
+        print(
+            f"| {name} | {median:.0f} | {min(times):.0f} | {max(times):.0f} | "
+            f"{cpu:.0f} | {TARGET_MS:.0f} | {verdict} | {slow} |"
+        )
 
 
 if __name__ == "__main__":

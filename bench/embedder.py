@@ -64,8 +64,9 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=512)
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best is reported")
-    parser.add_argument("--quick", action="store_true",
-                        help="= --sentences 128 --queries 20 --repeat 1")
+    parser.add_argument(
+        "--quick", action="store_true", help="= --sentences 128 --queries 20 --repeat 1"
+    )
     args = parser.parse_args()
     if args.quick:
         args.sentences, args.queries, args.repeat = 128, 20, 1
@@ -81,8 +82,9 @@ def main() -> None:
 
     embedder.embed([queries[0]])  # warm-up: first run allocates buffers
     # Best of `repeat` rounds: on a shared machine the other processes only ever slow it down.
-    latencies = min((query_latencies(embedder, queries) for _ in range(args.repeat)),
-                    key=statistics.median)
+    latencies = min(
+        (query_latencies(embedder, queries) for _ in range(args.repeat)), key=statistics.median
+    )
     throughput = max(throughput_of(embedder, sentences) for _ in range(args.repeat))
     short_throughput = max(throughput_of(embedder, questions) for _ in range(args.repeat))
     load_average = os.getloadavg()[0]
@@ -90,12 +92,14 @@ def main() -> None:
     mean_tokens = statistics.mean(count_tokens(s) for s in sentences)
     short_tokens = statistics.mean(count_tokens(s) for s in questions)
     p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
-    print(f"Local embedder `{embedder.name}`, {args.threads} intra-op threads, "
-          f"calls of <= {embedder.batch_size} texts and <= {embedder.token_budget} padded "
-          f"tokens; {source}; best of {args.repeat} rounds; "
-          f"{platform.machine()}, "
-          f"{os.cpu_count()} CPUs ({cpu_note()}), Python {platform.python_version()}; "
-          f"1-minute load average {load_average:.1f} when it finished.\n")
+    print(
+        f"Local embedder `{embedder.name}`, {args.threads} intra-op threads, "
+        f"calls of <= {embedder.batch_size} texts and <= {embedder.token_budget} padded "
+        f"tokens; {source}; best of {args.repeat} rounds; "
+        f"{platform.machine()}, "
+        f"{os.cpu_count()} CPUs ({cpu_note()}), Python {platform.python_version()}; "
+        f"1-minute load average {load_average:.1f} when it finished.\n"
+    )
     print("| measure | value |\n|---|---|")
     print(f"| model load (imports + hash checks + session), first in process | {load_s:.2f} s |")
     median = statistics.median(latencies)
@@ -105,8 +109,7 @@ def main() -> None:
         (f"{len(sentences)} memory-length texts (mean {mean_tokens:.0f} tokens)", throughput),
         (f"{len(questions)} short queries (mean {short_tokens:.0f} tokens)", short_throughput),
     ):
-        print(f"| throughput, {label} | {wall:.0f} sentences/s "
-              f"({cpu:.0f} per CPU-second) |")
+        print(f"| throughput, {label} | {wall:.0f} sentences/s ({cpu:.0f} per CPU-second) |")
 
 
 if __name__ == "__main__":

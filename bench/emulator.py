@@ -20,12 +20,21 @@ import time
 
 from stack import cpu_note
 
-os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                  AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1")
+os.environ.update(
+    AWS_ACCESS_KEY_ID="bench",
+    AWS_SECRET_ACCESS_KEY="bench",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-ITEM = {"PK": "WS#ws_bench", "content": "x" * 300, "tags": ["a", "b"],
-        "metadata": {"source": "bench", "n": 1}, "embedding_status": "pending"}
+ITEM = {
+    "PK": "WS#ws_bench",
+    "content": "x" * 300,
+    "tags": ["a", "b"],
+    "metadata": {"source": "bench", "n": 1},
+    "embedding_status": "pending",
+}
 
 
 def cpu_ms_per_write(writes: int) -> float:
@@ -45,8 +54,11 @@ def cpu_ms_per_write(writes: int) -> float:
         for i in range(puts):
             table.put_item(Item={**ITEM, "SK": f"MEM#{i}"})
         for i in range(updates):
-            table.update_item(Key={"PK": ITEM["PK"], "SK": f"MEM#{i}"},
-                              UpdateExpression="SET version = :v", ExpressionAttributeValues={":v": i})
+            table.update_item(
+                Key={"PK": ITEM["PK"], "SK": f"MEM#{i}"},
+                UpdateExpression="SET version = :v",
+                ExpressionAttributeValues={":v": i},
+            )
         return (time.process_time() - started) * 1000 / (puts + updates)
 
 
@@ -60,10 +72,14 @@ def main() -> None:
         args.writes, args.rounds = 1000, 1
     samples = [cpu_ms_per_write(args.writes) for _ in range(args.rounds)]
     print(cpu_note())
-    print("\n| writes (3/4 PutItem, 1/4 UpdateItem) | rounds | CPU ms per write, median (min-max) |")
+    print(
+        "\n| writes (3/4 PutItem, 1/4 UpdateItem) | rounds | CPU ms per write, median (min-max) |"
+    )
     print("|---:|---:|---:|")
-    print(f"| {args.writes} | {args.rounds} | {statistics.median(samples):.3f} "
-          f"({min(samples):.3f}-{max(samples):.3f}) |")
+    print(
+        f"| {args.writes} | {args.rounds} | {statistics.median(samples):.3f} "
+        f"({min(samples):.3f}-{max(samples):.3f}) |"
+    )
 
 
 if __name__ == "__main__":

@@ -26,22 +26,45 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from metrics import (DATA, Conversation, Discard, Tally, Turn, load, memory_content,
-                     memory_title, session_time, sessions_of)
+from metrics import (
+    DATA,
+    Conversation,
+    Discard,
+    Tally,
+    Turn,
+    load,
+    memory_content,
+    memory_title,
+    session_time,
+    sessions_of,
+)
 
 MODES = ("keyword", "semantic", "hybrid")
 
-os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                  AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
-                  TABLE_NAME="engram-bench", ORT_DISABLE_TELEMETRY="1",
-                  POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_LOG_LEVEL="ERROR",
-                  POWERTOOLS_METRICS_NAMESPACE="EngramBench")
-for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "OPENSEARCH_ENDPOINT", "SEARCH_BACKEND",
-              "EMBEDDER", "LOCAL_INDEX_PATH"):
+os.environ.update(
+    AWS_ACCESS_KEY_ID="bench",
+    AWS_SECRET_ACCESS_KEY="bench",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    TABLE_NAME="engram-bench",
+    ORT_DISABLE_TELEMETRY="1",
+    POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_LOG_LEVEL="ERROR",
+    POWERTOOLS_METRICS_NAMESPACE="EngramBench",
+)
+for _name in (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "OPENSEARCH_ENDPOINT",
+    "SEARCH_BACKEND",
+    "EMBEDDER",
+    "LOCAL_INDEX_PATH",
+):
     os.environ.pop(_name, None)
 
 
 # --- the stack --------------------------------------------------------------------------
+
 
 @contextmanager
 def local_stack() -> Iterator[None]:
@@ -52,7 +75,9 @@ def local_stack() -> Iterator[None]:
     from engram.local.resources import create_resources, function_environment
 
     with mock_aws():
-        made = create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-bench")
+        made = create_resources(
+            boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-bench"
+        )
         os.environ.update(function_environment(made))
         _clear_caches()
         yield
@@ -87,9 +112,11 @@ def store(conv: Conversation, context: str) -> dict[str, str]:
     for session in sessions_of(conv.turns):
         clock._now = session_time(session[0].date)  # the memory's created_at: the session's date
         for start in range(0, len(session), 90):  # a transaction holds at most 100 items
-            chunk = session[start:start + 90]
-            contexts = [_context(session, start + i) if context == "prev" else None
-                        for i in range(len(chunk))]
+            chunk = session[start : start + 90]
+            contexts = [
+                _context(session, start + i) if context == "prev" else None
+                for i in range(len(chunk))
+            ]
             memories = service.create(workspace, [_body(conv, t) for t in chunk], contexts=contexts)
             dia_of.update({m.memory_id: t.dia_id for m, t in zip(memories, chunk, strict=True)})
     for memory_id in dia_of:
@@ -105,12 +132,16 @@ def _context(session: list[Turn], i: int) -> str | None:
 def _body(conv: Conversation, turn: Turn) -> Any:
     from engram.memories.models import MemoryCreate
 
-    return MemoryCreate(content=memory_content(turn), title=memory_title(turn),
-                        session_id=f"{conv.sample_id}-s{turn.session}",
-                        metadata={"dia_id": turn.dia_id, "session_date": turn.date})
+    return MemoryCreate(
+        content=memory_content(turn),
+        title=memory_title(turn),
+        session_id=f"{conv.sample_id}-s{turn.session}",
+        metadata={"dia_id": turn.dia_id, "session_date": turn.date},
+    )
 
 
 # --- evaluation -------------------------------------------------------------------------
+
 
 class _Snapshot:
     """The re-check's get_many over the live memories, read once through moto after
@@ -127,8 +158,14 @@ class _Snapshot:
         return {m: self._live[m] for m in memory_ids if m in self._live}
 
 
-def evaluate(conv: Conversation, dia_of: dict[str, str], variants: dict[str, tuple[str, Any]],
-             half_life: float, tallies: dict[str, Tally], moto_reads: bool) -> None:
+def evaluate(
+    conv: Conversation,
+    dia_of: dict[str, str],
+    variants: dict[str, tuple[str, Any]],
+    half_life: float,
+    tallies: dict[str, Tally],
+    moto_reads: bool,
+) -> None:
     from engram import aws
     from engram.clock import FixedClock
     from engram.memories.repository import MemoryRepository
@@ -145,8 +182,9 @@ def evaluate(conv: Conversation, dia_of: dict[str, str], variants: dict[str, tup
     svc = SearchService(get_search_index(), get_embedder(), repo, asked, half_life_days=half_life)
     for qa in conv.questions:
         for name, (mode, weights) in variants.items():
-            request = SearchRequest(query=qa["question"], search_mode=mode, limit=10,
-                                    weights=weights)
+            request = SearchRequest(
+                query=qa["question"], search_mode=mode, limit=10, weights=weights
+            )
             started = time.perf_counter()
             response = svc.search(f"ws_{conv.sample_id}", request)
             tally = tallies.setdefault(name, Tally())
@@ -171,11 +209,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--conversations", type=int, default=None, help="first N (default all 5)")
     parser.add_argument("--context", choices=("prev", "none"), default="prev")
-    parser.add_argument("--weights", action="append", default=[],
-                        help="extra hybrid weights semantic,keyword,recency (repeatable)")
+    parser.add_argument(
+        "--weights",
+        action="append",
+        default=[],
+        help="extra hybrid weights semantic,keyword,recency (repeatable)",
+    )
     parser.add_argument("--half-life", type=float, default=30.0, help="recency half-life, days")
-    parser.add_argument("--moto-reads", action="store_true",
-                        help="re-check hits through moto on every search (slow)")
+    parser.add_argument(
+        "--moto-reads",
+        action="store_true",
+        help="re-check hits through moto on every search (slow)",
+    )
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
     conversations = load(args.data, args.conversations)
@@ -188,14 +233,18 @@ def main() -> None:
             dia_of = store(conv, args.context)
             t1 = time.perf_counter()
             evaluate(conv, dia_of, variants, args.half_life, tallies, args.moto_reads)
-            print(f"{conv.sample_id}: {len(conv.turns)} turns stored+embedded in {t1 - t0:.0f} s, "
-                  f"{len(conv.questions)} questions in {time.perf_counter() - t1:.0f} s",
-                  file=sys.stderr)
+            print(
+                f"{conv.sample_id}: {len(conv.turns)} turns stored+embedded in {t1 - t0:.0f} s, "
+                f"{len(conv.questions)} questions in {time.perf_counter() - t1:.0f} s",
+                file=sys.stderr,
+            )
     questions = sum(len(c.questions) for c in conversations)
-    print(f"\nLoCoMo dev: {len(conversations)} conversations "
-          f"({', '.join(c.sample_id for c in conversations)}), {questions} questions "
-          f"(category 5 skipped), context={args.context}, half-life {args.half_life:g} days, "
-          f"{time.perf_counter() - started:.0f} s in all\n")
+    print(
+        f"\nLoCoMo dev: {len(conversations)} conversations "
+        f"({', '.join(c.sample_id for c in conversations)}), {questions} questions "
+        f"(category 5 skipped), context={args.context}, half-life {args.half_life:g} days, "
+        f"{time.perf_counter() - started:.0f} s in all\n"
+    )
     print("| mode | recall@5 | recall@10 | NDCG@10 | search p50 ms | search p95 ms |")
     print("|---|---|---|---|---|---|")
     for name, tally in tallies.items():

@@ -61,8 +61,9 @@ def load(path: Path, limit: int | None) -> list[Conversation]:
 
 
 def _turns(conv: dict[str, Any]) -> Iterator[Turn]:
-    sessions = sorted(int(k.split("_")[1]) for k in conv
-                      if re.fullmatch(r"session_\d+", k) and conv[k])
+    sessions = sorted(
+        int(k.split("_")[1]) for k in conv if re.fullmatch(r"session_\d+", k) and conv[k]
+    )
     for n in sessions:
         for turn in conv[f"session_{n}"]:
             text = turn["text"]
@@ -121,10 +122,15 @@ class Tally:
             self.ms.append(ms)
 
     def row(self, name: str) -> str:
-        timing = (f"{statistics.median(self.ms):.1f} | {percentile(self.ms, 0.95):.1f}"
-                  if self.ms else "- | -")
-        return (f"| {name} | {statistics.mean(self.r5):.3f} | {statistics.mean(self.r10):.3f} | "
-                f"{statistics.mean(self.ndcg10):.3f} | {timing} |")
+        timing = (
+            f"{statistics.median(self.ms):.1f} | {percentile(self.ms, 0.95):.1f}"
+            if self.ms
+            else "- | -"
+        )
+        return (
+            f"| {name} | {statistics.mean(self.r5):.3f} | {statistics.mean(self.r10):.3f} | "
+            f"{statistics.mean(self.ndcg10):.3f} | {timing} |"
+        )
 
 
 class Discard:
@@ -140,8 +146,9 @@ class Discard:
     def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
         return {}
 
-    def publish_many(self, event_type: str, workspace_id: str,
-                     datas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def publish_many(
+        self, event_type: str, workspace_id: str, datas: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         return [{} for _ in datas]
 
     def draft(self, event_type: str, workspace_id: str, datas: list[dict[str, Any]]) -> Any:

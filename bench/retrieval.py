@@ -57,8 +57,9 @@ def text_of(turn: Turn, dated: bool) -> str:
     return f"[{turn.date}] {memory_content(turn)}" if dated else memory_content(turn)
 
 
-def store(http: httpx.Client, conv: Conversation, via: str,
-          dated: bool) -> tuple[dict[str, str], list[str]]:
+def store(
+    http: httpx.Client, conv: Conversation, via: str, dated: bool
+) -> tuple[dict[str, str], list[str]]:
     """Sessions, then the turns in batches; answers (memory_id → dia_id, session ids).
     via="memories": POST /v1/memories, title "Session on <date>" (no neighbouring context).
     via="messages": POST /v1/sessions/{id}/messages, one batch per session (each message is
@@ -66,9 +67,17 @@ def store(http: httpx.Client, conv: Conversation, via: str,
     sessions, pending = [], []
     for session in sessions_of(conv.turns):
         sid = f"{conv.sample_id}-s{session[0].session}"
-        _check(http.post("/v1/sessions", json={"session_id": sid, "agent_id": "locomo",
-                                               "metadata": {"session_date": session[0].date}}),
-               f"create session {sid}")
+        _check(
+            http.post(
+                "/v1/sessions",
+                json={
+                    "session_id": sid,
+                    "agent_id": "locomo",
+                    "metadata": {"session_date": session[0].date},
+                },
+            ),
+            f"create session {sid}",
+        )
         sessions.append(sid)
         pending += [(sid, t) for t in session]
     dia_of: dict[str, str] = {}
@@ -77,21 +86,38 @@ def store(http: httpx.Client, conv: Conversation, via: str,
         for session in sessions_of(conv.turns):
             sid = f"{conv.sample_id}-s{session[0].session}"
             for start in range(0, len(session), BATCH):
-                chunk = session[start:start + BATCH]
-                body = {"messages": [{"role": "user" if t.speaker == speakers[0] else "assistant",
-                                      "content": text_of(t, dated),
-                                      "metadata": {"dia_id": t.dia_id, "session_date": t.date}}
-                                     for t in chunk]}
-                stored = _check(http.post(f"/v1/sessions/{sid}/messages", json=body),
-                                f"messages of {sid}")["messages"]
-                dia_of.update({m["memory_id"]: t.dia_id for m, t in zip(stored, chunk, strict=True)})
+                chunk = session[start : start + BATCH]
+                body = {
+                    "messages": [
+                        {
+                            "role": "user" if t.speaker == speakers[0] else "assistant",
+                            "content": text_of(t, dated),
+                            "metadata": {"dia_id": t.dia_id, "session_date": t.date},
+                        }
+                        for t in chunk
+                    ]
+                }
+                stored = _check(
+                    http.post(f"/v1/sessions/{sid}/messages", json=body), f"messages of {sid}"
+                )["messages"]
+                dia_of.update(
+                    {m["memory_id"]: t.dia_id for m, t in zip(stored, chunk, strict=True)}
+                )
         return dia_of, sessions
     for start in range(0, len(pending), BATCH):
-        chunk = pending[start:start + BATCH]
-        body = {"memories": [{"content": text_of(t, dated), "session_id": sid, "role": "user",
-                              **({} if dated else {"title": memory_title(t)}),
-                              "metadata": {"dia_id": t.dia_id, "session_date": t.date}}
-                             for sid, t in chunk]}
+        chunk = pending[start : start + BATCH]
+        body = {
+            "memories": [
+                {
+                    "content": text_of(t, dated),
+                    "session_id": sid,
+                    "role": "user",
+                    **({} if dated else {"title": memory_title(t)}),
+                    "metadata": {"dia_id": t.dia_id, "session_date": t.date},
+                }
+                for sid, t in chunk
+            ]
+        }
         stored = _check(http.post("/v1/memories", json=body), "store a batch")["memories"]
         dia_of.update({m["memory_id"]: t.dia_id for m, (_, t) in zip(stored, chunk, strict=True)})
     return dia_of, sessions
@@ -125,22 +151,33 @@ def bm25_baseline(conv: Conversation, dated: bool) -> Any:
 
     corpus = [text_of(t, dated) for t in conv.turns]
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenize(corpus, stopwords="en", show_progress=False),
-                    show_progress=False)
+    retriever.index(
+        bm25s.tokenize(corpus, stopwords="en", show_progress=False), show_progress=False
+    )
     return retriever
 
 
-def evaluate(http: httpx.Client, conv: Conversation, dia_of: dict[str, str],
-             questions: list[dict[str, Any]], tallies: dict[str, Tally], dated: bool) -> None:
+def evaluate(
+    http: httpx.Client,
+    conv: Conversation,
+    dia_of: dict[str, str],
+    questions: list[dict[str, Any]],
+    tallies: dict[str, Tally],
+    dated: bool,
+) -> None:
     import bm25s
 
     retriever = bm25_baseline(conv, dated)
     for qa in questions:
         for mode in MODES:
             started = time.perf_counter()
-            found = _check(http.post("/v1/memories/search",
-                                     json={"query": qa["question"], "search_mode": mode,
-                                           "limit": 10}), f"search {mode}")
+            found = _check(
+                http.post(
+                    "/v1/memories/search",
+                    json={"query": qa["question"], "search_mode": mode, "limit": 10},
+                ),
+                f"search {mode}",
+            )
             ms = (time.perf_counter() - started) * 1000
             ranked = [dia_of[r["memory_id"]] for r in found["results"]]
             tallies.setdefault(mode, Tally()).add(ranked, qa["evidence"], ms)
@@ -150,7 +187,9 @@ def evaluate(http: httpx.Client, conv: Conversation, dia_of: dict[str, str],
         docs, _ = retriever.retrieve(tokens, k=k, show_progress=False)
         ms = (time.perf_counter() - started) * 1000
         ranked = [conv.turns[int(i)].dia_id for i in docs[0]]
-        tallies.setdefault("plain BM25 (bm25s, in process)", Tally()).add(ranked, qa["evidence"], ms)
+        tallies.setdefault("plain BM25 (bm25s, in process)", Tally()).add(
+            ranked, qa["evidence"], ms
+        )
 
 
 def main() -> None:
@@ -158,11 +197,18 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=None, help="first N (default all 5)")
     parser.add_argument("--questions", type=int, default=None, help="first N per conversation")
     parser.add_argument("--quick", action="store_true", help="= --conversations 1 --questions 40")
-    parser.add_argument("--via", choices=("memories", "messages"), default="messages",
-                        help="store the turns with POST /v1/memories or as session messages")
-    parser.add_argument("--undated", action="store_true",
-                        help="content '<speaker>: <text>' (date in the title) instead of "
-                             "'[<date>] <speaker>: <text>'")
+    parser.add_argument(
+        "--via",
+        choices=("memories", "messages"),
+        default="messages",
+        help="store the turns with POST /v1/memories or as session messages",
+    )
+    parser.add_argument(
+        "--undated",
+        action="store_true",
+        help="content '<speaker>: <text>' (date in the title) instead of "
+        "'[<date>] <speaker>: <text>'",
+    )
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
     if args.quick:
@@ -184,20 +230,24 @@ def main() -> None:
                 if failed:
                     raise RuntimeError(f"{failed} embeddings failed")
                 t2 = time.monotonic()
-                questions = conv.questions[:args.questions]
+                questions = conv.questions[: args.questions]
                 evaluate(http, conv, dia_of, questions, tallies, dated)
                 t3 = time.monotonic()
         timings.append((conv.sample_id, len(conv.turns), len(questions), t1 - t0, t2 - t1, t3 - t2))
-        print(f"{conv.sample_id}: {len(conv.turns)} turns stored in {t1 - t0:.0f} s, embedded "
-              f"{t2 - t1:.0f} s later, {len(questions)} questions x 4 in {t3 - t2:.0f} s",
-              file=sys.stderr)
+        print(
+            f"{conv.sample_id}: {len(conv.turns)} turns stored in {t1 - t0:.0f} s, embedded "
+            f"{t2 - t1:.0f} s later, {len(questions)} questions x 4 in {t3 - t2:.0f} s",
+            file=sys.stderr,
+        )
     total = time.monotonic() - started
     questions = sum(t[2] for t in timings)
-    print(f"\nLoCoMo dev through the local stack's HTTP API: {len(conversations)} conversations "
-          f"({', '.join(c.sample_id for c in conversations)}), {questions} questions (category 5 "
-          f"skipped), limit 10, default weights; stored via {args.via}, content "
-          f"{'[date] speaker: text' if dated else 'speaker: text, date in the title'}; one stack per conversation; {total:.0f} s in all; {datetime.now(UTC):%Y-%m-%d %H:%M} "
-          f"UTC; Python {platform.python_version()}; {machine_note()}\n")
+    print(
+        f"\nLoCoMo dev through the local stack's HTTP API: {len(conversations)} conversations "
+        f"({', '.join(c.sample_id for c in conversations)}), {questions} questions (category 5 "
+        f"skipped), limit 10, default weights; stored via {args.via}, content "
+        f"{'[date] speaker: text' if dated else 'speaker: text, date in the title'}; one stack per conversation; {total:.0f} s in all; {datetime.now(UTC):%Y-%m-%d %H:%M} "
+        f"UTC; Python {platform.python_version()}; {machine_note()}\n"
+    )
     print("| conversation | turns | store (s) | embed wait (s) | questions | search (s) |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, turns, n, s, e, q in timings:
@@ -207,7 +257,9 @@ def main() -> None:
     for name, tally in tallies.items():
         print(tally.row(name))
     hybrid = sum(tallies["hybrid"].r10) / len(tallies["hybrid"].r10)
-    print(f"\nTarget hybrid recall@10 >= 0.70: {'met' if hybrid >= 0.70 else 'missed'} ({hybrid:.3f}).")
+    print(
+        f"\nTarget hybrid recall@10 >= 0.70: {'met' if hybrid >= 0.70 else 'missed'} ({hybrid:.3f})."
+    )
 
 
 if __name__ == "__main__":

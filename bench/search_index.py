@@ -40,9 +40,12 @@ def _documents(n: int, rng: np.random.Generator) -> list[IndexDocument]:
     start = datetime(2025, 1, 1, tzinfo=UTC)
     return [
         IndexDocument(
-            memory_id=f"m{i}", workspace_id=WORKSPACE, embedding=vectors[i],
+            memory_id=f"m{i}",
+            workspace_id=WORKSPACE,
+            embedding=vectors[i],
             content=" ".join(rng.choice(vocabulary, size=int(rng.integers(8, 20)))),
-            created_at=start + timedelta(seconds=i), session_id=f"s{i % 100}",
+            created_at=start + timedelta(seconds=i),
+            session_id=f"s{i % 100}",
         )
         for i in range(n)
     ]
@@ -83,35 +86,49 @@ def run(n: int, queries: int, seed: int = 7) -> dict[str, Any]:
     cold_s = time.perf_counter() - t
     knn = _timed(lambda v: index.knn(WORKSPACE, v, everything, k=K), vectors)
     bm25 = _timed(lambda q: index.bm25(WORKSPACE, q, everything, k=K), texts)
-    pair = _timed(lambda i: (index.knn(WORKSPACE, vectors[i], everything, k=K),
-                             index.bm25(WORKSPACE, texts[i], everything, k=K)), range(queries))
+    pair = _timed(
+        lambda i: (
+            index.knn(WORKSPACE, vectors[i], everything, k=K),
+            index.bm25(WORKSPACE, texts[i], everything, k=K),
+        ),
+        range(queries),
+    )
     filtered = SearchFilters(session_id="s7")
     knn_filtered = _timed(lambda v: index.knn(WORKSPACE, v, filtered, k=K), vectors[:50])
     return {
-        "n": n, "upsert_per_s": n / upsert_s, "knn": _ms(knn), "knn_filtered": _ms(knn_filtered),
-        "bm25_cold_ms": cold_s * 1000, "bm25": _ms(bm25), "pair": _ms(pair),
+        "n": n,
+        "upsert_per_s": n / upsert_s,
+        "knn": _ms(knn),
+        "knn_filtered": _ms(knn_filtered),
+        "bm25_cold_ms": cold_s * 1000,
+        "bm25": _ms(bm25),
+        "pair": _ms(pair),
     }
 
 
 def header(queries: int) -> str:
     load = os.getloadavg()
-    return (f"Local index, {DIMENSION}-d unit vectors, k={K}, {queries} queries per size; Python "
-            f"{platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
-            f"{os.cpu_count()} CPUs shared with other work (load average {load[0]:.1f}); "
-            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
-            "| docs | upsert (docs/s) | knn p50 / p95 (ms) | knn, session filter p50 / p95 (ms) "
-            "| bm25 first after writes (ms) | bm25 warm p50 / p95 (ms) "
-            "| hybrid pair p50 / p95 (ms) | target p95 <= 30 ms at 100k |\n"
-            "|---:|---:|---:|---:|---:|---:|---:|---|")
+    return (
+        f"Local index, {DIMENSION}-d unit vectors, k={K}, {queries} queries per size; Python "
+        f"{platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
+        f"{os.cpu_count()} CPUs shared with other work (load average {load[0]:.1f}); "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+        "| docs | upsert (docs/s) | knn p50 / p95 (ms) | knn, session filter p50 / p95 (ms) "
+        "| bm25 first after writes (ms) | bm25 warm p50 / p95 (ms) "
+        "| hybrid pair p50 / p95 (ms) | target p95 <= 30 ms at 100k |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---|"
+    )
 
 
 def row(r: dict[str, Any]) -> str:
     worst = max(r["knn"][1], r["bm25"][1], r["pair"][1])
     verdict = ("met" if worst <= 30 else "missed") if r["n"] >= 100_000 else "-"
-    return (f"| {r['n']:,} | {r['upsert_per_s']:,.0f} | {r['knn'][0]:.2f} / {r['knn'][1]:.2f} "
-            f"| {r['knn_filtered'][0]:.2f} / {r['knn_filtered'][1]:.2f} "
-            f"| {r['bm25_cold_ms']:.0f} | {r['bm25'][0]:.2f} / {r['bm25'][1]:.2f} "
-            f"| {r['pair'][0]:.2f} / {r['pair'][1]:.2f} | {verdict} |")
+    return (
+        f"| {r['n']:,} | {r['upsert_per_s']:,.0f} | {r['knn'][0]:.2f} / {r['knn'][1]:.2f} "
+        f"| {r['knn_filtered'][0]:.2f} / {r['knn_filtered'][1]:.2f} "
+        f"| {r['bm25_cold_ms']:.0f} | {r['bm25'][0]:.2f} / {r['bm25'][1]:.2f} "
+        f"| {r['pair'][0]:.2f} / {r['pair'][1]:.2f} | {verdict} |"
+    )
 
 
 def main() -> None:

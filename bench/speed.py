@@ -41,20 +41,37 @@ import numpy as np
 from metrics import DATA, Discard, percentile
 from stack import cpu_note
 
-os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                  AWS_DEFAULT_REGION="us-east-1", AWS_REGION="us-east-1",
-                  TABLE_NAME="engram-bench", ORT_DISABLE_TELEMETRY="1",
-                  POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_LOG_LEVEL="ERROR",
-                  POWERTOOLS_METRICS_NAMESPACE="EngramBench")
-for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "OPENSEARCH_ENDPOINT", "SEARCH_BACKEND",
-              "EMBEDDER", "LOCAL_INDEX_PATH"):
+os.environ.update(
+    AWS_ACCESS_KEY_ID="bench",
+    AWS_SECRET_ACCESS_KEY="bench",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    TABLE_NAME="engram-bench",
+    ORT_DISABLE_TELEMETRY="1",
+    POWERTOOLS_TRACE_DISABLED="true",
+    POWERTOOLS_LOG_LEVEL="ERROR",
+    POWERTOOLS_METRICS_NAMESPACE="EngramBench",
+)
+for _name in (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "OPENSEARCH_ENDPOINT",
+    "SEARCH_BACKEND",
+    "EMBEDDER",
+    "LOCAL_INDEX_PATH",
+):
     os.environ.pop(_name, None)
 
 
 def texts(path: Path, n: int) -> tuple[list[str], list[str]]:
     data = json.loads(path.read_text())
-    turns = [f"{t['speaker']}: {t['text']}" for item in data for k, v in item["conversation"].items()
-             if k.startswith("session_") and isinstance(v, list) for t in v]
+    turns = [
+        f"{t['speaker']}: {t['text']}"
+        for item in data
+        for k, v in item["conversation"].items()
+        if k.startswith("session_") and isinstance(v, list)
+        for t in v
+    ]
     questions = [qa["question"] for item in data for qa in item["qa"]]
     return turns[:n], questions[:n]
 
@@ -63,8 +80,13 @@ def short_memories(n: int, path: Path = DATA) -> list[str]:
     """LoCoMo's observations: the dataset's own distilled facts about the speakers ("Melanie
     painted a lake sunrise last year..."), i.e. what extraction stores, ~18 tokens each."""
     data = json.loads(path.read_text())
-    facts = [fact[0] for item in data for session in item["observation"].values()
-             for by_speaker in session.values() for fact in by_speaker]
+    facts = [
+        fact[0]
+        for item in data
+        for session in item["observation"].values()
+        for by_speaker in session.values()
+        for fact in by_speaker
+    ]
     return facts[:n]
 
 
@@ -73,6 +95,7 @@ def _ms(samples: list[float]) -> str:
 
 
 # --- 1. the embed worker ------------------------------------------------------------------
+
 
 class _Context:
     function_name, function_version, memory_limit_in_mb = "engram-bench", "$LATEST", 1024
@@ -86,13 +109,23 @@ class _Context:
 
 def _sqs_events(workspace_id: str, memory_ids: list[str], batch: int) -> list[dict[str, Any]]:
     """What the SQS event source hands the embed worker: `batch` records per invocation."""
-    records = [{"messageId": f"m{i}", "receiptHandle": f"r{i}", "eventSource": "aws:sqs",
-                "body": json.dumps({"kind": "memory.sync", "workspace_id": workspace_id,
-                                    "memory_id": memory_id}),
-                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                "md5OfBody": "", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:embed",
-                "awsRegion": "us-east-1"} for i, memory_id in enumerate(memory_ids)]
-    return [{"Records": records[i:i + batch]} for i in range(0, len(records), batch)]
+    records = [
+        {
+            "messageId": f"m{i}",
+            "receiptHandle": f"r{i}",
+            "eventSource": "aws:sqs",
+            "body": json.dumps(
+                {"kind": "memory.sync", "workspace_id": workspace_id, "memory_id": memory_id}
+            ),
+            "attributes": {"ApproximateReceiveCount": "1"},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:embed",
+            "awsRegion": "us-east-1",
+        }
+        for i, memory_id in enumerate(memory_ids)
+    ]
+    return [{"Records": records[i : i + batch]} for i in range(0, len(records), batch)]
 
 
 def _embed_worker_handler() -> Any:
@@ -125,13 +158,22 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
     from engram.local import moto_fixes
 
     moto_fixes.apply()  # the local stack's emulator runs with them
-    rows = ["| texts | mean tokens | path | memories/s | ms per memory | target >= 300/s |",
-            "|---|---:|---|---:|---:|---|"]
+    rows = [
+        "| texts | mean tokens | path | memories/s | ms per memory | target >= 300/s |",
+        "|---|---:|---|---:|---:|---|",
+    ]
     with mock_aws():
-        made = create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-bench")
+        made = create_resources(
+            boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-bench"
+        )
         os.environ.update(function_environment(made))
-        for cached in (config.get_settings, clock.get_clock, embedder_module.get_embedder,
-                       index_module.get_search_index, worker_module.get_index_sync):
+        for cached in (
+            config.get_settings,
+            clock.get_clock,
+            embedder_module.get_embedder,
+            index_module.get_search_index,
+            worker_module.get_index_sync,
+        ):
             cached.cache_clear()
         aws.clear_caches()
         lambda_handler = _embed_worker_handler()
@@ -141,8 +183,13 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
         lambda_handler(_sqs_events("ws_warm", ["mem_none"], 1)[0], _Context())
         for name, texts in corpora.items():
             workspace = f"ws_{len(rows)}"
-            ids = [m.memory_id for start in range(0, len(texts), 90) for m in service.create(
-                workspace, [MemoryCreate(content=t) for t in texts[start:start + 90]])]
+            ids = [
+                m.memory_id
+                for start in range(0, len(texts), 90)
+                for m in service.create(
+                    workspace, [MemoryCreate(content=t) for t in texts[start : start + 90]]
+                )
+            ]
             started = time.perf_counter()
             for event in _sqs_events(workspace, ids, batch):
                 response = lambda_handler(event, _Context())
@@ -156,14 +203,19 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
 
             tokens = statistics.mean(count_tokens(t) for t in texts)
             n, rate = len(texts), len(texts) / worker_s
-            rows.append(f"| {name} ({n}) | {tokens:.0f} | embed worker, SQS batches of {batch} | "
-                        f"{rate:.0f} | {1000 * worker_s / n:.1f} | {'met' if rate >= 300 else 'missed'} |")
-            rows.append(f"| {name} ({n}) | {tokens:.0f} | the model alone, one call | "
-                        f"{n / model_s:.0f} | {1000 * model_s / n:.1f} | |")
+            rows.append(
+                f"| {name} ({n}) | {tokens:.0f} | embed worker, SQS batches of {batch} | "
+                f"{rate:.0f} | {1000 * worker_s / n:.1f} | {'met' if rate >= 300 else 'missed'} |"
+            )
+            rows.append(
+                f"| {name} ({n}) | {tokens:.0f} | the model alone, one call | "
+                f"{n / model_s:.0f} | {1000 * model_s / n:.1f} | |"
+            )
     return rows
 
 
 # --- 2. query embedding ---------------------------------------------------------------------
+
 
 def query_embedding(questions: list[str]) -> list[str]:
     from engram.search.embedder import get_embedder
@@ -176,11 +228,15 @@ def query_embedding(questions: list[str]) -> list[str]:
         embedder.embed([question])
         samples.append((time.perf_counter() - t) * 1000)
     p95 = percentile(samples, 0.95)
-    return ["| queries | p50 / p95 (ms) | target p95 <= 10 ms |", "|---:|---:|---|",
-            f"| {len(samples)} | {_ms(samples)} | {'met' if p95 <= 10 else 'missed'} |"]
+    return [
+        "| queries | p50 / p95 (ms) | target p95 <= 10 ms |",
+        "|---:|---:|---|",
+        f"| {len(samples)} | {_ms(samples)} | {'met' if p95 <= 10 else 'missed'} |",
+    ]
 
 
 # --- 3. the local index ---------------------------------------------------------------------
+
 
 def local_index(sizes: list[int], queries: int) -> list[str]:
     import search_index
@@ -193,6 +249,7 @@ def local_index(sizes: list[int], queries: int) -> list[str]:
 
 # --- 4. POST /v1/memories through the stack --------------------------------------------------
 
+
 def post_latency(posts: int) -> str:
     import httpx
 
@@ -203,13 +260,18 @@ def post_latency(posts: int) -> str:
         samples = []
         with httpx.Client(base_url=stack.url, headers=headers, timeout=60) as http:
             for i in range(posts + 10):
-                body = {"content": f"Speed check {i}: the customer prefers email on weekdays.",
-                        "memory_type": "fact", "tags": ["bench"]}
+                body = {
+                    "content": f"Speed check {i}: the customer prefers email on weekdays.",
+                    "memory_type": "fact",
+                    "tags": ["bench"],
+                }
                 t = time.perf_counter()
                 response = http.post("/v1/memories", json=body)
                 ms = (time.perf_counter() - t) * 1000
                 if response.status_code != 201:
-                    raise RuntimeError(f"POST /v1/memories: {response.status_code} {response.text[:300]}")
+                    raise RuntimeError(
+                        f"POST /v1/memories: {response.status_code} {response.text[:300]}"
+                    )
                 if i >= 10:
                     samples.append(ms)
     p95 = percentile(samples, 0.95)
@@ -231,25 +293,35 @@ def main() -> None:
         args.memories, args.queries, args.sizes, args.posts = 100, 50, [10_000], 50
     skip = set(filter(None, args.skip.split(",")))
     memories, questions = texts(args.data, max(args.memories, args.queries))
-    print(f"Speed, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; Python {platform.python_version()}, "
-          f"numpy {np.__version__}, {platform.machine()}, {os.cpu_count()} CPUs ({cpu_note()}) "
-          f"shared with other work (load average {os.getloadavg()[0]:.1f} at the start); "
-          "local embedder all-MiniLM-L6-v2 int8 (2 threads)\n", flush=True)
+    print(
+        f"Speed, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; Python {platform.python_version()}, "
+        f"numpy {np.__version__}, {platform.machine()}, {os.cpu_count()} CPUs ({cpu_note()}) "
+        f"shared with other work (load average {os.getloadavg()[0]:.1f} at the start); "
+        "local embedder all-MiniLM-L6-v2 int8 (2 threads)\n",
+        flush=True,
+    )
     if "worker" not in skip:
-        corpora = {"LoCoMo turns": memories[:args.memories],
-                   "short memories": short_memories(args.memories)}
-        print(f"Embed worker ({args.batch} records per invocation, as template.yaml's BatchSize):\n",
-              flush=True)
+        corpora = {
+            "LoCoMo turns": memories[: args.memories],
+            "short memories": short_memories(args.memories),
+        }
+        print(
+            f"Embed worker ({args.batch} records per invocation, as template.yaml's BatchSize):\n",
+            flush=True,
+        )
         print("\n".join(worker(corpora, args.batch)) + "\n", flush=True)
     if "query" not in skip:
         print(f"Query embedding, {args.queries} LoCoMo questions:\n", flush=True)
-        print("\n".join(query_embedding(questions[:args.queries])) + "\n", flush=True)
+        print("\n".join(query_embedding(questions[: args.queries])) + "\n", flush=True)
     if "index" not in skip:
         print("Local index search (query embedding excluded):\n", flush=True)
         print("\n".join(local_index(args.sizes, args.queries)) + "\n", flush=True)
     if "post" not in skip:
-        print(f"POST /v1/memories through the local stack, one memory per request, {args.posts} "
-              "requests after 10 warm-up:\n", flush=True)
+        print(
+            f"POST /v1/memories through the local stack, one memory per request, {args.posts} "
+            "requests after 10 warm-up:\n",
+            flush=True,
+        )
         print("| requests | p50 / p95 (ms) | target p95 <= 20 ms |\n|---:|---:|---|")
         print(post_latency(args.posts), flush=True)
     print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}", file=sys.stderr)

@@ -21,8 +21,17 @@ READY_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 HOST = "127.0.0.1"
 # Settings from the caller's shell that would point the stack elsewhere.
-_DROP = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "TABLE_NAME", "OPENSEARCH_ENDPOINT", "SEARCH_BACKEND",
-         "EMBEDDER", "LOCAL_INDEX_PATH", "ENGRAM_URL", "ENGRAM_API_KEY")
+_DROP = (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "TABLE_NAME",
+    "OPENSEARCH_ENDPOINT",
+    "SEARCH_BACKEND",
+    "EMBEDDER",
+    "LOCAL_INDEX_PATH",
+    "ENGRAM_URL",
+    "ENGRAM_API_KEY",
+)
 
 
 def free_port() -> int:
@@ -38,8 +47,14 @@ class LocalStack:
         self.cwd = Path(self._tmp.name)
         self.log = self.cwd / "stack.log"
         env = {k: v for k, v in os.environ.items() if k not in _DROP}
-        env.update(PORT=str(free_port()), EMULATOR_PORT=str(free_port()), PYTHONUNBUFFERED="1",
-                   ORT_DISABLE_TELEMETRY="1", POWERTOOLS_LOG_LEVEL="WARNING", **(extra_env or {}))
+        env.update(
+            PORT=str(free_port()),
+            EMULATOR_PORT=str(free_port()),
+            PYTHONUNBUFFERED="1",
+            ORT_DISABLE_TELEMETRY="1",
+            POWERTOOLS_LOG_LEVEL="WARNING",
+            **(extra_env or {}),
+        )
         self._env = env
         self.process: subprocess.Popen[bytes] | None = None
         self.env_file = self.cwd / ".engram" / "dev.env"
@@ -48,8 +63,9 @@ class LocalStack:
     def __enter__(self) -> LocalStack:
         started = time.monotonic()
         with self.log.open("wb") as out:  # a file, not a pipe: nothing blocks on a full pipe
-            self.process = subprocess.Popen(self._command, cwd=self.cwd,
-                                            env=self._env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                self._command, cwd=self.cwd, env=self._env, stdout=out, stderr=subprocess.STDOUT
+            )
         try:
             while READY not in self.output():
                 if self.process.poll() is not None:
@@ -57,8 +73,11 @@ class LocalStack:
                 if time.monotonic() - started > READY_TIMEOUT:
                     raise RuntimeError(f"the stack was not ready in {READY_TIMEOUT:.0f} s")
                 time.sleep(0.1)
-            values = dict(line.split("=", 1) for line in self.env_file.read_text().splitlines()
-                          if line and not line.startswith("#"))
+            values = dict(
+                line.split("=", 1)
+                for line in self.env_file.read_text().splitlines()
+                if line and not line.startswith("#")
+            )
             self.url, self.api_key = values["ENGRAM_URL"], values["ENGRAM_API_KEY"]
             if not self.url.startswith(f"http://{HOST}:"):
                 raise RuntimeError(f"unexpected stack URL {self.url}")
@@ -75,8 +94,11 @@ class LocalStack:
             kept = Path(tempfile.gettempdir()) / "engram-bench-stack.log"
             self.stop()
             kept.write_text(self.output())
-            print(f"--- the stack's log, last lines (all of it in {kept}) ---\n"
-                  f"{self.output()[-3000:]}", file=sys.stderr)
+            print(
+                f"--- the stack's log, last lines (all of it in {kept}) ---\n"
+                f"{self.output()[-3000:]}",
+                file=sys.stderr,
+            )
         self.stop()
         self.cleanup()
 
@@ -98,9 +120,24 @@ class LocalStack:
     def create_workspace(self, name: str) -> str:
         """A new workspace through the admin CLI against this stack's emulator; its API key."""
         done = subprocess.run(
-            [sys.executable, "-m", "engram.cli", "--env-file", str(self.env_file),
-             "admin", "create-workspace", name, "--json"],
-            cwd=self.cwd, env=self._env, capture_output=True, text=True, timeout=60, check=True)
+            [
+                sys.executable,
+                "-m",
+                "engram.cli",
+                "--env-file",
+                str(self.env_file),
+                "admin",
+                "create-workspace",
+                name,
+                "--json",
+            ],
+            cwd=self.cwd,
+            env=self._env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return json.loads(done.stdout)["api_key"]
 
 
@@ -115,15 +152,29 @@ def cpu_note() -> str:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return "CPU unknown"
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
-                  if line.startswith("model name")), "CPU unknown")
-    flags = next((set(line.split(":", 1)[1].split()) for line in info.splitlines()
-                  if line.startswith("flags")), set())
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in info.splitlines()
+            if line.startswith("model name")
+        ),
+        "CPU unknown",
+    )
+    flags = next(
+        (
+            set(line.split(":", 1)[1].split())
+            for line in info.splitlines()
+            if line.startswith("flags")
+        ),
+        set(),
+    )
     widest = next((flag for flag in _VECTOR_FLAGS if flag in flags), "no AVX2")
     return f"{model}, {widest}"
 
 
 def machine_note() -> str:
     load = os.getloadavg()
-    return (f"{os.cpu_count()} CPUs ({cpu_note()}) shared with other work; load average "
-            f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (1/5/15 min) at the end")
+    return (
+        f"{os.cpu_count()} CPUs ({cpu_note()}) shared with other work; load average "
+        f"{load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (1/5/15 min) at the end"
+    )

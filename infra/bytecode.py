@@ -37,8 +37,10 @@ def check_interpreter(build_dir: Path) -> None:
     wanted = runtimes(build_dir)
     if wanted != {ours}:
         names = ", ".join(f"python{v}" for v in sorted(wanted)) or "no Python runtime"
-        raise SystemExit(f"The build targets {names}, but this is Python {ours}; run this "
-                         "script with the functions' Python (e.g. python3.12).")
+        raise SystemExit(
+            f"The build targets {names}, but this is Python {ours}; run this "
+            "script with the functions' Python (e.g. python3.12)."
+        )
 
 
 def artifacts(build_dir: Path) -> list[Path]:
@@ -56,9 +58,14 @@ def compile_artifact(folder: Path) -> bool:
     """True if every module compiled. A file that does not compile (a package's Python 2
     test data, say) is reported and left as source, as Lambda would find it anyway. (Paths
     in the bytecode need no rewriting: the import system sets them to where it finds it.)"""
-    return bool(compileall.compile_dir(
-        folder, quiet=1, workers=0,
-        invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH))
+    return bool(
+        compileall.compile_dir(
+            folder,
+            quiet=1,
+            workers=0,
+            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+        )
+    )
 
 
 def main(argv: list[str]) -> int:

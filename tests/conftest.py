@@ -19,8 +19,16 @@ os.environ.update(
     POWERTOOLS_LOG_LEVEL="WARNING",
     ORT_DISABLE_TELEMETRY="1",
 )
-for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "OPENSEARCH_ENDPOINT", "EMBED_QUEUE_URL",
-              "EXTRACT_QUEUE_URL", "DELIVER_QUEUE_URL", "SEARCH_BACKEND", "EMBEDDER"):
+for _name in (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "OPENSEARCH_ENDPOINT",
+    "EMBED_QUEUE_URL",
+    "EXTRACT_QUEUE_URL",
+    "DELIVER_QUEUE_URL",
+    "SEARCH_BACKEND",
+    "EMBEDDER",
+):
     os.environ.pop(_name, None)
 
 import pytest  # noqa: E402
@@ -35,8 +43,13 @@ def clear_engram_caches() -> None:
     config.get_settings.cache_clear()
     clock.get_clock.cache_clear()
     aws.clear_caches()
-    for factory in (embedder.get_embedder, index.get_search_index, worker.get_index_sync,
-                    extractor.get_extractor, extract_worker.get_session_extraction):
+    for factory in (
+        embedder.get_embedder,
+        index.get_search_index,
+        worker.get_index_sync,
+        extractor.get_extractor,
+        extract_worker.get_session_extraction,
+    ):
         factory.cache_clear()
 
 
@@ -188,8 +201,10 @@ def lambda_trace(monkeypatch):
     from aws_xray_sdk.core import xray_recorder
     from aws_xray_sdk.core.lambda_launcher import LambdaContext
 
-    monkeypatch.setenv("_X_AMZN_TRACE_ID",
-                       "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+    monkeypatch.setenv(
+        "_X_AMZN_TRACE_ID",
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    )
     was_enabled, was_context = aws_xray_sdk.global_sdk_config.sdk_enabled(), xray_recorder.context
     aws_xray_sdk.global_sdk_config.set_sdk_enabled(True)
     xray_recorder.context = LambdaContext()

@@ -74,8 +74,10 @@ def titan_case(stubber, client) -> Case:
             body = {"inputText": text, "dimensions": FAKE_DIMENSION, "normalize": True}
             stubber.add_response(
                 "invoke_model",
-                {"body": streaming_body({"embedding": fake_vector(text)}),
-                 "contentType": "application/json"},
+                {
+                    "body": streaming_body({"embedding": fake_vector(text)}),
+                    "contentType": "application/json",
+                },
                 invoke_params(model_id, body),
             )
 
@@ -93,8 +95,10 @@ def cohere_case(stubber, client) -> Case:
             batch = texts[i : i + COHERE_BATCH]
             stubber.add_response(
                 "invoke_model",
-                {"body": streaming_body({"embeddings": [fake_vector(t) for t in batch]}),
-                 "contentType": "application/json"},
+                {
+                    "body": streaming_body({"embeddings": [fake_vector(t) for t in batch]}),
+                    "contentType": "application/json",
+                },
                 invoke_params(model_id, {"texts": batch, "input_type": "search_document"}),
             )
 
@@ -127,10 +131,13 @@ def titan_http_case(receiver) -> tuple[Case, collections.Counter[str]]:
     from engram.adapters.bedrock_embedder import BedrockEmbedder
 
     client = boto3.client(
-        "bedrock-runtime", region_name="us-east-1",
+        "bedrock-runtime",
+        region_name="us-east-1",
         endpoint_url=f"http://127.0.0.1:{receiver.server.server_address[1]}",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10))
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10),
+    )
     expected: collections.Counter[str] = collections.Counter()
     embedder = BedrockEmbedder(TITAN_V2, FAKE_DIMENSION, client=client, concurrency=CONCURRENCY)
     return Case(embedder, expected.update), expected
@@ -142,8 +149,11 @@ def titan_requests_sent(receiver) -> collections.Counter[str]:
     for request in receiver.requests:
         body = json.loads(request.body)
         assert unquote(request.path) == f"/model/{TITAN_V2}/invoke"
-        assert body == {"inputText": body["inputText"], "dimensions": FAKE_DIMENSION,
-                        "normalize": True}
+        assert body == {
+            "inputText": body["inputText"],
+            "dimensions": FAKE_DIMENSION,
+            "normalize": True,
+        }
         texts[body["inputText"]] += 1
     return texts
 
@@ -236,7 +246,9 @@ def test_a_single_string_is_refused(case):
 
 def test_batch_equals_one_by_one(case):
     # More than one local batch (32), and lengths that differ a lot, so padding is exercised.
-    texts = [f"Memory {i}: " + "the quick brown fox " * (i % 7) + "jumps over it" for i in range(40)]
+    texts = [
+        f"Memory {i}: " + "the quick brown fox " * (i % 7) + "jumps over it" for i in range(40)
+    ]
     batched = embed(case, texts)
     singles = np.stack([embed(case, [text])[0] for text in texts])
     np.testing.assert_allclose(batched, singles, atol=1e-5)

@@ -57,7 +57,9 @@ class Harness:
 
     def require_knn(self) -> None:
         if not self.supports_knn:
-            pytest.skip("osmem-server has no k-NN query; its request body is asserted as data instead")
+            pytest.skip(
+                "osmem-server has no k-NN query; its request body is asserted as data instead"
+            )
 
     def _after_write(self) -> None:
         if self.path is not None:  # prove the state survives a save and a fresh load
@@ -84,7 +86,9 @@ def osmem_base() -> Iterator[Any]:
 
 def _opensearch_harness(name: str, url: str, supports_knn: bool) -> Iterator[Harness]:
     service = os.environ.get("OPENSEARCH_SERVICE", "es")
-    client = make_client(url, region=os.environ.get("AWS_REGION", "us-east-1"), service=service, timeout=10.0)
+    client = make_client(
+        url, region=os.environ.get("AWS_REGION", "us-east-1"), service=service, timeout=10.0
+    )
     index_name = f"engram-contract-{uuid.uuid4().hex[:12]}"
     index = OpenSearchIndex(client, index_name, serverless=service == "aoss", refresh="wait_for")
     index.ensure_index(DIMENSION)
@@ -130,12 +134,22 @@ def vec(*head: float) -> list[float]:
     return [*head, *([0.0] * (DIMENSION - len(head)))]
 
 
-def doc(memory_id: str, content: str = "memo", *, ws: str = WS, embedding: Any = None,
-        hours: float = 0, **fields: Any) -> IndexDocument:
+def doc(
+    memory_id: str,
+    content: str = "memo",
+    *,
+    ws: str = WS,
+    embedding: Any = None,
+    hours: float = 0,
+    **fields: Any,
+) -> IndexDocument:
     return IndexDocument(
-        memory_id=memory_id, workspace_id=ws, content=content,
+        memory_id=memory_id,
+        workspace_id=ws,
+        content=content,
         embedding=embedding if embedding is not None else vec(1.0),
-        created_at=T0 + timedelta(hours=hours), **fields,
+        created_at=T0 + timedelta(hours=hours),
+        **fields,
     )
 
 
@@ -202,17 +216,32 @@ def test_bm25_ranks_the_document_with_the_query_terms_first(harness: Harness) ->
 
 
 def test_bm25_stopword_only_or_unknown_queries_are_empty(harness: Harness) -> None:
-    harness.upsert(doc("a", "the cat sat on the mat"), doc("b", "it was what it was"),
-                   doc("c", "We decided to ship on Fridays"))
-    for query in ("the of and", "it was", "", "   ", "zebra", "how should we", "what did you do",
-                  "how should we contact Ada?"):
+    harness.upsert(
+        doc("a", "the cat sat on the mat"),
+        doc("b", "it was what it was"),
+        doc("c", "We decided to ship on Fridays"),
+    )
+    for query in (
+        "the of and",
+        "it was",
+        "",
+        "   ",
+        "zebra",
+        "how should we",
+        "what did you do",
+        "how should we contact Ada?",
+    ):
         assert harness.index.bm25(WS, query, EVERYTHING, k=5) == [], query
     assert harness.index.bm25("ws-empty", "cat", EVERYTHING, k=5) == []
 
 
 def test_bm25_indexes_search_text_and_title(harness: Harness) -> None:
     harness.upsert(
-        doc("context", "sounds great", search_text="Bob: shall we go kayaking on Saturday? Ada: sounds great"),
+        doc(
+            "context",
+            "sounds great",
+            search_text="Bob: shall we go kayaking on Saturday? Ada: sounds great",
+        ),
         doc("titled", "notes body", title="Kayaking trip"),
         doc("plain", "nothing relevant"),
     )
@@ -223,25 +252,74 @@ def test_bm25_indexes_search_text_and_title(harness: Harness) -> None:
 # --- filters ---
 
 CORPUS = (
-    doc("m1", hours=0, session_id="s1", memory_type="episodic", role="user",
+    doc(
+        "m1",
+        hours=0,
+        session_id="s1",
+        memory_type="episodic",
+        role="user",
         tags=("customer:ada", "kind:preference", "vip"),
-        metadata={"category": "preferences", "priority": 1, "flag": True}, user_id="u1", agent_id="g1"),
-    doc("m2", hours=1, session_id="s1", memory_type="semantic", role="assistant",
-        tags=("customer:ada", "kind:fact"), metadata={"category": "facts", "priority": 2},
-        user_id="u1", agent_id="g2"),
-    doc("m3", hours=2, session_id="s2", memory_type="procedural", role="user",
+        metadata={"category": "preferences", "priority": 1, "flag": True},
+        user_id="u1",
+        agent_id="g1",
+    ),
+    doc(
+        "m2",
+        hours=1,
+        session_id="s1",
+        memory_type="semantic",
+        role="assistant",
+        tags=("customer:ada", "kind:fact"),
+        metadata={"category": "facts", "priority": 2},
+        user_id="u1",
+        agent_id="g2",
+    ),
+    doc(
+        "m3",
+        hours=2,
+        session_id="s2",
+        memory_type="procedural",
+        role="user",
         tags=("customer:bob", "kind:preference"),
-        metadata={"category": "preferences", "priority": 2, "flag": False}, user_id="u2", agent_id="g1"),
+        metadata={"category": "preferences", "priority": 2, "flag": False},
+        user_id="u2",
+        agent_id="g1",
+    ),
     doc("m4", hours=3, session_id="s2", memory_type="episodic", role="system", tags=("vip",)),
-    doc("m5", hours=4, memory_type="semantic", tags=("customer:adam",),
-        metadata={"category": "preferences", "nested": {"k": "v"}}, user_id="u2", agent_id="g2"),
+    doc(
+        "m5",
+        hours=4,
+        memory_type="semantic",
+        tags=("customer:adam",),
+        metadata={"category": "preferences", "nested": {"k": "v"}},
+        user_id="u2",
+        agent_id="g2",
+    ),
     # Another tenant's document that matches every filter below: must never appear.
-    doc("m1", ws=OTHER, hours=0, session_id="s1", memory_type="episodic", role="user",
+    doc(
+        "m1",
+        ws=OTHER,
+        hours=0,
+        session_id="s1",
+        memory_type="episodic",
+        role="user",
         tags=("customer:ada", "kind:preference", "vip", "kind:fact", "customer:adam"),
-        metadata={"category": "preferences", "priority": 1, "flag": True}, user_id="u1", agent_id="g1"),
-    doc("x9", ws=OTHER, hours=2, session_id="s2", memory_type="semantic", role="user",
-        tags=("customer:ada", "kind:fact"), metadata={"category": "facts", "priority": 2},
-        user_id="u2", agent_id="g2"),
+        metadata={"category": "preferences", "priority": 1, "flag": True},
+        user_id="u1",
+        agent_id="g1",
+    ),
+    doc(
+        "x9",
+        ws=OTHER,
+        hours=2,
+        session_id="s2",
+        memory_type="semantic",
+        role="user",
+        tags=("customer:ada", "kind:fact"),
+        metadata={"category": "facts", "priority": 2},
+        user_id="u2",
+        agent_id="g2",
+    ),
 )
 
 
@@ -252,17 +330,31 @@ def H(n: float) -> datetime:
 FILTER_CASES = {
     "session": (SearchFilters(session_id="s1"), {"m1", "m2"}),
     "memory_types one": (SearchFilters(memory_types=("semantic",)), {"m2", "m5"}),
-    "memory_types many": (SearchFilters(memory_types=("episodic", "procedural")), {"m1", "m3", "m4"}),
+    "memory_types many": (
+        SearchFilters(memory_types=("episodic", "procedural")),
+        {"m1", "m3", "m4"},
+    ),
     "role": (SearchFilters(role="user"), {"m1", "m3"}),
     "tags one": (SearchFilters(tags=("customer:ada",)), {"m1", "m2"}),
     "tags all-of": (SearchFilters(tags=("customer:ada", "vip")), {"m1"}),
     "tag eq": (SearchFilters(tag_filters=(TagFilter("customer", "eq", "ada"),)), {"m1", "m2"}),
-    "tag neq": (SearchFilters(tag_filters=(TagFilter("customer", "neq", "ada"),)), {"m3", "m4", "m5"}),
+    "tag neq": (
+        SearchFilters(tag_filters=(TagFilter("customer", "neq", "ada"),)),
+        {"m3", "m4", "m5"},
+    ),
     "tag exists": (SearchFilters(tag_filters=(TagFilter("kind", "exists"),)), {"m1", "m2", "m3"}),
-    "tag exists other key": (SearchFilters(tag_filters=(TagFilter("customer", "exists"),)),
-                             {"m1", "m2", "m3", "m5"}),
-    "tag prefix": (SearchFilters(tag_filters=(TagFilter("customer", "prefix", "ad"),)), {"m1", "m2", "m5"}),
-    "tag prefix exact value": (SearchFilters(tag_filters=(TagFilter("customer", "prefix", "bob"),)), {"m3"}),
+    "tag exists other key": (
+        SearchFilters(tag_filters=(TagFilter("customer", "exists"),)),
+        {"m1", "m2", "m3", "m5"},
+    ),
+    "tag prefix": (
+        SearchFilters(tag_filters=(TagFilter("customer", "prefix", "ad"),)),
+        {"m1", "m2", "m5"},
+    ),
+    "tag prefix exact value": (
+        SearchFilters(tag_filters=(TagFilter("customer", "prefix", "bob"),)),
+        {"m3"},
+    ),
     "metadata one": (SearchFilters(metadata={"category": "preferences"}), {"m1", "m3", "m5"}),
     "metadata AND": (SearchFilters(metadata={"category": "preferences", "priority": 2}), {"m3"}),
     "metadata int": (SearchFilters(metadata={"priority": 1}), {"m1"}),
@@ -276,13 +368,28 @@ FILTER_CASES = {
     "time to only": (SearchFilters(to_time=H(0)), {"m1"}),
     "session + role": (SearchFilters(session_id="s2", role="user"), {"m3"}),
     "tags + tag filter + metadata + time": (
-        SearchFilters(tags=("customer:ada",), tag_filters=(TagFilter("kind", "exists"),),
-                      metadata={"category": "facts"}, from_time=H(1)), {"m2"}),
+        SearchFilters(
+            tags=("customer:ada",),
+            tag_filters=(TagFilter("kind", "exists"),),
+            metadata={"category": "facts"},
+            from_time=H(1),
+        ),
+        {"m2"},
+    ),
     "user + types + prefix": (
-        SearchFilters(user_id="u2", memory_types=("semantic",),
-                      tag_filters=(TagFilter("customer", "prefix", "ad"),)), {"m5"}),
-    "eq + neq": (SearchFilters(tag_filters=(TagFilter("kind", "eq", "preference"),
-                                            TagFilter("customer", "neq", "bob"))), {"m1"}),
+        SearchFilters(
+            user_id="u2",
+            memory_types=("semantic",),
+            tag_filters=(TagFilter("customer", "prefix", "ad"),),
+        ),
+        {"m5"},
+    ),
+    "eq + neq": (
+        SearchFilters(
+            tag_filters=(TagFilter("kind", "eq", "preference"), TagFilter("customer", "neq", "bob"))
+        ),
+        {"m1"},
+    ),
     "agent + to_time": (SearchFilters(agent_id="g2", to_time=H(2)), {"m2"}),
     "nothing matches": (SearchFilters(role="nobody"), set()),
     "empty memory_types": (SearchFilters(memory_types=()), set()),
@@ -467,7 +574,8 @@ def test_local_index_is_thread_safe() -> None:
             errors.append(error)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)] + [
-        threading.Thread(target=reader) for _ in range(2)]
+        threading.Thread(target=reader) for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -489,7 +597,9 @@ def test_local_index_refuses_a_different_dimension() -> None:
         index.ensure_index(DIMENSION * 2)
 
 
-def test_opensearch_index_must_be_provisioned_where_the_mapping_is_not_deployed(osmem_base, tmp_path):
+def test_opensearch_index_must_be_provisioned_where_the_mapping_is_not_deployed(
+    osmem_base, tmp_path
+):
     """In a Lambda only the layer is deployed, not infra/: ensure_index then needs the index to
     exist already and says how to create it; once it exists, no mapping file is needed."""
     client = make_client(osmem_base.url, region="us-east-1", service="es", timeout=10.0)

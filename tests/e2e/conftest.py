@@ -37,11 +37,20 @@ class Stack:
         self.cwd = tmp_path
         self.ports = (free_port(), free_port())
         self.log = tmp_path / "stack.log"
-        env = {**os.environ, "PORT": str(self.ports[0]), "EMULATOR_PORT": str(self.ports[1]),
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "PORT": str(self.ports[0]),
+            "EMULATOR_PORT": str(self.ports[1]),
+            "PYTHONUNBUFFERED": "1",
+        }
         with self.log.open("wb") as out:  # a file, not a pipe: nothing can block on a full pipe
-            self.process = subprocess.Popen([sys.executable, "-m", "engram.local"], cwd=tmp_path,
-                                            env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "engram.local"],
+                cwd=tmp_path,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")

@@ -15,6 +15,7 @@ from tests.e2e.conftest import port_is_free
 
 pytestmark = pytest.mark.e2e
 
+
 def test_the_stack_serves_the_sessions_api_and_stops_on_sigint(stack):
     env = stack.wait_ready()
     assert env["ENGRAM_URL"] == f"http://127.0.0.1:{stack.ports[0]}"
@@ -50,8 +51,9 @@ def drive_sessions(http: httpx.Client, auth: dict[str, str]) -> str:
     health = http.get("/health")
     assert health.status_code == 200 and health.json()["status"] == "ok"
 
-    created = http.post("/v1/sessions", headers=auth,
-                        json={"agent_id": "agent-1", "metadata": {"a": 1}})
+    created = http.post(
+        "/v1/sessions", headers=auth, json={"agent_id": "agent-1", "metadata": {"a": 1}}
+    )
     assert created.status_code == 201, created.text
     session_id = created.json()["session_id"]
 
@@ -93,10 +95,16 @@ def assert_extracted(http: httpx.Client, auth: dict[str, str], session_id: str) 
 
 def assert_extract_message(env: dict[str, str], session_id: str) -> None:
     """Without an extract worker, the pump leaves the message on the queue."""
-    sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"],
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
-    messages = sqs.receive_message(QueueUrl=env["EXTRACT_QUEUE_URL"], WaitTimeSeconds=2,
-                                   MaxNumberOfMessages=10)["Messages"]
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    messages = sqs.receive_message(
+        QueueUrl=env["EXTRACT_QUEUE_URL"], WaitTimeSeconds=2, MaxNumberOfMessages=10
+    )["Messages"]
     assert [json.loads(m["Body"])["session_id"] for m in messages] == [session_id]
 
 
@@ -111,7 +119,9 @@ def test_concurrent_writes_through_the_stack_all_succeed(stack):
         sid = http.post("/v1/sessions", headers=auth, json={}).json()["session_id"]
 
         def post(n: int) -> int:
-            body = {"messages": [{"role": "user", "content": f"message {n} {i}"} for i in range(20)]}
+            body = {
+                "messages": [{"role": "user", "content": f"message {n} {i}"} for i in range(20)]
+            }
             return http.post(f"/v1/sessions/{sid}/messages", headers=auth, json=body).status_code
 
         with ThreadPoolExecutor(max_workers=8) as pool:

@@ -39,16 +39,23 @@ def _build(tmp_path: Path, runtime: str = VERSION) -> Path:
     function = build / "HealthFunction"
     function.mkdir()
     (function / "handler.py").write_text(
-        "from corepkg.tools import helper\n\ndef answer():\n    return helper() + 1\n")
+        "from corepkg.tools import helper\n\ndef answer():\n    return helper() + 1\n"
+    )
     (build / "template.yaml").write_text(
         f"Globals:\n  Function:\n    Runtime: python{runtime}\nResources:\n  CoreLayer:\n"
-        f"    Metadata:\n      BuildMethod: python{runtime}\n")
+        f"    Metadata:\n      BuildMethod: python{runtime}\n"
+    )
     return build
 
 
 def _compile(build: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(SCRIPT), str(build)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), str(build)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _as_zipped(build: Path) -> None:
@@ -57,10 +64,20 @@ def _as_zipped(build: Path) -> None:
 
 
 def _init(build: Path) -> dict:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
-           "PYTHONPATH": os.pathsep.join([".", str(build / "CoreLayer" / "python")])}
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=build / "HealthFunction", env=env,
-                         capture_output=True, text=True, timeout=120, check=True)
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join([".", str(build / "CoreLayer" / "python")]),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=build / "HealthFunction",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 

@@ -11,7 +11,7 @@ TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 def test_cfn_lint_passes():
-    matches = [m for m in lint_file(TEMPLATE)
-               if m.rule.severity.lower() in ("error", "warning")]
+    matches = [m for m in lint_file(TEMPLATE) if m.rule.severity.lower() in ("error", "warning")]
     assert not matches, "\n".join(
-        f"{m.rule.id} {m.rule.severity} line {m.linenumber}: {m.message}" for m in matches)
+        f"{m.rule.id} {m.rule.severity} line {m.linenumber}: {m.message}" for m in matches
+    )

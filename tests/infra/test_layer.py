@@ -62,17 +62,32 @@ def layer(tmp_path_factory) -> Path:
             target = python / file
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
-    shutil.copytree(ROOT / "layers" / "core" / "engram", python / "engram",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "layers" / "core" / "engram",
+        python / "engram",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     return python
 
 
 def _run(function: Path, layer: Path, code: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join([".", str(layer)]),
-           "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-           "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}
-    return subprocess.run([sys.executable, "-S", "-c", code], cwd=function, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([".", str(layer)]),
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "ERROR",
+    }
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=function,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_layer_holds_no_dev_only_package():
@@ -87,11 +102,13 @@ def test_every_function_imports_from_the_layer_alone(layer, function):
 
 def test_a_function_answers_a_request_from_the_layer_alone(layer):
     event = (ROOT / "tests" / "events" / "health_get.json").read_text()
-    code = ("import json, sys; import handler\n"
-            "from engram.local.pump import LambdaContext\n"
-            "ctx = LambdaContext('health', "
-            "'arn:aws:lambda:us-east-1:123456789012:function:health', 512, 3)\n"
-            "print(json.dumps(handler.lambda_handler(json.loads(sys.argv[1]), ctx)))\n")
+    code = (
+        "import json, sys; import handler\n"
+        "from engram.local.pump import LambdaContext\n"
+        "ctx = LambdaContext('health', "
+        "'arn:aws:lambda:us-east-1:123456789012:function:health', 512, 3)\n"
+        "print(json.dumps(handler.lambda_handler(json.loads(sys.argv[1]), ctx)))\n"
+    )
     result = _run(ROOT / "functions" / "health", layer, code.replace("sys.argv[1]", repr(event)))
     assert result.returncode == 0, result.stderr[-2000:]
     response = json.loads(result.stdout.strip().splitlines()[-1])

@@ -24,13 +24,20 @@ def _index_users() -> set[str]:
 
 
 def test_collection_and_policies_are_conditional_on_no_endpoint():
-    for name in ("SearchCollection", "SearchEncryptionPolicy", "SearchNetworkPolicy",
-                 "SearchDataAccessPolicy"):
+    for name in (
+        "SearchCollection",
+        "SearchEncryptionPolicy",
+        "SearchNetworkPolicy",
+        "SearchDataAccessPolicy",
+    ):
         assert RESOURCES[name]["Condition"] == "CreateCollection"
     collection = RESOURCES["SearchCollection"]
     assert collection["Properties"]["Type"] == "VECTORSEARCH"
     assert set(collection["DependsOn"]) == {"SearchEncryptionPolicy", "SearchNetworkPolicy"}
-    kinds = {RESOURCES[n]["Properties"]["Type"] for n in ("SearchEncryptionPolicy", "SearchNetworkPolicy")}
+    kinds = {
+        RESOURCES[n]["Properties"]["Type"]
+        for n in ("SearchEncryptionPolicy", "SearchNetworkPolicy")
+    }
     assert kinds == {"encryption", "network"}
 
 
@@ -63,7 +70,8 @@ def test_the_index_admin_is_granted_data_access_only_when_given():
     functions = [f"arn:{name}" for name in variables if name != "IndexAdmin"]
     assert statement["Principal"] == [arn, *functions]
     assert load_template()["Conditions"]["HasIndexAdmin"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "IndexAdminArn"}, ""]}]}
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "IndexAdminArn"}, ""]}]
+    }
 
 
 def test_functions_get_the_endpoint_and_signing_service_of_whichever_is_used():

@@ -71,6 +71,7 @@ def normalise_path(path: str) -> str:
 
 # ---- the checks, as functions so they can be tested on hand-made templates ----
 
+
 def http_routes(cfn: dict[str, Any]) -> dict[tuple[str, str], str]:
     """(METHOD, normalised path) → function logical id, from every HttpApi's OpenAPI body."""
     routes: dict[tuple[str, str], str] = {}
@@ -112,8 +113,10 @@ def visibility_problems(cfn: dict[str, Any]) -> list[str]:
             timeout = cfn["Resources"][function_id]["Properties"].get("Timeout", 3)
             visibility = (queues[queue_id].get("Properties") or {}).get("VisibilityTimeout", 30)
             if int(visibility) < 6 * int(timeout):
-                problems.append(f"{name}: {queue_id} VisibilityTimeout {visibility} < 6 x "
-                                f"{function_id} Timeout {timeout}")
+                problems.append(
+                    f"{name}: {queue_id} VisibilityTimeout {visibility} < 6 x "
+                    f"{function_id} Timeout {timeout}"
+                )
     return problems
 
 
@@ -171,6 +174,7 @@ def broad_permissions(template: dict[str, Any]) -> list[str]:
 
 # ---- fixtures ----
 
+
 @pytest.fixture(scope="module")
 def sam() -> dict[str, Any]:
     return copy.deepcopy(load_template())
@@ -193,12 +197,16 @@ def _handler_module(sam: dict[str, Any], function_id: str):
 
 def _app_routes(module) -> set[tuple[str, str]]:
     paths = module.app.openapi()["paths"]
-    return {(method.upper(), normalise_path(path))
-            for path, operations in paths.items() for method in operations
-            if method in HTTP_METHODS}
+    return {
+        (method.upper(), normalise_path(path))
+        for path, operations in paths.items()
+        for method in operations
+        if method in HTTP_METHODS
+    }
 
 
 # ---- the template as it is ----
+
 
 def test_template_translates_and_declares_routes(cfn):
     assert of_type(cfn, "AWS::ApiGatewayV2::Api")
@@ -223,12 +231,15 @@ def test_every_app_route_is_declared_in_the_template(sam, cfn):
         for method, path in sorted(_app_routes(module)):
             owner = declared.get((method, path)) or declared.get(("ANY", path))
             assert owner == function_id, (
-                f"{function_id}'s app serves {method} {path} but the template routes it to {owner}")
+                f"{function_id}'s app serves {method} {path} but the template routes it to {owner}"
+            )
 
 
 def test_every_function_folder_is_deployed(sam):
-    deployed = {Path(res["Properties"]["CodeUri"].strip("/"))
-                for res in of_type(sam, "AWS::Serverless::Function").values()}
+    deployed = {
+        Path(res["Properties"]["CodeUri"].strip("/"))
+        for res in of_type(sam, "AWS::Serverless::Function").values()
+    }
     on_disk = {p.parent.relative_to(ROOT) for p in (ROOT / "functions").glob("*/handler.py")}
     assert on_disk - deployed == set(), "function folders missing from template.yaml"
 
@@ -286,14 +297,18 @@ def test_embed_worker_concurrency_is_bounded_by_a_parameter(sam, cfn):
     parameter = sam["Parameters"]["EmbedWorkerMaxConcurrency"]
     assert parameter["MinValue"] >= 2 and parameter["MaxValue"] <= 1000  # Lambda's range
     embed_mappings = [
-        m["Properties"] for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
-        if "EmbedQueue" in referenced_ids(m["Properties"]["EventSourceArn"])]
+        m["Properties"]
+        for m in of_type(cfn, "AWS::Lambda::EventSourceMapping").values()
+        if "EmbedQueue" in referenced_ids(m["Properties"]["EventSourceArn"])
+    ]
     assert len(embed_mappings) == 1
     assert embed_mappings[0]["ScalingConfig"] == {
-        "MaximumConcurrency": {"Ref": "EmbedWorkerMaxConcurrency"}}
+        "MaximumConcurrency": {"Ref": "EmbedWorkerMaxConcurrency"}
+    }
 
 
 # ---- the checks themselves, on hand-made templates ----
+
 
 def _worker_template(response_types: list[str] | None) -> dict[str, Any]:
     event: dict[str, Any] = {"Queue": {"Fn::GetAtt": ["Jobs", "Arn"]}, "BatchSize": 10}
@@ -303,21 +318,36 @@ def _worker_template(response_types: list[str] | None) -> dict[str, Any]:
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
         "Resources": {
-            "Jobs": {"Type": "AWS::SQS::Queue", "Properties": {"RedrivePolicy": {
-                "deadLetterTargetArn": {"Fn::GetAtt": ["JobsDLQ", "Arn"]}, "maxReceiveCount": 3}}},
+            "Jobs": {
+                "Type": "AWS::SQS::Queue",
+                "Properties": {
+                    "RedrivePolicy": {
+                        "deadLetterTargetArn": {"Fn::GetAtt": ["JobsDLQ", "Arn"]},
+                        "maxReceiveCount": 3,
+                    }
+                },
+            },
             "JobsDLQ": {"Type": "AWS::SQS::Queue"},
-            "JobsWorker": {"Type": "AWS::Serverless::Function", "Properties": {
-                "CodeUri": "functions/jobs_worker/", "Handler": "handler.lambda_handler",
-                "Runtime": RUNTIME, "Events": {"Jobs": {"Type": "SQS", "Properties": event}}}},
+            "JobsWorker": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "CodeUri": "functions/jobs_worker/",
+                    "Handler": "handler.lambda_handler",
+                    "Runtime": RUNTIME,
+                    "Events": {"Jobs": {"Type": "SQS", "Properties": event}},
+                },
+            },
         },
     }
 
 
 def test_check_catches_a_worker_without_batch_item_failures():
     assert sqs_mappings_missing_batch_failures(translate(_worker_template(None))) == [
-        "JobsWorkerJobs"]
+        "JobsWorkerJobs"
+    ]
     assert sqs_mappings_missing_batch_failures(translate(_worker_template([]))) == [
-        "JobsWorkerJobs"]
+        "JobsWorkerJobs"
+    ]
 
 
 def test_check_passes_a_worker_with_batch_item_failures():
@@ -330,7 +360,8 @@ def test_visibility_check_catches_a_short_visibility_timeout():
     cfn = translate(_worker_template(["ReportBatchItemFailures"]))
     cfn["Resources"]["JobsWorker"]["Properties"]["Timeout"] = 10
     assert visibility_problems(cfn) == [
-        "JobsWorkerJobs: Jobs VisibilityTimeout 30 < 6 x JobsWorker Timeout 10"]
+        "JobsWorkerJobs: Jobs VisibilityTimeout 30 < 6 x JobsWorker Timeout 10"
+    ]
     cfn["Resources"]["Jobs"]["Properties"]["VisibilityTimeout"] = 60
     assert visibility_problems(cfn) == []
 
@@ -338,18 +369,36 @@ def test_visibility_check_catches_a_short_visibility_timeout():
 def test_queue_check_catches_missing_redrive_and_missing_alarm():
     cfn = translate(_worker_template(["ReportBatchItemFailures"]))
     assert queue_problems(cfn) == ["JobsDLQ: dead-letter queue without an alarm"]
-    cfn["Resources"]["JobsDLQAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-        "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["JobsDLQ", "QueueName"]}}]}}
+    cfn["Resources"]["JobsDLQAlarm"] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["JobsDLQ", "QueueName"]}}]
+        },
+    }
     assert queue_problems(cfn) == []
     del cfn["Resources"]["Jobs"]["Properties"]["RedrivePolicy"]
     assert queue_problems(cfn) == ["Jobs: no RedrivePolicy", "JobsDLQ: no RedrivePolicy"]
 
 
 def test_permission_check_catches_full_access_and_star_actions():
-    sam = {"Resources": {
-        "Fn": {"Type": "AWS::Serverless::Function",
-               "Properties": {"Policies": ["AmazonDynamoDBFullAccess"]}},
-        "Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}}]}},
-    }}
+    sam = {
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {"Policies": ["AmazonDynamoDBFullAccess"]},
+            },
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "Policies": [
+                        {
+                            "PolicyDocument": {
+                                "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+                            }
+                        }
+                    ]
+                },
+            },
+        }
+    }
     assert broad_permissions(sam) == ["Fn: AmazonDynamoDBFullAccess", "Role: Action *"]

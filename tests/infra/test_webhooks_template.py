@@ -19,9 +19,12 @@ def _resources():
 
 
 def _sends_to(function: dict, queue: str) -> bool:
-    return any(isinstance(p, dict) and p.get("SQSSendMessagePolicy", {}).get("QueueName")
-               == {"Fn::GetAtt": [queue, "QueueName"]}
-               for p in function["Properties"].get("Policies", []))
+    return any(
+        isinstance(p, dict)
+        and p.get("SQSSendMessagePolicy", {}).get("QueueName")
+        == {"Fn::GetAtt": [queue, "QueueName"]}
+        for p in function["Properties"].get("Policies", [])
+    )
 
 
 def test_deliver_queue_allows_exactly_the_workers_attempts():
@@ -37,7 +40,9 @@ def test_deliver_worker_reads_the_deliver_queue_with_batch_failures():
     assert event["Properties"]["Queue"] == {"Fn::GetAtt": ["DeliverQueue", "Arn"]}
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     policies = worker["Policies"]
-    assert {"SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": ["DeliverQueue", "QueueName"]}}} in policies
+    assert {
+        "SQSPollerPolicy": {"QueueName": {"Fn::GetAtt": ["DeliverQueue", "QueueName"]}}
+    } in policies
     visibility = _resources()["DeliverQueue"]["Properties"]["VisibilityTimeout"]
     assert visibility >= 6 * worker["Timeout"]
 
@@ -62,5 +67,6 @@ def test_every_function_that_publishes_events_may_send_to_the_deliver_queue():
         if any("EventFeed(" in text for text in _engram_sources(handler)):
             checked += 1
             assert _sends_to(res, "DeliverQueue"), (
-                f"{name} publishes events but may not send to DeliverQueue")
+                f"{name} publishes events but may not send to DeliverQueue"
+            )
     assert checked >= 2  # at least sessions and webhooks

@@ -10,8 +10,9 @@ PASSWORD = "correct horse 42"
 
 
 def register(client, email="ada@example.com", password=PASSWORD, name="Acme"):
-    return client.post("/v1/auth/register",
-                       json={"email": email, "password": password, "workspace_name": name})
+    return client.post(
+        "/v1/auth/register", json={"email": email, "password": password, "workspace_name": name}
+    )
 
 
 @pytest.fixture
@@ -67,11 +68,14 @@ def test_refresh_rotates_and_reuse_revokes_the_family(client, tokens):
 
 def test_logout_revokes_refresh_and_access_tokens(client, tokens):
     headers = bearer(tokens["access_token"])
-    out = client.post("/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]},
-                      headers=headers)
+    out = client.post(
+        "/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]}, headers=headers
+    )
     assert out.status_code == 204
-    assert client.post("/v1/auth/refresh",
-                       json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code
+        == 401
+    )
     assert client.get("/v1/auth/me", headers=headers).status_code == 401
 
 
@@ -102,13 +106,16 @@ def test_weak_passwords_are_422_stating_the_rule(client, password, aws_env):
     assert table.get_item(Key=keys.email_key("ada@example.com")).get("Item") is None
 
 
-@pytest.mark.parametrize("body", [
-    {"password": PASSWORD, "workspace_name": "x"},
-    {"email": "not-an-email", "password": PASSWORD, "workspace_name": "x"},
-    {"email": "a@example.com", "workspace_name": "x"},
-    {"email": "a@example.com", "password": PASSWORD, "workspace_name": "   "},
-    {"email": "a@example.com", "password": PASSWORD, "workspace_name": "x", "role": "admin"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"password": PASSWORD, "workspace_name": "x"},
+        {"email": "not-an-email", "password": PASSWORD, "workspace_name": "x"},
+        {"email": "a@example.com", "workspace_name": "x"},
+        {"email": "a@example.com", "password": PASSWORD, "workspace_name": "   "},
+        {"email": "a@example.com", "password": PASSWORD, "workspace_name": "x", "role": "admin"},
+    ],
+)
 def test_bad_registrations_are_422(client, body, aws_env):
     response = register_raw(client, body)
     assert response.status_code == 422, response.text

@@ -31,8 +31,12 @@ def test_a_bound_key_sees_only_its_agents_memories(client, auth, bound):
     assert client.get("/v1/memories?agent_id=bot-b", headers=bound).status_code == 403
     for memory_id in (theirs, unowned):
         assert client.get(f"/v1/memories/{memory_id}", headers=bound).status_code == 404
-        assert client.patch(f"/v1/memories/{memory_id}", json={"title": "x"},
-                            headers=bound).status_code == 404
+        assert (
+            client.patch(
+                f"/v1/memories/{memory_id}", json={"title": "x"}, headers=bound
+            ).status_code
+            == 404
+        )
         assert client.delete(f"/v1/memories/{memory_id}", headers=bound).status_code == 404
         assert client.delete(f"/v1/memories/{memory_id}/hard", headers=bound).status_code == 404
     assert client.get(f"/v1/memories/{theirs}", headers=auth).status_code == 200  # untouched
@@ -41,18 +45,24 @@ def test_a_bound_key_sees_only_its_agents_memories(client, auth, bound):
 
 
 def test_conversation_and_context_of_another_agents_session_are_404(client, auth, bound):
-    theirs = client.post("/v1/sessions", json={"agent_id": "bot-b"}, headers=auth).json()["session_id"]
+    theirs = client.post("/v1/sessions", json={"agent_id": "bot-b"}, headers=auth).json()[
+        "session_id"
+    ]
     for path in ("messages", "history", "checkpoints", "embedding-status", "context"):
         assert client.get(f"/v1/sessions/{theirs}/{path}", headers=bound).status_code == 404
-    post = client.post(f"/v1/sessions/{theirs}/messages", json={"role": "user", "content": "hi"},
-                       headers=bound)
+    post = client.post(
+        f"/v1/sessions/{theirs}/messages", json={"role": "user", "content": "hi"}, headers=bound
+    )
     assert post.status_code == 404
     assert client.delete(f"/v1/sessions/{theirs}/memories", headers=bound).status_code == 404
     mine = client.post("/v1/sessions", json={}, headers=bound).json()["session_id"]
-    sent = client.post(f"/v1/sessions/{mine}/messages", json={"role": "user", "content": "hi"},
-                       headers=bound)
+    sent = client.post(
+        f"/v1/sessions/{mine}/messages", json={"role": "user", "content": "hi"}, headers=bound
+    )
     assert sent.status_code == 201
-    _memory(client, auth, content="another agent's decision", memory_type="decision", agent_id="bot-b")
+    _memory(
+        client, auth, content="another agent's decision", memory_type="decision", agent_id="bot-b"
+    )
     _memory(client, bound, content="our decision", memory_type="decision")
     context = client.get(f"/v1/sessions/{mine}/context", headers=bound).json()
     assert [m["narrative"] for m in context["context"]["recent_memories"]] == ["our decision"]

@@ -19,7 +19,10 @@ def test_create_list_revoke(client, auth, workspace):
     key = response.json()
     assert key["api_key"].startswith("ek_") and key["api_key"].startswith(key["prefix"])
     assert (key["workspace_id"], key["scopes"], key["agent_id"]) == (
-        workspace[0].workspace_id, ["read"], "bot-1")
+        workspace[0].workspace_id,
+        ["read"],
+        "bot-1",
+    )
     listed = client.get("/v1/api-keys", headers=auth).json()
     assert key["id"] in [k["id"] for k in listed["data"]]
     assert key["api_key"] not in str(listed)
@@ -36,15 +39,18 @@ def test_another_workspaces_key_cannot_be_revoked(client, auth, other_auth):
     assert client.get("/v1/sessions", headers={"x-api-key": key["api_key"]}).status_code == 200
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ({"scopes": ["root"]}, "scopes"),
-    ({"scopes": []}, "scopes"),
-    ({"expires_at": "2001-01-01T00:00:00Z"}, "future"),
-    ({"expires_at": "tomorrow"}, "expires_at"),
-    ({"agent_id": "bot 1"}, "agent_id"),
-    ({"agent_id": "bot", "scopes": ["admin"]}, "admin"),
-    ({"name": ""}, "name"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"scopes": ["root"]}, "scopes"),
+        ({"scopes": []}, "scopes"),
+        ({"expires_at": "2001-01-01T00:00:00Z"}, "future"),
+        ({"expires_at": "tomorrow"}, "expires_at"),
+        ({"agent_id": "bot 1"}, "agent_id"),
+        ({"agent_id": "bot", "scopes": ["admin"]}, "admin"),
+        ({"name": ""}, "name"),
+    ],
+)
 def test_bad_key_requests_are_422(client, auth, body, fragment):
     response = create(client, auth, **body)
     assert response.status_code == 422, response.text
@@ -86,7 +92,10 @@ def test_agent_bound_key_sees_and_writes_only_its_agent(client, auth, make_key):
     for other in (theirs, unbound):
         sid = other["session_id"]
         assert client.get(f"/v1/sessions/{sid}", headers=bot).status_code == 404
-        assert client.patch(f"/v1/sessions/{sid}", json={"summary": "x"}, headers=bot).status_code == 404
+        assert (
+            client.patch(f"/v1/sessions/{sid}", json={"summary": "x"}, headers=bot).status_code
+            == 404
+        )
         assert client.post(f"/v1/sessions/{sid}/end", headers=bot).status_code == 404
         assert client.delete(f"/v1/sessions/{sid}", headers=bot).status_code == 404
         assert client.get(f"/v1/sessions/{sid}", headers=auth).json()["status"] == "active"

@@ -18,13 +18,21 @@ def _memory(client, auth, content, memory_type, importance=0.5, **extra):
 def seeded(client, auth):
     sid = _session(client, auth, project_name="engram", branch_name="main")
     ids = {
-        "decision": _memory(client, auth, "We use DynamoDB as the source of truth.", "decision", 0.9,
-                            title="Storage"),
+        "decision": _memory(
+            client,
+            auth,
+            "We use DynamoDB as the source of truth.",
+            "decision",
+            0.9,
+            title="Storage",
+        ),
         "preference": _memory(client, auth, "The user prefers short answers.", "preference", 0.7),
         "pattern": _memory(client, auth, "Every handler stays under 40 lines.", "pattern", 0.6),
         "fact": _memory(client, auth, "The API runs on Python 3.12.", "fact", 0.4),
         "entity": _memory(client, auth, "Ada Lovelace is the account owner.", "entity", 0.3),
-        "episodic": _memory(client, auth, "Opened the dashboard.", "episodic", 0.99, session_id=sid),
+        "episodic": _memory(
+            client, auth, "Opened the dashboard.", "episodic", 0.99, session_id=sid
+        ),
     }
     return sid, ids
 
@@ -33,10 +41,17 @@ def test_recent_memories_rank_by_importance_and_skip_episodes(client, auth, seed
     sid, ids = seeded
     body = client.get(f"/v1/sessions/{sid}/context", headers=auth).json()
     recent = body["context"]["recent_memories"]
-    assert [m["memory_id"] for m in recent] == [ids[t] for t in
-                                                ("decision", "preference", "pattern", "fact", "entity")]
-    assert set(recent[0]) == {"memory_id", "title", "memory_type", "importance_score", "narrative",
-                              "created_at"}
+    assert [m["memory_id"] for m in recent] == [
+        ids[t] for t in ("decision", "preference", "pattern", "fact", "entity")
+    ]
+    assert set(recent[0]) == {
+        "memory_id",
+        "title",
+        "memory_type",
+        "importance_score",
+        "narrative",
+        "created_at",
+    }
     assert body["session"]["session_id"] == sid and body["session"]["project_name"] == "engram"
     assert body["memory_count"] == 5 and body["token_estimate"] > 0
     assert body["context"]["relevant_memories"] == []
@@ -46,8 +61,13 @@ def test_markdown_groups_by_type_with_counts(client, auth, seeded):
     sid, _ = seeded
     markdown = client.get(f"/v1/sessions/{sid}/context", headers=auth).json()["markdown"]
     assert markdown.startswith(f"## Session Context ({sid})\n")
-    order = ["### Decisions (1)", "### Preferences (1)", "### Patterns (1)", "### Facts (1)",
-             "### Entities (1)"]
+    order = [
+        "### Decisions (1)",
+        "### Preferences (1)",
+        "### Patterns (1)",
+        "### Facts (1)",
+        "### Entities (1)",
+    ]
     positions = [markdown.index(h) for h in order]
     assert positions == sorted(positions)
     assert "- **Storage**: We use DynamoDB as the source of truth." in markdown
@@ -56,27 +76,40 @@ def test_markdown_groups_by_type_with_counts(client, auth, seeded):
 
 def test_session_scope_brings_recent_actions(client, auth, seeded):
     sid, ids = seeded
-    body = client.post(f"/v1/sessions/{sid}/context", json={"scope": "session"}, headers=auth).json()
+    body = client.post(
+        f"/v1/sessions/{sid}/context", json={"scope": "session"}, headers=auth
+    ).json()
     assert [m["memory_id"] for m in body["context"]["recent_memories"]] == [ids["episodic"]]
     assert "### Recent Actions (1)" in body["markdown"]
 
 
 def test_types_and_limits(client, auth, seeded):
     sid, ids = seeded
-    only = client.get(f"/v1/sessions/{sid}/context?include_types=fact&include_types=entity",
-                      headers=auth).json()
-    assert {m["memory_id"] for m in only["context"]["recent_memories"]} == {ids["fact"], ids["entity"]}
-    without = client.post(f"/v1/sessions/{sid}/context", json={"exclude_types": ["decision"],
-                                                               "max_memories": 2}, headers=auth).json()
+    only = client.get(
+        f"/v1/sessions/{sid}/context?include_types=fact&include_types=entity", headers=auth
+    ).json()
+    assert {m["memory_id"] for m in only["context"]["recent_memories"]} == {
+        ids["fact"],
+        ids["entity"],
+    }
+    without = client.post(
+        f"/v1/sessions/{sid}/context",
+        json={"exclude_types": ["decision"], "max_memories": 2},
+        headers=auth,
+    ).json()
     assert [m["memory_id"] for m in without["context"]["recent_memories"]] == [
-        ids["preference"], ids["pattern"]]
+        ids["preference"],
+        ids["pattern"],
+    ]
 
 
 def test_since_and_until(client, auth, seeded):
     sid, _ = seeded
     recent = client.get(f"/v1/sessions/{sid}/context?since=30m", headers=auth).json()
     assert len(recent["context"]["recent_memories"]) == 5
-    future = client.get(f"/v1/sessions/{sid}/context?since=2999-01-01T00:00:00Z", headers=auth).json()
+    future = client.get(
+        f"/v1/sessions/{sid}/context?since=2999-01-01T00:00:00Z", headers=auth
+    ).json()
     assert future["context"]["recent_memories"] == []
     past = client.get(f"/v1/sessions/{sid}/context?until=7d", headers=auth).json()
     assert past["context"]["recent_memories"] == []
@@ -87,8 +120,9 @@ def test_since_and_until(client, auth, seeded):
 def test_query_adds_relevant_memories(client, auth, seeded, pump):
     sid, ids = seeded
     pump.drain_once()
-    body = client.post(f"/v1/sessions/{sid}/context", json={"query": "which database do we use?"},
-                       headers=auth).json()
+    body = client.post(
+        f"/v1/sessions/{sid}/context", json={"query": "which database do we use?"}, headers=auth
+    ).json()
     relevant = [m["memory_id"] for m in body["context"]["relevant_memories"]]
     assert relevant and relevant[0] == ids["decision"]
     assert "### Relevant Memories" in body["markdown"]
@@ -97,13 +131,16 @@ def test_query_adds_relevant_memories(client, auth, seeded, pump):
 def test_recent_sessions_and_workspace_summary(client, auth, seeded):
     sid, _ = seeded
     done = _session(client, auth)
-    client.post(f"/v1/sessions/{done}/end", json={"summary": "Migrated the billing tables."},
-                headers=auth)
+    client.post(
+        f"/v1/sessions/{done}/end", json={"summary": "Migrated the billing tables."}, headers=auth
+    )
     from engram import aws
     from engram.workspaces.repository import WorkspaceRepository
 
     ws = client.get(f"/v1/sessions/{sid}", headers=auth).json()["workspace_id"]
-    WorkspaceRepository(aws.table()).set_summary(ws, "Decisions: DynamoDB.", "2026-01-01T00:00:00.000Z")
+    WorkspaceRepository(aws.table()).set_summary(
+        ws, "Decisions: DynamoDB.", "2026-01-01T00:00:00.000Z"
+    )
     body = client.get(f"/v1/sessions/{sid}/context", headers=auth).json()
     assert [s["session_id"] for s in body["context"]["recent_sessions"]] == [done]
     assert body["context"]["workspace_summary"] == "Decisions: DynamoDB."
@@ -120,7 +157,7 @@ def test_max_tokens_drops_whole_items_from_the_bottom(client, auth, seeded):
     cut = client.get(f"/v1/sessions/{sid}/context?max_tokens={budget}", headers=auth).json()
     assert cut["token_estimate"] <= budget
     kept = [m["memory_id"] for m in cut["context"]["recent_memories"]]
-    assert kept == [m["memory_id"] for m in full["context"]["recent_memories"]][:len(kept)]
+    assert kept == [m["memory_id"] for m in full["context"]["recent_memories"]][: len(kept)]
     assert len(kept) < 5 and ids["decision"] in kept
     for memory in cut["context"]["recent_memories"]:
         assert memory["narrative"] in cut["markdown"]  # never cut mid-item
@@ -133,8 +170,17 @@ def test_same_data_gives_byte_identical_output(client, auth, seeded):
     assert first == second
 
 
-@pytest.mark.parametrize("query", ["max_memories=0", "max_memories=101", "order=sideways",
-                                   "scope=galaxy", "include_types=dream", "max_tokens=3"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "max_memories=0",
+        "max_memories=101",
+        "order=sideways",
+        "scope=galaxy",
+        "include_types=dream",
+        "max_tokens=3",
+    ],
+)
 def test_bad_parameters_are_422(client, auth, seeded, query):
     sid, _ = seeded
     response = client.get(f"/v1/sessions/{sid}/context?{query}", headers=auth)
@@ -144,7 +190,9 @@ def test_bad_parameters_are_422(client, auth, seeded, query):
 def test_another_workspace_gets_404(client, auth, other_auth, seeded):
     sid, _ = seeded
     assert client.get(f"/v1/sessions/{sid}/context", headers=other_auth).status_code == 404
-    assert client.post(f"/v1/sessions/{sid}/context", json={}, headers=other_auth).status_code == 404
+    assert (
+        client.post(f"/v1/sessions/{sid}/context", json={}, headers=other_auth).status_code == 404
+    )
 
 
 def test_a_title_that_repeats_the_content_is_not_printed_twice(client, auth, seeded):

@@ -22,12 +22,17 @@ def _post(client, auth, sid, *contents, role="user"):
 
 def test_messages_are_episodic_memories_and_move_the_counters(client, auth):
     sid = _session(client, auth, agent_id="bot")
-    one = client.post(f"/v1/sessions/{sid}/messages", json={"role": "user", "content": "Hello there"},
-                      headers=auth)
+    one = client.post(
+        f"/v1/sessions/{sid}/messages",
+        json={"role": "user", "content": "Hello there"},
+        headers=auth,
+    )
     assert one.status_code == 201
     stored = one.json()["messages"]
     assert len(stored) == 1 and stored[0]["status"] == "stored" and stored[0]["tokens"] == 2
-    stored += _post(client, auth, sid, "I use Postgres 16 in production.", "Noted.", role="assistant")
+    stored += _post(
+        client, auth, sid, "I use Postgres 16 in production.", "Noted.", role="assistant"
+    )
     memory = client.get(f"/v1/memories/{stored[1]['memory_id']}", headers=auth).json()
     assert memory["memory_type"] == "episodic" and memory["source"] == "message"
     assert memory["session_id"] == sid and memory["role"] == "assistant"
@@ -113,21 +118,29 @@ def test_checkpoint_and_restore_bring_the_window_back(client, auth, pump, worksp
     cp = checkpoint.json()
     assert cp["message_count"] == 2 and cp["checkpoint_id"].startswith("ckpt_")
     _post(client, auth, sid, "gamma after the checkpoint")
-    restored = client.post(f"/v1/sessions/{sid}/restore", json={"checkpoint_id": cp["checkpoint_id"]},
-                           headers=auth).json()
+    restored = client.post(
+        f"/v1/sessions/{sid}/restore", json={"checkpoint_id": cp["checkpoint_id"]}, headers=auth
+    ).json()
     assert restored == {"restored_message_count": 2, "checkpoint_created_at": cp["created_at"]}
     window = client.get(f"/v1/sessions/{sid}/messages", headers=auth).json()
     assert [m["content"] for m in window["messages"]] == ["alpha", "beta"]
     _post(client, auth, sid, "delta after the restore")
     window = client.get(f"/v1/sessions/{sid}/messages", headers=auth).json()
-    assert [m["content"] for m in window["messages"]] == ["alpha", "beta", "delta after the restore"]
+    assert [m["content"] for m in window["messages"]] == [
+        "alpha",
+        "beta",
+        "delta after the restore",
+    ]
     pump.drain_once()  # gamma stays in long-term memory and search
-    hits = get_search_index().bm25(workspace[0].workspace_id, "gamma checkpoint", SearchFilters(), 5)
+    hits = get_search_index().bm25(
+        workspace[0].workspace_id, "gamma checkpoint", SearchFilters(), 5
+    )
     assert hits
     listed = client.get(f"/v1/sessions/{sid}/checkpoints", headers=auth).json()["data"]
     assert [c["checkpoint_id"] for c in listed] == [cp["checkpoint_id"]]
-    missing = client.post(f"/v1/sessions/{sid}/restore", json={"checkpoint_id": "ckpt_nope"},
-                          headers=auth)
+    missing = client.post(
+        f"/v1/sessions/{sid}/restore", json={"checkpoint_id": "ckpt_nope"}, headers=auth
+    )
     assert missing.status_code == 404
 
 
@@ -138,7 +151,9 @@ def test_checkpoint_event_is_published(client, auth, workspace):
 
     sid = _session(client, auth)
     client.post(f"/v1/sessions/{sid}/checkpoints", headers=auth)
-    types = [e["type"] for e in EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)]
+    types = [
+        e["type"] for e in EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
+    ]
     assert "checkpoint.created" in types
 
 
@@ -152,14 +167,17 @@ def test_embedding_status_counts(client, auth, pump):
     assert counts["ready"] == 2 and counts["pending"] == 0
 
 
-@pytest.mark.parametrize("body, status", [
-    ({"role": "user"}, 422),
-    ({"role": "robot", "content": "x"}, 422),
-    ({"role": "user", "content": ""}, 422),
-    ({"messages": []}, 422),
-    ({"messages": [{"role": "user", "content": "ok"}, {"role": "user"}]}, 422),
-    ({"role": "user", "content": "x", "extra": 1}, 422),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"role": "user"}, 422),
+        ({"role": "robot", "content": "x"}, 422),
+        ({"role": "user", "content": ""}, 422),
+        ({"messages": []}, 422),
+        ({"messages": [{"role": "user", "content": "ok"}, {"role": "user"}]}, 422),
+        ({"role": "user", "content": "x", "extra": 1}, 422),
+    ],
+)
 def test_bad_messages_write_nothing(client, auth, body, status):
     sid = _session(client, auth)
     response = client.post(f"/v1/sessions/{sid}/messages", json=body, headers=auth)
@@ -172,23 +190,32 @@ def test_an_ended_session_takes_no_messages_and_others_get_404(client, auth, oth
     sid = _session(client, auth)
     for path in ("messages", "history", "checkpoints", "embedding-status"):
         assert client.get(f"/v1/sessions/{sid}/{path}", headers=other_auth).status_code == 404
-    assert client.post(f"/v1/sessions/{sid}/messages", json={"role": "user", "content": "x"},
-                       headers=other_auth).status_code == 404
+    assert (
+        client.post(
+            f"/v1/sessions/{sid}/messages",
+            json={"role": "user", "content": "x"},
+            headers=other_auth,
+        ).status_code
+        == 404
+    )
     assert client.post(f"/v1/sessions/{sid}/checkpoints", headers=other_auth).status_code == 404
     client.post(f"/v1/sessions/{sid}/end", headers=auth)
-    late = client.post(f"/v1/sessions/{sid}/messages", json={"role": "user", "content": "x"},
-                       headers=auth)
+    late = client.post(
+        f"/v1/sessions/{sid}/messages", json={"role": "user", "content": "x"}, headers=auth
+    )
     assert late.status_code == 409
     assert client.get(f"/v1/sessions/{sid}", headers=auth).json()["message_count"] == 0
 
 
 def test_the_prompt_becomes_the_first_message(client, auth):
-    created = client.post("/v1/sessions", json={"prompt": "Help me plan the migration."},
-                          headers=auth).json()
+    created = client.post(
+        "/v1/sessions", json={"prompt": "Help me plan the migration."}, headers=auth
+    ).json()
     assert created["message_count"] == 1 and created["token_count"] > 0
     window = client.get(f"/v1/sessions/{created['session_id']}/messages", headers=auth).json()
     assert [(m["role"], m["content"]) for m in window["messages"]] == [
-        ("user", "Help me plan the migration.")]
+        ("user", "Help me plan the migration.")
+    ]
     empty = client.post("/v1/sessions", json={"prompt": "   "}, headers=auth)
     assert empty.status_code == 422
     assert client.get("/v1/sessions", headers=auth).json()["count"] == 1
@@ -224,8 +251,9 @@ def test_a_full_batch_of_100_messages_is_stored(client, auth):
     assert client.get(f"/v1/sessions/{sid}", headers=auth).json()["message_count"] == 100
 
 
-def test_a_message_is_keyword_indexed_with_its_context_but_embedded_alone(client, auth, pump,
-                                                                         workspace):
+def test_a_message_is_keyword_indexed_with_its_context_but_embedded_alone(
+    client, auth, pump, workspace
+):
     """The message before gives a bare reply its keywords; the vector is of the reply alone
     (context dilutes a small model's embedding: docs/benchmarks.md, Retrieval)."""
     import numpy as np
@@ -241,5 +269,7 @@ def test_a_message_is_keyword_indexed_with_its_context_but_embedded_alone(client
     assert "billing" in reply.search_text
     vector = np.frombuffer(reply.embedding, dtype=np.float32)
     assert np.allclose(vector, get_embedder().embed(["Postgres."])[0], atol=1e-5)
-    hits = get_search_index().bm25(workspace[0].workspace_id, "billing database", SearchFilters(), 5)
+    hits = get_search_index().bm25(
+        workspace[0].workspace_id, "billing database", SearchFilters(), 5
+    )
     assert stored[1]["memory_id"] in [h.memory_id for h in hits]

@@ -24,8 +24,17 @@ def remember(client, auth, content, **fields):
 
 @pytest.fixture
 def memories(client, auth):
-    return [remember(client, auth, f"memory {i}", user_id="u1" if i % 2 else "u2",
-                     tags=["t"], metadata={"i": i}) for i in range(5)]
+    return [
+        remember(
+            client,
+            auth,
+            f"memory {i}",
+            user_id="u1" if i % 2 else "u2",
+            tags=["t"],
+            metadata={"i": i},
+        )
+        for i in range(5)
+    ]
 
 
 def test_json_export_is_every_memory_newest_first(client, auth, memories, monkeypatch):
@@ -61,8 +70,9 @@ def test_export_filters(client, auth, memories):
     assert len(client.get("/v1/export?include_deleted=true", headers=auth).json()) == 6
 
 
-def test_a_large_export_goes_to_s3_with_a_presigned_url(client, auth, memories, monkeypatch,
-                                                        aws_env):
+def test_a_large_export_goes_to_s3_with_a_presigned_url(
+    client, auth, memories, monkeypatch, aws_env
+):
     monkeypatch.setenv("EXPORT_INLINE_MAX_BYTES", "1024")
     from engram.config import get_settings
 
@@ -116,8 +126,9 @@ def start_session(client, auth, user_id, message):
     response = client.post("/v1/sessions", json={"user_id": user_id}, headers=auth)
     assert response.status_code == 201, response.text
     sid = response.json()["session_id"]
-    posted = client.post(f"/v1/sessions/{sid}/messages", json={"role": "user", "content": message},
-                         headers=auth)
+    posted = client.post(
+        f"/v1/sessions/{sid}/messages", json={"role": "user", "content": message}, headers=auth
+    )
     assert posted.status_code == 201, posted.text
     return sid
 
@@ -144,12 +155,19 @@ def test_forgetting_a_user_soft_deletes_their_sessions(client, auth, memories, s
     assert listed(client, auth) == ([u2], 1)  # the workspace's counter moved too
     assert listed(client, auth, "?user_id=u1") == ([], 0)
     for method, path, body in [
-            ("GET", "", None), ("PATCH", "", {"summary": "x"}), ("DELETE", "", None),
-            ("POST", "/end", {}), ("GET", "/messages", None),
-            ("POST", "/messages", {"role": "user", "content": "more"}), ("GET", "/history", None),
-            ("GET", "/checkpoints", None), ("POST", "/checkpoints", None),
-            ("GET", "/context", None), ("GET", "/embedding-status", None),
-            ("DELETE", "/memories", None)]:
+        ("GET", "", None),
+        ("PATCH", "", {"summary": "x"}),
+        ("DELETE", "", None),
+        ("POST", "/end", {}),
+        ("GET", "/messages", None),
+        ("POST", "/messages", {"role": "user", "content": "more"}),
+        ("GET", "/history", None),
+        ("GET", "/checkpoints", None),
+        ("POST", "/checkpoints", None),
+        ("GET", "/context", None),
+        ("GET", "/embedding-status", None),
+        ("DELETE", "/memories", None),
+    ]:
         response = client.request(method, f"/v1/sessions/{u1a}{path}", json=body, headers=auth)
         assert response.status_code == 404, f"{method} {path}: {response.text}"
     assert client.get(f"/v1/sessions/{u2}", headers=auth).status_code == 200
@@ -160,8 +178,7 @@ def test_forgetting_a_user_soft_deletes_their_sessions(client, auth, memories, s
     assert listed(client, auth) == ([u2], 1)
 
 
-def test_restoring_a_user_brings_back_their_sessions_and_memories(client, auth, memories,
-                                                                   sessions):
+def test_restoring_a_user_brings_back_their_sessions_and_memories(client, auth, memories, sessions):
     u1a, u1b, u2 = sessions
     before = client.get(f"/v1/sessions/{u1a}", headers=auth).json()
     window = client.get(f"/v1/sessions/{u1a}/messages", headers=auth).json()
@@ -173,24 +190,30 @@ def test_restoring_a_user_brings_back_their_sessions_and_memories(client, auth, 
     after = client.get(f"/v1/sessions/{u1a}", headers=auth).json()
     assert "deleted_at" not in after and "restorable_until" not in after
     assert {k: v for k, v in after.items() if k != "updated_at"} == {
-        k: v for k, v in before.items() if k != "updated_at"}
+        k: v for k, v in before.items() if k != "updated_at"
+    }
     assert client.get(f"/v1/sessions/{u1a}/messages", headers=auth).json() == window
     assert len(client.get(f"/v1/sessions/{u1a}/checkpoints", headers=auth).json()) == 1
     assert len(client.get("/v1/memories", headers=auth).json()["data"]) == 8
-    posted = client.post(f"/v1/sessions/{u1b}/messages", headers=auth,
-                         json={"role": "user", "content": "back again"})
+    posted = client.post(
+        f"/v1/sessions/{u1b}/messages", headers=auth, json={"role": "user", "content": "back again"}
+    )
     assert posted.status_code == 201, posted.text
     again = client.post("/v1/users/u1/restore", headers=auth).json()
     assert again == {"user_id": "u1", "restored": 0, "sessions": 0}
     assert listed(client, auth) == ([u2, u1b, u1a], 3)
 
 
-def test_another_workspace_can_neither_see_nor_restore_a_forgotten_user(client, auth, other_auth,
-                                                                      memories, sessions):
+def test_another_workspace_can_neither_see_nor_restore_a_forgotten_user(
+    client, auth, other_auth, memories, sessions
+):
     u1a = sessions[0]
     client.delete("/v1/users/u1/memories", headers=auth)
     assert client.post("/v1/users/u1/restore", headers=other_auth).json() == {
-        "user_id": "u1", "restored": 0, "sessions": 0}
+        "user_id": "u1",
+        "restored": 0,
+        "sessions": 0,
+    }
     assert client.get(f"/v1/sessions/{u1a}", headers=other_auth).status_code == 404
     assert client.get(f"/v1/sessions/{u1a}", headers=auth).status_code == 404  # still forgotten
     assert client.post("/v1/users/u1/restore", headers=auth).json()["sessions"] == 2

@@ -69,7 +69,8 @@ def _ready_events(workspace_id):
 
 
 def test_a_batch_is_embedded_in_one_call_and_every_record_settles(
-        client, auth, workspace, store, embed_records, embed_calls, lambda_context, monkeypatch):
+    client, auth, workspace, store, embed_records, embed_calls, lambda_context, monkeypatch
+):
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("Ada prefers tea.", "Bob likes long walks on the beach.", "Cy is allergic to nuts.")
@@ -96,13 +97,16 @@ def test_a_batch_is_embedded_in_one_call_and_every_record_settles(
     assert sorted(_ready_events(workspace[0].workspace_id)) == sorted(ids[:2])
     assert failed_ids(lambda_handler(sqs_event(*records[:3]), lambda_context)) == []  # redelivered
     assert sorted(_ready_events(workspace[0].workspace_id)) == sorted(ids[:2])  # no second event
-    hits = client.post("/v1/memories/search", json={"query": "tea", "search_mode": "keyword"}, headers=auth)
+    hits = client.post(
+        "/v1/memories/search", json={"query": "tea", "search_mode": "keyword"}, headers=auth
+    )
     assert hits.status_code == 200, hits.text
     assert [h["memory_id"] for h in hits.json()["results"]] == [ids[0]]
 
 
-def test_a_record_that_fails_is_retried_alone(client, auth, store, embed_records, embed_calls,
-                                              lambda_context, monkeypatch):
+def test_a_record_that_fails_is_retried_alone(
+    client, auth, store, embed_records, embed_calls, lambda_context, monkeypatch
+):
     from engram.memories.repository import MemoryRepository
     from functions.embed_worker.handler import lambda_handler
 
@@ -128,7 +132,8 @@ def test_a_record_that_fails_is_retried_alone(client, auth, store, embed_records
 
 
 def test_the_last_attempt_of_a_failed_batch_marks_the_memories_failed(
-        client, auth, store, embed_records, lambda_context, monkeypatch):
+    client, auth, store, embed_records, lambda_context, monkeypatch
+):
     from engram.search import worker
     from functions.embed_worker.handler import lambda_handler
 
@@ -147,11 +152,14 @@ def test_the_last_attempt_of_a_failed_batch_marks_the_memories_failed(
         lambda_handler(sqs_event(*embed_records(receive_count=99)), lambda_context)
     for memory_id in ids:
         status = client.get(f"/v1/memories/{memory_id}/status", headers=auth).json()
-        assert status["embedding_status"] == "failed" and "model exploded" in status["embedding_error"]
+        assert (
+            status["embedding_status"] == "failed" and "model exploded" in status["embedding_error"]
+        )
 
 
 def test_when_the_batch_step_fails_each_record_does_its_own_work(
-        client, auth, store, embed_records, embed_calls, lambda_context, monkeypatch):
+    client, auth, store, embed_records, embed_calls, lambda_context, monkeypatch
+):
     from engram.memories.repository import MemoryRepository
     from functions.embed_worker.handler import lambda_handler
 
@@ -170,7 +178,8 @@ def test_when_the_batch_step_fails_each_record_does_its_own_work(
 
 
 def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready(
-        client, auth, workspace, store, embed_records, lambda_context, monkeypatch):
+    client, auth, workspace, store, embed_records, lambda_context, monkeypatch
+):
     """The changed memory's condition cancels the batch's transaction; each vector is then
     written on its own, so only the changed memory is skipped (its new message re-embeds it)."""
     from engram.search import embedder, worker
@@ -183,8 +192,9 @@ def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready
         dimension, name = real.dimension, real.name
 
         def embed(self, texts):
-            patched = client.patch(f"/v1/memories/{ids[1]}", json={"content": "Bob likes swimming."},
-                                   headers=auth)
+            patched = client.patch(
+                f"/v1/memories/{ids[1]}", json={"content": "Bob likes swimming."}, headers=auth
+            )
             assert patched.status_code == 200, patched.text
             return real.embed(texts)
 
@@ -192,7 +202,9 @@ def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready
     worker.get_index_sync.cache_clear()
     assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == []
     assert [_status(client, auth, m) for m in ids] == ["ready", "pending", "ready"]
-    assert sorted(_ready_events(workspace[0].workspace_id)) == sorted([ids[0], ids[2]])  # none for Bob yet
+    assert sorted(_ready_events(workspace[0].workspace_id)) == sorted(
+        [ids[0], ids[2]]
+    )  # none for Bob yet
     monkeypatch.setattr(worker, "get_embedder", lambda: real)
     worker.get_index_sync.cache_clear()
     again = embed_records()  # the PATCH queued its own message
@@ -203,7 +215,8 @@ def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready
 
 
 def test_vectors_go_25_to_a_transaction_and_a_cancelled_one_settles_memory_by_memory(
-        client, auth, store, monkeypatch):
+    client, auth, store, monkeypatch
+):
     from engram import aws
     from engram.memories.repository import EmbeddingWrite, MemoryRepository
 
@@ -225,8 +238,10 @@ def test_vectors_go_25_to_a_transaction_and_a_cancelled_one_settles_memory_by_me
 
     monkeypatch.setattr(MemoryRepository, "_transact_embeddings", transact)
     monkeypatch.setattr(MemoryRepository, "_set_one", set_one)
-    writes = [EmbeddingWrite(stored[m], b"\x00" * 1536, "test-model", "h", "2026-01-01T00:00:00.000Z")
-              for m in ids]
+    writes = [
+        EmbeddingWrite(stored[m], b"\x00" * 1536, "test-model", "h", "2026-01-01T00:00:00.000Z")
+        for m in ids
+    ]
     answers = repo.set_embeddings(writes)
     assert transactions == [25, 5]  # the second is cancelled by the changed memory
     assert one_by_one == ids[25:]  # only its transaction's memories, one by one
@@ -234,7 +249,8 @@ def test_vectors_go_25_to_a_transaction_and_a_cancelled_one_settles_memory_by_me
 
 
 def test_an_index_write_that_fails_still_announces_the_stored_events_once(
-        client, auth, workspace, store, embed_records, lambda_context, monkeypatch):
+    client, auth, workspace, store, embed_records, lambda_context, monkeypatch
+):
     """The events are stored with the vectors, so webhooks hear of them even when the index
     write fails; the retried records find their vectors and announce nothing again."""
     from engram.events import EventFeed
@@ -243,8 +259,14 @@ def test_an_index_write_that_fails_still_announces_the_stored_events_once(
 
     ids = store("Ada prefers tea.", "Bob likes long walks.")
     announced, real_announce = [], EventFeed.announce
-    monkeypatch.setattr(EventFeed, "announce", lambda self, draft: announced.extend(
-        e["data"]["memory_id"] for e in draft.events) or real_announce(self, draft))
+    monkeypatch.setattr(
+        EventFeed,
+        "announce",
+        lambda self, draft: (
+            announced.extend(e["data"]["memory_id"] for e in draft.events)
+            or real_announce(self, draft)
+        ),
+    )
     real_upsert = sync.IndexSync._upsert_many
 
     def index_down(self, items):
@@ -260,5 +282,7 @@ def test_an_index_write_that_fails_still_announces_the_stored_events_once(
     monkeypatch.setattr(sync.IndexSync, "_upsert_many", real_upsert)
     assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == []
     assert sorted(announced) == sorted(ids)  # not again
-    hits = client.post("/v1/memories/search", json={"query": "tea", "search_mode": "keyword"}, headers=auth)
+    hits = client.post(
+        "/v1/memories/search", json={"query": "tea", "search_mode": "keyword"}, headers=auth
+    )
     assert [h["memory_id"] for h in hits.json()["results"]] == [ids[0]]

@@ -30,8 +30,13 @@ def table(emulator):
     import boto3
 
     name = emulator.resources.tables["Table"]
-    return boto3.resource("dynamodb", endpoint_url=emulator.endpoint, region_name=emulator.region,
-                          aws_access_key_id="testing", aws_secret_access_key="testing").Table(name)
+    return boto3.resource(
+        "dynamodb",
+        endpoint_url=emulator.endpoint,
+        region_name=emulator.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).Table(name)
 
 
 def _item(table, pk, sk="A"):
@@ -43,21 +48,41 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(table):
     table.put_item(Item={"PK": "T#1", "SK": "A", "n": 1, "tags": ["x"]})
     table.put_item(Item={"PK": "T#1", "SK": "B", "n": 5})
     with pytest.raises(ClientError, match="TransactionCanceled"):
-        client.transact_write_items(TransactItems=[
-            {"Update": {"TableName": table.name, "Key": {"PK": "T#1", "SK": "A"},
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table.name,
+                        "Key": {"PK": "T#1", "SK": "A"},
                         "UpdateExpression": "SET n = n + :one, tags = list_append(tags, :t)",
-                        "ExpressionAttributeValues": {":one": 1, ":t": ["y"]}}},
-            {"Put": {"TableName": table.name, "Item": {"PK": "T#2", "SK": "A"}}},
-            {"Put": {"TableName": table.name, "Item": {"PK": "T#1", "SK": "B", "n": 6},
-                     "ConditionExpression": "attribute_not_exists(PK)"}},
-        ])
+                        "ExpressionAttributeValues": {":one": 1, ":t": ["y"]},
+                    }
+                },
+                {"Put": {"TableName": table.name, "Item": {"PK": "T#2", "SK": "A"}}},
+                {
+                    "Put": {
+                        "TableName": table.name,
+                        "Item": {"PK": "T#1", "SK": "B", "n": 6},
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                },
+            ]
+        )
     assert _item(table, "T#1") == {"PK": "T#1", "SK": "A", "n": 1, "tags": ["x"]}
     assert _item(table, "T#1", "B")["n"] == 5 and _item(table, "T#2") is None
-    client.transact_write_items(TransactItems=[
-        {"Update": {"TableName": table.name, "Key": {"PK": "T#1", "SK": "A"},
-                    "UpdateExpression": "SET n = n + :one", "ExpressionAttributeValues": {":one": 1}}},
-        {"Put": {"TableName": table.name, "Item": {"PK": "T#2", "SK": "A"}}},
-    ])
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": table.name,
+                    "Key": {"PK": "T#1", "SK": "A"},
+                    "UpdateExpression": "SET n = n + :one",
+                    "ExpressionAttributeValues": {":one": 1},
+                }
+            },
+            {"Put": {"TableName": table.name, "Item": {"PK": "T#2", "SK": "A"}}},
+        ]
+    )
     assert _item(table, "T#1")["n"] == 2 and _item(table, "T#2") == {"PK": "T#2", "SK": "A"}
 
 
@@ -66,11 +91,18 @@ def test_a_transaction_with_a_malformed_key_is_refused_as_moto_refuses_it(table,
     is no such item, and the transaction is refused (not a 500), writing nothing."""
     client = emulator.client("dynamodb")  # low-level: the values below are typed by hand
     good = {"PK": {"S": "K#1"}, "SK": {"S": "A"}}
-    for bad in ({"PK": {"M": {"S": {"S": "x"}}}, "SK": {"S": "A"}}, {"PK": {"L": [{"S": "x"}]}, "SK": {"S": "A"}},
-                {"PK": {"S": "K#2"}, "SK": {"M": {}}}):
+    for bad in (
+        {"PK": {"M": {"S": {"S": "x"}}}, "SK": {"S": "A"}},
+        {"PK": {"L": [{"S": "x"}]}, "SK": {"S": "A"}},
+        {"PK": {"S": "K#2"}, "SK": {"M": {}}},
+    ):
         with pytest.raises(ClientError, match="TransactionCanceled"):
-            client.transact_write_items(TransactItems=[{"Put": {"TableName": table.name, "Item": good}},
-                                                       {"Put": {"TableName": table.name, "Item": bad}}])
+            client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table.name, "Item": good}},
+                    {"Put": {"TableName": table.name, "Item": bad}},
+                ]
+            )
         assert _item(table, "K#1") is None and _item(table, "K#2") is None
 
 
@@ -79,32 +111,60 @@ def test_results_round_trip_every_attribute_type(table):
 
     from boto3.dynamodb.types import Binary
 
-    item = {"PK": "R#1", "SK": "A", "s": "text é", "n": Decimal("1.5"), "b": Binary(b"\x00\xffraw"),
-            "flag": True, "nothing": None, "list": [1, "two", {"three": [3]}],
-            "map": {"deep": {"deeper": "yes"}}, "ss": {"a", "b"}, "ns": {Decimal(1), Decimal(2)},
-            "bs": {Binary(b"\x01"), Binary(b"\x02")}, "empty": [], "emptymap": {}}
+    item = {
+        "PK": "R#1",
+        "SK": "A",
+        "s": "text é",
+        "n": Decimal("1.5"),
+        "b": Binary(b"\x00\xffraw"),
+        "flag": True,
+        "nothing": None,
+        "list": [1, "two", {"three": [3]}],
+        "map": {"deep": {"deeper": "yes"}},
+        "ss": {"a", "b"},
+        "ns": {Decimal(1), Decimal(2)},
+        "bs": {Binary(b"\x01"), Binary(b"\x02")},
+        "empty": [],
+        "emptymap": {},
+    }
     table.put_item(Item=item)
     assert _item(table, "R#1") == item
     for i in range(3):
         table.put_item(Item={"PK": "R#2", "SK": f"{i}", "v": i})
-    first = table.query(KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": "R#2"},
-                        Limit=2)
+    first = table.query(
+        KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": "R#2"}, Limit=2
+    )
     assert [x["v"] for x in first["Items"]] == [0, 1] and first["Count"] == 2
-    rest = table.query(KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": "R#2"},
-                       ExclusiveStartKey=first["LastEvaluatedKey"])
+    rest = table.query(
+        KeyConditionExpression="PK = :p",
+        ExpressionAttributeValues={":p": "R#2"},
+        ExclusiveStartKey=first["LastEvaluatedKey"],
+    )
     assert [x["v"] for x in rest["Items"]] == [2] and "LastEvaluatedKey" not in rest
-    got = table.meta.client.batch_get_item(RequestItems={table.name: {"Keys": [
-        {"PK": "R#1", "SK": "A"}, {"PK": "R#9", "SK": "A"}]}})  # a resource's client: plain values
+    got = table.meta.client.batch_get_item(
+        RequestItems={table.name: {"Keys": [{"PK": "R#1", "SK": "A"}, {"PK": "R#9", "SK": "A"}]}}
+    )  # a resource's client: plain values
     assert got["Responses"][table.name] == [item]
-    assert table.query(KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": "R#2"},
-                       Select="COUNT")["Count"] == 3
+    assert (
+        table.query(
+            KeyConditionExpression="PK = :p",
+            ExpressionAttributeValues={":p": "R#2"},
+            Select="COUNT",
+        )["Count"]
+        == 3
+    )
 
 
 def test_a_missing_table_is_still_a_client_error(table, emulator):
     import boto3
 
-    client = boto3.client("dynamodb", endpoint_url=emulator.endpoint, region_name=emulator.region,
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=emulator.endpoint,
+        region_name=emulator.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     with pytest.raises(ClientError, match="ResourceNotFoundException"):
         client.get_item(TableName="no-such-table", Key={"PK": {"S": "x"}})
 
@@ -113,13 +173,16 @@ def test_sqs_counts_and_fifo_deduplication_still_work(emulator):
     sqs = emulator.client("sqs")
     plain = sqs.create_queue(QueueName="fixes-plain")["QueueUrl"]
     for i in range(3):
-        sqs.send_message_batch(QueueUrl=plain, Entries=[{"Id": str(j), "MessageBody": f"{i}.{j}"}
-                                                        for j in range(10)])
+        sqs.send_message_batch(
+            QueueUrl=plain, Entries=[{"Id": str(j), "MessageBody": f"{i}.{j}"} for j in range(10)]
+        )
     counts = sqs.get_queue_attributes(QueueUrl=plain, AttributeNames=["All"])["Attributes"]
     assert counts["ApproximateNumberOfMessages"] == "30"
     assert "ContentBasedDeduplication" not in counts
-    fifo = sqs.create_queue(QueueName="fixes.fifo", Attributes={
-        "FifoQueue": "true", "ContentBasedDeduplication": "true"})["QueueUrl"]
+    fifo = sqs.create_queue(
+        QueueName="fixes.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
     for _ in range(2):
         sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
     attributes = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
@@ -163,20 +226,40 @@ def test_queries_read_their_partition_and_keep_moto_order(table):
     their order are what DynamoDB (and moto unpatched) give."""
     for ws in ("Q#a", "Q#b"):
         for i in range(6):
-            table.put_item(Item={"PK": f"{ws}#{i}", "SK": "M", "GSI1PK": ws,
-                                 "GSI1SK": f"2026-01-0{i % 3 + 1}", "n": i})
+            table.put_item(
+                Item={
+                    "PK": f"{ws}#{i}",
+                    "SK": "M",
+                    "GSI1PK": ws,
+                    "GSI1SK": f"2026-01-0{i % 3 + 1}",
+                    "n": i,
+                }
+            )
             table.put_item(Item={"PK": ws, "SK": f"item#{i}", "n": i})
 
     def page(**kwargs):
         return table.query(**kwargs)
 
-    base = page(KeyConditionExpression="PK = :p AND begins_with(SK, :s)",
-                ExpressionAttributeValues={":p": "Q#a", ":s": "item#"}, ScanIndexForward=False)
+    base = page(
+        KeyConditionExpression="PK = :p AND begins_with(SK, :s)",
+        ExpressionAttributeValues={":p": "Q#a", ":s": "item#"},
+        ScanIndexForward=False,
+    )
     assert [x["n"] for x in base["Items"]] == [5, 4, 3, 2, 1, 0]
-    assert page(KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": "Q#none"})["Items"] == []
-    seen, kwargs = [], {"IndexName": "GSI1", "KeyConditionExpression": "GSI1PK = :p",
-                        "ExpressionAttributeValues": {":p": "Q#b", ":odd": 1},
-                        "FilterExpression": "n <> :odd", "Limit": 2}
+    assert (
+        page(KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": "Q#none"})["Items"]
+        == []
+    )
+    seen, kwargs = (
+        [],
+        {
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "GSI1PK = :p",
+            "ExpressionAttributeValues": {":p": "Q#b", ":odd": 1},
+            "FilterExpression": "n <> :odd",
+            "Limit": 2,
+        },
+    )
     for _ in range(10):
         response = page(**kwargs)
         seen += [(x["GSI1SK"], x["PK"]) for x in response["Items"]]
@@ -184,8 +267,13 @@ def test_queries_read_their_partition_and_keep_moto_order(table):
             break
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
     # Sorted by the index's sort key, ties by the table's keys; n = 1 filtered out.
-    assert seen == [("2026-01-01", "Q#b#0"), ("2026-01-01", "Q#b#3"), ("2026-01-02", "Q#b#4"),
-                    ("2026-01-03", "Q#b#2"), ("2026-01-03", "Q#b#5")]
+    assert seen == [
+        ("2026-01-01", "Q#b#0"),
+        ("2026-01-01", "Q#b#3"),
+        ("2026-01-02", "Q#b#4"),
+        ("2026-01-03", "Q#b#2"),
+        ("2026-01-03", "Q#b#5"),
+    ]
 
 
 def test_update_expressions_still_validate_and_apply(table):
@@ -194,18 +282,44 @@ def test_update_expressions_still_validate_and_apply(table):
     from decimal import Decimal
 
     key = {"PK": "U#1", "SK": "A"}
-    table.put_item(Item={**key, "n": 1, "tags": ["x"], "m": {"a": {"b": 1}}, "ss": {"p", "q"},
-                         "gone": "soon", "status": "pending"})
+    table.put_item(
+        Item={
+            **key,
+            "n": 1,
+            "tags": ["x"],
+            "m": {"a": {"b": 1}},
+            "ss": {"p", "q"},
+            "gone": "soon",
+            "status": "pending",
+        }
+    )
     table.update_item(
-        Key=key, ConditionExpression="#s = :pending AND attribute_not_exists(deleted_at)",
+        Key=key,
+        ConditionExpression="#s = :pending AND attribute_not_exists(deleted_at)",
         UpdateExpression="SET n = n + :one, tags = list_append(tags, :more), m.a.c = :c, "
-                         "fresh = if_not_exists(fresh, :zero), #s = :ready "
-                         "REMOVE gone ADD hits :one DELETE ss :q",
+        "fresh = if_not_exists(fresh, :zero), #s = :ready "
+        "REMOVE gone ADD hits :one DELETE ss :q",
         ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":one": 1, ":more": ["y"], ":c": "deep", ":zero": 0,
-                                   ":ready": "ready", ":pending": "pending", ":q": {"q"}})
-    assert _item(table, "U#1") == {**key, "n": 2, "tags": ["x", "y"], "m": {"a": {"b": 1, "c": "deep"}},
-                                   "fresh": 0, "status": "ready", "hits": 1, "ss": {"p"}}
+        ExpressionAttributeValues={
+            ":one": 1,
+            ":more": ["y"],
+            ":c": "deep",
+            ":zero": 0,
+            ":ready": "ready",
+            ":pending": "pending",
+            ":q": {"q"},
+        },
+    )
+    assert _item(table, "U#1") == {
+        **key,
+        "n": 2,
+        "tags": ["x", "y"],
+        "m": {"a": {"b": 1, "c": "deep"}},
+        "fresh": 0,
+        "status": "ready",
+        "hits": 1,
+        "ss": {"p"},
+    }
     failures = {
         "overlapping paths": ("SET m.a = :v, m.a.b = :v", {":v": 1}, "overlap"),
         "a key attribute": ("SET SK = :v", {":v": "B"}, "part of the key"),
@@ -215,16 +329,26 @@ def test_update_expressions_still_validate_and_apply(table):
     }
     for what, (expression, values, message) in failures.items():
         with pytest.raises(ClientError, match=f"(?i){message}"):
-            table.update_item(Key=key, UpdateExpression=expression, ExpressionAttributeValues=values)
+            table.update_item(
+                Key=key, UpdateExpression=expression, ExpressionAttributeValues=values
+            )
         assert _item(table, "U#1")["n"] == Decimal(2), what
     with pytest.raises(ClientError, match="ConditionalCheckFailed"):
-        table.update_item(Key=key, UpdateExpression="SET n = :v", ConditionExpression="n = :one",
-                          ExpressionAttributeValues={":v": 9, ":one": 1})
+        table.update_item(
+            Key=key,
+            UpdateExpression="SET n = :v",
+            ConditionExpression="n = :one",
+            ExpressionAttributeValues={":v": 9, ":one": 1},
+        )
     for _ in range(2):  # a malformed expression fails every time (parses are cached)
         with pytest.raises(ClientError, match="(?i)syntax error"):
-            table.update_item(Key=key, UpdateExpression="SET n = = :v", ExpressionAttributeValues={":v": 1})
+            table.update_item(
+                Key=key, UpdateExpression="SET n = = :v", ExpressionAttributeValues={":v": 1}
+            )
     for i in range(3):  # the same expression, other values: each update gets its own
-        table.update_item(Key=key, UpdateExpression="SET n = :v", ExpressionAttributeValues={":v": 10 + i})
+        table.update_item(
+            Key=key, UpdateExpression="SET n = :v", ExpressionAttributeValues={":v": 10 + i}
+        )
         assert _item(table, "U#1")["n"] == 10 + i
 
 
@@ -235,20 +359,52 @@ def test_simple_set_and_remove_updates_answer_as_moto_does(table):
 
     client = table.meta.client
     key = {"PK": "S#1", "SK": "A"}
-    table.put_item(Item={**key, "status": "pending", "GSI4PK": "P", "GSI4SK": "1", "n": 1,
-                         "content_hash": "h1", "note": "x"})
-    update = dict(Key=key, ConditionExpression="content_hash = :c AND attribute_not_exists(deleted_at)",
-                  UpdateExpression="SET embedding = :v, #s = :ready, err = :none REMOVE GSI4PK, GSI4SK, absent",
-                  ExpressionAttributeNames={"#s": "status"},
-                  ExpressionAttributeValues={":v": b"\x00\x01", ":ready": "ready", ":none": None, ":c": "h1"})
+    table.put_item(
+        Item={
+            **key,
+            "status": "pending",
+            "GSI4PK": "P",
+            "GSI4SK": "1",
+            "n": 1,
+            "content_hash": "h1",
+            "note": "x",
+        }
+    )
+    update = dict(
+        Key=key,
+        ConditionExpression="content_hash = :c AND attribute_not_exists(deleted_at)",
+        UpdateExpression="SET embedding = :v, #s = :ready, err = :none REMOVE GSI4PK, GSI4SK, absent",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":v": b"\x00\x01", ":ready": "ready", ":none": None, ":c": "h1"},
+    )
     answer = table.update_item(**update, ReturnValues="ALL_NEW")["Attributes"]
-    assert answer == _item(table, "S#1") == {**key, "status": "ready", "n": 1, "content_hash": "h1",
-                                             "note": "x", "embedding": b"\x00\x01", "err": None}
-    assert not client.query(TableName=table.name, IndexName="GSI4", KeyConditionExpression="GSI4PK = :p",
-                            ExpressionAttributeValues={":p": {"S": "P"}})["Items"]
+    assert (
+        answer
+        == _item(table, "S#1")
+        == {
+            **key,
+            "status": "ready",
+            "n": 1,
+            "content_hash": "h1",
+            "note": "x",
+            "embedding": b"\x00\x01",
+            "err": None,
+        }
+    )
+    assert not client.query(
+        TableName=table.name,
+        IndexName="GSI4",
+        KeyConditionExpression="GSI4PK = :p",
+        ExpressionAttributeValues={":p": {"S": "P"}},
+    )["Items"]
     with pytest.raises(ClientError, match="ConditionalCheckFailed") as failed:
-        table.update_item(**{**update, "ExpressionAttributeValues": {**update["ExpressionAttributeValues"], ":c": "h2"}},
-                          ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        table.update_item(
+            **{
+                **update,
+                "ExpressionAttributeValues": {**update["ExpressionAttributeValues"], ":c": "h2"},
+            },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
     assert failed.value.response["Item"]["status"] == {"S": "ready"}
     failures = {
         "an unknown value": ("SET n = :missing", {":v": 1}, "ExpressionAttributeValues"),
@@ -264,18 +420,31 @@ def test_simple_set_and_remove_updates_answer_as_moto_does(table):
         with pytest.raises(ClientError, match=f"(?i){message}"):
             table.update_item(Key=key, UpdateExpression=expression, **extra)
         assert _item(table, "S#1") == answer, what
-    table.update_item(Key={"PK": "S#2", "SK": "A"}, UpdateExpression="SET n = :v, e = :e",
-                      ExpressionAttributeValues={":v": 1, ":e": ""})  # no item yet: moto creates it
+    table.update_item(
+        Key={"PK": "S#2", "SK": "A"},
+        UpdateExpression="SET n = :v, e = :e",
+        ExpressionAttributeValues={":v": 1, ":e": ""},
+    )  # no item yet: moto creates it
     assert _item(table, "S#2") == {"PK": "S#2", "SK": "A", "n": 1, "e": ""}
     with pytest.raises(ClientError, match="(?i)size"):
-        table.update_item(Key=key, UpdateExpression="SET big = :b", ExpressionAttributeValues={":b": "x" * 410_000})
+        table.update_item(
+            Key=key,
+            UpdateExpression="SET big = :b",
+            ExpressionAttributeValues={":b": "x" * 410_000},
+        )
     assert _item(table, "S#1") == answer
     for value in (1, 2, Decimal("0.5")):  # ADD of a number: to nothing, then to a number
-        table.update_item(Key=key, UpdateExpression="ADD hits :n", ExpressionAttributeValues={":n": value})
+        table.update_item(
+            Key=key, UpdateExpression="ADD hits :n", ExpressionAttributeValues={":n": value}
+        )
     assert _item(table, "S#1")["hits"] == Decimal("3.5")
     with pytest.raises(ClientError, match="(?i)type"):  # a number added to a string
-        table.update_item(Key=key, UpdateExpression="ADD note :n", ExpressionAttributeValues={":n": 1})
-    table.update_item(Key=key, UpdateExpression="ADD tags :t", ExpressionAttributeValues={":t": {"a"}})
+        table.update_item(
+            Key=key, UpdateExpression="ADD note :n", ExpressionAttributeValues={":n": 1}
+        )
+    table.update_item(
+        Key=key, UpdateExpression="ADD tags :t", ExpressionAttributeValues={":t": {"a"}}
+    )
     assert _item(table, "S#1")["tags"] == {"a"} and _item(table, "S#1")["note"] == "x"
 
 
@@ -286,26 +455,42 @@ def test_clients_served_in_process_get_the_same_answers_without_the_socket():
     from botocore.config import Config
 
     running = start_emulator(_free_port(), prefix="engram-inproc")
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                    region_name=running.region)
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=running.region
+    )
     running.serve_in_process(session)
-    http_only = boto3.client("dynamodb", endpoint_url=running.endpoint, region_name=running.region,
-                             aws_access_key_id="testing", aws_secret_access_key="testing",
-                             config=Config(retries={"max_attempts": 1}, connect_timeout=1))
+    http_only = boto3.client(
+        "dynamodb",
+        endpoint_url=running.endpoint,
+        region_name=running.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+    )
     running.stop()  # no socket from here on
     table = session.resource("dynamodb", endpoint_url=running.endpoint).Table(
-        running.resources.tables["Table"])
+        running.resources.tables["Table"]
+    )
     table.put_item(Item={"PK": "P#1", "SK": "A", "raw": b"\x00\xff", "n": 3})
     assert table.get_item(Key={"PK": "P#1", "SK": "A"})["Item"]["raw"].value == b"\x00\xff"
     with pytest.raises(ClientError, match="ConditionalCheckFailed"):
-        table.put_item(Item={"PK": "P#1", "SK": "A"}, ConditionExpression="attribute_not_exists(PK)")
+        table.put_item(
+            Item={"PK": "P#1", "SK": "A"}, ConditionExpression="attribute_not_exists(PK)"
+        )
     sqs = session.client("sqs", endpoint_url=running.endpoint)
     url = running.resources.queue_urls["EmbedQueue"]
-    sqs.send_message(QueueUrl=url, MessageBody='{"job": 1}',
-                     MessageAttributes={"kind": {"DataType": "String", "StringValue": "t"}})
-    (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1,
-                                     MessageAttributeNames=["All"])["Messages"]
-    assert message["Body"] == '{"job": 1}' and message["MessageAttributes"]["kind"]["StringValue"] == "t"
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody='{"job": 1}',
+        MessageAttributes={"kind": {"DataType": "String", "StringValue": "t"}},
+    )
+    (message,) = sqs.receive_message(
+        QueueUrl=url, WaitTimeSeconds=1, MessageAttributeNames=["All"]
+    )["Messages"]
+    assert (
+        message["Body"] == '{"job": 1}'
+        and message["MessageAttributes"]["kind"]["StringValue"] == "t"
+    )
     s3 = session.client("s3", endpoint_url=running.endpoint)
     bucket = running.resources.buckets["ExportBucket"]
     s3.put_object(Bucket=bucket, Key="a/b.json", Body=b'{"x": 1}')
@@ -314,17 +499,27 @@ def test_clients_served_in_process_get_the_same_answers_without_the_socket():
         http_only.list_tables()
 
 
-@pytest.mark.parametrize(("expression", "plan"), [
-    ("SET a = :v, #b = :w REMOVE c, #d", ((("a", ":v"), ("#b", ":w")), ("c", "#d"), ())),
-    ("set a=:v remove b", ((("a", ":v"),), ("b",), ())),
-    ("REMOVE a", ((), ("a",), ())),
-    ("ADD n :one", ((), (), (("n", ":one"),))),
-    ("SET a = :v ADD n :one, #m :two", ((("a", ":v"),), (), (("n", ":one"), ("#m", ":two")))),
-    ("SET a = :vREMOVE b", None),  # one placeholder, ":vREMOVE b" is no action
-    ("REMOVE a SET b = :v", None), ("ADD n :one SET a = :v", None), ("SET a = a + :v", None),
-    ("SET m.a = :v", None), ("SET a[0] = :v", None), ("SET a = if_not_exists(a, :v)", None),
-    ("DELETE s :v", None), ("ADD n", None), ("SET a = :v,", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("expression", "plan"),
+    [
+        ("SET a = :v, #b = :w REMOVE c, #d", ((("a", ":v"), ("#b", ":w")), ("c", "#d"), ())),
+        ("set a=:v remove b", ((("a", ":v"),), ("b",), ())),
+        ("REMOVE a", ((), ("a",), ())),
+        ("ADD n :one", ((), (), (("n", ":one"),))),
+        ("SET a = :v ADD n :one, #m :two", ((("a", ":v"),), (), (("n", ":one"), ("#m", ":two")))),
+        ("SET a = :vREMOVE b", None),  # one placeholder, ":vREMOVE b" is no action
+        ("REMOVE a SET b = :v", None),
+        ("ADD n :one SET a = :v", None),
+        ("SET a = a + :v", None),
+        ("SET m.a = :v", None),
+        ("SET a[0] = :v", None),
+        ("SET a = if_not_exists(a, :v)", None),
+        ("DELETE s :v", None),
+        ("ADD n", None),
+        ("SET a = :v,", None),
+        ("", None),
+    ],
+)
 def test_only_top_level_set_and_remove_actions_take_the_direct_path(expression, plan):
     from engram.local.moto_fixes import _simple_plan
 
@@ -340,11 +535,16 @@ def test_a_simple_update_skips_motos_validation_and_another_does_not(table, monk
     key = {"PK": "D#1", "SK": "A"}
     table.put_item(Item={**key, "n": 1})
     monkeypatch.setattr(UpdateExpressionValidator, "validate", refuse)
-    table.update_item(Key=key, UpdateExpression="SET n = :v REMOVE x ADD hits :one",
-                      ExpressionAttributeValues={":v": 2, ":one": 1})
+    table.update_item(
+        Key=key,
+        UpdateExpression="SET n = :v REMOVE x ADD hits :one",
+        ExpressionAttributeValues={":v": 2, ":one": 1},
+    )
     assert _item(table, "D#1") == {**key, "n": 2, "hits": 1}
     with pytest.raises(ClientError):  # the emulator answers the AssertionError with a 500
-        table.update_item(Key=key, UpdateExpression="SET n = n + :v", ExpressionAttributeValues={":v": 1})
+        table.update_item(
+            Key=key, UpdateExpression="SET n = n + :v", ExpressionAttributeValues={":v": 1}
+        )
 
 
 def test_conditions_and_filters_still_parse_each_call(table):
@@ -353,17 +553,35 @@ def test_conditions_and_filters_still_parse_each_call(table):
     table.put_item(Item={**key, "n": 1, "tag": "a"})
     condition = "n = :n AND (attribute_not_exists(gone) OR tag IN (:a, :b))"
     for n in (1, 2, 3):  # the same text, other values: each call its own answer
-        table.update_item(Key=key, UpdateExpression="SET n = :next", ConditionExpression=condition,
-                          ExpressionAttributeValues={":n": n, ":next": n + 1, ":a": "a", ":b": "b"})
+        table.update_item(
+            Key=key,
+            UpdateExpression="SET n = :next",
+            ConditionExpression=condition,
+            ExpressionAttributeValues={":n": n, ":next": n + 1, ":a": "a", ":b": "b"},
+        )
     with pytest.raises(ClientError, match="ConditionalCheckFailed"):
-        table.update_item(Key=key, UpdateExpression="SET n = :next", ConditionExpression=condition,
-                          ExpressionAttributeValues={":n": 1, ":next": 9, ":a": "a", ":b": "b"})
+        table.update_item(
+            Key=key,
+            UpdateExpression="SET n = :next",
+            ConditionExpression=condition,
+            ExpressionAttributeValues={":n": 1, ":next": 9, ":a": "a", ":b": "b"},
+        )
     for _ in range(2):  # a malformed condition fails every time (moto, patched or not: a 500)
         with pytest.raises(ClientError):
-            table.update_item(Key=key, UpdateExpression="SET n = :v", ConditionExpression="n = = :v",
-                              ExpressionAttributeValues={":v": 1})
-    found = [table.query(KeyConditionExpression="PK = :pk", FilterExpression="n >= :min",
-                         ExpressionAttributeValues={":pk": "C#1", ":min": low})["Count"] for low in (4, 5)]
+            table.update_item(
+                Key=key,
+                UpdateExpression="SET n = :v",
+                ConditionExpression="n = = :v",
+                ExpressionAttributeValues={":v": 1},
+            )
+    found = [
+        table.query(
+            KeyConditionExpression="PK = :pk",
+            FilterExpression="n >= :min",
+            ExpressionAttributeValues={":pk": "C#1", ":min": low},
+        )["Count"]
+        for low in (4, 5)
+    ]
     assert found == [1, 0] and _item(table, "C#1")["n"] == 4
 
 
@@ -384,14 +602,32 @@ def test_items_are_sized_once_and_refused_past_the_same_limit(table, monkeypatch
     table.put_item(Item=item(at_limit))
     assert len(_item(table, "L#1")["big"]) == at_limit
     client = table.meta.client
-    for put in (lambda: table.put_item(Item=item(at_limit + 1)),
-                lambda: client.transact_write_items(TransactItems=[{"Put": {
-                    "TableName": table.name, "Item": {"PK": "L#1", "SK": "A", "big": "x" * (ITEM_LIMIT - 10)}}}])):
+    for put in (
+        lambda: table.put_item(Item=item(at_limit + 1)),
+        lambda: client.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table.name,
+                        "Item": {"PK": "L#1", "SK": "A", "big": "x" * (ITEM_LIMIT - 10)},
+                    }
+                }
+            ]
+        ),
+    ):
         with pytest.raises(ClientError, match="Item size has exceeded the maximum allowed size"):
             put()
         assert len(_item(table, "L#1")["big"]) == at_limit
-    client.transact_write_items(TransactItems=[{"Put": {
-        "TableName": table.name, "Item": {"PK": "L#1", "SK": "A", "big": "x" * (ITEM_LIMIT - 11)}}}])
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": table.name,
+                    "Item": {"PK": "L#1", "SK": "A", "big": "x" * (ITEM_LIMIT - 11)},
+                }
+            }
+        ]
+    )
     assert _item(table, "L#1") == {"PK": "L#1", "SK": "A", "big": "x" * (ITEM_LIMIT - 11)}
 
 
@@ -406,8 +642,12 @@ def test_the_server_finds_each_service_once_per_host(emulator, monkeypatch):
     listed = []
     real_listdir = os.listdir
     monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(path) or real_listdir(path))
-    options = dict(endpoint_url=emulator.endpoint, region_name=emulator.region,
-                   aws_access_key_id="testing", aws_secret_access_key="testing")
+    options = dict(
+        endpoint_url=emulator.endpoint,
+        region_name=emulator.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     for attempt in range(3):
         boto3.client("dynamodb", **options).list_tables()
         boto3.client("sqs", **options).list_queues()

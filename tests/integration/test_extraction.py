@@ -16,9 +16,20 @@ class ScriptedExtractor:
     def extract(self, episodes, client_summary=None):
         self.calls.append((list(episodes), client_summary))
         ids = tuple(e.memory_id for e in episodes[:1])
-        return Extraction(summary=self.summary, memories=tuple(
-            Candidate(memory_type=t, title=title, content=c, importance_score=i, tags=("x",),
-                      source_ids=ids) for t, title, c, i in self.candidates))
+        return Extraction(
+            summary=self.summary,
+            memories=tuple(
+                Candidate(
+                    memory_type=t,
+                    title=title,
+                    content=c,
+                    importance_score=i,
+                    tags=("x",),
+                    source_ids=ids,
+                )
+                for t, title, c, i in self.candidates
+            ),
+        )
 
 
 @pytest.fixture
@@ -49,14 +60,32 @@ def _drain(pump, rounds=3):
 
 
 def test_ended_session_is_distilled(client, auth, pump, use_extractor, workspace):
-    extractor = use_extractor(ScriptedExtractor([
-        ("decision", "Storage", "The team decided to use DynamoDB as the source of truth.", 0.9),
-        ("preference", "Answers", "The user prefers short answers.", 0.6)]))
-    sid = _ended_session(client, auth, "Let's go with DynamoDB.", "Keep answers short please.",
-                         summary="Storage talk")
+    extractor = use_extractor(
+        ScriptedExtractor(
+            [
+                (
+                    "decision",
+                    "Storage",
+                    "The team decided to use DynamoDB as the source of truth.",
+                    0.9,
+                ),
+                ("preference", "Answers", "The user prefers short answers.", 0.6),
+            ]
+        )
+    )
+    sid = _ended_session(
+        client,
+        auth,
+        "Let's go with DynamoDB.",
+        "Keep answers short please.",
+        summary="Storage talk",
+    )
     _drain(pump)
     episodes, client_summary = extractor.calls[0]
-    assert [e.content for e in episodes] == ["Let's go with DynamoDB.", "Keep answers short please."]
+    assert [e.content for e in episodes] == [
+        "Let's go with DynamoDB.",
+        "Keep answers short please.",
+    ]
     assert client_summary == "Storage talk"
     session = client.get(f"/v1/sessions/{sid}", headers=auth).json()
     assert session["summary_status"] == "ready" and session["summary"] == "The team chose DynamoDB."
@@ -87,18 +116,24 @@ def test_running_twice_creates_nothing_twice(client, auth, pump, use_extractor, 
     from engram import aws
     from engram.sessions.repository import SessionRepository
 
-    SessionRepository(aws.table()).update(workspace[0].workspace_id, sid, {"summary_status": "pending"})
+    SessionRepository(aws.table()).update(
+        workspace[0].workspace_id, sid, {"summary_status": "pending"}
+    )
     assert job.run(workspace[0].workspace_id, sid) == "summarized"  # forced re-run
     facts = client.get("/v1/memories?memory_type=fact", headers=auth).json()["data"]
     assert len(facts) == 1
 
 
 def test_a_near_duplicate_updates_the_existing_memory(client, auth, pump, use_extractor):
-    use_extractor(ScriptedExtractor([("preference", "Tone", "The user prefers short answers.", 0.4)]))
+    use_extractor(
+        ScriptedExtractor([("preference", "Tone", "The user prefers short answers.", 0.4)])
+    )
     _ended_session(client, auth, "Short answers please.")
     _drain(pump)
     first = client.get("/v1/memories?memory_type=preference", headers=auth).json()["data"]
-    use_extractor(ScriptedExtractor([("preference", "Tone", "The user prefers short answers!", 0.8)]))
+    use_extractor(
+        ScriptedExtractor([("preference", "Tone", "The user prefers short answers!", 0.8)])
+    )
     _ended_session(client, auth, "Again: keep it short.")
     _drain(pump)
     after = client.get("/v1/memories?memory_type=preference", headers=auth).json()["data"]
@@ -107,8 +142,9 @@ def test_a_near_duplicate_updates_the_existing_memory(client, auth, pump, use_ex
     assert len(after[0]["metadata"]["source_ids"]) == 2
 
 
-def test_a_failing_extractor_ends_failed_with_the_reason(client, auth, pump, use_extractor,
-                                                         monkeypatch):
+def test_a_failing_extractor_ends_failed_with_the_reason(
+    client, auth, pump, use_extractor, monkeypatch
+):
     class Broken:
         name = "broken"
 
@@ -128,11 +164,13 @@ def test_a_failing_extractor_ends_failed_with_the_reason(client, auth, pump, use
 
 def test_the_default_heuristic_extractor_end_to_end(client, auth, pump):
     sid = _ended_session(
-        client, auth,
+        client,
+        auth,
         "Hi there!",
         "We decided to use DynamoDB as the source of truth for sessions.",
         "I prefer short answers with code examples.",
-        "Thanks, bye!")
+        "Thanks, bye!",
+    )
     _drain(pump)
     session = client.get(f"/v1/sessions/{sid}", headers=auth).json()
     assert session["summary_status"] == "ready" and "DynamoDB" in session["summary"]

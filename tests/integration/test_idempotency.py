@@ -86,9 +86,15 @@ def test_without_credentials_it_is_still_401(client):
 
 
 def test_every_creating_post_takes_an_idempotency_key():
-    creating = [r for router in ROUTERS for r in router.routes
-                if isinstance(r, APIRoute) and "POST" in r.methods and r.status_code == 201
-                and ("POST", r.path) not in UNKEYED]
+    creating = [
+        r
+        for router in ROUTERS
+        for r in router.routes
+        if isinstance(r, APIRoute)
+        and "POST" in r.methods
+        and r.status_code == 201
+        and ("POST", r.path) not in UNKEYED
+    ]
     assert creating
     missing = [r.path for r in creating if not isinstance(r, IdempotentRoute)]
     assert not missing, f"creating POSTs without Idempotency-Key (use IdempotentRoute): {missing}"

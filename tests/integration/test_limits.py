@@ -15,33 +15,42 @@ def item_count(aws_env):
 def _refused(response, statuses=(413, 422)):
     assert response.status_code in statuses, response.text
     body = response.json()
-    assert body["detail"].endswith(".") and body["code"] in ("payload_too_large", "validation_error")
+    assert body["detail"].endswith(".") and body["code"] in (
+        "payload_too_large",
+        "validation_error",
+    )
 
 
-@pytest.mark.parametrize("body", [
-    {"content": "x" * 32_769},
-    {"content": "ok", "metadata": {"blob": "x" * 8_200}},
-    {"content": "ok", "tags": [f"t{i}" for i in range(51)]},
-    {"content": "ok", "tags": ["x" * 129]},
-    {"content": "ok", "session_id": "s" * 256},
-    {"content": "ok", "user_id": "bad id"},
-    {"content": "ok", "metadata": {"n": 10 ** 40 + 1}},
-    {"content": "ok", "metadata": {"": 1}},
-    {"memories": [{"content": "ok"}] * 101},
-    {"memories": [{"content": "ok"}, {"content": ""}]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"content": "x" * 32_769},
+        {"content": "ok", "metadata": {"blob": "x" * 8_200}},
+        {"content": "ok", "tags": [f"t{i}" for i in range(51)]},
+        {"content": "ok", "tags": ["x" * 129]},
+        {"content": "ok", "session_id": "s" * 256},
+        {"content": "ok", "user_id": "bad id"},
+        {"content": "ok", "metadata": {"n": 10**40 + 1}},
+        {"content": "ok", "metadata": {"": 1}},
+        {"memories": [{"content": "ok"}] * 101},
+        {"memories": [{"content": "ok"}, {"content": ""}]},
+    ],
+)
 def test_memory_limits(client, auth, item_count, body):
     before = item_count()
     _refused(client.post("/v1/memories", json=body, headers=auth))
     assert item_count() == before
 
 
-@pytest.mark.parametrize("body", [
-    {"session_id": "x" * 256},
-    {"session_id": "has space"},
-    {"metadata": {"blob": "x" * 8_200}},
-    {"project_name": "p" * 256},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"session_id": "x" * 256},
+        {"session_id": "has space"},
+        {"metadata": {"blob": "x" * 8_200}},
+        {"project_name": "p" * 256},
+    ],
+)
 def test_session_limits(client, auth, item_count, body):
     before = item_count()
     _refused(client.post("/v1/sessions", json=body, headers=auth))
@@ -61,7 +70,8 @@ def test_message_limits(client, auth, item_count):
 def test_bodies_over_one_mebibyte_are_413(client, auth, item_count):
     before = item_count()
     body = '{"content": "' + "x" * 1_048_600 + '"}'
-    response = client.post("/v1/memories", content=body, headers={
-        **auth, "content-type": "application/json"})
+    response = client.post(
+        "/v1/memories", content=body, headers={**auth, "content-type": "application/json"}
+    )
     _refused(response, (413,))
     assert item_count() == before

@@ -75,9 +75,12 @@ def test_expired_soft_deletes_are_purged_from_table_and_index(client, auth, pump
 
 def test_expired_soft_deleted_sessions_are_purged_with_their_checkpoints(client, auth):
     def session(user_id):
-        sid = client.post("/v1/sessions", json={"user_id": user_id}, headers=auth).json()["session_id"]
-        client.post(f"/v1/sessions/{sid}/messages", json={"role": "user", "content": "hi"},
-                    headers=auth)
+        sid = client.post("/v1/sessions", json={"user_id": user_id}, headers=auth).json()[
+            "session_id"
+        ]
+        client.post(
+            f"/v1/sessions/{sid}/messages", json={"role": "user", "content": "hi"}, headers=auth
+        )
         assert client.post(f"/v1/sessions/{sid}/checkpoints", headers=auth).status_code == 201
         return sid
 
@@ -95,18 +98,24 @@ def test_expired_soft_deleted_sessions_are_purged_with_their_checkpoints(client,
     for sid in (restored, live):
         assert client.get(f"/v1/sessions/{sid}/checkpoints", headers=auth).json()
     assert [s["session_id"] for s in client.get("/v1/sessions", headers=auth).json()["data"]] == [
-        live, restored]
+        live,
+        restored,
+    ]
     assert client.post("/v1/users/u1/restore", headers=auth).json() == {
-        "user_id": "u1", "restored": 0, "sessions": 0}
+        "user_id": "u1",
+        "restored": 0,
+        "sessions": 0,
+    }
     assert Maintenance(repo, enqueue, _later(60 * 24 * 31), sessions).purge_expired_sessions() == 0
 
 
 def test_the_scheduled_event_runs_both_jobs(aws_env):
-    assert run_maintenance({}) == {"requeued": 0, "purged": 0, "reindexed": 0,
-                                   "purged_sessions": 0}
+    assert run_maintenance({}) == {"requeued": 0, "purged": 0, "reindexed": 0, "purged_sessions": 0}
 
 
-def test_reindex_rebuilds_a_lost_index_without_reembedding(client, auth, pump, workspace, monkeypatch):
+def test_reindex_rebuilds_a_lost_index_without_reembedding(
+    client, auth, pump, workspace, monkeypatch
+):
     ws = workspace[0].workspace_id
     for text in ("one", "two", "three"):
         _store(client, auth, text)
@@ -117,8 +126,11 @@ def test_reindex_rebuilds_a_lost_index_without_reembedding(client, auth, pump, w
     from engram.search import worker
 
     sync = worker.get_index_sync()
-    monkeypatch.setattr(sync._embedder, "embed", lambda texts: (_ for _ in ()).throw(
-        AssertionError("stored vectors must be reused")))
+    monkeypatch.setattr(
+        sync._embedder,
+        "embed",
+        lambda texts: (_ for _ in ()).throw(AssertionError("stored vectors must be reused")),
+    )
     seen = []
     assert reindex(ws, seen.append) == 3 and seen == [1, 2, 3]
     assert index.count(ws) == 3

@@ -24,19 +24,31 @@ def _store(client, auth, **body):
 
 def _embed_messages(aws_env):
     sqs = boto3.client("sqs")
-    messages = sqs.receive_message(QueueUrl=aws_env.queue_urls["EmbedQueue"],
-                                   MaxNumberOfMessages=10, VisibilityTimeout=0)
+    messages = sqs.receive_message(
+        QueueUrl=aws_env.queue_urls["EmbedQueue"], MaxNumberOfMessages=10, VisibilityTimeout=0
+    )
     return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 
 
 def test_store_one_is_pending_with_tokens_and_queued(client, auth, aws_env, workspace):
-    memory = _store(client, auth, tags=["customer:ada", "vip"], metadata={"category": "prefs"},
-                    memory_type="preference", importance_score=0.8)
+    memory = _store(
+        client,
+        auth,
+        tags=["customer:ada", "vip"],
+        metadata={"category": "prefs"},
+        memory_type="preference",
+        importance_score=0.8,
+    )
     assert memory["memory_id"].startswith("mem_") and memory["source"] == "api"
     assert memory["embedding_status"] == "pending" and memory["token_count"] > 5
     assert memory["workspace_id"] == workspace[0].workspace_id
-    assert _embed_messages(aws_env) == [{"kind": "memory.sync", "memory_id": memory["memory_id"],
-                                         "workspace_id": workspace[0].workspace_id}]
+    assert _embed_messages(aws_env) == [
+        {
+            "kind": "memory.sync",
+            "memory_id": memory["memory_id"],
+            "workspace_id": workspace[0].workspace_id,
+        }
+    ]
     assert client.get(f"/v1/memories/{memory['memory_id']}", headers=auth).json() == memory
 
 
@@ -54,9 +66,16 @@ def test_a_redelivered_embed_message_does_no_harm(client, auth, pump, aws_env, w
     memory = _store(client, auth)
     pump.drain_once()
     before = client.get(f"/v1/memories/{memory['memory_id']}", headers=auth).json()
-    boto3.client("sqs").send_message(QueueUrl=aws_env.queue_urls["EmbedQueue"], MessageBody=json.dumps(
-        {"kind": "memory.sync", "memory_id": memory["memory_id"],
-         "workspace_id": workspace[0].workspace_id}))
+    boto3.client("sqs").send_message(
+        QueueUrl=aws_env.queue_urls["EmbedQueue"],
+        MessageBody=json.dumps(
+            {
+                "kind": "memory.sync",
+                "memory_id": memory["memory_id"],
+                "workspace_id": workspace[0].workspace_id,
+            }
+        ),
+    )
     pump.drain_once()
     after = client.get(f"/v1/memories/{memory['memory_id']}", headers=auth).json()
     assert after == before
@@ -67,34 +86,42 @@ def test_batch_is_stored_in_order_or_not_at_all(client, auth):
     batch = {"memories": [{"content": f"fact number {i}", "memory_type": "fact"} for i in range(5)]}
     stored = client.post("/v1/memories", json=batch, headers=auth)
     assert stored.status_code == 201
-    assert [m["content"] for m in stored.json()["memories"]] == [f"fact number {i}" for i in range(5)]
+    assert [m["content"] for m in stored.json()["memories"]] == [
+        f"fact number {i}" for i in range(5)
+    ]
     bad = {"memories": [{"content": "fine"}, {"content": ""}, {"content": "also fine"}]}
     body = _error(client.post("/v1/memories", json=bad, headers=auth), 422)
     assert "memories.1.content" in body["detail"]
     too_many = {"memories": [{"content": "x"}] * 101}
-    assert "at most 100" in _error(client.post("/v1/memories", json=too_many, headers=auth), 422)["detail"]
+    assert (
+        "at most 100"
+        in _error(client.post("/v1/memories", json=too_many, headers=auth), 422)["detail"]
+    )
     assert client.get("/v1/memories", headers=auth).json()["count"] == 5
 
 
-@pytest.mark.parametrize("body, phrase", [
-    ({}, "content"),
-    ({"content": "   "}, "empty"),
-    ({"content": "x" * 40_000}, "limit is 32768"),
-    ({"content": "x", "memory_type": "dream"}, "memory_type"),
-    ({"content": "x", "importance_score": 1.5}, "importance_score"),
-    ({"content": "x", "tags": ["t"] * 51}, "limit is 50"),
-    ({"content": "x", "tags": ["y" * 129]}, "128"),
-    ({"content": "x", "metadata": {"k": "v" * 9000}}, "8192"),
-    ({"content": "x", "metadata": {"n": 10 ** 40}}, "38 digits"),
-    ({"content": "x", "metadata": {"deep": [{"n": -(10 ** 38)}]}}, "38 digits"),
-    ({"content": "x", "metadata": {"n": 1e200}}, "38 digits"),
-    ({"content": "x", "session_id": "bad id"}, "letters"),
-    ({"content": "x", "surprise": True}, "Unknown field"),
-    ({"memories": []}, "memories"),
-    ({"memories": "nope"}, "memories"),
-    ([1, 2, 3], "body"),
-    ("just a string", "body"),
-])
+@pytest.mark.parametrize(
+    "body, phrase",
+    [
+        ({}, "content"),
+        ({"content": "   "}, "empty"),
+        ({"content": "x" * 40_000}, "limit is 32768"),
+        ({"content": "x", "memory_type": "dream"}, "memory_type"),
+        ({"content": "x", "importance_score": 1.5}, "importance_score"),
+        ({"content": "x", "tags": ["t"] * 51}, "limit is 50"),
+        ({"content": "x", "tags": ["y" * 129]}, "128"),
+        ({"content": "x", "metadata": {"k": "v" * 9000}}, "8192"),
+        ({"content": "x", "metadata": {"n": 10**40}}, "38 digits"),
+        ({"content": "x", "metadata": {"deep": [{"n": -(10**38)}]}}, "38 digits"),
+        ({"content": "x", "metadata": {"n": 1e200}}, "38 digits"),
+        ({"content": "x", "session_id": "bad id"}, "letters"),
+        ({"content": "x", "surprise": True}, "Unknown field"),
+        ({"memories": []}, "memories"),
+        ({"memories": "nope"}, "memories"),
+        ([1, 2, 3], "body"),
+        ("just a string", "body"),
+    ],
+)
 def test_bad_memories_are_422_and_nothing_is_written(client, auth, aws_env, body, phrase):
     assert phrase in _error(client.post("/v1/memories", json=body, headers=auth), 422)["detail"]
     assert client.get("/v1/memories", headers=auth).json()["count"] == 0
@@ -105,13 +132,19 @@ def test_numbers_at_dynamodb_limits_are_stored_exactly(client, auth):
     """38 digits is DynamoDB's precision: the largest ints that fit come back exactly, and
     floats near the ends of its range come back as the same numbers (an integral one as an
     int, as DynamoDB itself returns it)."""
-    metadata = {"big": 10 ** 38 - 1, "neg": -(10 ** 37), "tiny": 1.5e-120, "huge": 9.5e124,
-                "list": [12345678901234567890123456789012345678]}
+    metadata = {
+        "big": 10**38 - 1,
+        "neg": -(10**37),
+        "tiny": 1.5e-120,
+        "huge": 9.5e124,
+        "list": [12345678901234567890123456789012345678],
+    }
     stored = client.post("/v1/memories", json={"content": "x", "metadata": metadata}, headers=auth)
     assert stored.status_code == 201, stored.text
     got = client.get(f"/v1/memories/{stored.json()['memory_id']}", headers=auth).json()
     assert {k: got["metadata"][k] for k in ("big", "neg", "list")} == {
-        k: metadata[k] for k in ("big", "neg", "list")}
+        k: metadata[k] for k in ("big", "neg", "list")
+    }
     assert got["metadata"]["tiny"] == 1.5e-120
     assert math.isclose(got["metadata"]["huge"], 9.5e124)
 
@@ -122,7 +155,9 @@ def test_list_filters_newest_first(client, auth):
     c = _store(client, auth, content="gamma", memory_type="fact", tags=["x", "y"])
 
     def ids(query=""):
-        return [m["memory_id"] for m in client.get(f"/v1/memories?{query}", headers=auth).json()["data"]]
+        return [
+            m["memory_id"] for m in client.get(f"/v1/memories?{query}", headers=auth).json()["data"]
+        ]
 
     assert ids() == [c["memory_id"], b["memory_id"], a["memory_id"]]
     assert ids("memory_type=fact") == [c["memory_id"], a["memory_id"]]
@@ -140,19 +175,23 @@ def test_patch_merges_metadata_and_reembeds_on_content_change(client, auth, pump
     memory = _store(client, auth, metadata={"a": 1, "b": 2}, tags=["old"])
     pump.drain_once()
     mid = memory["memory_id"]
-    patched = client.patch(f"/v1/memories/{mid}", json={"metadata": {"b": 3, "c": 4}, "tags": ["new"]},
-                           headers=auth).json()
+    patched = client.patch(
+        f"/v1/memories/{mid}", json={"metadata": {"b": 3, "c": 4}, "tags": ["new"]}, headers=auth
+    ).json()
     assert patched["metadata"] == {"a": 1, "b": 3, "c": 4} and patched["tags"] == ["new"]
     assert patched["embedding_status"] == "ready"  # the text did not change
-    changed = client.patch(f"/v1/memories/{mid}", json={"content": "Now prefers phone calls."},
-                           headers=auth).json()
+    changed = client.patch(
+        f"/v1/memories/{mid}", json={"content": "Now prefers phone calls."}, headers=auth
+    ).json()
     assert changed["embedding_status"] == "pending" and changed["updated_at"]
     pump.drain_once()
     assert client.get(f"/v1/memories/{mid}", headers=auth).json()["embedding_status"] == "ready"
     _error(client.patch(f"/v1/memories/{mid}", json={"importance_score": -1}, headers=auth), 422)
     _error(client.patch(f"/v1/memories/{mid}", json={"workspace_id": "x"}, headers=auth), 422)
     big = {"metadata": {f"k{i}": "v" * 100 for i in range(90)}}
-    assert "8192" in _error(client.patch(f"/v1/memories/{mid}", json=big, headers=auth), 422)["detail"]
+    assert (
+        "8192" in _error(client.patch(f"/v1/memories/{mid}", json=big, headers=auth), 422)["detail"]
+    )
 
 
 def test_soft_delete_restore_and_hard_delete(client, auth, pump, workspace):
@@ -187,9 +226,12 @@ def test_forget_session_soft_deletes_its_memories(client, auth, other_auth):
     keep = _store(client, auth, content="elsewhere")
     _error(client.delete(f"/v1/sessions/{sid}/memories", headers=other_auth), 404)
     assert client.delete(f"/v1/sessions/{sid}/memories", headers=auth).json() == {
-        "session_id": sid, "forgotten": 3}
+        "session_id": sid,
+        "forgotten": 3,
+    }
     assert [m["memory_id"] for m in client.get("/v1/memories", headers=auth).json()["data"]] == [
-        keep["memory_id"]]
+        keep["memory_id"]
+    ]
     _error(client.delete("/v1/sessions/sess_nope/memories", headers=auth), 404)
 
 
@@ -217,15 +259,23 @@ def test_diff_reports_added_updated_and_deleted(client, auth):
     everything = client.get(f"/v1/memories/diff?from_time={start[:19]}Z", headers=auth).json()
     assert everything["count"] >= 3
     _error(client.get("/v1/memories/diff?from_time=yesterday", headers=auth), 422)
-    _error(client.get(f"/v1/memories/diff?from_time={middle}&to_time=2000-01-01T00:00:00Z",
-                      headers=auth), 422)
+    _error(
+        client.get(
+            f"/v1/memories/diff?from_time={middle}&to_time=2000-01-01T00:00:00Z", headers=auth
+        ),
+        422,
+    )
 
 
 def test_another_workspace_gets_404_everywhere(client, auth, other_auth):
     mid = _store(client, auth)["memory_id"]
-    for method, path in [("get", f"/v1/memories/{mid}"), ("get", f"/v1/memories/{mid}/status"),
-                         ("delete", f"/v1/memories/{mid}"), ("delete", f"/v1/memories/{mid}/hard"),
-                         ("post", f"/v1/memories/{mid}/restore")]:
+    for method, path in [
+        ("get", f"/v1/memories/{mid}"),
+        ("get", f"/v1/memories/{mid}/status"),
+        ("delete", f"/v1/memories/{mid}"),
+        ("delete", f"/v1/memories/{mid}/hard"),
+        ("post", f"/v1/memories/{mid}/restore"),
+    ]:
         _error(client.request(method, path, headers=other_auth), 404)
     _error(client.patch(f"/v1/memories/{mid}", json={"title": "x"}, headers=other_auth), 404)
     assert client.get("/v1/memories", headers=other_auth).json()["data"] == []
@@ -241,7 +291,9 @@ def test_events_for_store_update_delete(client, auth, pump, workspace):
     pump.drain_once()
     client.patch(f"/v1/memories/{mid}", json={"title": "t"}, headers=auth)
     client.delete(f"/v1/memories/{mid}", headers=auth)
-    types = [e["type"] for e in EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)]
+    types = [
+        e["type"] for e in EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
+    ]
     assert types[::-1] == ["memory.stored", "embedding.ready", "memory.updated", "memory.deleted"]
 
 
@@ -280,8 +332,9 @@ def test_a_full_batch_of_100_is_stored(client, auth):
 def _drain_embed_queue(aws_env, rounds=20):
     sqs, found = boto3.client("sqs"), []
     for _ in range(rounds):
-        batch = sqs.receive_message(QueueUrl=aws_env.queue_urls["EmbedQueue"],
-                                    MaxNumberOfMessages=10).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=aws_env.queue_urls["EmbedQueue"], MaxNumberOfMessages=10
+        ).get("Messages", [])
         if not batch:
             break
         found += [json.loads(m["Body"]) for m in batch]
@@ -303,32 +356,48 @@ def aws_calls(monkeypatch):
     return made
 
 
-def test_a_batch_queues_one_embed_job_and_one_event_per_memory(client, auth, aws_env, workspace,
-                                                                aws_calls):
+def test_a_batch_queues_one_embed_job_and_one_event_per_memory(
+    client, auth, aws_env, workspace, aws_calls
+):
     from engram import aws
     from engram.clock import get_clock
     from engram.events import EventFeed
 
     batch = {"memories": [{"content": f"note {i}"} for i in range(23)]}  # three SQS batches
-    ids = [m["memory_id"] for m in client.post("/v1/memories", json=batch, headers=auth).json()["memories"]]
+    ids = [
+        m["memory_id"]
+        for m in client.post("/v1/memories", json=batch, headers=auth).json()["memories"]
+    ]
     # A few calls per request, not a few per memory: the count and the memory.stored events
     # go inside the memories' transaction, embed jobs 10 to a SendMessageBatch; one webhook lookup.
-    assert sorted(aws_calls) == sorted(["GetItem", "TransactWriteItems", "SendMessageBatch",
-                                        "SendMessageBatch", "SendMessageBatch", "Query"])
+    assert sorted(aws_calls) == sorted(
+        [
+            "GetItem",
+            "TransactWriteItems",
+            "SendMessageBatch",
+            "SendMessageBatch",
+            "SendMessageBatch",
+            "Query",
+        ]
+    )
     assert sorted(job["memory_id"] for job in _drain_embed_queue(aws_env)) == sorted(ids)
     events = EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
     assert [e["data"]["memory_id"] for e in events if e["type"] == "memory.stored"][::-1] == ids
     assert client.get("/v1/memories", headers=auth).json()["count"] == 23
 
 
-def test_events_that_do_not_fit_the_transaction_follow_it(client, auth, aws_env, workspace,
-                                                         aws_calls):
+def test_events_that_do_not_fit_the_transaction_follow_it(
+    client, auth, aws_env, workspace, aws_calls
+):
     from engram import aws
     from engram.clock import get_clock
     from engram.events import EventFeed
 
     batch = {"memories": [{"content": f"note {i}"} for i in range(60)]}  # 60 + 1 + 60 > 100
-    ids = [m["memory_id"] for m in client.post("/v1/memories", json=batch, headers=auth).json()["memories"]]
+    ids = [
+        m["memory_id"]
+        for m in client.post("/v1/memories", json=batch, headers=auth).json()["memories"]
+    ]
     assert aws_calls.count("TransactWriteItems") == 1 and aws_calls.count("BatchWriteItem") == 3
     events = EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
     assert [e["data"]["memory_id"] for e in events if e["type"] == "memory.stored"][::-1] == ids

@@ -14,8 +14,10 @@ CREATES = {
     "/v1/sessions": lambda i: {},
     "/v1/memories": lambda i: {"content": f"memory {i}"},
     "/v1/api-keys": lambda i: {"name": f"key {i}"},
-    "/v1/webhooks": lambda i: {"url": f"https://hooks.example.com/{i}",
-                               "events": ["session.created"]},
+    "/v1/webhooks": lambda i: {
+        "url": f"https://hooks.example.com/{i}",
+        "events": ["session.created"],
+    },
 }
 LISTS = [*CREATES, "/v1/webhooks/wh_unknown/deliveries"]
 
@@ -33,15 +35,17 @@ def test_default_page_size_and_the_cursor_walk(client, auth, page_size_two, path
         assert client.post(path, json=CREATES[path](i), headers=auth).status_code == 201
     first = client.get(path, headers=auth).json()
     assert len(first["data"]) == 2 and first["has_more"] and first["next_cursor"]
-    rest = client.get(path, params={"cursor": first["next_cursor"], "limit": 100},
-                      headers=auth).json()
+    rest = client.get(
+        path, params={"cursor": first["next_cursor"], "limit": 100}, headers=auth
+    ).json()
     seen = [json.dumps(item, sort_keys=True) for item in first["data"] + rest["data"]]
     assert len(seen) == len(set(seen)) >= 3 and not rest["has_more"]
 
 
 @pytest.mark.parametrize("path", LISTS)
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"limit": "ten"},
-                                    {"cursor": "c" * 2049}])
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 101}, {"limit": "ten"}, {"cursor": "c" * 2049}]
+)
 def test_a_bad_limit_or_cursor_is_a_422_with_a_sentence(client, auth, path, params):
     response = client.get(path, params=params, headers=auth)
     assert response.status_code == 422, response.text

@@ -17,7 +17,7 @@ from moto import mock_aws
 from engram.local.pump import QueuePump, RoundResult, failed_ids
 from engram.local.resources import create_resources
 
-HANDLER = '''
+HANDLER = """
 import json
 from pathlib import Path
 
@@ -33,7 +33,7 @@ def lambda_handler(event, context):
         raise RuntimeError("boom")
     failed = [i for i, b in bodies.items() if b.get("fail")]
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failed]}
-'''
+"""
 
 
 def template(report_failures: bool = True, batch_size: int = 5, window: float = 0) -> dict:
@@ -45,15 +45,26 @@ def template(report_failures: bool = True, batch_size: int = 5, window: float = 
     return {
         "Globals": {"Function": {"Timeout": 20}},
         "Resources": {
-            "WorkQueue": {"Type": "AWS::SQS::Queue", "Properties": {
-                "VisibilityTimeout": 1,
-                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["WorkDLQ", "Arn"]},
-                                  "maxReceiveCount": 2}}},
+            "WorkQueue": {
+                "Type": "AWS::SQS::Queue",
+                "Properties": {
+                    "VisibilityTimeout": 1,
+                    "RedrivePolicy": {
+                        "deadLetterTargetArn": {"Fn::GetAtt": ["WorkDLQ", "Arn"]},
+                        "maxReceiveCount": 2,
+                    },
+                },
+            },
             "WorkDLQ": {"Type": "AWS::SQS::Queue", "Properties": {}},
             "IdleQueue": {"Type": "AWS::SQS::Queue", "Properties": {}},
-            "WorkFunction": {"Type": "AWS::Serverless::Function", "Properties": {
-                "CodeUri": "functions/work_worker/", "Handler": "handler.lambda_handler",
-                "Events": {"Work": {"Type": "SQS", "Properties": event}}}},
+            "WorkFunction": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "CodeUri": "functions/work_worker/",
+                    "Handler": "handler.lambda_handler",
+                    "Events": {"Work": {"Type": "SQS", "Properties": event}},
+                },
+            },
         },
     }
 
@@ -74,23 +85,32 @@ def sqs():
 
 def make_pump(sqs, root, report_failures: bool = True, **batching) -> tuple[QueuePump, object]:
     tpl = template(report_failures, **batching)
-    made = create_resources(boto3.client("dynamodb", region_name="us-east-1"), sqs,
-                            prefix="pump-test", template=tpl)
+    made = create_resources(
+        boto3.client("dynamodb", region_name="us-east-1"), sqs, prefix="pump-test", template=tpl
+    )
     return QueuePump(sqs, made, template=tpl, root=root), made
 
 
 def send(sqs, made, *bodies: dict) -> list[str]:
-    return [sqs.send_message(QueueUrl=made.queue_urls["WorkQueue"], MessageBody=json.dumps(b),
-                             MessageAttributes={"kind": {"DataType": "String", "StringValue": "t"}}
-                             )["MessageId"] for b in bodies]
+    return [
+        sqs.send_message(
+            QueueUrl=made.queue_urls["WorkQueue"],
+            MessageBody=json.dumps(b),
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": "t"}},
+        )["MessageId"]
+        for b in bodies
+    ]
 
 
 def counts(sqs, made, queue: str) -> tuple[int, int]:
     """(visible, in flight) messages of a queue."""
-    attrs = sqs.get_queue_attributes(QueueUrl=made.queue_urls[queue],
-                                     AttributeNames=["All"])["Attributes"]
-    return (int(attrs["ApproximateNumberOfMessages"]),
-            int(attrs["ApproximateNumberOfMessagesNotVisible"]))
+    attrs = sqs.get_queue_attributes(QueueUrl=made.queue_urls[queue], AttributeNames=["All"])[
+        "Attributes"
+    ]
+    return (
+        int(attrs["ApproximateNumberOfMessages"]),
+        int(attrs["ApproximateNumberOfMessagesNotVisible"]),
+    )
 
 
 def calls(root) -> list[dict]:
@@ -209,16 +229,19 @@ def test_the_threads_process_messages_and_stop(sqs, root):
     assert len(calls(root)) == 1
 
 
-@pytest.mark.parametrize(("response", "failed"), [
-    (None, set()),
-    ({}, set()),
-    ({"batchItemFailures": []}, set()),
-    ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
-    ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),  # unknown id: all fail
-    ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}),
-    ({"batchItemFailures": [{"id": "a"}]}, {"a", "b"}),
-    ("not json", {"a", "b"}),
-])
+@pytest.mark.parametrize(
+    ("response", "failed"),
+    [
+        (None, set()),
+        ({}, set()),
+        ({"batchItemFailures": []}, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}),
+        ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),  # unknown id: all fail
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}),
+        ({"batchItemFailures": [{"id": "a"}]}, {"a", "b"}),
+        ("not json", {"a", "b"}),
+    ],
+)
 def test_failed_ids_read_the_response_as_lambda_does(response, failed):
     assert failed_ids(response, ["a", "b"]) == failed
 
@@ -236,8 +259,9 @@ def test_a_batching_window_gathers_up_to_the_batch_size(sqs, root):
     assert pump.run_once("WorkQueue", gather=True) == RoundResult(received=5, deleted=5, failed=0)
     assert 0.45 <= time.monotonic() - started < 0.95  # the rest waited out the window
     assert [len(c["event"]["Records"]) for c in calls(root)] == [25, 5]
-    assert sorted(json.loads(r["body"])["n"] for c in calls(root)
-                  for r in c["event"]["Records"]) == list(range(30))
+    assert sorted(
+        json.loads(r["body"])["n"] for c in calls(root) for r in c["event"]["Records"]
+    ) == list(range(30))
     # A synchronous drain (tests, tools) does not wait for a window.
     send(sqs, made, {"n": 99})
     started = time.monotonic()

@@ -12,8 +12,12 @@ from typing import Any
 import pytest
 from engram.local.app import build_app
 
-PUBLIC = {("GET", "/health"), ("POST", "/v1/auth/register"), ("POST", "/v1/auth/login"),
-          ("POST", "/v1/auth/refresh")}
+PUBLIC = {
+    ("GET", "/health"),
+    ("POST", "/v1/auth/register"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/refresh"),
+}
 MARK = "tenant-a-secret-4f1c"
 # API.md, restated: admin for keys, webhooks, export, forget-user; read for GETs, search, context.
 ADMIN = re.compile(r"^/v1/(api-keys|webhooks|export|users)")
@@ -37,8 +41,12 @@ def expected_scope(method: str, path: str) -> str:
 
 def operations() -> list[tuple[str, str, dict[str, Any]]]:
     spec = build_app().openapi()
-    return [(m.upper(), p, op) for p, ops in spec["paths"].items() for m, op in ops.items()
-            if (m.upper(), p) not in PUBLIC]
+    return [
+        (m.upper(), p, op)
+        for p, ops in spec["paths"].items()
+        for m, op in ops.items()
+        if (m.upper(), p) not in PUBLIC
+    ]
 
 
 def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +74,9 @@ def example(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
     return {"integer": 1, "number": 0.5, "boolean": True}.get(kind)
 
 
-def call(client, method: str, path: str, op: dict[str, Any], ids: dict[str, str],
-         headers: dict[str, str]):
+def call(
+    client, method: str, path: str, op: dict[str, Any], ids: dict[str, str], headers: dict[str, str]
+):
     names = re.findall(r"{(\w+)}", path)
     missing = [n for n in names if n not in ids]
     assert not missing, f"{method} {path}: no seeded object for {missing}; add one to seed()"
@@ -95,39 +104,71 @@ def _dns(monkeypatch):
 @pytest.fixture
 def seed(client, auth) -> dict[str, str]:
     """One object of each kind in workspace A, owned by agent-a, carrying MARK."""
+
     def made(response):
         assert response.status_code in (200, 201), response.text
         return response.json()
 
     # The session is user-a's, so another workspace forgetting user-a would show in still_there.
-    session = made(client.post("/v1/sessions", headers=auth, json={
-        "agent_id": "agent-a", "user_id": "user-a", "metadata": {"m": MARK}}))
+    session = made(
+        client.post(
+            "/v1/sessions",
+            headers=auth,
+            json={"agent_id": "agent-a", "user_id": "user-a", "metadata": {"m": MARK}},
+        )
+    )
     sid = session["session_id"]
-    made(client.post(f"/v1/sessions/{sid}/messages", headers=auth,
-                     json={"role": "user", "content": MARK}))
-    memory = made(client.post("/v1/memories", headers=auth, json={
-        "content": MARK, "agent_id": "agent-a", "session_id": sid, "user_id": "user-a"}))
-    webhook = made(client.post("/v1/webhooks", headers=auth, json={
-        "url": "https://hooks.example.com/x", "events": ["session.created"]}))
+    made(
+        client.post(
+            f"/v1/sessions/{sid}/messages", headers=auth, json={"role": "user", "content": MARK}
+        )
+    )
+    memory = made(
+        client.post(
+            "/v1/memories",
+            headers=auth,
+            json={"content": MARK, "agent_id": "agent-a", "session_id": sid, "user_id": "user-a"},
+        )
+    )
+    webhook = made(
+        client.post(
+            "/v1/webhooks",
+            headers=auth,
+            json={"url": "https://hooks.example.com/x", "events": ["session.created"]},
+        )
+    )
     key = made(client.post("/v1/api-keys", headers=auth, json={"name": MARK}))
-    return {"session_id": sid, "memory_id": memory["memory_id"], "user_id": "user-a",
-            "webhook_id": webhook["id"] if "id" in webhook else webhook["webhook_id"],
-            "key_id": key["id"]}
+    return {
+        "session_id": sid,
+        "memory_id": memory["memory_id"],
+        "user_id": "user-a",
+        "webhook_id": webhook["id"] if "id" in webhook else webhook["webhook_id"],
+        "key_id": key["id"],
+    }
 
 
 def leaks(response, seed: dict[str, str]) -> list[str]:
     """A's marker, or ids of A the request did not name itself (a 404 may echo those)."""
     text, asked = response.text, str(response.request.url)
-    return [v for k, v in (("mark", MARK), *seed.items())
-            if k not in LABEL_PARAMS and v in text and v not in asked]
+    return [
+        v
+        for k, v in (("mark", MARK), *seed.items())
+        if k not in LABEL_PARAMS and v in text and v not in asked
+    ]
 
 
 def still_there(client, auth, seed) -> None:
-    for path in ("/v1/sessions/{session_id}", "/v1/memories/{memory_id}",
-                 "/v1/webhooks/{webhook_id}"):
+    for path in (
+        "/v1/sessions/{session_id}",
+        "/v1/memories/{memory_id}",
+        "/v1/webhooks/{webhook_id}",
+    ):
         response = client.get(path.format(**seed), headers=auth)
         assert response.status_code == 200, f"{path} of workspace A was changed: {response.text}"
-    assert client.get("/v1/memories/{memory_id}".format(**seed), headers=auth).json()["content"] == MARK
+    assert (
+        client.get("/v1/memories/{memory_id}".format(**seed), headers=auth).json()["content"]
+        == MARK
+    )
     assert seed["key_id"] in client.get("/v1/api-keys?limit=100", headers=auth).text
 
 
@@ -185,5 +226,6 @@ def test_agent_bound_keys_on_every_route(client, auth, make_key, seed):
             failures.add((method, path))
     assert failures == AGENT_GAPS, (
         f"new failures: {sorted(failures - AGENT_GAPS)}; fixed (remove from AGENT_GAPS): "
-        f"{sorted(AGENT_GAPS - failures)}")
+        f"{sorted(AGENT_GAPS - failures)}"
+    )
     still_there(client, auth, seed)

@@ -24,17 +24,23 @@ from schemathesis.specs.openapi.checks import (
 
 TOTAL_REQUESTS = 1_500
 TIME_BUDGET_SECONDS = 170
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(autouse=True)
 def _offline_dns(monkeypatch):
     """Webhook URLs resolve through the SSRF guard; generated hosts must not hit the network."""
+
     def resolve(host, port, *args, **kwargs):
         if host == "hooks.example.com":
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
         raise socket.gaierror(f"offline test: {host}")
+
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
 
 
@@ -43,21 +49,34 @@ def ids(client, auth) -> dict[str, str]:
     """Real objects, so generated requests also reach past the 404s."""
     sid = client.post("/v1/sessions", json={}, headers=auth).json()["session_id"]
     memory = client.post("/v1/memories", json={"content": "x", "session_id": sid}, headers=auth)
-    hook = client.post("/v1/webhooks", headers=auth, json={
-        "url": "https://hooks.example.com/x", "events": ["session.created"]}).json()
+    hook = client.post(
+        "/v1/webhooks",
+        headers=auth,
+        json={"url": "https://hooks.example.com/x", "events": ["session.created"]},
+    ).json()
     key = client.post("/v1/api-keys", json={"name": "fuzz"}, headers=auth).json()
-    return {"session_id": sid, "memory_id": memory.json()["memory_id"],
-            "webhook_id": hook.get("webhook_id") or hook["id"], "key_id": key["id"],
-            "user_id": "fuzz-user"}
+    return {
+        "session_id": sid,
+        "memory_id": memory.json()["memory_id"],
+        "webhook_id": hook.get("webhook_id") or hook["id"],
+        "key_id": key["id"],
+        "user_id": "fuzz-user",
+    }
 
 
 def _passes(operation, ids: dict[str, str]) -> list[dict]:
     names = {p.name for p in operation.path_parameters}
-    passes = [{"generation_mode": GenerationMode.POSITIVE},
-              {"generation_mode": GenerationMode.NEGATIVE}]
+    passes = [
+        {"generation_mode": GenerationMode.POSITIVE},
+        {"generation_mode": GenerationMode.NEGATIVE},
+    ]
     if names:
-        passes.append({"generation_mode": GenerationMode.POSITIVE,
-                       "path_parameters": {n: ids[n] for n in names}})
+        passes.append(
+            {
+                "generation_mode": GenerationMode.POSITIVE,
+                "path_parameters": {n: ids[n] for n in names},
+            }
+        )
     return passes
 
 
@@ -65,16 +84,24 @@ def _passes(operation, ids: dict[str, str]) -> list[dict]:
 def test_generated_requests(aws_env, auth, ids):
     schema = schemathesis.openapi.from_asgi("/openapi.json", build_app())
     # deletions last, so the seeded objects serve every other operation first
-    operations = sorted((result.ok() for result in schema.get_all_operations()),
-                        key=lambda op: op.method.upper() == "DELETE")
+    operations = sorted(
+        (result.ok() for result in schema.get_all_operations()),
+        key=lambda op: op.method.upper() == "DELETE",
+    )
     per_pass = math.ceil(TOTAL_REQUESTS / sum(len(_passes(op, ids)) for op in operations))
     statuses: Counter[int] = Counter()
     started = time.monotonic()
     for operation in operations:
         for kwargs in _passes(operation, ids):
-            @settings(max_examples=per_pass, deadline=None, database=None, derandomize=True,
-                      phases=[Phase.explicit, Phase.generate],
-                      suppress_health_check=list(HealthCheck))
+
+            @settings(
+                max_examples=per_pass,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(**kwargs))
             def run(case):
                 response = case.call_and_validate(headers=dict(auth), checks=CHECKS)

@@ -7,19 +7,41 @@ import pytest
 from engram.search.index import get_search_index
 
 CORPUS = {
-    "email": dict(content="The customer prefers email over phone calls.", memory_type="preference",
-                  tags=["customer:ada", "vip"], metadata={"category": "preferences", "tier": 2},
-                  session_id="sess_a", role="user", user_id="user_ada"),
-    "deploy": dict(content="Deploys go out every Tuesday after the standup meeting.",
-                   memory_type="fact", tags=["team:infra"], session_id="sess_b",
-                   role="assistant", agent_id="agent_ops", metadata={"category": "process"}),
-    "ocaml": dict(content="Ada thinks zygomorphic folds in OCaml are elegant.",
-                  memory_type="entity", tags=["customer:ada", "kind:trivia"],
-                  session_id="sess_a", role="user", user_id="user_ada",
-                  metadata={"category": "trivia"}),
-    "report": dict(content="The quarterly report must reach finance before the fifth.",
-                   memory_type="decision", tags=["kind:deadline", "team:finance"],
-                   session_id="sess_b", role="assistant", metadata={"category": "process"}),
+    "email": dict(
+        content="The customer prefers email over phone calls.",
+        memory_type="preference",
+        tags=["customer:ada", "vip"],
+        metadata={"category": "preferences", "tier": 2},
+        session_id="sess_a",
+        role="user",
+        user_id="user_ada",
+    ),
+    "deploy": dict(
+        content="Deploys go out every Tuesday after the standup meeting.",
+        memory_type="fact",
+        tags=["team:infra"],
+        session_id="sess_b",
+        role="assistant",
+        agent_id="agent_ops",
+        metadata={"category": "process"},
+    ),
+    "ocaml": dict(
+        content="Ada thinks zygomorphic folds in OCaml are elegant.",
+        memory_type="entity",
+        tags=["customer:ada", "kind:trivia"],
+        session_id="sess_a",
+        role="user",
+        user_id="user_ada",
+        metadata={"category": "trivia"},
+    ),
+    "report": dict(
+        content="The quarterly report must reach finance before the fifth.",
+        memory_type="decision",
+        tags=["kind:deadline", "team:finance"],
+        session_id="sess_b",
+        role="assistant",
+        metadata={"category": "process"},
+    ),
 }
 
 
@@ -53,8 +75,9 @@ def _names(result, corpus):
 
 
 def test_semantic_finds_a_paraphrase(client, auth, corpus):
-    result = _search(client, auth, query="How does the client like to be contacted?",
-                     search_mode="semantic")
+    result = _search(
+        client, auth, query="How does the client like to be contacted?", search_mode="semantic"
+    )
     assert _names(result, corpus)[0] == "email"
     top = result["results"][0]
     assert top["scores"]["keyword"] == 0 and top["scores"]["semantic"] == 1.0
@@ -76,8 +99,20 @@ def test_hybrid_ranks_sensibly_with_scores_in_unit_range(client, auth, corpus):
     for r in result["results"]:
         assert 0 <= r["score"] <= 1 and all(0 <= v <= 1 for v in r["scores"].values())
     keys = set(result["results"][0])
-    assert {"memory_id", "content", "memory_type", "role", "score", "scores", "created_at", "tags",
-            "metadata", "session_id", "title", "importance_score"} <= keys
+    assert {
+        "memory_id",
+        "content",
+        "memory_type",
+        "role",
+        "score",
+        "scores",
+        "created_at",
+        "tags",
+        "metadata",
+        "session_id",
+        "title",
+        "importance_score",
+    } <= keys
 
 
 def test_function_words_do_not_outrank_meaning(client, auth, corpus, pump):
@@ -99,7 +134,10 @@ FILTER_CASES = [
     ({"role": "assistant"}, {"deploy", "report"}),
     ({"tags": ["customer:ada", "vip"]}, {"email"}),
     ({"tag_filters": [{"key": "kind", "value": "trivia", "op": "eq"}]}, {"ocaml"}),
-    ({"tag_filters": [{"key": "team", "value": "infra", "op": "neq"}]}, {"email", "ocaml", "report"}),
+    (
+        {"tag_filters": [{"key": "team", "value": "infra", "op": "neq"}]},
+        {"email", "ocaml", "report"},
+    ),
     ({"tag_filters": [{"key": "kind", "op": "exists"}]}, {"ocaml", "report"}),
     ({"tag_filters": [{"key": "team", "value": "fin", "op": "prefix"}]}, {"report"}),
     ({"filters": {"category": "process"}}, {"deploy", "report"}),
@@ -114,8 +152,9 @@ FILTER_CASES = [
 
 def test_every_filter_in_every_mode(client, auth, corpus):
     """One corpus for all cases: setting one up costs seconds."""
-    for (filters, expected), mode in itertools.product(FILTER_CASES,
-                                                       ("semantic", "keyword", "hybrid", None)):
+    for (filters, expected), mode in itertools.product(
+        FILTER_CASES, ("semantic", "keyword", "hybrid", None)
+    ):
         body = {"query": "customer email deploys report zygomorphic", "limit": 100, **filters}
         if mode is None:
             body.pop("query")  # filter-only listing
@@ -127,19 +166,23 @@ def test_every_filter_in_every_mode(client, auth, corpus):
 
 
 def test_weights_steer_hybrid_and_must_sum_to_one(client, auth, corpus):
-    keyword_only = _search(client, auth, query="zygomorphic",
-                           weights={"semantic": 0, "keyword": 1, "recency": 0})
+    keyword_only = _search(
+        client, auth, query="zygomorphic", weights={"semantic": 0, "keyword": 1, "recency": 0}
+    )
     assert _names(keyword_only, corpus)[0] == "ocaml"
     assert keyword_only["results"][0]["score"] == 1.0
-    body = _search(client, auth, 422, query="x", weights={"semantic": 0.5, "keyword": 0.3,
-                                                          "recency": 0.1})
+    body = _search(
+        client, auth, 422, query="x", weights={"semantic": 0.5, "keyword": 0.3, "recency": 0.1}
+    )
     assert "sum to 1.0" in body["detail"] and body["code"] == "validation_error"
     _search(client, auth, query="x", weights={"semantic": 0.6, "keyword": 0.3, "recency": 0.1005})
 
 
 def test_limit_topk_alias_offset_and_min_score(client, auth, corpus):
     everything = _ids(_search(client, auth, query="customer email deploys report", limit=4))
-    assert _ids(_search(client, auth, query="customer email deploys report", topK=2)) == everything[:2]
+    assert (
+        _ids(_search(client, auth, query="customer email deploys report", topK=2)) == everything[:2]
+    )
     page = _search(client, auth, query="customer email deploys report", limit=2, offset=1)
     assert _ids(page) == everything[1:3] and page["total"] == 4
     strict = _search(client, auth, query="customer email deploys report", min_score=0.99)
@@ -149,14 +192,16 @@ def test_limit_topk_alias_offset_and_min_score(client, auth, corpus):
 def test_filter_only_listing_is_newest_first(client, auth, corpus):
     result = _search(client, auth, limit=10)
     assert _ids(result) == list(reversed(corpus.values()))  # stored in order
-    assert all(r["scores"]["semantic"] == 0 and r["scores"]["keyword"] == 0
-               for r in result["results"])
+    assert all(
+        r["scores"]["semantic"] == 0 and r["scores"]["keyword"] == 0 for r in result["results"]
+    )
     assert all(r["score"] == r["scores"]["recency"] > 0.99 for r in result["results"])
     assert _ids(_search(client, auth, query="   ")) == _ids(result)
 
 
-def test_a_deleted_memory_never_appears_even_before_the_index_catches_up(client, auth, corpus,
-                                                                           workspace, pump):
+def test_a_deleted_memory_never_appears_even_before_the_index_catches_up(
+    client, auth, corpus, workspace, pump
+):
     gone, hard = corpus["ocaml"], corpus["email"]
     assert client.delete(f"/v1/memories/{gone}", headers=auth).status_code == 200
     assert client.delete(f"/v1/memories/{hard}/hard", headers=auth).status_code == 204
@@ -173,29 +218,37 @@ def test_a_deleted_memory_never_appears_even_before_the_index_catches_up(client,
 def test_another_workspace_never_sees_them(client, auth, other_auth, corpus):
     for mode in ("semantic", "keyword", "hybrid"):
         assert _search(client, other_auth, query="zygomorphic email", search_mode=mode) == {
-            "results": [], "total": 0, "query_time_ms": pytest.approx(0, abs=1e4)}
+            "results": [],
+            "total": 0,
+            "query_time_ms": pytest.approx(0, abs=1e4),
+        }
     assert _search(client, other_auth)["results"] == []
 
 
-@pytest.mark.parametrize("body, phrase", [
-    ({"query": "x", "search_mode": "fuzzy"}, "search_mode"),
-    ({"query": "x", "limit": 0}, "limit"),
-    ({"query": "x", "limit": 101}, "limit"),
-    ({"query": "x", "topK": 101}, "topK"),
-    ({"query": "x", "limit": 5, "topK": 6}, "not both"),
-    ({"query": "x", "offset": -1}, "offset"),
-    ({"query": "x", "tag_filters": [{"key": "k", "value": "v", "op": "like"}]}, "op"),
-    ({"query": "x", "tag_filters": [{"key": "k", "op": "eq"}]}, "needs a value"),
-    ({"query": "x", "from_time": "yesterday"}, "from_time"),
-    ({"query": "x", "from_time": "2026-02-01T00:00:00Z", "to_time": "2026-01-01T00:00:00Z"},
-     "must not be after"),
-    ({"query": "x", "weights": {"semantic": 1.2}}, "weights.semantic"),
-    ({"query": "x", "weights": {"semantic": 0.5, "bm25": 0.5}}, "Unknown field"),
-    ({"query": "x", "min_score": 2}, "min_score"),
-    ({"query": "x", "memory_types": ["gossip"]}, "memory_types"),
-    ({"query": "x", "session_id": "bad id!"}, "session_id"),
-    ({"query": "x", "colour": "red"}, "Unknown field 'colour'"),
-])
+@pytest.mark.parametrize(
+    "body, phrase",
+    [
+        ({"query": "x", "search_mode": "fuzzy"}, "search_mode"),
+        ({"query": "x", "limit": 0}, "limit"),
+        ({"query": "x", "limit": 101}, "limit"),
+        ({"query": "x", "topK": 101}, "topK"),
+        ({"query": "x", "limit": 5, "topK": 6}, "not both"),
+        ({"query": "x", "offset": -1}, "offset"),
+        ({"query": "x", "tag_filters": [{"key": "k", "value": "v", "op": "like"}]}, "op"),
+        ({"query": "x", "tag_filters": [{"key": "k", "op": "eq"}]}, "needs a value"),
+        ({"query": "x", "from_time": "yesterday"}, "from_time"),
+        (
+            {"query": "x", "from_time": "2026-02-01T00:00:00Z", "to_time": "2026-01-01T00:00:00Z"},
+            "must not be after",
+        ),
+        ({"query": "x", "weights": {"semantic": 1.2}}, "weights.semantic"),
+        ({"query": "x", "weights": {"semantic": 0.5, "bm25": 0.5}}, "Unknown field"),
+        ({"query": "x", "min_score": 2}, "min_score"),
+        ({"query": "x", "memory_types": ["gossip"]}, "memory_types"),
+        ({"query": "x", "session_id": "bad id!"}, "session_id"),
+        ({"query": "x", "colour": "red"}, "Unknown field 'colour'"),
+    ],
+)
 def test_bad_input_is_422_with_a_sentence(client, auth, body, phrase):
     response = _search(client, auth, 422, **body)
     assert phrase in response["detail"] and response["detail"].endswith(".")

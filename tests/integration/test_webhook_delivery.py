@@ -61,7 +61,11 @@ def delays(aws_env, monkeypatch):
 
 @pytest.fixture
 def queue(aws_env):
-    return boto3.client("sqs"), aws_env.queue_urls["DeliverQueue"], aws_env.queue_arns["DeliverQueue"]
+    return (
+        boto3.client("sqs"),
+        aws_env.queue_urls["DeliverQueue"],
+        aws_env.queue_arns["DeliverQueue"],
+    )
 
 
 @pytest.fixture
@@ -97,7 +101,8 @@ def _get(client, auth, webhook_id):
 
 
 def test_500_500_200_is_three_signed_attempts_with_growing_delays(
-        client, auth, settings_env, receiver, queue, run, delays):
+    client, auth, settings_env, receiver, queue, run, delays
+):
     receiver.script = [500, 500]
     webhook = _webhook(client, auth, receiver.url)
     [message] = _publish(client, auth, queue)
@@ -125,8 +130,9 @@ def test_500_500_200_is_three_signed_attempts_with_growing_delays(
     assert state["last_delivery_at"] and state["active"] is True
 
 
-def test_the_delivery_list_shows_a_retry_in_progress(client, auth, settings_env, receiver, queue,
-                                                     run):
+def test_the_delivery_list_shows_a_retry_in_progress(
+    client, auth, settings_env, receiver, queue, run
+):
     receiver.script = [500]
     webhook = _webhook(client, auth, receiver.url)
     [message] = _publish(client, auth, queue)
@@ -139,8 +145,9 @@ def test_the_delivery_list_shows_a_retry_in_progress(client, auth, settings_env,
     assert state["failure_count"] == 1 and state["last_delivery_status"] == 500
 
 
-def test_a_hanging_receiver_times_out_and_is_retried(client, auth, settings_env, receiver, queue,
-                                                     run, delays):
+def test_a_hanging_receiver_times_out_and_is_retried(
+    client, auth, settings_env, receiver, queue, run, delays
+):
     settings_env(webhook_read_timeout_seconds="0.5")
     receiver.script = ["hang"]
     webhook = _webhook(client, auth, receiver.url)
@@ -159,7 +166,8 @@ def test_a_hanging_receiver_times_out_and_is_retried(client, auth, settings_env,
 
 
 def test_a_webhook_failing_past_the_threshold_is_switched_off(
-        client, auth, settings_env, receiver, queue, run):
+    client, auth, settings_env, receiver, queue, run
+):
     settings_env(webhook_disable_after_failures=3)
     receiver.then = 500
     webhook = _webhook(client, auth, receiver.url)
@@ -179,13 +187,15 @@ def test_a_webhook_failing_past_the_threshold_is_switched_off(
     statuses = [d["status"] for d in _deliveries(client, auth, webhook["webhook_id"])]
     assert statuses == ["failed"] * 3
 
-    on = client.patch(f"/v1/webhooks/{webhook['webhook_id']}", json={"active": True},
-                      headers=auth).json()
+    on = client.patch(
+        f"/v1/webhooks/{webhook['webhook_id']}", json={"active": True}, headers=auth
+    ).json()
     assert on["active"] is True and on["failure_count"] == 0 and on["disabled_reason"] is None
 
 
 def test_a_dead_lettered_delivery_is_listed_as_failed(
-        client, auth, settings_env, receiver, queue, run, aws_env):
+    client, auth, settings_env, receiver, queue, run, aws_env
+):
     from engram.webhooks.models import MAX_ATTEMPTS
 
     settings_env(webhook_retry_base_seconds=0)  # redelivered at once, through SQS itself
@@ -198,8 +208,9 @@ def test_a_dead_lettered_delivery_is_listed_as_failed(
         if not messages:
             break
         assert run(*messages) == [m["MessageId"] for m in messages]
-        messages = sqs.receive_message(QueueUrl=url, AttributeNames=["All"],
-                                       WaitTimeSeconds=0).get("Messages", [])
+        messages = sqs.receive_message(QueueUrl=url, AttributeNames=["All"], WaitTimeSeconds=0).get(
+            "Messages", []
+        )
 
     assert len(receiver.requests) == MAX_ATTEMPTS
     dead = receive_all(sqs, aws_env.queue_urls["DeliverDLQ"])
@@ -211,10 +222,12 @@ def test_a_dead_lettered_delivery_is_listed_as_failed(
 
 
 def test_after_a_rotation_deliveries_verify_with_the_new_and_the_old_secret(
-        client, auth, settings_env, receiver, queue, run):
+    client, auth, settings_env, receiver, queue, run
+):
     webhook = _webhook(client, auth, receiver.url)
-    rotated = client.post(f"/v1/webhooks/{webhook['webhook_id']}/rotate-secret",
-                          headers=auth).json()
+    rotated = client.post(
+        f"/v1/webhooks/{webhook['webhook_id']}/rotate-secret", headers=auth
+    ).json()
     [message] = _publish(client, auth, queue)
     assert run(message) == []
     [request] = receiver.requests
@@ -223,18 +236,22 @@ def test_after_a_rotation_deliveries_verify_with_the_new_and_the_old_secret(
     assert verify(webhook["secret"], request.headers, request.body)
 
 
-def test_an_event_nobody_subscribed_to_reaches_no_receiver(client, auth, settings_env, receiver,
-                                                           queue):
+def test_an_event_nobody_subscribed_to_reaches_no_receiver(
+    client, auth, settings_env, receiver, queue
+):
     webhook = _webhook(client, auth, receiver.url, events=["memory.deleted"])
     assert _publish(client, auth, queue) == []
     assert receiver.requests == [] and _deliveries(client, auth, webhook["webhook_id"]) == []
 
 
 def test_the_test_endpoint_delivers_webhook_test_even_to_a_switched_off_webhook(
-        client, auth, settings_env, receiver, queue, run):
+    client, auth, settings_env, receiver, queue, run
+):
     webhook = _webhook(client, auth, receiver.url, events=["memory.stored"])
     client.patch(f"/v1/webhooks/{webhook['webhook_id']}", json={"active": False}, headers=auth)
-    assert client.post(f"/v1/webhooks/{webhook['webhook_id']}/test", headers=auth).status_code == 202
+    assert (
+        client.post(f"/v1/webhooks/{webhook['webhook_id']}/test", headers=auth).status_code == 202
+    )
     [message] = receive_all(queue[0], queue[1])
     assert run(message) == []
     [request] = receiver.requests
@@ -244,7 +261,8 @@ def test_the_test_endpoint_delivers_webhook_test_even_to_a_switched_off_webhook(
 
 
 def test_deliveries_queued_for_a_deleted_webhook_are_dropped_as_failed(
-        client, auth, settings_env, receiver, queue, run, workspace):
+    client, auth, settings_env, receiver, queue, run, workspace
+):
     webhook = _webhook(client, auth, receiver.url)
     [message] = _publish(client, auth, queue)
     assert client.delete(f"/v1/webhooks/{webhook['webhook_id']}", headers=auth).status_code == 204
@@ -255,13 +273,15 @@ def test_deliveries_queued_for_a_deleted_webhook_are_dropped_as_failed(
 
     repo = WebhookRepository(aws.table())
     job = body_of(message)
-    delivery = repo.get_delivery(workspace[0].workspace_id, webhook["webhook_id"],
-                                 job["delivery_id"])
+    delivery = repo.get_delivery(
+        workspace[0].workspace_id, webhook["webhook_id"], job["delivery_id"]
+    )
     assert delivery.status == "failed" and "deleted" in delivery.error
 
 
-def test_the_url_is_checked_again_at_delivery_time(client, auth, settings_env, receiver, queue,
-                                                   run):
+def test_the_url_is_checked_again_at_delivery_time(
+    client, auth, settings_env, receiver, queue, run
+):
     webhook = _webhook(client, auth, receiver.url)
     [message] = _publish(client, auth, queue)
     settings_env(webhook_allow_private="false")  # as if the address had become forbidden

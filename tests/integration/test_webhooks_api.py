@@ -52,14 +52,16 @@ def test_create_shows_the_secret_once(client, auth, workspace):
 
 
 def test_the_list_pages_newest_first_without_deleted_webhooks(client, auth, other_auth):
-    made = [_create(client, auth, url=f"https://hooks.example.com/{i}")["webhook_id"]
-            for i in range(5)]
+    made = [
+        _create(client, auth, url=f"https://hooks.example.com/{i}")["webhook_id"] for i in range(5)
+    ]
     assert client.delete(f"/v1/webhooks/{made[3]}", headers=auth).status_code == 204
     first = client.get("/v1/webhooks", params={"limit": 2}, headers=auth).json()
     assert [w["webhook_id"] for w in first["data"]] == [made[4], made[2]]
     assert first["has_more"] is True and first["count"] == 4
-    rest = client.get("/v1/webhooks", params={"limit": 2, "cursor": first["next_cursor"]},
-                      headers=auth).json()
+    rest = client.get(
+        "/v1/webhooks", params={"limit": 2, "cursor": first["next_cursor"]}, headers=auth
+    ).json()
     assert [w["webhook_id"] for w in rest["data"]] == [made[1], made[0]]
     assert rest["has_more"] is False and rest["next_cursor"] is None
     default = client.get("/v1/webhooks", headers=auth).json()
@@ -68,16 +70,24 @@ def test_the_list_pages_newest_first_without_deleted_webhooks(client, auth, othe
     assert "cursor" in _error(theirs, 400)["detail"]
 
 
-@pytest.mark.parametrize("params,status", [
-    ({"cursor": "not-a-cursor"}, 400), ({"limit": 0}, 422), ({"limit": 101}, 422),
-    ({"limit": "many"}, 422), ({"cursor": "x" * 2049}, 422),
-])
+@pytest.mark.parametrize(
+    "params,status",
+    [
+        ({"cursor": "not-a-cursor"}, 400),
+        ({"limit": 0}, 422),
+        ({"limit": 101}, 422),
+        ({"limit": "many"}, 422),
+        ({"cursor": "x" * 2049}, 422),
+    ],
+)
 def test_bad_list_parameters_get_a_sentence(client, auth, params, status):
     _create(client, auth)
     _error(client.get("/v1/webhooks", params=params, headers=auth), status)
 
 
-def test_rotate_returns_a_new_secret_and_keeps_the_old_for_the_grace_period(client, auth, workspace):
+def test_rotate_returns_a_new_secret_and_keeps_the_old_for_the_grace_period(
+    client, auth, workspace
+):
     from engram import aws
     from engram.webhooks.repository import WebhookRepository
 
@@ -96,8 +106,11 @@ def test_rotate_returns_a_new_secret_and_keeps_the_old_for_the_grace_period(clie
 def test_patch_changes_url_events_and_active(client, auth):
     webhook = _create(client, auth)
     path = f"/v1/webhooks/{webhook['webhook_id']}"
-    changed = client.patch(path, json={"url": "https://other.example.com/in",
-                                       "events": ["memory.deleted"]}, headers=auth).json()
+    changed = client.patch(
+        path,
+        json={"url": "https://other.example.com/in", "events": ["memory.deleted"]},
+        headers=auth,
+    ).json()
     assert changed["url"] == "https://other.example.com/in"
     assert changed["events"] == ["memory.deleted"] and changed["updated_at"]
     off = client.patch(path, json={"active": False}, headers=auth).json()
@@ -122,10 +135,17 @@ def test_delete_is_soft_and_then_the_webhook_is_gone(client, auth, workspace):
     assert kept.deleted_at and kept.active is False
 
 
-@pytest.mark.parametrize("method,suffix", [
-    ("get", ""), ("patch", ""), ("delete", ""), ("post", "/rotate-secret"),
-    ("get", "/deliveries"), ("post", "/test"),
-])
+@pytest.mark.parametrize(
+    "method,suffix",
+    [
+        ("get", ""),
+        ("patch", ""),
+        ("delete", ""),
+        ("post", "/rotate-secret"),
+        ("get", "/deliveries"),
+        ("post", "/test"),
+    ],
+)
 def test_another_workspaces_webhook_is_404(client, auth, other_auth, method, suffix):
     webhook = _create(client, auth)
     kwargs = {"json": {"active": False}} if method == "patch" else {}
@@ -136,21 +156,24 @@ def test_another_workspaces_webhook_is_404(client, auth, other_auth, method, suf
     assert client.get(f"/v1/webhooks/{webhook['webhook_id']}", headers=auth).json()["active"]
 
 
-@pytest.mark.parametrize("body,words", [
-    ({"url": "http://hooks.example.com/x"}, "https"),
-    ({"url": "ftp://hooks.example.com/x"}, "https"),
-    ({"url": "not a url"}, "https"),
-    ({"url": "https://127.0.0.1/x"}, "loopback"),
-    ({"url": "https://localhost/x"}, "loopback"),
-    ({"url": "https://intranet.example.com/x"}, "private"),
-    ({"url": "https://sneaky.example.com/x"}, "link-local"),
-    ({"url": "https://[::1]/x"}, "loopback"),
-    ({"events": ["memory.exploded"]}, "unknown event type"),
-    ({"events": []}, "at least one"),
-    ({"events": "memory.stored"}, "events"),
-    ({"url": ""}, "url"),
-    ({"colour": "red"}, "Unknown field"),
-])
+@pytest.mark.parametrize(
+    "body,words",
+    [
+        ({"url": "http://hooks.example.com/x"}, "https"),
+        ({"url": "ftp://hooks.example.com/x"}, "https"),
+        ({"url": "not a url"}, "https"),
+        ({"url": "https://127.0.0.1/x"}, "loopback"),
+        ({"url": "https://localhost/x"}, "loopback"),
+        ({"url": "https://intranet.example.com/x"}, "private"),
+        ({"url": "https://sneaky.example.com/x"}, "link-local"),
+        ({"url": "https://[::1]/x"}, "loopback"),
+        ({"events": ["memory.exploded"]}, "unknown event type"),
+        ({"events": []}, "at least one"),
+        ({"events": "memory.stored"}, "events"),
+        ({"url": ""}, "url"),
+        ({"colour": "red"}, "Unknown field"),
+    ],
+)
 def test_bad_input_is_422_with_a_sentence(client, auth, body, words):
     payload = {"url": URL, "events": ["memory.stored"], **body}
     error = _error(client.post("/v1/webhooks", json=payload, headers=auth), 422)
@@ -163,8 +186,12 @@ def test_missing_fields_and_bad_patches_are_422(client, auth):
     _error(client.post("/v1/webhooks", json={"url": URL}, headers=auth), 422)
     webhook = _create(client, auth)
     path = f"/v1/webhooks/{webhook['webhook_id']}"
-    assert "private" in _error(client.patch(path, json={"url": "https://intranet.example.com/"},
-                                            headers=auth), 422)["detail"]
+    assert (
+        "private"
+        in _error(
+            client.patch(path, json={"url": "https://intranet.example.com/"}, headers=auth), 422
+        )["detail"]
+    )
     _error(client.patch(path, json={"events": []}, headers=auth), 422)
     assert client.get(path, headers=auth).json()["url"] == URL
 
@@ -177,8 +204,8 @@ def test_webhooks_need_the_admin_scope(aws_env, workspace):
 
     app = build_app()
     app.dependency_overrides[get_principal] = lambda: Principal(
-        workspace_id=workspace[0].workspace_id, key_id="key_w",
-        scopes=frozenset({"read", "write"}))
+        workspace_id=workspace[0].workspace_id, key_id="key_w", scopes=frozenset({"read", "write"})
+    )
     with TestClient(app, raise_server_exceptions=False) as writer:
         assert _error(writer.get("/v1/webhooks"), 403)["code"] == "forbidden"
         _error(writer.post("/v1/webhooks", json={"url": URL, "events": ["memory.stored"]}), 403)
@@ -192,8 +219,10 @@ def test_the_workspace_limit_is_enforced(client, auth, monkeypatch):
     config.get_settings.cache_clear()
     _create(client, auth)
     _create(client, auth)
-    _error(client.post("/v1/webhooks", json={"url": URL, "events": ["memory.stored"]},
-                       headers=auth), 409)
+    _error(
+        client.post("/v1/webhooks", json={"url": URL, "events": ["memory.stored"]}, headers=auth),
+        409,
+    )
 
 
 def test_publish_fans_out_to_each_subscribed_active_webhook_only(client, auth, aws_env):
@@ -206,7 +235,8 @@ def test_publish_fans_out_to_each_subscribed_active_webhook_only(client, auth, a
     sqs, queue = _deliver_queue(aws_env)
     messages = [body_of(m) for m in receive_all(sqs, queue)]
     assert sorted(m["webhook_id"] for m in messages) == sorted(
-        [subscribed["webhook_id"], also["webhook_id"]])
+        [subscribed["webhook_id"], also["webhook_id"]]
+    )
     for message in messages:
         assert message["kind"] == "webhook.deliver"
         event = message["event"]
@@ -229,8 +259,9 @@ def test_an_event_nobody_subscribed_to_makes_no_delivery(client, auth, aws_env):
     assert _deliveries(client, auth, webhook["webhook_id"]) == []
 
 
-def test_other_workspaces_events_do_not_reach_this_workspaces_webhooks(client, auth, other_auth,
-                                                                      aws_env):
+def test_other_workspaces_events_do_not_reach_this_workspaces_webhooks(
+    client, auth, other_auth, aws_env
+):
     webhook = _create(client, auth)
     client.post("/v1/sessions", json={}, headers=other_auth)
     sqs, queue = _deliver_queue(aws_env)
@@ -260,7 +291,9 @@ def test_deliveries_page_newest_first(client, auth, aws_env):
     path = f"/v1/webhooks/{webhook['webhook_id']}/deliveries"
     first = client.get(path, params={"limit": 2}, headers=auth).json()
     assert len(first["data"]) == 2 and first["has_more"] and first["next_cursor"]
-    rest = client.get(path, params={"limit": 2, "cursor": first["next_cursor"]}, headers=auth).json()
+    rest = client.get(
+        path, params={"limit": 2, "cursor": first["next_cursor"]}, headers=auth
+    ).json()
     ids = [d["delivery_id"] for d in first["data"] + rest["data"]]
     assert len(ids) == 3 and ids == sorted(ids, reverse=True) and not rest["has_more"]
 
@@ -286,7 +319,8 @@ def test_a_batch_of_memories_fans_out_in_batches(client, auth, aws_env, monkeypa
     sqs, queue = _deliver_queue(aws_env)
     messages = [body_of(m) for m in receive_all(sqs, queue, rounds=5)]
     assert sorted(m["event"]["data"]["memory_id"] for m in messages) == sorted(
-        m["memory_id"] for m in stored)
+        m["memory_id"] for m in stored
+    )
     deliveries = _deliveries(client, auth, webhook["webhook_id"])
     assert len(deliveries) == 12 and {d["status"] for d in deliveries} == {"pending"}
     assert {d["delivery_id"] for d in deliveries} == {m["delivery_id"] for m in messages}

@@ -32,8 +32,9 @@ def deliver_pump(aws_env, monkeypatch):
 
 
 def _setup(client, auth, receiver):
-    webhook = client.post("/v1/webhooks", json={"url": receiver.url, "events": ["session.created"]},
-                          headers=auth).json()
+    webhook = client.post(
+        "/v1/webhooks", json={"url": receiver.url, "events": ["session.created"]}, headers=auth
+    ).json()
     assert client.post("/v1/sessions", json={}, headers=auth).status_code == 201
     return webhook
 
@@ -48,8 +49,7 @@ def _pump_until_empty(pump, rounds: int) -> list:
     return results
 
 
-def test_the_pump_retries_a_failed_delivery_until_it_succeeds(client, auth, receiver,
-                                                              deliver_pump):
+def test_the_pump_retries_a_failed_delivery_until_it_succeeds(client, auth, receiver, deliver_pump):
     receiver.script = [500, 502]
     webhook = _setup(client, auth, receiver)
     results = _pump_until_empty(deliver_pump, 6)
@@ -58,19 +58,22 @@ def test_the_pump_retries_a_failed_delivery_until_it_succeeds(client, auth, rece
     assert len({r.headers["Engram-Delivery"] for r in receiver.requests}) == 1
     for request in receiver.requests:
         verify(webhook["secret"], request.headers, request.body)
-    [delivery] = client.get(f"/v1/webhooks/{webhook['webhook_id']}/deliveries",
-                            headers=auth).json()["data"]
+    [delivery] = client.get(
+        f"/v1/webhooks/{webhook['webhook_id']}/deliveries", headers=auth
+    ).json()["data"]
     assert (delivery["status"], delivery["attempt"]) == ("succeeded", 3)
 
 
-def test_the_pump_dead_letters_after_the_last_attempt(client, auth, receiver, deliver_pump,
-                                                      aws_env):
+def test_the_pump_dead_letters_after_the_last_attempt(
+    client, auth, receiver, deliver_pump, aws_env
+):
     receiver.then = 500
     webhook = _setup(client, auth, receiver)
     _pump_until_empty(deliver_pump, MAX_ATTEMPTS + 3)
     assert len(receiver.requests) == MAX_ATTEMPTS
     [dead] = receive_all(boto3.client("sqs"), aws_env.queue_urls["DeliverDLQ"])
-    [delivery] = client.get(f"/v1/webhooks/{webhook['webhook_id']}/deliveries",
-                            headers=auth).json()["data"]
+    [delivery] = client.get(
+        f"/v1/webhooks/{webhook['webhook_id']}/deliveries", headers=auth
+    ).json()["data"]
     assert body_of(dead)["delivery_id"] == delivery["delivery_id"]
     assert (delivery["status"], delivery["attempt"]) == ("failed", MAX_ATTEMPTS)

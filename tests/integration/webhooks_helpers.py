@@ -13,17 +13,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 PUBLIC_IP = "93.184.216.34"
-FAKE_DNS = {"hooks.example.com": PUBLIC_IP, "other.example.com": "8.8.4.4",
-            "intranet.example.com": "10.0.0.8", "sneaky.example.com": "169.254.169.254"}
+FAKE_DNS = {
+    "hooks.example.com": PUBLIC_IP,
+    "other.example.com": "8.8.4.4",
+    "intranet.example.com": "10.0.0.8",
+    "sneaky.example.com": "169.254.169.254",
+}
 HANG_SECONDS = 2.0  # longer than the tests' read timeout, short enough to end quickly
 
 
 def fake_getaddrinfo(real):
     """Known test hosts resolve from FAKE_DNS; anything else (127.0.0.1) as usual."""
+
     def resolve(host, port, *args, **kwargs):
         if host in FAKE_DNS:
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (FAKE_DNS[host], port))]
         return real(host, port, *args, **kwargs)
+
     return resolve
 
 
@@ -78,8 +84,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
         return self
 
@@ -98,8 +105,9 @@ def receive_all(sqs: Any, queue_url: str, rounds: int = 3) -> list[dict[str, Any
     """Everything visible on the queue now (bounded rounds, no long polling)."""
     found: list[dict[str, Any]] = []
     for _ in range(rounds):
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                    AttributeNames=["All"]).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0, AttributeNames=["All"]
+        ).get("Messages", [])
         if not batch:
             break
         found += batch
@@ -110,10 +118,17 @@ def sqs_record(message: dict[str, Any], queue_arn: str, receive_count: int | Non
     attributes = dict(message.get("Attributes", {}))
     if receive_count is not None:  # stands in for a later receive of the same message
         attributes["ApproximateReceiveCount"] = str(receive_count)
-    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"], "attributes": attributes, "messageAttributes": {},
-            "md5OfBody": message.get("MD5OfBody", ""), "eventSource": "aws:sqs",
-            "eventSourceARN": queue_arn, "awsRegion": "us-east-1"}
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": attributes,
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": "us-east-1",
+    }
 
 
 def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:

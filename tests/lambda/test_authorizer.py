@@ -39,12 +39,18 @@ def creds(client, make_key, workspace):
     from engram.accounts import tokens
 
     secret = tokens.jwt_secret()
-    pair = client.post("/v1/auth/register", json={
-        "email": "ada@example.com", "password": PASSWORD, "workspace_name": "A"}).json()
-    logged_out = client.post("/v1/auth/login", json={
-        "email": "ada@example.com", "password": PASSWORD}).json()
-    client.post("/v1/auth/logout", json={"refresh_token": logged_out["refresh_token"]},
-                headers={"authorization": f"Bearer {logged_out['access_token']}"})
+    pair = client.post(
+        "/v1/auth/register",
+        json={"email": "ada@example.com", "password": PASSWORD, "workspace_name": "A"},
+    ).json()
+    logged_out = client.post(
+        "/v1/auth/login", json={"email": "ada@example.com", "password": PASSWORD}
+    ).json()
+    client.post(
+        "/v1/auth/logout",
+        json={"refresh_token": logged_out["refresh_token"]},
+        headers={"authorization": f"Bearer {logged_out['access_token']}"},
+    )
     access = pair["access_token"]
     claims = jwt.decode(access, secret, algorithms=["HS256"], audience="engram")
     revoked = make_key()
@@ -100,7 +106,11 @@ def test_authorizer_and_dependency_agree(creds, client, lambda_context):
         assert status == (200 if allowed else 401), name
         if allowed:
             context = decision["context"]
-            assert context["workspace_id"] and set(context["scopes"].split()) <= {"read", "write", "admin"}
+            assert context["workspace_id"] and set(context["scopes"].split()) <= {
+                "read",
+                "write",
+                "admin",
+            }
             assert all(isinstance(v, str) for v in context.values()), name
 
 
@@ -110,8 +120,10 @@ def test_functions_trust_the_authorizer_context(creds, lambda_context):
     from functions.sessions.handler import lambda_handler as sessions
 
     decision = authorize(authorizer_event(creds["read-only key"][0]), lambda_context)
-    for route_key, method, expected in (("GET /v1/sessions", "GET", 200),
-                                        ("POST /v1/sessions", "POST", 403)):
+    for route_key, method, expected in (
+        ("GET /v1/sessions", "GET", 200),
+        ("POST /v1/sessions", "POST", 403),
+    ):
         event = json.loads((EVENTS / "sessions_list.json").read_text())
         event = copy.deepcopy(event)
         event["headers"].pop("authorization")

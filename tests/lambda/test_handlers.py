@@ -37,8 +37,15 @@ def _substitute(value: Any, replacements: dict[str, str]) -> Any:
     return value
 
 
-def invoke(function: str, event_name: str, context: Any, *, key: str | None = None,
-           session_id: str | None = None, body: dict | None = None) -> dict[str, Any]:
+def invoke(
+    function: str,
+    event_name: str,
+    context: Any,
+    *,
+    key: str | None = None,
+    session_id: str | None = None,
+    body: dict | None = None,
+) -> dict[str, Any]:
     """Loads an event, fills in the key and session id, invokes the handler and returns
     the response with `json` (the parsed body, or None) added."""
     replacements = {}
@@ -127,15 +134,17 @@ def test_list_with_query_string(session, key, lambda_context):
 
 
 def test_get(session, key, lambda_context):
-    response = invoke("sessions", "sessions_get", lambda_context, key=key,
-                      session_id=session["session_id"])
+    response = invoke(
+        "sessions", "sessions_get", lambda_context, key=key, session_id=session["session_id"]
+    )
     assert response["statusCode"] == 200, response["body"]
     assert response["json"] == session
 
 
 def test_patch(session, key, lambda_context):
-    response = invoke("sessions", "sessions_patch", lambda_context, key=key,
-                      session_id=session["session_id"])
+    response = invoke(
+        "sessions", "sessions_patch", lambda_context, key=key, session_id=session["session_id"]
+    )
     assert response["statusCode"] == 200, response["body"]
     patched = response["json"]
     assert patched["status"] == "paused"
@@ -150,12 +159,19 @@ def test_end_enqueues_extraction(session, key, aws_env, lambda_context):
     assert response["statusCode"] == 200, response["body"]
     ended = response["json"]
     assert (ended["status"], ended["is_active"], ended["summary_status"]) == (
-        "completed", False, "pending")
+        "completed",
+        False,
+        "pending",
+    )
     assert ended["ended_at"] and ended["summary"] == "Set up the sessions API."
 
-    messages = boto3.client("sqs").receive_message(
-        QueueUrl=aws_env.queue_urls["ExtractQueue"], MaxNumberOfMessages=10,
-        WaitTimeSeconds=0).get("Messages", [])
+    messages = (
+        boto3.client("sqs")
+        .receive_message(
+            QueueUrl=aws_env.queue_urls["ExtractQueue"], MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        .get("Messages", [])
+    )
     assert len(messages) == 1
     body = json.loads(messages[0]["Body"])
     assert body["session_id"] == sid
@@ -165,8 +181,9 @@ def test_end_enqueues_extraction(session, key, aws_env, lambda_context):
 def test_end_twice_is_a_conflict(session, key, lambda_context):
     sid = session["session_id"]
     invoke("sessions", "sessions_end", lambda_context, key=key, session_id=sid)
-    assert_error(invoke("sessions", "sessions_end", lambda_context, key=key, session_id=sid),
-                 409, "conflict")
+    assert_error(
+        invoke("sessions", "sessions_end", lambda_context, key=key, session_id=sid), 409, "conflict"
+    )
 
 
 def test_delete(session, key, table, lambda_context):
@@ -175,8 +192,11 @@ def test_delete(session, key, table, lambda_context):
     assert response["statusCode"] == 204, response["body"]
     assert not response["body"]
     assert "Item" not in table.get_item(Key=keys.session_key(sid))
-    assert_error(invoke("sessions", "sessions_get", lambda_context, key=key, session_id=sid),
-                 404, "not_found")
+    assert_error(
+        invoke("sessions", "sessions_get", lambda_context, key=key, session_id=sid),
+        404,
+        "not_found",
+    )
 
 
 def test_malformed_json_is_400(key, table, lambda_context):
@@ -194,12 +214,16 @@ def test_wrong_key_is_401(aws_env, lambda_context):
     assert_error(response, 401, "unauthorized")
 
 
-@pytest.mark.parametrize("event_name", ["sessions_get", "sessions_patch", "sessions_end",
-                                        "sessions_delete"])
+@pytest.mark.parametrize(
+    "event_name", ["sessions_get", "sessions_patch", "sessions_end", "sessions_delete"]
+)
 def test_another_workspaces_session_is_404(event_name, session, key, other_key, lambda_context):
     sid = session["session_id"]
-    assert_error(invoke("sessions", event_name, lambda_context, key=other_key, session_id=sid),
-                 404, "not_found")
+    assert_error(
+        invoke("sessions", event_name, lambda_context, key=other_key, session_id=sid),
+        404,
+        "not_found",
+    )
     unchanged = invoke("sessions", "sessions_get", lambda_context, key=key, session_id=sid)
     assert unchanged["json"] == session
 
@@ -215,9 +239,11 @@ def test_named_stage_prefix_is_routed(lambda_context):
     event["requestContext"]["stage"] = "dev"
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/dev/health"
     response = importlib.import_module("functions.health.handler").lambda_handler(
-        event, lambda_context)
+        event, lambda_context
+    )
     assert response["statusCode"] == 200, response["body"]
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/devices/health"
     response = importlib.import_module("functions.health.handler").lambda_handler(
-        event, lambda_context)
+        event, lambda_context
+    )
     assert response["statusCode"] == 404  # only a whole /<stage> segment is taken off

@@ -69,8 +69,9 @@ def test_deliver_worker_fails_only_the_bad_record(workspace, aws_env, lambda_con
     assert response == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
 
 
-def test_deliver_worker_sends_to_a_real_webhook_target(workspace, aws_env, lambda_context,
-                                                       monkeypatch):
+def test_deliver_worker_sends_to_a_real_webhook_target(
+    workspace, aws_env, lambda_context, monkeypatch
+):
     """With the HTTP call replaced: the worker signs and records what the receiver said."""
     from engram.webhooks import delivery, worker
     from functions.deliver_worker.handler import lambda_handler
@@ -87,14 +88,23 @@ def test_deliver_worker_sends_to_a_real_webhook_target(workspace, aws_env, lambd
     from engram.config import get_settings
     from engram.webhooks.repository import WebhookRepository
 
-    monkeypatch.setattr(worker, "default_worker", lambda: worker.DeliveryWorker(
-        WebhookRepository(aws.table()), get_clock(), get_settings(), send=fake_post))
-    response = lambda_handler(_sqs_event(workspace[0].workspace_id, created["webhook_id"], aws_env),
-                              lambda_context)
+    monkeypatch.setattr(
+        worker,
+        "default_worker",
+        lambda: worker.DeliveryWorker(
+            WebhookRepository(aws.table()), get_clock(), get_settings(), send=fake_post
+        ),
+    )
+    response = lambda_handler(
+        _sqs_event(workspace[0].workspace_id, created["webhook_id"], aws_env), lambda_context
+    )
     assert response == {"batchItemFailures": []}
     [(host, addresses, headers)] = sent
     assert host == "hooks.example.com" and addresses == ("93.184.216.34",)
-    assert headers["Engram-Delivery"] == "dlv_REPLACE_ME" and headers["Engram-Event"] == "memory.stored"
+    assert (
+        headers["Engram-Delivery"] == "dlv_REPLACE_ME"
+        and headers["Engram-Event"] == "memory.stored"
+    )
     table = boto3.resource("dynamodb").Table(aws_env.tables["Table"])
     item = table.get_item(Key=keys.webhook_key(workspace[0].workspace_id, created["webhook_id"]))
     assert item["Item"]["last_delivery_status"] == 202

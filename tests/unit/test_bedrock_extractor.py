@@ -26,12 +26,22 @@ EPISODES = [
 GOOD = {
     "summary": "The user chose Postgres 16 for the ledger and asked for UUIDv7 keys.",
     "memories": [
-        {"memory_type": "decision", "title": "Postgres 16 for the ledger",
-         "content": "The team chose Postgres 16 for the ledger.", "importance_score": 0.9,
-         "tags": ["database"], "source_ids": ["mem_1"]},
-        {"memory_type": "preference", "title": "UUIDv7 primary keys",
-         "content": "The user prefers UUIDv7 primary keys.", "importance_score": 0.8,
-         "tags": [], "source_ids": ["mem_3", "mem_3"]},
+        {
+            "memory_type": "decision",
+            "title": "Postgres 16 for the ledger",
+            "content": "The team chose Postgres 16 for the ledger.",
+            "importance_score": 0.9,
+            "tags": ["database"],
+            "source_ids": ["mem_1"],
+        },
+        {
+            "memory_type": "preference",
+            "title": "UUIDv7 primary keys",
+            "content": "The user prefers UUIDv7 primary keys.",
+            "importance_score": 0.8,
+            "tags": [],
+            "source_ids": ["mem_3", "mem_3"],
+        },
     ],
 }
 
@@ -46,9 +56,14 @@ def stubbed():
 
 def tool_answer(tool_input, stop="tool_use") -> dict:
     return {
-        "output": {"message": {"role": "assistant", "content": [
-            {"toolUse": {"toolUseId": "tooluse_1", "name": TOOL_NAME, "input": tool_input}},
-        ]}},
+        "output": {
+            "message": {
+                "role": "assistant",
+                "content": [
+                    {"toolUse": {"toolUseId": "tooluse_1", "name": TOOL_NAME, "input": tool_input}},
+                ],
+            }
+        },
         "stopReason": stop,
         "usage": {"inputTokens": 100, "outputTokens": 50, "totalTokens": 150},
         "metrics": {"latencyMs": 900},
@@ -69,8 +84,15 @@ EXPECTED_REQUEST = {
     "system": ANY,
     "messages": ANY,
     "toolConfig": {
-        "tools": [{"toolSpec": {"name": TOOL_NAME, "description": ANY,
-                                "inputSchema": {"json": EXTRACTION_SCHEMA}}}],
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": TOOL_NAME,
+                    "description": ANY,
+                    "inputSchema": {"json": EXTRACTION_SCHEMA},
+                }
+            }
+        ],
         "toolChoice": {"tool": {"name": TOOL_NAME}},
     },
     "inferenceConfig": ANY,
@@ -85,10 +107,22 @@ def test_good_tool_output_is_parsed(stubbed):
     assert isinstance(extractor, Extractor) and extractor.name == f"bedrock:{MODEL}"
     assert result.summary == GOOD["summary"]
     assert result.memories == (
-        Candidate("decision", "Postgres 16 for the ledger",
-                  "The team chose Postgres 16 for the ledger.", 0.9, ("database",), ("mem_1",)),
-        Candidate("preference", "UUIDv7 primary keys", "The user prefers UUIDv7 primary keys.",
-                  0.8, (), ("mem_3",)),
+        Candidate(
+            "decision",
+            "Postgres 16 for the ledger",
+            "The team chose Postgres 16 for the ledger.",
+            0.9,
+            ("database",),
+            ("mem_1",),
+        ),
+        Candidate(
+            "preference",
+            "UUIDv7 primary keys",
+            "The user prefers UUIDv7 primary keys.",
+            0.8,
+            (),
+            ("mem_3",),
+        ),
     )
 
 
@@ -106,9 +140,20 @@ def test_request_carries_the_transcript_the_schema_and_the_client_summary(stubbe
     schema = captured["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"]["json"]
     item = schema["properties"]["memories"]["items"]
     assert item["properties"]["memory_type"]["enum"] == [
-        "decision", "preference", "pattern", "fact", "entity"]
-    assert set(item["required"]) >= {"memory_type", "title", "content", "importance_score",
-                                     "tags", "source_ids"}
+        "decision",
+        "preference",
+        "pattern",
+        "fact",
+        "entity",
+    ]
+    assert set(item["required"]) >= {
+        "memory_type",
+        "title",
+        "content",
+        "importance_score",
+        "tags",
+        "source_ids",
+    }
     assert captured["inferenceConfig"]["temperature"] == 0.0
     text = captured["messages"][0]["content"][0]["text"]
     assert "Ledger set-up." in text
@@ -176,8 +221,12 @@ def test_a_malformed_answer_then_a_good_one_succeeds_and_the_retry_says_why(stub
 
 def test_throttling_is_a_retryable_error(stubbed):
     client, stubber = stubbed
-    stubber.add_client_error("converse", service_error_code="ThrottlingException",
-                             service_message="Too many requests", http_status_code=429)
+    stubber.add_client_error(
+        "converse",
+        service_error_code="ThrottlingException",
+        service_message="Too many requests",
+        http_status_code=429,
+    )
     with pytest.raises(ExtractionError) as caught:
         BedrockExtractor(MODEL, client=client).extract(EPISODES)
     assert caught.value.retryable is True
@@ -186,8 +235,12 @@ def test_throttling_is_a_retryable_error(stubbed):
 
 def test_a_refused_request_is_not_retryable(stubbed):
     client, stubber = stubbed
-    stubber.add_client_error("converse", service_error_code="AccessDeniedException",
-                             service_message="No access to the model", http_status_code=403)
+    stubber.add_client_error(
+        "converse",
+        service_error_code="AccessDeniedException",
+        service_message="No access to the model",
+        http_status_code=403,
+    )
     with pytest.raises(ExtractionError) as caught:
         BedrockExtractor(MODEL, client=client).extract(EPISODES)
     assert caught.value.retryable is False
@@ -206,8 +259,15 @@ def test_a_long_session_sends_its_newest_messages_and_says_so(stubbed):
         "provide-client-params.bedrock-runtime.Converse",
         lambda params, **_: captured.update(copy.deepcopy(params)),
     )
-    many = [Episode(f"mem_{i:03d}", "user", f"Message number {i} " + "x" * 80,
-                    f"2025-03-04T09:{i // 60:02d}:{i % 60:02d}Z") for i in range(100)]
+    many = [
+        Episode(
+            f"mem_{i:03d}",
+            "user",
+            f"Message number {i} " + "x" * 80,
+            f"2025-03-04T09:{i // 60:02d}:{i % 60:02d}Z",
+        )
+        for i in range(100)
+    ]
     stubber.add_response("converse", tool_answer({"summary": "Long.", "memories": []}))
     BedrockExtractor(MODEL, client=client, max_transcript_chars=2000).extract(many)
     text = captured["messages"][0]["content"][0]["text"]

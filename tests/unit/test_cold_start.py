@@ -18,14 +18,21 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_python(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60, check=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+    )
     return done.stdout.strip()
 
 
 def test_the_sessions_function_does_not_declare_the_memories_routes():
-    out = run_python("import sys, functions.sessions.handler\n"
-                     "print('engram.memories.routes' in sys.modules)")
+    out = run_python(
+        "import sys, functions.sessions.handler\nprint('engram.memories.routes' in sys.modules)"
+    )
     assert out == "False"
 
 
@@ -75,16 +82,20 @@ def test_the_deferred_builds_give_the_same_document():
     (engram/fastapi_compat.py) is the one FastAPI writes when it builds them at import and
     at route declaration. Writing it uses every field's adapter, so a field whose adapter
     cannot be built fails here as FastAPI would have failed at declaration."""
-    write = ("import json\n"
-             "from engram.local.app import build_app\n"
-             "print(json.dumps(build_app().openapi(), sort_keys=True))")
-    undeferred = ("from pydantic import BaseModel\n"
-                  "import engram\n"
-                  "from engram import fastapi_compat\n"
-                  "fastapi_compat._defer_field_adapters = lambda: None\n"
-                  "BaseModel.model_rebuild = classmethod(BaseModel.model_rebuild.__wrapped__)\n"
-                  "import fastapi.openapi.models as m\n"
-                  "assert m.Schema.__pydantic_complete__\n")
+    write = (
+        "import json\n"
+        "from engram.local.app import build_app\n"
+        "print(json.dumps(build_app().openapi(), sort_keys=True))"
+    )
+    undeferred = (
+        "from pydantic import BaseModel\n"
+        "import engram\n"
+        "from engram import fastapi_compat\n"
+        "fastapi_compat._defer_field_adapters = lambda: None\n"
+        "BaseModel.model_rebuild = classmethod(BaseModel.model_rebuild.__wrapped__)\n"
+        "import fastapi.openapi.models as m\n"
+        "assert m.Schema.__pydantic_complete__\n"
+    )
     assert run_python(write) == run_python(undeferred + write)
 
 
@@ -103,21 +114,25 @@ def test_a_routes_field_adapters_are_built_on_first_use_only():
 
 
 def test_a_forced_or_first_use_rebuild_still_builds_an_openapi_model():
-    out = run_python("import engram\n"
-                     "from fastapi.openapi.models import Operation, Schema\n"
-                     "print(Schema.model_rebuild(), Schema.__pydantic_complete__)\n"
-                     "Operation(responses={'200': {'description': 'ok'}})\n"
-                     "print(Operation.__pydantic_complete__, Schema.model_rebuild(force=True))")
+    out = run_python(
+        "import engram\n"
+        "from fastapi.openapi.models import Operation, Schema\n"
+        "print(Schema.model_rebuild(), Schema.__pydantic_complete__)\n"
+        "Operation(responses={'200': {'description': 'ok'}})\n"
+        "print(Operation.__pydantic_complete__, Schema.model_rebuild(force=True))"
+    )
     assert out.splitlines() == ["None False", "True True"]
 
 
 def test_no_api_function_imports_pydantic_v1_at_init():
     """engram.fastapi_compat: FastAPI's v1-model checks answer without importing pydantic.v1."""
     functions = sorted(p.parent.name for p in (ROOT / "functions").glob("*/handler.py"))
-    code = ("import importlib, sys\n"
-            f"for name in {functions!r}:\n"
-            "    importlib.import_module(f'functions.{name}.handler')\n"
-            "print('pydantic.v1' in sys.modules)")
+    code = (
+        "import importlib, sys\n"
+        f"for name in {functions!r}:\n"
+        "    importlib.import_module(f'functions.{name}.handler')\n"
+        "print('pydantic.v1' in sys.modules)"
+    )
     assert run_python(code) == "False"
 
 
@@ -129,13 +144,15 @@ def test_no_function_imports_boto3_or_the_heavy_clients_at_init():
     """Named is the first function whose import brings one in (a module-level
     `attr(...)` condition did, for the webhooks and deliver functions: +90 ms)."""
     functions = sorted(p.parent.name for p in (ROOT / "functions").glob("*/handler.py"))
-    code = ("import importlib, sys\n"
-            f"for name in {functions!r}:\n"
-            "    importlib.import_module(f'functions.{name}.handler')\n"
-            f"    found = [m for m in {DEFERRED_AT_INIT!r} if m in sys.modules]\n"
-            "    if found:\n"
-            "        print(name, found)\n"
-            "        break")
+    code = (
+        "import importlib, sys\n"
+        f"for name in {functions!r}:\n"
+        "    importlib.import_module(f'functions.{name}.handler')\n"
+        f"    found = [m for m in {DEFERRED_AT_INIT!r} if m in sys.modules]\n"
+        "    if found:\n"
+        "        print(name, found)\n"
+        "        break"
+    )
     assert run_python(code) == ""
 
 
@@ -156,9 +173,15 @@ def test_the_v1_checks_answer_as_fastapis_own():
         x: int = 1
 
     assert shared.is_pydantic_v1_model_class(Old) and not shared.is_pydantic_v1_model_class(New)
-    assert shared.is_pydantic_v1_model_instance(Old()) and not shared.is_pydantic_v1_model_instance(New())
-    assert shared.annotation_is_pydantic_v1(list[Old]) and not shared.annotation_is_pydantic_v1(New | None)
-    out = run_python("import sys, engram.auth\n"
-                     "from fastapi._compat import shared\n"
-                     "print(shared.is_pydantic_v1_model_class(int), 'pydantic.v1' in sys.modules)")
+    assert shared.is_pydantic_v1_model_instance(Old()) and not shared.is_pydantic_v1_model_instance(
+        New()
+    )
+    assert shared.annotation_is_pydantic_v1(list[Old]) and not shared.annotation_is_pydantic_v1(
+        New | None
+    )
+    out = run_python(
+        "import sys, engram.auth\n"
+        "from fastapi._compat import shared\n"
+        "print(shared.is_pydantic_v1_model_class(int), 'pydantic.v1' in sys.modules)"
+    )
     assert out == "False False"

@@ -22,9 +22,16 @@ def test_new_ids_have_the_prefix_are_valid_unique_and_time_ordered():
     assert [i[5:15] for i in made] == sorted(i[5:15] for i in made)
 
 
-@pytest.mark.parametrize("value, phrase", [
-    ("", "empty"), ("x" * 256, "255"), ("a b", "letters"), ("é", "letters"), ("a/b", "letters"),
-])
+@pytest.mark.parametrize(
+    "value, phrase",
+    [
+        ("", "empty"),
+        ("x" * 256, "255"),
+        ("a b", "letters"),
+        ("é", "letters"),
+        ("a/b", "letters"),
+    ],
+)
 def test_id_problems_are_sentences(value, phrase):
     assert phrase in id_problem(value)
 
@@ -69,19 +76,28 @@ def test_dynamo_values_round_trip_floats_and_ints():
     assert from_dynamo(to_dynamo(value)) == value
 
 
-@pytest.mark.parametrize("headers, expected", [
-    ({"authorization": "Bearer ek_abc"}, "ek_abc"),
-    ({"authorization": "bearer   ek_abc  "}, "ek_abc"),
-    ({"authorization": "Token ek_abc"}, "ek_abc"),
-    ({"x-api-key": "ek_abc"}, "ek_abc"),
-])
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({"authorization": "Bearer ek_abc"}, "ek_abc"),
+        ({"authorization": "bearer   ek_abc  "}, "ek_abc"),
+        ({"authorization": "Token ek_abc"}, "ek_abc"),
+        ({"x-api-key": "ek_abc"}, "ek_abc"),
+    ],
+)
 def test_credentials_in_the_three_accepted_forms(headers, expected):
     assert credential_from_headers(headers) == expected
 
 
-@pytest.mark.parametrize("headers", [
-    {}, {"authorization": "Basic abc"}, {"authorization": "Bearer "}, {"authorization": "ek_abc"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"authorization": "Basic abc"},
+        {"authorization": "Bearer "},
+        {"authorization": "ek_abc"},
+    ],
+)
 def test_anything_else_is_unauthorized(headers):
     with pytest.raises(Unauthorized):
         credential_from_headers(headers)
@@ -118,42 +134,75 @@ def test_send_many_batches_ten_at_a_time_in_order_and_raises_on_a_refused_messag
 
     from engram.queues import SqsQueues
 
-    sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x",
-                       aws_secret_access_key="x")
+    sqs = boto3.client(
+        "sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     queues = SqsQueues(sqs, {"embed": "https://sqs.example/embed"})
     bodies = [{"n": i} for i in range(12)]
     with Stubber(sqs) as stub:
         for chunk in (bodies[:10], bodies[10:]):
-            entries = [{"Id": str(i), "MessageBody": f'{{"n": {b["n"]}}}'} for i, b in enumerate(chunk)]
-            successful = [{"Id": e["Id"], "MessageId": f"m{b['n']}", "MD5OfMessageBody": "x"}
-                          for e, b in reversed(list(zip(entries, chunk)))]  # any order back
-            stub.add_response("send_message_batch", {"Successful": successful, "Failed": []},
-                              {"QueueUrl": "https://sqs.example/embed", "Entries": entries})
+            entries = [
+                {"Id": str(i), "MessageBody": f'{{"n": {b["n"]}}}'} for i, b in enumerate(chunk)
+            ]
+            successful = [
+                {"Id": e["Id"], "MessageId": f"m{b['n']}", "MD5OfMessageBody": "x"}
+                for e, b in reversed(list(zip(entries, chunk)))
+            ]  # any order back
+            stub.add_response(
+                "send_message_batch",
+                {"Successful": successful, "Failed": []},
+                {"QueueUrl": "https://sqs.example/embed", "Entries": entries},
+            )
         assert queues.send_many("embed", bodies) == [f"m{i}" for i in range(12)]
-        stub.add_response("send_message_batch", {"Successful": [], "Failed": [
-            {"Id": "0", "SenderFault": False, "Code": "InternalError", "Message": "try later"}]})
-        with pytest.raises(RuntimeError, match="Not all 1 messages were queued on embed: InternalError"):
+        stub.add_response(
+            "send_message_batch",
+            {
+                "Successful": [],
+                "Failed": [
+                    {
+                        "Id": "0",
+                        "SenderFault": False,
+                        "Code": "InternalError",
+                        "Message": "try later",
+                    }
+                ],
+            },
+        )
+        with pytest.raises(
+            RuntimeError, match="Not all 1 messages were queued on embed: InternalError"
+        ):
             queues.send_many("embed", [{"n": 0}])
-        stub.add_response("send_message_batch", {"Successful": [
-            {"Id": "1", "MessageId": "m1", "MD5OfMessageBody": "x"}], "Failed": [
-            {"Id": "0", "SenderFault": True, "Code": "Throttled", "Message": "slow down"}]})
+        stub.add_response(
+            "send_message_batch",
+            {
+                "Successful": [{"Id": "1", "MessageId": "m1", "MD5OfMessageBody": "x"}],
+                "Failed": [
+                    {"Id": "0", "SenderFault": True, "Code": "Throttled", "Message": "slow down"}
+                ],
+            },
+        )
         stub.add_client_error("send_message_batch", "AWS.SimpleQueueService.NonExistentQueue")
         each = queues.send_each("embed", bodies)  # every chunk tried, each body answered
         # 0 refused, 1 sent, 2-9 unanswered; the second call (10, 11) failed as a whole.
-        assert [type(o).__name__ for o in each] == (["RuntimeError", "str"] + ["RuntimeError"] * 8
-                                                    + ["ClientError"] * 2)
+        assert [type(o).__name__ for o in each] == (
+            ["RuntimeError", "str"] + ["RuntimeError"] * 8 + ["ClientError"] * 2
+        )
         assert "Throttled: slow down" in str(each[0]) and each[1] == "m1"
         stub.assert_no_pending_responses()
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.text(max_size=5)
-    | st.integers(min_value=-(10 ** 45), max_value=10 ** 45)
+    st.none()
+    | st.booleans()
+    | st.text(max_size=5)
+    | st.integers(min_value=-(10**45), max_value=10**45)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.sampled_from([10 ** 38, 10 ** 38 - 1, 10 ** 40, 1e125, 1e126, 1e-130, 1e-131, 5e-324]),
-    lambda children: (st.lists(children, max_size=3)
-                      | st.dictionaries(st.text(max_size=3), children, max_size=3)),
-    max_leaves=8)
+    | st.sampled_from([10**38, 10**38 - 1, 10**40, 1e125, 1e126, 1e-130, 1e-131, 5e-324]),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=3), children, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 @settings(max_examples=400, deadline=None, derandomize=True, database=None)

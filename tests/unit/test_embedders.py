@@ -82,11 +82,17 @@ def test_calls_stay_within_the_batch_size_and_the_token_budget():
         assert widths == sorted(widths) and len(group) <= 4
         assert len(group) * max(widths) <= 100 or len(group) == 1  # 300 tokens go alone
     assert [[lengths[i] for i in g] for g in groups] == [
-        [5, 10, 10, 10], [10, 10, 25, 25], [30, 40], [300]]
+        [5, 10, 10, 10],
+        [10, 10, 25, 25],
+        [30, 40],
+        [300],
+    ]
 
 
 def _split_cost(groups: list[list[int]], lengths: list[int]) -> int:
-    return sum(local_embedder.CALL_COST_TOKENS + len(g) * max(lengths[i] for i in g) for g in groups)
+    return sum(
+        local_embedder.CALL_COST_TOKENS + len(g) * max(lengths[i] for i in g) for g in groups
+    )
 
 
 def _least_cost(lengths: list[int], batch_size: int, budget: int) -> int:
@@ -127,7 +133,11 @@ def test_a_long_text_gets_its_own_call_when_padding_to_it_costs_more():
 
 def test_a_vector_does_not_depend_on_the_texts_it_is_embedded_with(local):
     """Calls are padded to their longest text; the mask keeps padding out of the vector."""
-    texts = ["short", "a somewhat longer sentence about a dog and its owner " * 3, "mid length text"]
+    texts = [
+        "short",
+        "a somewhat longer sentence about a dog and its owner " * 3,
+        "mid length text",
+    ]
     alone = np.stack([local.embed([t])[0] for t in texts])
     together = LocalEmbedder(batch_size=3, token_budget=10_000).embed(texts)
     split = LocalEmbedder(batch_size=1).embed(texts)
@@ -323,8 +333,9 @@ class FakeTitan:
         with self._lock:
             self.texts.append(text)
         if text == self.fail_on:
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}},
-                              "InvokeModel")
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "InvokeModel"
+            )
         self.wait()
         raw = json.dumps({"embedding": [float(len(text))] + [1.0] * 255}).encode()
         return {"body": StreamingBody(io.BytesIO(raw), len(raw))}

@@ -57,8 +57,9 @@ def test_fixture_yields_what_it_must(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_fixture_yields_nothing_it_must_not(name):
     result, _, data = run(name)
-    wrong = [(r, m.content) for r in data["must_not_yield"]
-             for m in result.memories if matches(m, r)]
+    wrong = [
+        (r, m.content) for r in data["must_not_yield"] for m in result.memories if matches(m, r)
+    ]
     assert not wrong, f"{name}: unwanted {wrong}"
 
 
@@ -90,8 +91,10 @@ def test_small_talk_and_questions_yield_nothing(name):
 
 def words(text: str) -> set[str]:
     """Word forms, the third-person "s" taken off ("prefers" is "prefer")."""
-    return {w[:-1] if w.endswith("s") and len(w) > 3 else w
-            for w in re.findall(r"[a-z0-9]+", text.lower())}
+    return {
+        w[:-1] if w.endswith("s") and len(w) > 3 else w
+        for w in re.findall(r"[a-z0-9]+", text.lower())
+    }
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -101,13 +104,14 @@ def test_summary_is_short_and_from_the_session(name):
     assert summary.strip()
     lead = data["client_summary"] or ""
     assert summary.startswith(lead)
-    rest = summary[len(lead):]
+    rest = summary[len(lead) :]
     sentences = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", rest.strip()) if s]
     assert len(sentences) <= MAX_SUMMARY_SENTENCES
     if data["must_yield"] or data["summary_phrases"]:
         # Extractive: apart from pronouns resolved to roles, its words are the session's.
         session = words(" ".join(e.content for e in episodes)) | words(
-            "the user assistant team is has asks asked to s will doesn't")
+            "the user assistant team is has asks asked to s will doesn't"
+        )
         unknown = words(rest) - session
         assert len(unknown) <= 0.1 * len(words(rest)), unknown
     for phrase in data["summary_phrases"]:
@@ -153,25 +157,38 @@ def test_decisions_and_preferences_outrank_incidental_facts():
 
 
 def test_undecided_and_hedged_talk_is_no_decision():
-    result = HeuristicExtractor().extract([
-        Episode("m1", "user", "We haven't decided on the database yet, maybe Postgres 16.",
-                "2025-01-01T00:00:00Z"),
-        Episode("m2", "user", "If we go with DynamoDB we need a single-table design.",
-                "2025-01-01T00:01:00Z"),
-    ])
+    result = HeuristicExtractor().extract(
+        [
+            Episode(
+                "m1",
+                "user",
+                "We haven't decided on the database yet, maybe Postgres 16.",
+                "2025-01-01T00:00:00Z",
+            ),
+            Episode(
+                "m2",
+                "user",
+                "If we go with DynamoDB we need a single-table design.",
+                "2025-01-01T00:01:00Z",
+            ),
+        ]
+    )
     assert not [m for m in result.memories if m.memory_type == "decision"]
 
 
-@pytest.mark.parametrize("text, role, expected", [
-    ("I prefer tabs over spaces.", "user", "The user prefers tabs over spaces."),
-    ("I always use dark mode", "user", "The user always uses dark mode."),
-    ("We need to fix the retry logic.", "user", "The team needs to fix the retry logic."),
-    ("We agreed to ship on Friday.", "user", "The team agreed to ship on Friday."),
-    ("OK, let's go with Redis.", "user", "The team will go with Redis."),
-    ("Please never call me.", "user", "The user asks the assistant to never call the user."),
-    ("Your next box ships on May 15.", "assistant", "The user's next box ships on May 15."),
-    ("I prefer tabs.", None, "I prefer tabs."),
-])
+@pytest.mark.parametrize(
+    "text, role, expected",
+    [
+        ("I prefer tabs over spaces.", "user", "The user prefers tabs over spaces."),
+        ("I always use dark mode", "user", "The user always uses dark mode."),
+        ("We need to fix the retry logic.", "user", "The team needs to fix the retry logic."),
+        ("We agreed to ship on Friday.", "user", "The team agreed to ship on Friday."),
+        ("OK, let's go with Redis.", "user", "The team will go with Redis."),
+        ("Please never call me.", "user", "The user asks the assistant to never call the user."),
+        ("Your next box ships on May 15.", "assistant", "The user's next box ships on May 15."),
+        ("I prefer tabs.", None, "I prefer tabs."),
+    ],
+)
 def test_first_person_is_resolved_to_the_speaker(text, role, expected):
     assert resolve(text, role) == expected
 
@@ -208,9 +225,14 @@ def test_same_input_gives_byte_identical_output(name):
 def test_a_long_session_is_extracted_quickly():
     episodes, _ = load("coding_session")
     long = [
-        Episode(f"{e.memory_id}_{i:03d}", e.role, e.content,
-                f"2025-03-{1 + i % 28:02d}T{e.created_at[11:]}")
-        for i in range(10) for e in episodes
+        Episode(
+            f"{e.memory_id}_{i:03d}",
+            e.role,
+            e.content,
+            f"2025-03-{1 + i % 28:02d}T{e.created_at[11:]}",
+        )
+        for i in range(10)
+        for e in episodes
     ]
     start = time.perf_counter()
     result = HeuristicExtractor().extract(long)

@@ -44,7 +44,9 @@ def _threads_used() -> dict[str, int]:
 
     app = FastAPI()
 
-    @app.post("/x", response_model=Out, dependencies=[Depends(sync_dependency), Depends(async_dependency)])
+    @app.post(
+        "/x", response_model=Out, dependencies=[Depends(sync_dependency), Depends(async_dependency)]
+    )
     def endpoint() -> dict:
         seen["sync endpoint"] = threading.get_ident()
         return {"ok": True}
@@ -64,12 +66,15 @@ def test_sync_dependencies_and_endpoints_run_on_the_event_loop_thread(restored_t
 
 
 def test_the_server_runs_sync_calls_on_the_loop_and_freezes_its_start_up_objects(
-        monkeypatch, restored_threadpool):
+    monkeypatch, restored_threadpool
+):
     frozen_when_serving, inline_when_serving = [], []
 
     def run(self, sockets=None):
         frozen_when_serving.append(gc.get_freeze_count())
-        inline_when_serving.append(fastapi.routing.run_in_threadpool.__module__ == "engram.fastapi_compat")
+        inline_when_serving.append(
+            fastapi.routing.run_in_threadpool.__module__ == "engram.fastapi_compat"
+        )
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -24,10 +24,16 @@ def captured():
 
 
 def _context(request_id: str) -> SimpleNamespace:
-    return SimpleNamespace(function_name="f", function_version="1", memory_limit_in_mb=128,
-                           invoked_function_arn="arn:aws:lambda:us-east-1:1:function:f",
-                           aws_request_id=request_id, log_group_name="g", log_stream_name="s",
-                           get_remaining_time_in_millis=lambda: 1000)
+    return SimpleNamespace(
+        function_name="f",
+        function_version="1",
+        memory_limit_in_mb=128,
+        invoked_function_arn="arn:aws:lambda:us-east-1:1:function:f",
+        aws_request_id=request_id,
+        log_group_name="g",
+        log_stream_name="s",
+        get_remaining_time_in_millis=lambda: 1000,
+    )
 
 
 def test_a_records_keys_are_on_its_lines_only(captured):
@@ -121,14 +127,22 @@ def test_disabled_metrics_print_nothing_however_many_counts(capsys, monkeypatch)
 
 def test_an_invocation_that_counts_nothing_logs_no_warning():
     """In a fresh process, as in Lambda (pytest resets warning filters for each test)."""
-    probe = ("from engram.local.pump import LambdaContext\n"
-             "from engram.observability import lambda_entry\n"
-             "ctx = LambdaContext('f', 'arn:aws:lambda:us-east-1:1:function:f', 128, 3)\n"
-             "print(lambda_entry(lambda event, context: 'ok')({}, ctx))\n")
+    probe = (
+        "from engram.local.pump import LambdaContext\n"
+        "from engram.observability import lambda_entry\n"
+        "ctx = LambdaContext('f', 'arn:aws:lambda:us-east-1:1:function:f', 128, 3)\n"
+        "print(lambda_entry(lambda event, context: 'ok')({}, ctx))\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERTOOLS_METRICS")}
     env["POWERTOOLS_TRACE_DISABLED"] = "true"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
-                         timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     assert out.stdout.strip().endswith("ok")
     assert "No application metrics" not in out.stderr
 

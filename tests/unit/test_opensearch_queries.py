@@ -14,14 +14,27 @@ from engram.search.index import IndexDocument, SearchFilters, TagFilter
 
 WS = "ws-1"
 EVERY_FILTER = SearchFilters(
-    session_id="s", memory_types=("semantic", "episodic"), role="user", tags=("vip", "customer:ada"),
-    tag_filters=(TagFilter("kind", "eq", "pref"), TagFilter("kind", "neq", "fact"),
-                 TagFilter("team", "exists"), TagFilter("customer", "prefix", "ad")),
+    session_id="s",
+    memory_types=("semantic", "episodic"),
+    role="user",
+    tags=("vip", "customer:ada"),
+    tag_filters=(
+        TagFilter("kind", "eq", "pref"),
+        TagFilter("kind", "neq", "fact"),
+        TagFilter("team", "exists"),
+        TagFilter("customer", "prefix", "ad"),
+    ),
     metadata={"category": "preferences", "priority": 2, "flag": True, "ratio": 2.0},
-    user_id="u", agent_id="g",
-    from_time=datetime(2025, 1, 1, tzinfo=UTC), to_time=datetime(2025, 1, 2, 3, 4, 5, 6000, tzinfo=UTC),
+    user_id="u",
+    agent_id="g",
+    from_time=datetime(2025, 1, 1, tzinfo=UTC),
+    to_time=datetime(2025, 1, 2, 3, 4, 5, 6000, tzinfo=UTC),
 )
-FILTER_SETS = [SearchFilters(), EVERY_FILTER, SearchFilters(tag_filters=(TagFilter("k", "neq", "v"),))]
+FILTER_SETS = [
+    SearchFilters(),
+    EVERY_FILTER,
+    SearchFilters(tag_filters=(TagFilter("k", "neq", "v"),)),
+]
 
 
 def _bodies(filters: SearchFilters) -> dict[str, dict[str, Any]]:
@@ -71,8 +84,18 @@ def test_mapping_field_types() -> None:
     assert method["engine"] in {"lucene", "faiss"}
     for text in ("content", "title", "search_text"):
         assert props[text] == {"type": "text", "analyzer": "engram_english"}
-    for keyword in ("memory_id", "workspace_id", "session_id", "memory_type", "role", "tags",
-                    "tag_keys", "user_id", "agent_id", "source"):
+    for keyword in (
+        "memory_id",
+        "workspace_id",
+        "session_id",
+        "memory_type",
+        "role",
+        "tags",
+        "tag_keys",
+        "user_id",
+        "agent_id",
+        "source",
+    ):
         assert props[keyword] == {"type": "keyword"}, keyword
     assert props["created_at"]["type"] == "date"
     assert props["importance_score"]["type"] == "float"
@@ -80,8 +103,20 @@ def test_mapping_field_types() -> None:
 
 
 def test_every_document_field_is_mapped() -> None:
-    doc = IndexDocument("m", WS, "c", [0.0], title="t", session_id="s", role="r",
-                        tags=("a:b",), metadata={"x": 1}, user_id="u", agent_id="g", search_text="st")
+    doc = IndexDocument(
+        "m",
+        WS,
+        "c",
+        [0.0],
+        title="t",
+        session_id="s",
+        role="r",
+        tags=("a:b",),
+        metadata={"x": 1},
+        user_id="u",
+        agent_id="g",
+        search_text="st",
+    )
     props = osi.index_body(1)["mappings"]["properties"]
     assert set(osi.doc_source(doc)) <= set(props)
 
@@ -100,8 +135,10 @@ def test_every_query_is_scoped_to_the_workspace(kind: str, filters: SearchFilter
 def test_count_and_id_pages_are_scoped_too() -> None:
     assert osi.count_body(WS)["query"]["bool"]["filter"] == [{"term": {"workspace_id": WS}}]
     page = osi.ids_page_body(WS, ["a", "b"], 100, ["a"])
-    assert page["query"]["bool"]["filter"] == [{"term": {"workspace_id": WS}},
-                                               {"terms": {"memory_id": ["a", "b"]}}]
+    assert page["query"]["bool"]["filter"] == [
+        {"term": {"workspace_id": WS}},
+        {"terms": {"memory_id": ["a", "b"]}},
+    ]
     assert page["search_after"] == ["a"] and page["size"] == 100
     assert "search_after" not in osi.ids_page_body(WS, None, 10, None)
 
@@ -132,19 +169,29 @@ def test_each_filter_becomes_its_clause() -> None:
         {"term": {"metadata.priority": "2"}},
         {"term": {"metadata.flag": "true"}},
         {"term": {"metadata.ratio": "2"}},
-        {"range": {"created_at": {"gte": "2025-01-01T00:00:00.000000Z",
-                                  "lte": "2025-01-02T03:04:05.006000Z"}}},
+        {
+            "range": {
+                "created_at": {
+                    "gte": "2025-01-01T00:00:00.000000Z",
+                    "lte": "2025-01-02T03:04:05.006000Z",
+                }
+            }
+        },
     ]
     assert scope["must_not"] == [{"term": {"tags": "kind:fact"}}]
 
 
 def test_no_filters_means_only_the_workspace() -> None:
-    assert osi.base_filter(WS, SearchFilters()) == {"bool": {"filter": [{"term": {"workspace_id": WS}}]}}
+    assert osi.base_filter(WS, SearchFilters()) == {
+        "bool": {"filter": [{"term": {"workspace_id": WS}}]}
+    }
 
 
 def test_half_open_time_range() -> None:
     scope = osi.base_filter(WS, SearchFilters(to_time=datetime(2025, 1, 1, tzinfo=UTC)))
-    assert scope["bool"]["filter"][1] == {"range": {"created_at": {"lte": "2025-01-01T00:00:00.000000Z"}}}
+    assert scope["bool"]["filter"][1] == {
+        "range": {"created_at": {"lte": "2025-01-01T00:00:00.000000Z"}}
+    }
 
 
 def test_unknown_tag_op_is_refused() -> None:
@@ -160,10 +207,17 @@ def test_unknown_tag_op_is_refused() -> None:
 def test_knn_body() -> None:
     body = osi.knn_body(WS, [1, 2, 3], SearchFilters(role="user"), 12)
     assert body["size"] == 12 and body["_source"] == ["memory_id"]
-    assert body["query"] == {"knn": {"embedding": {
-        "vector": [1.0, 2.0, 3.0], "k": 12,
-        "filter": {"bool": {"filter": [{"term": {"workspace_id": WS}}, {"term": {"role": "user"}}]}},
-    }}}
+    assert body["query"] == {
+        "knn": {
+            "embedding": {
+                "vector": [1.0, 2.0, 3.0],
+                "k": 12,
+                "filter": {
+                    "bool": {"filter": [{"term": {"workspace_id": WS}}, {"term": {"role": "user"}}]}
+                },
+            }
+        }
+    }
 
 
 def test_bm25_body() -> None:
@@ -185,8 +239,15 @@ def test_list_body_sorts_newest_first_and_pages() -> None:
 
 
 def test_doc_source() -> None:
-    doc = IndexDocument("m1", WS, "hello", (1, 0.5), tags=("customer:ada", "vip", "customer:bob", "kind:x"),
-                        metadata={"a": 1}, created_at=datetime(2025, 5, 6, 7, 8, 9, 123456, tzinfo=UTC))
+    doc = IndexDocument(
+        "m1",
+        WS,
+        "hello",
+        (1, 0.5),
+        tags=("customer:ada", "vip", "customer:bob", "kind:x"),
+        metadata={"a": 1},
+        created_at=datetime(2025, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+    )
     source = osi.doc_source(doc)
     assert source["embedding"] == [1.0, 0.5]
     assert source["tag_keys"] == ["customer", "kind"]
@@ -202,12 +263,16 @@ def test_scores_come_back_as_cosine() -> None:
 
 
 def test_hits_from_response_dedupes_and_scales() -> None:
-    response = {"hits": {"hits": [
-        {"_id": "1", "_score": 0.9, "_source": {"memory_id": "a"}},
-        {"_id": "2", "_score": 0.8, "_source": {"memory_id": "a"}},
-        {"_id": "3", "_score": 0.6, "_source": {"memory_id": "b"}},
-        {"_id": "4", "_score": None, "_source": {"memory_id": "c"}},
-    ]}}
+    response = {
+        "hits": {
+            "hits": [
+                {"_id": "1", "_score": 0.9, "_source": {"memory_id": "a"}},
+                {"_id": "2", "_score": 0.8, "_source": {"memory_id": "a"}},
+                {"_id": "3", "_score": 0.6, "_source": {"memory_id": "b"}},
+                {"_id": "4", "_score": None, "_source": {"memory_id": "c"}},
+            ]
+        }
+    }
     knn = osi.hits_from_response(response, "knn")
     assert [(h.memory_id, round(h.score, 6)) for h in knn] == [("a", 0.8), ("b", 0.2), ("c", -1.0)]
     assert [h.score for h in osi.hits_from_response(response, "bm25")] == [0.9, 0.6, 0.0]
@@ -217,12 +282,15 @@ def test_hits_from_response_dedupes_and_scales() -> None:
 # --- auth and endpoints ---
 
 
-@pytest.mark.parametrize(("endpoint", "aws", "service"), [
-    ("https://search-x.us-east-1.es.amazonaws.com", True, "es"),
-    ("abc123.us-east-1.aoss.amazonaws.com", True, "aoss"),
-    ("http://127.0.0.1:9200", False, "es"),
-    ("http://localhost:9200", False, "es"),
-])
+@pytest.mark.parametrize(
+    ("endpoint", "aws", "service"),
+    [
+        ("https://search-x.us-east-1.es.amazonaws.com", True, "es"),
+        ("abc123.us-east-1.aoss.amazonaws.com", True, "aoss"),
+        ("http://127.0.0.1:9200", False, "es"),
+        ("http://localhost:9200", False, "es"),
+    ],
+)
 def test_endpoint_kind(endpoint: str, aws: bool, service: str) -> None:
     assert osi.is_aws_endpoint(endpoint) is aws
     assert osi.aws_service(endpoint, "es") == service
@@ -232,10 +300,14 @@ def test_aws_endpoints_are_signed_with_sigv4() -> None:
     import requests
     from opensearchpy import AWSV4SignerAuth
 
-    client = osi.make_client("https://abc.us-east-1.aoss.amazonaws.com", region="us-east-1", service="aoss")
+    client = osi.make_client(
+        "https://abc.us-east-1.aoss.amazonaws.com", region="us-east-1", service="aoss"
+    )
     auth = client.transport.get_connection().session.auth
     assert isinstance(auth, AWSV4SignerAuth)
-    signed = auth(requests.Request("GET", "https://abc.us-east-1.aoss.amazonaws.com/idx/_count").prepare())
+    signed = auth(
+        requests.Request("GET", "https://abc.us-east-1.aoss.amazonaws.com/idx/_count").prepare()
+    )
     assert "AWS4-HMAC-SHA256" in signed.headers["Authorization"]
     assert "/us-east-1/aoss/aws4_request" in signed.headers["Authorization"]
 
@@ -264,7 +336,11 @@ class FakeClient:
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         self.searches.append(body)
-        hits = [] if "search_after" in body else [{"_id": "gen-1", "sort": ["m"], "_source": {"memory_id": "m"}}]
+        hits = (
+            []
+            if "search_after" in body
+            else [{"_id": "gen-1", "sort": ["m"], "_source": {"memory_id": "m"}}]
+        )
         return {"hits": {"hits": hits}}
 
     def count(self, index: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ class FakeIndex:
 
     def list(self, workspace_id, filters, limit, offset=0):
         self.calls.append(("list", limit, filters))
-        return self.hits["list"][offset:offset + limit]
+        return self.hits["list"][offset : offset + limit]
 
 
 class FakeEmbedder:
@@ -51,18 +51,31 @@ class FakeRepo:
         self.memories = {m.memory_id: m for m in memories}
 
     def get_many(self, workspace_id, ids):
-        return {i: self.memories[i] for i in ids
-                if i in self.memories and self.memories[i].workspace_id == workspace_id}
+        return {
+            i: self.memories[i]
+            for i in ids
+            if i in self.memories and self.memories[i].workspace_id == workspace_id
+        }
 
 
 def memory(memory_id, age_days=0.0, workspace_id="ws_1"):
-    return Memory(memory_id=memory_id, workspace_id=workspace_id, content=f"content {memory_id}",
-                  created_at=iso(NOW - timedelta(days=age_days)))
+    return Memory(
+        memory_id=memory_id,
+        workspace_id=workspace_id,
+        content=f"content {memory_id}",
+        created_at=iso(NOW - timedelta(days=age_days)),
+    )
 
 
 def service(index, memories, half_life=30.0, factor=4, embedder=None):
-    return SearchService(index, embedder or FakeEmbedder(), FakeRepo(memories), FixedClock(NOW),
-                         half_life_days=half_life, candidates_factor=factor)
+    return SearchService(
+        index,
+        embedder or FakeEmbedder(),
+        FakeRepo(memories),
+        FixedClock(NOW),
+        half_life_days=half_life,
+        candidates_factor=factor,
+    )
 
 
 def request(**body):
@@ -75,13 +88,15 @@ def by_id(response):
 
 # normalisation -------------------------------------------------------------------------
 
+
 def test_min_max_spreads_scores_over_the_unit_range():
     got = min_max([Hit("a", 12.0), Hit("b", 7.0), Hit("c", 2.0)])
     assert got == {"a": 1.0, "b": 0.5, "c": 0.0}
 
 
-@pytest.mark.parametrize("hits", [[Hit("a", 0.3)], [Hit("a", 4.0), Hit("b", 4.0)],
-                                  [Hit("a", -0.2), Hit("b", -0.2)]])
+@pytest.mark.parametrize(
+    "hits", [[Hit("a", 0.3)], [Hit("a", 4.0), Hit("b", 4.0)], [Hit("a", -0.2), Hit("b", -0.2)]]
+)
 def test_min_max_single_hit_or_all_equal_is_one(hits):
     assert set(min_max(hits).values()) == {1.0}
 
@@ -91,6 +106,7 @@ def test_min_max_of_nothing_is_empty():
 
 
 # recency -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("age, expected", [(0, 1.0), (30, 0.5), (60, 0.25), (-5, 1.0)])
 def test_recency_halves_every_half_life(age, expected):
@@ -105,11 +121,13 @@ def test_recency_follows_the_configured_half_life():
 
 # weights -------------------------------------------------------------------------------
 
+
 def test_hybrid_is_the_weighted_sum_and_an_absent_leg_scores_zero():
     index = FakeIndex(knn=[Hit("a", 0.9), Hit("b", 0.5)], bm25=[Hit("b", 8.0), Hit("c", 2.0)])
     svc = service(index, [memory("a"), memory("b", 30), memory("c", 60)])
-    got = by_id(svc.search("ws_1", request(weights={"semantic": 0.5, "keyword": 0.3,
-                                                    "recency": 0.2})))
+    got = by_id(
+        svc.search("ws_1", request(weights={"semantic": 0.5, "keyword": 0.3, "recency": 0.2}))
+    )
     assert got["a"].scores.model_dump() == {"semantic": 1.0, "keyword": 0.0, "recency": 1.0}
     assert got["a"].score == pytest.approx(0.5 + 0.2)
     assert got["b"].score == pytest.approx(0.3 + 0.2 * 0.5)
@@ -134,16 +152,26 @@ def test_single_leg_mode_keeps_recency_weight_and_gives_the_leg_the_rest(mode, l
 def test_single_leg_modes_run_only_their_leg():
     index, embedder = FakeIndex(knn=[Hit("a", 1.0)], bm25=[Hit("b", 1.0)]), FakeEmbedder()
     svc = service(index, [memory("a"), memory("b")], embedder=embedder)
-    assert [r.memory_id for r in svc.search("ws_1", request(search_mode="keyword")).results] == ["b"]
+    assert [r.memory_id for r in svc.search("ws_1", request(search_mode="keyword")).results] == [
+        "b"
+    ]
     assert embedder.texts == []  # keyword never embeds
-    assert [r.memory_id for r in svc.search("ws_1", request(search_mode="semantic")).results] == ["a"]
+    assert [r.memory_id for r in svc.search("ws_1", request(search_mode="semantic")).results] == [
+        "a"
+    ]
     assert embedder.texts == ["q"]
 
 
 def test_the_embedder_may_be_a_factory_called_only_when_needed():
     made = []
-    svc = SearchService(FakeIndex(knn=[Hit("a", 1.0)]), lambda: made.append(1) or FakeEmbedder(),
-                        FakeRepo([memory("a")]), FixedClock(NOW), 30, 4)
+    svc = SearchService(
+        FakeIndex(knn=[Hit("a", 1.0)]),
+        lambda: made.append(1) or FakeEmbedder(),
+        FakeRepo([memory("a")]),
+        FixedClock(NOW),
+        30,
+        4,
+    )
     svc.search("ws_1", request(search_mode="keyword"))
     assert made == []
     svc.search("ws_1", request(search_mode="semantic"))
@@ -151,9 +179,14 @@ def test_the_embedder_may_be_a_factory_called_only_when_needed():
     assert made == [1]
 
 
-@pytest.mark.parametrize("weights", [{"semantic": 0.6, "keyword": 0.3},
-                                     {"semantic": 0.7, "keyword": 0.3, "recency": 0.1},
-                                     {"semantic": 0.0}])
+@pytest.mark.parametrize(
+    "weights",
+    [
+        {"semantic": 0.6, "keyword": 0.3},
+        {"semantic": 0.7, "keyword": 0.3, "recency": 0.1},
+        {"semantic": 0.0},
+    ],
+)
 def test_weights_must_sum_to_one(weights):
     with pytest.raises(ValidationError, match="sum to 1.0"):
         request(weights=weights)
@@ -165,6 +198,7 @@ def test_weights_within_tolerance_are_fine():
 
 # candidates, re-check, paging ----------------------------------------------------------
 
+
 def test_each_leg_fetches_factor_times_limit_plus_offset():
     index = FakeIndex()
     service(index, [], factor=3).search("ws_1", request(limit=5, offset=2))
@@ -172,8 +206,7 @@ def test_each_leg_fetches_factor_times_limit_plus_offset():
 
 
 def test_hits_the_table_no_longer_has_are_dropped_and_not_counted():
-    index = FakeIndex(knn=[Hit("a", 0.9), Hit("gone", 0.8), Hit("b", 0.1)],
-                      bm25=[Hit("gone", 5.0)])
+    index = FakeIndex(knn=[Hit("a", 0.9), Hit("gone", 0.8), Hit("b", 0.1)], bm25=[Hit("gone", 5.0)])
     svc = service(index, [memory("a"), memory("b"), memory("other", workspace_id="ws_2")])
     index.hits["knn"].append(Hit("other", 0.5))
     result = svc.search("ws_1", request())
@@ -188,8 +221,9 @@ def test_min_score_then_offset_then_limit_and_total_before_paging():
     weights = {"keyword": 1.0}
     everything = svc.search("ws_1", request(search_mode="keyword", weights=weights, limit=100))
     assert [r.memory_id for r in everything.results] == [f"m{i}" for i in range(10)]
-    page = svc.search("ws_1", request(search_mode="keyword", weights=weights, limit=2, offset=3,
-                                      min_score=0.5))
+    page = svc.search(
+        "ws_1", request(search_mode="keyword", weights=weights, limit=2, offset=3, min_score=0.5)
+    )
     # scores are (9 - i) / 9: m0..m4 are >= 0.5
     assert page.total == 5 and [r.memory_id for r in page.results] == ["m3", "m4"]
 
@@ -214,6 +248,7 @@ def test_scores_stay_in_the_unit_range():
 
 # filter-only listing -------------------------------------------------------------------
 
+
 def test_no_query_lists_newest_first_scored_by_recency():
     index = FakeIndex(listed=[Hit("new", 0), Hit("gone", 0), Hit("old", 0)])
     svc = service(index, [memory("new", 0), memory("old", 30)])
@@ -222,7 +257,8 @@ def test_no_query_lists_newest_first_scored_by_recency():
         assert [r.memory_id for r in result.results] == ["new", "old"] and result.total == 2
         assert [r.score for r in result.results] == pytest.approx([1.0, 0.5])
         assert result.results[1].scores.model_dump() == pytest.approx(
-            {"semantic": 0.0, "keyword": 0.0, "recency": 0.5})
+            {"semantic": 0.0, "keyword": 0.0, "recency": 0.5}
+        )
     assert {name for name, _, _ in index.calls} == {"list"}
 
 
@@ -233,10 +269,17 @@ def test_an_agent_bound_caller_is_narrowed_to_its_agent():
 
 
 def test_request_filters_map_to_the_port():
-    body = request(session_id="s1", memory_types=["fact"], role="user", tags=["a"],
-                   tag_filters=[{"key": "k", "op": "exists"}], filters={"x": 1},
-                   from_time="2026-01-01T00:00:00", to_time="2026-02-01T00:00:00+01:00",
-                   topK=7)
+    body = request(
+        session_id="s1",
+        memory_types=["fact"],
+        role="user",
+        tags=["a"],
+        tag_filters=[{"key": "k", "op": "exists"}],
+        filters={"x": 1},
+        from_time="2026-01-01T00:00:00",
+        to_time="2026-02-01T00:00:00+01:00",
+        topK=7,
+    )
     f = body.index_filters()
     assert body.limit == 7 and f.memory_types == ("fact",) and f.metadata == {"x": 1}
     assert f.tag_filters[0].op == "exists" and f.from_time.tzinfo is not None

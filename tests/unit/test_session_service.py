@@ -61,8 +61,18 @@ def test_create_stamps_times_and_publishes(parts):
     service, repo, _, events, _ = parts
     session = service.create("ws1", SessionCreate(agent_id="a", status="created"))
     assert session.status == "created" and session.started_at == "2026-03-01T12:00:00.000Z"
-    assert events.published == [("session.created", "ws1", {
-        "session_id": session.session_id, "status": "created", "agent_id": "a", "project_name": ""})]
+    assert events.published == [
+        (
+            "session.created",
+            "ws1",
+            {
+                "session_id": session.session_id,
+                "status": "created",
+                "agent_id": "a",
+                "project_name": "",
+            },
+        )
+    ]
 
 
 def test_end_closes_queues_extraction_then_publishes(parts):
@@ -72,8 +82,17 @@ def test_end_closes_queues_extraction_then_publishes(parts):
     ended = service.end("ws1", sid, SessionEnd(summary="s"))
     assert ended.status == "completed" and ended.summary_status == "pending"
     assert ended.ended_at == "2026-03-01T13:00:00.000Z" and ended.summary == "s"
-    assert queues.sent == [("extract", {"kind": "session.extract", "workspace_id": "ws1",
-                                        "session_id": sid, "ended_at": ended.ended_at})]
+    assert queues.sent == [
+        (
+            "extract",
+            {
+                "kind": "session.extract",
+                "workspace_id": "ws1",
+                "session_id": sid,
+                "ended_at": ended.ended_at,
+            },
+        )
+    ]
     assert events.published[-1][0] == "session.ended"
     with pytest.raises(Conflict):
         service.end("ws1", sid, SessionEnd())

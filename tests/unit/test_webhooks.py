@@ -31,6 +31,7 @@ NOW = 1_800_000_000
 
 # ---- signing and verify ----
 
+
 def _signed(body: bytes, secrets=(SECRET,), t: int = NOW) -> dict[str, str]:
     return {"Engram-Signature": signature_header(list(secrets), t, body)}
 
@@ -51,8 +52,9 @@ def test_verify_returns_the_payload_and_reads_headers_in_any_case():
     assert verify(SECRET, headers, body.decode(), now=NOW)["type"] == "memory.stored"
 
 
-@pytest.mark.parametrize("case", ["tampered", "wrong_secret", "old", "future", "missing",
-                                  "malformed", "no_v1"])
+@pytest.mark.parametrize(
+    "case", ["tampered", "wrong_secret", "old", "future", "missing", "malformed", "no_v1"]
+)
 def test_verify_rejects(case):
     body = b'{"id":"evt_1"}'
     headers, secret, now = _signed(body), SECRET, NOW + 1
@@ -85,30 +87,47 @@ def test_both_secrets_verify_during_a_rotation():
 
 
 def test_previous_secret_signs_only_until_its_grace_ends():
-    webhook = _webhook(previous_secret="whsec_old",
-                       previous_secret_expires_at="2030-01-02T00:00:00.000Z")
+    webhook = _webhook(
+        previous_secret="whsec_old", previous_secret_expires_at="2030-01-02T00:00:00.000Z"
+    )
     assert signing_secrets(webhook, "2030-01-01T23:59:59.000Z") == [SECRET, "whsec_old"]
     assert signing_secrets(webhook, "2030-01-02T00:00:01.000Z") == [SECRET]
 
 
 # ---- the SSRF guard ----
 
+
 def _resolver(*addresses: str):
     def resolve(host, port, type=0):  # noqa: A002 - getaddrinfo's name
         family = socket.AF_INET6 if ":" in addresses[0] else socket.AF_INET
         return [(family, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
+
     return resolve
 
 
-@pytest.mark.parametrize("address,kind", [
-    ("127.0.0.1", "loopback"), ("10.1.2.3", "private"), ("172.16.0.1", "private"),
-    ("192.168.1.1", "private"), ("100.64.0.1", "private"), ("169.254.169.254", "link-local"),
-    ("224.0.0.1", "multicast"), ("0.0.0.0", "unspecified"), ("240.0.0.1", "reserved"),
-    ("::1", "loopback"), ("fc00::1", "private"), ("fe80::1%eth0", "link-local"),
-    ("ff02::1", "multicast"), ("::", "unspecified"), ("::ffff:127.0.0.1", "loopback"),
-    ("::ffff:10.0.0.1", "private"), ("::ffff:169.254.169.254", "link-local"),
-    ("2002:7f00:1::", "loopback"),
-])
+@pytest.mark.parametrize(
+    "address,kind",
+    [
+        ("127.0.0.1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("100.64.0.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("0.0.0.0", "unspecified"),
+        ("240.0.0.1", "reserved"),
+        ("::1", "loopback"),
+        ("fc00::1", "private"),
+        ("fe80::1%eth0", "link-local"),
+        ("ff02::1", "multicast"),
+        ("::", "unspecified"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("::ffff:10.0.0.1", "private"),
+        ("::ffff:169.254.169.254", "link-local"),
+        ("2002:7f00:1::", "loopback"),
+    ],
+)
 def test_guard_refuses_non_public_addresses(monkeypatch, address, kind):
     monkeypatch.setattr(socket, "getaddrinfo", _resolver(address))
     with pytest.raises(UnsafeUrl, match=kind):
@@ -126,16 +145,26 @@ def test_guard_accepts_public_addresses_and_returns_them(monkeypatch, address):
     monkeypatch.setattr(socket, "getaddrinfo", _resolver(address))
     target = check_url("https://hooks.example.com:8443/in?x=1")
     assert (target.scheme, target.host, target.port, target.path) == (
-        "https", "hooks.example.com", 8443, "/in?x=1")
+        "https",
+        "hooks.example.com",
+        8443,
+        "/in?x=1",
+    )
     assert target.addresses == (address,)
 
 
-@pytest.mark.parametrize("url,sentence", [
-    ("http://hooks.example.com/x", "https"), ("ftp://hooks.example.com/", "https"),
-    ("hooks.example.com/x", "https"), ("https:///x", "no host"),
-    ("https://user:pw@hooks.example.com/", "credentials"), ("https://h.example.com:99999/", "port"),
-    ("https://h.example.com/" + "a" * 2100, "longer"),
-])
+@pytest.mark.parametrize(
+    "url,sentence",
+    [
+        ("http://hooks.example.com/x", "https"),
+        ("ftp://hooks.example.com/", "https"),
+        ("hooks.example.com/x", "https"),
+        ("https:///x", "no host"),
+        ("https://user:pw@hooks.example.com/", "credentials"),
+        ("https://h.example.com:99999/", "port"),
+        ("https://h.example.com/" + "a" * 2100, "longer"),
+    ],
+)
 def test_guard_refuses_malformed_urls(monkeypatch, url, sentence):
     monkeypatch.setattr(socket, "getaddrinfo", _resolver("93.184.216.34"))
     with pytest.raises(UnsafeUrl, match=sentence):
@@ -145,6 +174,7 @@ def test_guard_refuses_malformed_urls(monkeypatch, url, sentence):
 def test_guard_refuses_a_host_that_does_not_resolve(monkeypatch):
     def fail(*args, **kwargs):
         raise socket.gaierror("nope")
+
     monkeypatch.setattr(socket, "getaddrinfo", fail)
     with pytest.raises(UnsafeUrl, match="does not resolve"):
         check_url("https://nowhere.invalid/")
@@ -164,9 +194,17 @@ def test_allow_private_admits_http_loopback_and_private_but_not_metadata(monkeyp
 
 # ---- backoff and matching ----
 
+
 def test_backoff_doubles_from_the_base_up_to_the_cap():
     assert [backoff_seconds(a, 60, 3600) for a in range(1, MAX_ATTEMPTS)] == [
-        60, 120, 240, 480, 960, 1920, 3600]
+        60,
+        120,
+        240,
+        480,
+        960,
+        1920,
+        3600,
+    ]
     assert [backoff_seconds(a, 1, 3) for a in (1, 2, 3, 4)] == [1, 2, 3, 3]
     assert backoff_seconds(5, 0, 3600) == 0
 
@@ -182,9 +220,13 @@ def test_event_matching_picks_active_subscribers_and_tests_go_to_their_webhook()
     assert [w.webhook_id for w in targets([a, b, off], test)] == ["wh_off"]
 
 
-@pytest.mark.parametrize("events,sentence", [
-    ([], "at least one"), (["memory.stored", "memory.exploded"], "unknown event type 'memory.exploded'"),
-])
+@pytest.mark.parametrize(
+    "events,sentence",
+    [
+        ([], "at least one"),
+        (["memory.stored", "memory.exploded"], "unknown event type 'memory.exploded'"),
+    ],
+)
 def test_event_lists_are_validated(events, sentence):
     with pytest.raises(ValueError, match=sentence):
         WebhookCreate(url="https://x.example.com", events=events)
@@ -193,23 +235,36 @@ def test_event_lists_are_validated(events, sentence):
 
 
 def test_duplicate_event_names_collapse():
-    assert WebhookCreate(url="https://x.example.com",
-                         events=["memory.stored", "memory.stored"]).events == ["memory.stored"]
+    assert WebhookCreate(
+        url="https://x.example.com", events=["memory.stored", "memory.stored"]
+    ).events == ["memory.stored"]
 
 
 # ---- the worker's decisions, with fakes ----
 
+
 def _webhook(**fields) -> WebhookRecord:
-    base = dict(webhook_id="wh_1", workspace_id="ws_1", url="https://hooks.example.com/in",
-                events=["memory.stored"], secret=SECRET, created_at="2030-01-01T00:00:00.000Z")
+    base = dict(
+        webhook_id="wh_1",
+        workspace_id="ws_1",
+        url="https://hooks.example.com/in",
+        events=["memory.stored"],
+        secret=SECRET,
+        created_at="2030-01-01T00:00:00.000Z",
+    )
     return WebhookRecord(**{**base, **fields})
 
 
 class FakeRepo:
     def __init__(self, webhook: WebhookRecord | None) -> None:
         self.webhook = webhook
-        self.delivery = Delivery(delivery_id="dlv_1", webhook_id="wh_1", event_id="evt_1",
-                                 event_type="memory.stored", created_at="2030-01-01T00:00:00.000Z")
+        self.delivery = Delivery(
+            delivery_id="dlv_1",
+            webhook_id="wh_1",
+            event_id="evt_1",
+            event_type="memory.stored",
+            created_at="2030-01-01T00:00:00.000Z",
+        )
 
     def find(self, workspace_id, webhook_id):
         return self.webhook
@@ -221,13 +276,19 @@ class FakeRepo:
         self.delivery = self.delivery.model_copy(update=changes)
 
     def record_success(self, workspace_id, webhook_id, at, status):
-        self.webhook = self.webhook.model_copy(update={"failure_count": 0, "last_delivery_at": at,
-                                                       "last_delivery_status": status})
+        self.webhook = self.webhook.model_copy(
+            update={"failure_count": 0, "last_delivery_at": at, "last_delivery_status": status}
+        )
 
     def record_failure(self, workspace_id, webhook_id, at, status, error):
-        self.webhook = self.webhook.model_copy(update={
-            "failure_count": self.webhook.failure_count + 1, "last_delivery_at": at,
-            "last_delivery_status": status, "last_delivery_error": error})
+        self.webhook = self.webhook.model_copy(
+            update={
+                "failure_count": self.webhook.failure_count + 1,
+                "last_delivery_at": at,
+                "last_delivery_status": status,
+                "last_delivery_error": error,
+            }
+        )
         return self.webhook
 
     def disable(self, workspace_id, webhook_id, reason, at):
@@ -236,9 +297,18 @@ class FakeRepo:
         return was
 
 
-JOB = DeliveryJob(workspace_id="ws_1", webhook_id="wh_1", delivery_id="dlv_1",
-                  event={"id": "evt_1", "type": "memory.stored", "created_at": "x",
-                         "workspace_id": "ws_1", "data": {"memory_id": "mem_1"}})
+JOB = DeliveryJob(
+    workspace_id="ws_1",
+    webhook_id="wh_1",
+    delivery_id="dlv_1",
+    event={
+        "id": "evt_1",
+        "type": "memory.stored",
+        "created_at": "x",
+        "workspace_id": "ws_1",
+        "data": {"memory_id": "mem_1"},
+    },
+)
 
 
 def _worker(repo, answers, **settings):
@@ -249,8 +319,9 @@ def _worker(repo, answers, **settings):
         return answers.pop(0)
 
     clock = FixedClock(datetime(2030, 1, 1, tzinfo=UTC))
-    worker = DeliveryWorker(repo, clock, Settings(**settings), send=send,
-                            resolve=_resolver("93.184.216.34"))
+    worker = DeliveryWorker(
+        repo, clock, Settings(**settings), send=send, resolve=_resolver("93.184.216.34")
+    )
     return worker, sent
 
 
@@ -280,17 +351,20 @@ def test_worker_retries_with_growing_delays_then_gives_up_on_the_last_attempt():
 
 def test_worker_disables_the_webhook_past_the_threshold():
     repo = FakeRepo(_webhook(failure_count=1))
-    worker, _ = _worker(repo, [Attempt(None, 3000, "Timed out.")],
-                        webhook_disable_after_failures=2)
+    worker, _ = _worker(repo, [Attempt(None, 3000, "Timed out.")], webhook_disable_after_failures=2)
     assert worker.deliver(JOB, 1).kind == "done"
     assert repo.webhook.active is False and "2 consecutive" in repo.webhook.disabled_reason
     assert repo.delivery.status == "failed" and repo.delivery.error == "Timed out."
 
 
-@pytest.mark.parametrize("webhook,reason", [
-    (None, "deleted"), (_webhook(deleted_at="2030-01-01T00:00:00.000Z"), "deleted"),
-    (_webhook(active=False, disabled_reason="Switched off through the API."), "switched off"),
-])
+@pytest.mark.parametrize(
+    "webhook,reason",
+    [
+        (None, "deleted"),
+        (_webhook(deleted_at="2030-01-01T00:00:00.000Z"), "deleted"),
+        (_webhook(active=False, disabled_reason="Switched off through the API."), "switched off"),
+    ],
+)
 def test_worker_drops_deliveries_of_gone_or_inactive_webhooks(webhook, reason):
     repo = FakeRepo(webhook)
     worker, sent = _worker(repo, [])
@@ -311,4 +385,3 @@ def test_worker_rechecks_the_url_at_delivery_time():
     worker._resolve = _resolver("10.0.0.7")  # DNS changed since the webhook was created
     assert worker.deliver(JOB, 1).kind == "retry" and not sent
     assert "private" in repo.delivery.error and repo.delivery.status == "retrying"
-

@@ -16,8 +16,16 @@ from engram.credentials import (
     required_scope,
 )
 
-__all__ = ["Authenticator", "Principal", "PrincipalDep", "credential_from_headers",
-           "get_authenticator", "get_principal", "required_scope", "resolve_principal"]
+__all__ = [
+    "Authenticator",
+    "Principal",
+    "PrincipalDep",
+    "credential_from_headers",
+    "get_authenticator",
+    "get_principal",
+    "required_scope",
+    "resolve_principal",
+]
 
 fastapi_compat.apply()  # every router module imports this one before it declares routes
 
@@ -36,8 +44,11 @@ def resolve_principal(request: Request, authenticator: Authenticator) -> Princip
     cached = getattr(request.state, "principal", None)
     if cached is None:
         context = authorizer_context(request)
-        cached = (Principal.from_context(context) if context
-                  else authenticator.verify(credential_from_headers(request.headers)))
+        cached = (
+            Principal.from_context(context)
+            if context
+            else authenticator.verify(credential_from_headers(request.headers))
+        )
         request.state.principal = cached
     return cached
 

@@ -33,8 +33,16 @@ def _create_workspace(args: argparse.Namespace) -> int:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps({"workspace_id": workspace.workspace_id, "name": workspace.name,
-                          "api_key": key.api_key, "key_id": key.key.key_id}))
+        print(
+            json.dumps(
+                {
+                    "workspace_id": workspace.workspace_id,
+                    "name": workspace.name,
+                    "api_key": key.api_key,
+                    "key_id": key.key.key_id,
+                }
+            )
+        )
     else:
         print(f"workspace {workspace.workspace_id} ({workspace.name})")
         print(f"api key   {key.api_key}")
@@ -92,11 +100,13 @@ def _create_index(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engram", description="Engram administration.")
-    parser.add_argument("--env-file", type=Path,
-                        help="read settings from this file first (e.g. .engram/dev.env)")
+    parser.add_argument(
+        "--env-file", type=Path, help="read settings from this file first (e.g. .engram/dev.env)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     admin = commands.add_parser("admin", help="administrative commands").add_subparsers(
-        dest="admin_command", required=True)
+        dest="admin_command", required=True
+    )
     create = admin.add_parser("create-workspace", help="create a workspace and print its first key")
     create.add_argument("name")
     create.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -36,7 +36,9 @@ def get_clock() -> Clock:
 
 def iso(moment: datetime) -> str:
     """ISO 8601 UTC with milliseconds and a trailing Z, the API's one timestamp format."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_iso(text: str) -> datetime:

@@ -33,7 +33,9 @@ class Settings(BaseSettings):
     embedder: Literal["local", "bedrock"] = Field(
         "local", description="Embedder adapter: the offline MiniLM model or Amazon Bedrock."
     )
-    opensearch_index: str = Field("engram-memories", description="OpenSearch index (or alias) name.")
+    opensearch_index: str = Field(
+        "engram-memories", description="OpenSearch index (or alias) name."
+    )
     opensearch_service: Literal["es", "aoss"] = Field(
         "es", description="SigV4 service name: es (OpenSearch Service) or aoss (Serverless)."
     )
@@ -44,30 +46,41 @@ class Settings(BaseSettings):
         "amazon.titan-embed-text-v2:0", description="Bedrock embedding model id."
     )
     bedrock_embedding_concurrency: int = Field(
-        8, ge=1, le=10, description="Titan embedding calls a worker has in flight at once (Titan "
-        "takes one text per call; 10 is botocore's connection pool)."
+        8,
+        ge=1,
+        le=10,
+        description="Titan embedding calls a worker has in flight at once (Titan "
+        "takes one text per call; 10 is botocore's connection pool).",
     )
     embedding_dimension: int = Field(
         1024, ge=8, description="Vector size asked of Bedrock (the local model is always 384)."
     )
     extractor: Literal["heuristic", "bedrock"] = Field(
-        "heuristic", description="Session extractor adapter: the offline rule-based one or an "
-        "LLM on Amazon Bedrock."
+        "heuristic",
+        description="Session extractor adapter: the offline rule-based one or an "
+        "LLM on Amazon Bedrock.",
     )
     bedrock_extractor_model_id: str = Field(
-        "anthropic.claude-3-5-haiku-20241022-v1:0", description="Bedrock model (or inference "
-        "profile) id the Bedrock extractor calls through the Converse API."
+        "anthropic.claude-3-5-haiku-20241022-v1:0",
+        description="Bedrock model (or inference "
+        "profile) id the Bedrock extractor calls through the Converse API.",
     )
     bedrock_extractor_max_chars: int = Field(
-        60_000, ge=1000, description="Transcript characters sent to the Bedrock extractor; "
-        "longer sessions send their newest messages."
+        60_000,
+        ge=1000,
+        description="Transcript characters sent to the Bedrock extractor; "
+        "longer sessions send their newest messages.",
     )
     soft_delete_days: int = Field(
-        30, ge=1, description="Days a soft-deleted memory (or a forgotten user's session) can be restored before it is purged."
+        30,
+        ge=1,
+        description="Days a soft-deleted memory (or a forgotten user's session) can be restored before it is purged.",
     )
     embed_max_attempts: int = Field(
-        5, ge=1, description="Embed attempts before a memory is marked failed (the embed queue's "
-        "maxReceiveCount)."
+        5,
+        ge=1,
+        description="Embed attempts before a memory is marked failed (the embed queue's "
+        "maxReceiveCount).",
     )
     pending_reembed_minutes: int = Field(
         15, ge=1, description="Age after which maintenance re-queues a memory still pending."
@@ -85,12 +98,17 @@ class Settings(BaseSettings):
         4000, ge=16, description="Token budget of a session's short-term window."
     )
     dedup_similarity: float = Field(
-        0.9, ge=0.5, le=1.0, description="Cosine similarity above which an extracted memory "
-        "updates an existing one of the same type instead of adding a copy."
+        0.9,
+        ge=0.5,
+        le=1.0,
+        description="Cosine similarity above which an extracted memory "
+        "updates an existing one of the same type instead of adding a copy.",
     )
     extract_max_attempts: int = Field(
-        3, ge=1, description="Extraction attempts before a session's summary is marked failed "
-        "(the extract queue's maxReceiveCount)."
+        3,
+        ge=1,
+        description="Extraction attempts before a session's summary is marked failed "
+        "(the extract queue's maxReceiveCount).",
     )
     event_retention_days: int = Field(
         7, ge=1, description="Days an event stays in the table's change feed (TTL)."
@@ -133,8 +151,9 @@ class Settings(BaseSettings):
         900, ge=60, le=604_800, description="Lifetime of the presigned URL of a large export."
     )
     webhook_allow_private: bool = Field(
-        False, description="Allow http and private/loopback webhook URLs (local development and "
-        "tests only)."
+        False,
+        description="Allow http and private/loopback webhook URLs (local development and "
+        "tests only).",
     )
     webhook_connect_timeout_seconds: float = Field(
         3.0, gt=0, le=30, description="Connect timeout of a webhook delivery."
@@ -143,18 +162,24 @@ class Settings(BaseSettings):
         5.0, gt=0, le=30, description="Read timeout of a webhook delivery (time to the response)."
     )
     webhook_retry_base_seconds: int = Field(
-        60, ge=0, le=3600, description="First retry delay of a failed delivery; doubles per attempt."
+        60,
+        ge=0,
+        le=3600,
+        description="First retry delay of a failed delivery; doubles per attempt.",
     )
     webhook_retry_max_seconds: int = Field(
         3600, ge=0, le=43200, description="Longest retry delay of a failed delivery."
     )
     webhook_disable_after_failures: int = Field(
-        50, ge=1, description="Consecutive failed delivery attempts after which a webhook is "
-        "switched off."
+        50,
+        ge=1,
+        description="Consecutive failed delivery attempts after which a webhook is switched off.",
     )
     webhook_secret_grace_hours: int = Field(
-        24, ge=0, description="Hours after a secret rotation during which deliveries are also "
-        "signed with the old secret."
+        24,
+        ge=0,
+        description="Hours after a secret rotation during which deliveries are also "
+        "signed with the old secret.",
     )
     webhook_delivery_retention_days: int = Field(
         30, ge=1, description="Days a delivery record is kept (TTL)."

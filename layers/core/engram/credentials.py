@@ -44,15 +44,23 @@ class Principal:
 
     def to_context(self) -> dict[str, str]:
         """The authorizer's context: flat strings (API Gateway passes only scalars)."""
-        return {"workspace_id": self.workspace_id, "key_id": self.key_id or "",
-                "user_id": self.user_id or "", "agent_id": self.agent_id or "",
-                "scopes": " ".join(s for s in SCOPES if s in self.scopes)}
+        return {
+            "workspace_id": self.workspace_id,
+            "key_id": self.key_id or "",
+            "user_id": self.user_id or "",
+            "agent_id": self.agent_id or "",
+            "scopes": " ".join(s for s in SCOPES if s in self.scopes),
+        }
 
     @classmethod
     def from_context(cls, context: dict[str, Any]) -> Principal:
-        return cls(workspace_id=str(context["workspace_id"]), key_id=context.get("key_id") or None,
-                   scopes=frozenset(str(context.get("scopes", "")).split()),
-                   agent_id=context.get("agent_id") or None, user_id=context.get("user_id") or None)
+        return cls(
+            workspace_id=str(context["workspace_id"]),
+            key_id=context.get("key_id") or None,
+            scopes=frozenset(str(context.get("scopes", "")).split()),
+            agent_id=context.get("agent_id") or None,
+            user_id=context.get("user_id") or None,
+        )
 
 
 def required_scope(method: str, route_path: str) -> str:
@@ -74,12 +82,19 @@ def credential_from_headers(headers: Any) -> str:
         return value.strip()
     if api_key:
         return api_key
-    raise Unauthorized("No credentials: send 'Authorization: Bearer <api_key>' or an x-api-key header.")
+    raise Unauthorized(
+        "No credentials: send 'Authorization: Bearer <api_key>' or an x-api-key header."
+    )
 
 
 class Authenticator:
-    def __init__(self, workspaces: WorkspaceRepository, accounts: AccountRepository, clock: Clock,
-                 secret: Callable[[], str] = tokens.jwt_secret) -> None:
+    def __init__(
+        self,
+        workspaces: WorkspaceRepository,
+        accounts: AccountRepository,
+        clock: Clock,
+        secret: Callable[[], str] = tokens.jwt_secret,
+    ) -> None:
         self._workspaces = workspaces
         self._accounts = accounts
         self._clock = clock
@@ -100,16 +115,22 @@ class Authenticator:
             raise Unauthorized("The API key is not valid.")
         if key.expires_at and parse_iso(key.expires_at) <= self._clock.now():
             raise Unauthorized("The API key has expired.")
-        return Principal(workspace_id=key.workspace_id, key_id=key.key_id,
-                         scopes=frozenset(key.scopes), agent_id=key.agent_id, user_id=key.user_id)
+        return Principal(
+            workspace_id=key.workspace_id,
+            key_id=key.key_id,
+            scopes=frozenset(key.scopes),
+            agent_id=key.agent_id,
+            user_id=key.user_id,
+        )
 
     def _access_token(self, credential: str) -> Principal:
         claims = tokens.verify_access_token(credential, self._clock, self._secret())
         family = self._accounts.family(claims["sid"])  # logout and reuse revoke at once
         if family is None or family.get("revoked_at") or family["workspace_id"] != claims["ws"]:
             raise Unauthorized("The access token has been revoked; log in again.")
-        return Principal(workspace_id=claims["ws"], key_id=None, scopes=frozenset(SCOPES),
-                         user_id=claims["sub"])
+        return Principal(
+            workspace_id=claims["ws"], key_id=None, scopes=frozenset(SCOPES), user_id=claims["sub"]
+        )
 
 
 def get_authenticator() -> Authenticator:

@@ -63,10 +63,17 @@ def delete_all(table: Any, items: Iterable[dict[str, Any]]) -> None:
 def delete_expired(table: Any, item_key: dict[str, str], workspace_id: str, now: str) -> bool:
     """Deletes a soft-deleted item of this workspace whose restore window has passed; False
     if it was restored (or already purged) meanwhile."""
-    return conditional_write(lambda: table.delete_item(
-        Key=item_key,
-        ConditionExpression=attr("workspace_id").eq(workspace_id)
-        & attr("deleted_at").exists() & attr("restorable_until").lt(now))) is not None
+    return (
+        conditional_write(
+            lambda: table.delete_item(
+                Key=item_key,
+                ConditionExpression=attr("workspace_id").eq(workspace_id)
+                & attr("deleted_at").exists()
+                & attr("restorable_until").lt(now),
+            )
+        )
+        is not None
+    )
 
 
 def encode_cursor(key: dict[str, Any]) -> str:
@@ -82,7 +89,9 @@ def decode_cursor(cursor: str, partition_attr: str, partition_value: str) -> dic
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadRequest("The cursor is not valid; use next_cursor from a previous page.") from exc
     if not isinstance(key, dict) or key.get(partition_attr) != partition_value:
-        raise BadRequest("The cursor is not valid for this list; use next_cursor from the same query.")
+        raise BadRequest(
+            "The cursor is not valid for this list; use next_cursor from the same query."
+        )
     if not all(isinstance(v, str) for v in key.values()):
         raise BadRequest("The cursor is not valid; use next_cursor from a previous page.")
     return key
@@ -138,8 +147,14 @@ def query_page(
     return Page(items, encode_cursor(resume))
 
 
-def count_query(table: Any, *, index: str | None, partition_attr: str, partition_value: str,
-                filter_expression: Any = None) -> int:
+def count_query(
+    table: Any,
+    *,
+    index: str | None,
+    partition_attr: str,
+    partition_value: str,
+    filter_expression: Any = None,
+) -> int:
     from boto3.dynamodb.conditions import Key
 
     kwargs: dict[str, Any] = {
@@ -181,6 +196,8 @@ def from_dynamo(value: Any) -> Any:
     if isinstance(value, list | set):
         return [from_dynamo(v) for v in value]
     return value
+
+
 # Transactions go through the Table resource's own client (`table.meta.client`), which
 # serialises plain values itself: pass `to_dynamo(item)`, not typed attribute values.
 

@@ -16,8 +16,16 @@ from engram.ids import new_id
 from engram.observability import logger
 
 EVENT_TYPES = (
-    "memory.stored", "memory.updated", "memory.deleted", "embedding.ready", "embedding.failed",
-    "session.created", "session.ended", "session.summarized", "checkpoint.created", "webhook.test",
+    "memory.stored",
+    "memory.updated",
+    "memory.deleted",
+    "embedding.ready",
+    "embedding.failed",
+    "session.created",
+    "session.ended",
+    "session.summarized",
+    "checkpoint.created",
+    "webhook.test",
 )
 
 
@@ -32,12 +40,17 @@ class Draft:
 
 
 class Publisher(Protocol):
-    def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]: ...
+    def publish(
+        self, event_type: str, workspace_id: str, data: dict[str, Any]
+    ) -> dict[str, Any]: ...
 
-    def publish_many(self, event_type: str, workspace_id: str,
-                     datas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    def publish_many(
+        self, event_type: str, workspace_id: str, datas: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]: ...
 
-    def draft(self, event_type: str, workspace_id: str, datas: Sequence[dict[str, Any]]) -> Draft: ...
+    def draft(
+        self, event_type: str, workspace_id: str, datas: Sequence[dict[str, Any]]
+    ) -> Draft: ...
 
     def announce(self, draft: Draft) -> list[dict[str, Any]]: ...
 
@@ -58,8 +71,9 @@ class EventFeed:
     def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
         return self.publish_many(event_type, workspace_id, [data])[0]
 
-    def publish_many(self, event_type: str, workspace_id: str,
-                     datas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def publish_many(
+        self, event_type: str, workspace_id: str, datas: Sequence[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         """Events of one type and workspace (a batch write stores many): written 25 to a
         BatchWriteItem, then fanned out to the workspace's webhooks, looked up once."""
         draft = self.draft(event_type, workspace_id, datas)
@@ -73,11 +87,28 @@ class EventFeed:
         now = self._clock.now()
         created_at = iso(now)
         expires = int((now + timedelta(days=get_settings().event_retention_days)).timestamp())
-        events = [{"id": new_id("evt"), "type": event_type, "created_at": created_at,
-                   "workspace_id": workspace_id, "data": data} for data in datas]
-        items = [to_dynamo({"PK": keys.events_partition(workspace_id),
-                            "SK": keys.event_sort(created_at, event["id"]),
-                            "type": "Event", "ttl": expires, "event": event}) for event in events]
+        events = [
+            {
+                "id": new_id("evt"),
+                "type": event_type,
+                "created_at": created_at,
+                "workspace_id": workspace_id,
+                "data": data,
+            }
+            for data in datas
+        ]
+        items = [
+            to_dynamo(
+                {
+                    "PK": keys.events_partition(workspace_id),
+                    "SK": keys.event_sort(created_at, event["id"]),
+                    "type": "Event",
+                    "ttl": expires,
+                    "event": event,
+                }
+            )
+            for event in events
+        ]
         return Draft(events, items, now)
 
     def announce(self, draft: Draft) -> list[dict[str, Any]]:
@@ -85,8 +116,14 @@ class EventFeed:
         events = draft.events
         if not events:
             return []
-        logger.info("events published", extra={"event_type": events[0]["type"], "count": len(events),
-                                               "event_ids": [e["id"] for e in events]})
+        logger.info(
+            "events published",
+            extra={
+                "event_type": events[0]["type"],
+                "count": len(events),
+                "event_ids": [e["id"] for e in events],
+            },
+        )
         from engram.webhooks.fanout import fan_out  # lazy: webhooks imports this module
 
         fan_out(self._table, self._deliver_queues, events, draft.at)
@@ -98,5 +135,7 @@ class EventFeed:
 
         response = self._table.query(
             KeyConditionExpression=Key("PK").eq(keys.events_partition(workspace_id)),
-            ScanIndexForward=False, Limit=limit)
+            ScanIndexForward=False,
+            Limit=limit,
+        )
         return [from_dynamo(item["event"]) for item in response.get("Items", [])]

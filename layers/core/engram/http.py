@@ -75,10 +75,11 @@ class RequestContextMiddleware:
                 response = _too_large(limit)
                 await _with_request_id(response, request_id)(scope, receive, send)
                 return
-            await self._call_guarded(scope, _limited(receive, limit), _tag_request_id(send, request_id))
+            await self._call_guarded(
+                scope, _limited(receive, limit), _tag_request_id(send, request_id)
+            )
         finally:
             _request_id.reset(token)
-
 
     async def _call_guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Any unexpected exception becomes the generic 500 body, logged with its id;
@@ -100,7 +101,9 @@ class RequestContextMiddleware:
 
 
 def _too_large(limit: int) -> JSONResponse:
-    return _error(413, f"The request body is larger than the limit of {limit} bytes.", "payload_too_large")
+    return _error(
+        413, f"The request body is larger than the limit of {limit} bytes.", "payload_too_large"
+    )
 
 
 def _with_request_id(response: JSONResponse, request_id: str) -> JSONResponse:
@@ -131,14 +134,18 @@ def _limited(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise PayloadTooLarge(f"The request body is larger than the limit of {limit} bytes.")
+                raise PayloadTooLarge(
+                    f"The request body is larger than the limit of {limit} bytes."
+                )
         return message
 
     return counted
 
 
-_UNPARSABLE_BODY = ("The request body could not be read as JSON: it must be UTF-8 text, not "
-                    "nested hundreds of levels deep.")
+_UNPARSABLE_BODY = (
+    "The request body could not be read as JSON: it must be UTF-8 text, not "
+    "nested hundreds of levels deep."
+)
 
 
 def _validation_sentence(errors: list[dict[str, Any]]) -> tuple[int, str]:
@@ -161,7 +168,11 @@ def _validation_sentence(errors: list[dict[str, Any]]) -> tuple[int, str]:
 def _clean_errors(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     cleaned = []
     for err in errors:
-        item = {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        item = {
+            "loc": list(err.get("loc", ())),
+            "msg": err.get("msg", ""),
+            "type": err.get("type", ""),
+        }
         cleaned.append(json.loads(json.dumps(item, default=str)))
     return cleaned
 
@@ -240,5 +251,5 @@ def without_stage(event: dict) -> dict:
     for holder, key in ((event, "rawPath"), (event["requestContext"]["http"], "path")):
         path = holder.get(key) or ""
         if path == prefix or path.startswith(prefix + "/"):
-            holder[key] = path[len(prefix):] or "/"
+            holder[key] = path[len(prefix) :] or "/"
     return event

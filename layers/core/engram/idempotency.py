@@ -25,11 +25,16 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 
 def _documented_header(
-    idempotency_key: Annotated[str | None, Header(
-        alias=HEADER, max_length=MAX_KEY_CHARS,
-        description="Retry-safe creation: the same key and body within 24 h return the first "
-                    "response; the same key with another body or on another route is a "
-                    "409.")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            max_length=MAX_KEY_CHARS,
+            description="Retry-safe creation: the same key and body within 24 h return the first "
+            "response; the same key with another body or on another route is a "
+            "409.",
+        ),
+    ] = None,
 ) -> None:
     """Puts the header in the OpenAPI document; `IdempotentRoute` does the work."""
 
@@ -56,8 +61,9 @@ def _persistence() -> Any:
     from engram import aws
     from engram.config import get_settings
 
-    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table_name,
-                                    boto3_client=aws.client("dynamodb"))
+    return DynamoDBPersistenceLayer(
+        table_name=get_settings().idempotency_table_name, boto3_client=aws.client("dynamodb")
+    )
 
 
 def clear_cache() -> None:
@@ -67,7 +73,10 @@ def clear_cache() -> None:
 class IdempotentRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if "POST" in (kwargs.get("methods") or ()):
-            kwargs["dependencies"] = [*(kwargs.get("dependencies") or ()), Depends(_documented_header)]
+            kwargs["dependencies"] = [
+                *(kwargs.get("dependencies") or ()),
+                Depends(_documented_header),
+            ]
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -78,12 +87,17 @@ class IdempotentRoute(APIRoute):
             if request.method != "POST" or key is None:
                 return await handler(request)
             if not 0 < len(key) <= MAX_KEY_CHARS:
-                raise ValidationFailed(f"The {HEADER} header must be 1 to {MAX_KEY_CHARS} characters.")
+                raise ValidationFailed(
+                    f"The {HEADER} header must be 1 to {MAX_KEY_CHARS} characters."
+                )
             body = await request.body()
             principal = await run_in_threadpool(resolve_principal, request, get_authenticator())
             request_hash = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body)
-            payload = {"scope": principal.workspace_id, "key": key,
-                       "request": request_hash.hexdigest()}
+            payload = {
+                "scope": principal.workspace_id,
+                "key": key,
+                "request": request_hash.hexdigest(),
+            }
             return await run_in_threadpool(_once, handler, request, payload)
 
         return route
@@ -101,34 +115,51 @@ def _once(handler: Callable, request: Request, payload: dict[str, str]) -> Respo
 
     from engram.config import get_settings
 
-    config = IdempotencyConfig(event_key_jmespath="[scope, key]", payload_validation_jmespath="request",
-                               expires_after_seconds=get_settings().idempotency_ttl_seconds,
-                               lambda_context=request.scope.get("aws.context") or _LocalContext())
+    config = IdempotencyConfig(
+        event_key_jmespath="[scope, key]",
+        payload_validation_jmespath="request",
+        expires_after_seconds=get_settings().idempotency_ttl_seconds,
+        lambda_context=request.scope.get("aws.context") or _LocalContext(),
+    )
 
     ran = False
 
-    @idempotent_function(data_keyword_argument="payload", persistence_store=_persistence(),
-                         config=config, key_prefix="engram-http")
+    @idempotent_function(
+        data_keyword_argument="payload",
+        persistence_store=_persistence(),
+        config=config,
+        key_prefix="engram-http",
+    )
     def run(payload: dict[str, str]) -> dict[str, Any]:
         nonlocal ran
         ran = True
         response = anyio.from_thread.run(handler, request)
         if not 200 <= response.status_code < 300 or getattr(response, "body", None) is None:
             raise _NotStored(response)
-        return {"status": response.status_code, "body": response.body.decode(),
-                "media_type": response.media_type}
+        return {
+            "status": response.status_code,
+            "body": response.body.decode(),
+            "media_type": response.media_type,
+        }
 
     try:
         stored = run(payload=payload)
     except _NotStored as exc:
         return exc.response
     except IdempotencyValidationError as exc:
-        raise Conflict(f"This {HEADER} was used with a different request (another body "
-                       "or another route); use a new key for a new request.") from exc
+        raise Conflict(
+            f"This {HEADER} was used with a different request (another body "
+            "or another route); use a new key for a new request."
+        ) from exc
     except IdempotencyAlreadyInProgressError as exc:
-        raise Conflict(f"A request with this {HEADER} is still in progress; retry shortly.") from exc
-    response = Response(content=stored["body"], status_code=stored["status"],
-                        media_type=stored.get("media_type") or "application/json")
+        raise Conflict(
+            f"A request with this {HEADER} is still in progress; retry shortly."
+        ) from exc
+    response = Response(
+        content=stored["body"],
+        status_code=stored["status"],
+        media_type=stored.get("media_type") or "application/json",
+    )
     if not ran:
         response.headers[REPLAYED_HEADER] = "true"
     return response

@@ -22,8 +22,14 @@ metrics = Metrics(namespace="Engram", service="engram")
 # Most invocations (every API request) count nothing: not worth a warning in each one's log.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 # What Powertools' inject_lambda_context (and a correlation id path) put on every line.
-_INVOCATION_KEYS = ("cold_start", "function_name", "function_memory_size", "function_arn",
-                    "function_request_id", "correlation_id")
+_INVOCATION_KEYS = (
+    "cold_start",
+    "function_name",
+    "function_memory_size",
+    "function_arn",
+    "function_request_id",
+    "correlation_id",
+)
 _tallies = threading.local()  # per thread: the local stack runs workers beside the API
 T = TypeVar("T")
 
@@ -35,8 +41,9 @@ def get_tracer() -> Any:
     return Tracer(service="engram")
 
 
-def lambda_entry(handler: Callable[[dict, Any], Any],
-                 correlation_id_path: str | None = None) -> Callable[[dict, Any], Any]:
+def lambda_entry(
+    handler: Callable[[dict, Any], Any], correlation_id_path: str | None = None
+) -> Callable[[dict, Any], Any]:
     """`handler` with Powertools' context logging, tracing and metrics flushing, put on
     when it is first called."""
 
@@ -51,8 +58,9 @@ def lambda_entry(handler: Callable[[dict, Any], Any],
     def observed() -> Callable[[dict, Any], Any]:
         traced = get_tracer().capture_lambda_handler(metrics.log_metrics(counted))
         # clear_state: an invocation's lines never carry keys left by the one before
-        return logger.inject_lambda_context(traced, correlation_id_path=correlation_id_path,
-                                            clear_state=True)
+        return logger.inject_lambda_context(
+            traced, correlation_id_path=correlation_id_path, clear_state=True
+        )
 
     def lambda_handler(event: dict, context: Any) -> Any:
         try:

@@ -15,15 +15,26 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 _REF = re.compile(r'"#/components/schemas/([A-Za-z0-9_.\-]+)"')
-ERROR_STATUSES = {"400": "Malformed request.", "401": "No or invalid credentials.",
-                  "403": "The credentials lack the scope.", "404": "Not found (or not yours).",
-                  "409": "Conflict.", "413": "Too large.", "422": "Validation failed.",
-                  "429": "Throttled."}
+ERROR_STATUSES = {
+    "400": "Malformed request.",
+    "401": "No or invalid credentials.",
+    "403": "The credentials lack the scope.",
+    "404": "Not found (or not yours).",
+    "409": "Conflict.",
+    "413": "Too large.",
+    "422": "Validation failed.",
+    "429": "Throttled.",
+}
 ERROR_SCHEMA = {
-    "title": "Error", "type": "object", "required": ["detail", "code", "request_id"],
-    "properties": {"detail": {"type": "string"}, "code": {"type": "string"},
-                   "request_id": {"type": "string"},
-                   "errors": {"type": "array", "items": {"type": "object"}}},
+    "title": "Error",
+    "type": "object",
+    "required": ["detail", "code", "request_id"],
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
 }
 
 
@@ -47,8 +58,9 @@ def _add_missing_models(schema: dict[str, Any], app: FastAPI) -> None:
     models = [m for m in _endpoint_models(app) if m.__name__ in missing]
     if not models:
         return
-    _, defs = models_json_schema([(m, "validation") for m in models],
-                                 ref_template="#/components/schemas/{model}")
+    _, defs = models_json_schema(
+        [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
+    )
     for name, definition in defs.get("$defs", {}).items():
         components.setdefault(name, definition)
 
@@ -83,7 +95,9 @@ def _document_errors(schema: dict[str, Any]) -> None:
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             for status, description in ERROR_STATUSES.items():
-                responses[status] = {"description": description,
-                                     "content": {"application/json": {"schema": ref}}}
+                responses[status] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": ref}},
+                }
     if "#/components/schemas/ValidationError" not in json.dumps(schema):
         components.pop("ValidationError", None)

@@ -10,8 +10,9 @@ from fastapi import Query
 from engram.config import get_settings
 
 PageLimit = Annotated[int | None, Query(ge=1, le=100, description="Items per page (1-100).")]
-Cursor = Annotated[str | None, Query(max_length=2048,
-                                     description="`next_cursor` of the previous page.")]
+Cursor = Annotated[
+    str | None, Query(max_length=2048, description="`next_cursor` of the previous page.")
+]
 
 
 def page_size(limit: int | None) -> int:

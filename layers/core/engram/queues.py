@@ -21,8 +21,9 @@ class Queues(Protocol):
 
     def send_many(self, queue: QueueName, bodies: Sequence[dict[str, Any]]) -> list[str]: ...
 
-    def send_each(self, queue: QueueName,
-                  bodies: Sequence[dict[str, Any]]) -> list[str | Exception]: ...
+    def send_each(
+        self, queue: QueueName, bodies: Sequence[dict[str, Any]]
+    ) -> list[str | Exception]: ...
 
 
 class SqsQueues:
@@ -43,31 +44,44 @@ class SqsQueues:
         outcomes = self._send(queue, bodies, stop_at_failure=True)
         failed = [o for o in outcomes if isinstance(o, Exception)]
         if failed:
-            raise RuntimeError(f"Not all {len(bodies)} messages were queued on {queue}: {failed[0]}")
+            raise RuntimeError(
+                f"Not all {len(bodies)} messages were queued on {queue}: {failed[0]}"
+            )
         return [o for o in outcomes if isinstance(o, str)]
 
-    def send_each(self, queue: QueueName, bodies: Sequence[dict[str, Any]]) -> list[str | Exception]:
+    def send_each(
+        self, queue: QueueName, bodies: Sequence[dict[str, Any]]
+    ) -> list[str | Exception]:
         """Every body, in order: its MessageId, or why it was not queued. Only an
         unconfigured queue raises."""
         return self._send(queue, bodies, stop_at_failure=False)
 
-    def _send(self, queue: QueueName, bodies: Sequence[dict[str, Any]],
-              stop_at_failure: bool) -> list[str | Exception]:
+    def _send(
+        self, queue: QueueName, bodies: Sequence[dict[str, Any]], stop_at_failure: bool
+    ) -> list[str | Exception]:
         """SendMessageBatch, ten at a time, in order."""
         url, outcomes = self._url(queue), []
         for start in range(0, len(bodies), SEND_BATCH_LIMIT):
-            chunk = bodies[start:start + SEND_BATCH_LIMIT]
+            chunk = bodies[start : start + SEND_BATCH_LIMIT]
             try:
-                response = self._sqs.send_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(i), "MessageBody": _encode(body)} for i, body in enumerate(chunk)])
+                response = self._sqs.send_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "MessageBody": _encode(body)} for i, body in enumerate(chunk)
+                    ],
+                )
             except Exception as exc:
                 outcomes += [exc] * len(chunk)
             else:
                 sent = {e["Id"]: e["MessageId"] for e in response.get("Successful", [])}
-                refused = {e["Id"]: RuntimeError(f"{e.get('Code')}: {e.get('Message', '')}")
-                           for e in response.get("Failed", [])}
-                outcomes += [sent.get(str(i)) or refused.get(str(i)) or RuntimeError("no answer")
-                             for i in range(len(chunk))]
+                refused = {
+                    e["Id"]: RuntimeError(f"{e.get('Code')}: {e.get('Message', '')}")
+                    for e in response.get("Failed", [])
+                }
+                outcomes += [
+                    sent.get(str(i)) or refused.get(str(i)) or RuntimeError("no answer")
+                    for i in range(len(chunk))
+                ]
             if stop_at_failure and any(isinstance(o, Exception) for o in outcomes[start:]):
                 break
         return outcomes
@@ -75,7 +89,9 @@ class SqsQueues:
     def _url(self, queue: QueueName) -> str:
         url = self._urls.get(queue)
         if not url:
-            raise ServiceUnavailable(f"The {queue} queue is not configured ({queue.upper()}_QUEUE_URL).")
+            raise ServiceUnavailable(
+                f"The {queue} queue is not configured ({queue.upper()}_QUEUE_URL)."
+            )
         return url
 
 

@@ -56,7 +56,9 @@ Metadata = Annotated[dict[str, Any], AfterValidator(_check_metadata)]
 ShortText = Annotated[str, Field(max_length=255)]
 
 
-def parse_one_or_many(body: Any, one: type[BaseModel], many: type[BaseModel], key: str) -> BaseModel:
+def parse_one_or_many(
+    body: Any, one: type[BaseModel], many: type[BaseModel], key: str
+) -> BaseModel:
     """A body that is one item or {key: [items]}, validated as a whole before anything is
     written; errors read like FastAPI's own (422 with the field's path)."""
     model = many if isinstance(body, dict) and key in body else one

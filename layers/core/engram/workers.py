@@ -10,8 +10,9 @@ from typing import Any
 from engram.observability import lambda_entry, logger
 
 
-def with_last_attempt(record: Any, job: Callable[[], str], give_up: Callable[[str], None],
-                      max_attempts: int) -> str:
+def with_last_attempt(
+    record: Any, job: Callable[[], str], give_up: Callable[[str], None], max_attempts: int
+) -> str:
     """Runs `job` for one SQS record. A failure re-raises so the queue retries the record;
     on the last attempt `give_up(reason)` runs first, so a dead-lettered job leaves its
     reason where users look (the memory, the session) rather than only in the DLQ."""
@@ -25,9 +26,11 @@ def with_last_attempt(record: Any, job: Callable[[], str], give_up: Callable[[st
         raise
 
 
-def sqs_lambda_handler(record_handler: Callable[..., Any],
-                       prepare: Callable[[list[dict]], Any] | None = None,
-                       **processor_options: Any) -> Callable[[dict, Any], dict]:
+def sqs_lambda_handler(
+    record_handler: Callable[..., Any],
+    prepare: Callable[[list[dict]], Any] | None = None,
+    **processor_options: Any,
+) -> Callable[[dict, Any], dict]:
     """A Lambda handler that runs `record_handler` on each SQS record (raise = retry it).
 
     With `prepare`, the batch's raw records go to `prepare` first (to do work for all of them
@@ -47,8 +50,9 @@ def sqs_lambda_handler(record_handler: Callable[..., Any],
             prepared = _prepared(prepare, event.get("Records") or [])
             handler = functools.partial(record_handler, prepared=prepared)
         processor = BatchProcessor(event_type=EventType.SQS, **processor_options)
-        return process_partial_response(event=event, record_handler=handler,
-                                        processor=processor, context=context)
+        return process_partial_response(
+            event=event, record_handler=handler, processor=processor, context=context
+        )
 
     return lambda_entry(handle)
 

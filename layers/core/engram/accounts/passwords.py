@@ -7,8 +7,10 @@ from functools import cache
 from engram.errors import ValidationFailed
 
 MIN_LENGTH, MAX_LENGTH = 12, 256
-RULE = (f"A password must be {MIN_LENGTH} to {MAX_LENGTH} characters long and contain at least "
-        "one letter and one character that is not a letter.")
+RULE = (
+    f"A password must be {MIN_LENGTH} to {MAX_LENGTH} characters long and contain at least "
+    "one letter and one character that is not a letter."
+)
 
 
 @cache

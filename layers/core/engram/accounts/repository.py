@@ -35,10 +35,14 @@ class AccountRepository:
         return User.model_validate(user.model_dump(exclude={"password_hash"})) if user else None
 
     def start_family(self, family: dict[str, Any], token_hash: str, token: dict[str, Any]) -> None:
-        self._transact([
-            self._put({**keys.token_family_key(family["family_id"]), "type": "TokenFamily", **family}),
-            self._put({**keys.refresh_token_key(token_hash), "type": "RefreshToken", **token}),
-        ])
+        self._transact(
+            [
+                self._put(
+                    {**keys.token_family_key(family["family_id"]), "type": "TokenFamily", **family}
+                ),
+                self._put({**keys.refresh_token_key(token_hash), "type": "RefreshToken", **token}),
+            ]
+        )
 
     def refresh_token(self, token_hash: str) -> dict[str, Any] | None:
         return self._get(keys.refresh_token_key(token_hash))
@@ -51,19 +55,32 @@ class AccountRepository:
         nor its family was touched meanwhile (two refreshes racing count as reuse)."""
         family_key = keys.token_family_key(token["family_id"])
         try:
-            self._transact([
-                {"Update": {"TableName": self._table.name,
+            self._transact(
+                [
+                    {
+                        "Update": {
+                            "TableName": self._table.name,
                             "Key": to_dynamo(keys.refresh_token_key(old_hash)),
                             "UpdateExpression": "SET rotated_at = :now",
                             "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(rotated_at)",
-                            "ExpressionAttributeValues": {":now": now}}},
-                {"Update": {"TableName": self._table.name, "Key": to_dynamo(family_key),
+                            "ExpressionAttributeValues": {":now": now},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table.name,
+                            "Key": to_dynamo(family_key),
                             "UpdateExpression": "SET #ttl = :ttl",
                             "ConditionExpression": "attribute_exists(PK) AND attribute_not_exists(revoked_at)",
                             "ExpressionAttributeNames": {"#ttl": "ttl"},
-                            "ExpressionAttributeValues": {":ttl": token["ttl"]}}},
-                self._put({**keys.refresh_token_key(new_hash), "type": "RefreshToken", **token}),
-            ])
+                            "ExpressionAttributeValues": {":ttl": token["ttl"]},
+                        }
+                    },
+                    self._put(
+                        {**keys.refresh_token_key(new_hash), "type": "RefreshToken", **token}
+                    ),
+                ]
+            )
         except Exception as exc:
             if error_code(exc) == "TransactionCanceledException":
                 raise StaleRefreshToken from exc
@@ -71,10 +88,12 @@ class AccountRepository:
 
     def revoke_family(self, family_id: str, now: str) -> None:
         try:
-            self._table.update_item(Key=keys.token_family_key(family_id),
-                                    UpdateExpression="SET revoked_at = :now",
-                                    ConditionExpression="attribute_exists(PK) AND attribute_not_exists(revoked_at)",
-                                    ExpressionAttributeValues={":now": now})
+            self._table.update_item(
+                Key=keys.token_family_key(family_id),
+                UpdateExpression="SET revoked_at = :now",
+                ConditionExpression="attribute_exists(PK) AND attribute_not_exists(revoked_at)",
+                ExpressionAttributeValues={":now": now},
+            )
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
@@ -84,8 +103,13 @@ class AccountRepository:
         return from_dynamo(item) if item else None
 
     def _put(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {"Put": {"TableName": self._table.name, "Item": to_dynamo(item),
-                        "ConditionExpression": "attribute_not_exists(PK)"}}
+        return {
+            "Put": {
+                "TableName": self._table.name,
+                "Item": to_dynamo(item),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
         self._table.meta.client.transact_write_items(TransactItems=items)

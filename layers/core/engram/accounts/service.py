@@ -27,8 +27,13 @@ _BAD_REFRESH = "The refresh token is not valid; log in again."
 
 
 class AccountService:
-    def __init__(self, accounts: AccountRepository, workspaces: WorkspaceRepository, clock: Clock,
-                 secret: Callable[[], str] = tokens.jwt_secret) -> None:
+    def __init__(
+        self,
+        accounts: AccountRepository,
+        workspaces: WorkspaceRepository,
+        clock: Clock,
+        secret: Callable[[], str] = tokens.jwt_secret,
+    ) -> None:
         self._accounts = accounts
         self._workspaces = workspaces
         self._clock = clock
@@ -41,8 +46,13 @@ class AccountService:
         if not name:
             raise ValidationFailed("'workspace_name' must not be blank.")
         workspace = Workspace(workspace_id=new_id("ws"), name=name, created_at=now)
-        user = StoredUser(user_id=new_id("usr"), email=body.email, workspace_id=workspace.workspace_id,
-                          created_at=now, password_hash=passwords.hash_password(body.password))
+        user = StoredUser(
+            user_id=new_id("usr"),
+            email=body.email,
+            workspace_id=workspace.workspace_id,
+            created_at=now,
+            password_hash=passwords.hash_password(body.password),
+        )
         self._accounts.create(self._workspaces.workspace_put(workspace), user)
         return self._start_family(user)
 
@@ -61,8 +71,9 @@ class AccountService:
         family = self._accounts.family(token["family_id"])
         if token.get("rotated_at") or family is None or family.get("revoked_at"):
             self._reuse_detected(token["family_id"])
-        new_token, new_item = self._refresh_item(token["user_id"], token["workspace_id"],
-                                                 token["family_id"])
+        new_token, new_item = self._refresh_item(
+            token["user_id"], token["workspace_id"], token["family_id"]
+        )
         try:
             self._accounts.rotate(old_hash, tokens.hash_token(new_token), new_item, iso(now))
         except StaleRefreshToken:
@@ -80,8 +91,13 @@ class AccountService:
         if workspace is None:
             raise NotFound("The workspace of these credentials no longer exists.")
         user = self._accounts.public_user(who.user_id) if who.user_id else None
-        return Me(user=user, workspace=workspace, key_id=who.key_id, agent_id=who.agent_id,
-                  scopes=[s for s in SCOPES if s in who.scopes])
+        return Me(
+            user=user,
+            workspace=workspace,
+            key_id=who.key_id,
+            agent_id=who.agent_id,
+            scopes=[s for s in SCOPES if s in who.scopes],
+        )
 
     def _reuse_detected(self, family_id: str) -> None:
         # A rotated token presented again means it leaked: end every session of its family.
@@ -92,19 +108,32 @@ class AccountService:
     def _start_family(self, user: StoredUser) -> TokenPair:
         family_id = new_id("tfam")
         token, item = self._refresh_item(user.user_id, user.workspace_id, family_id)
-        family = {"family_id": family_id, "user_id": user.user_id,
-                  "workspace_id": user.workspace_id, "ttl": item["ttl"]}
+        family = {
+            "family_id": family_id,
+            "user_id": user.user_id,
+            "workspace_id": user.workspace_id,
+            "ttl": item["ttl"],
+        }
         self._accounts.start_family(family, tokens.hash_token(token), item)
         return self._pair(user.user_id, user.workspace_id, family_id, token)
 
     def _refresh_item(self, user_id: str, workspace_id: str, family_id: str) -> tuple[str, dict]:
         expires = self._clock.now() + timedelta(days=get_settings().refresh_token_ttl_days)
-        item = {"family_id": family_id, "user_id": user_id, "workspace_id": workspace_id,
-                "expires_at": iso(expires), "ttl": int(expires.timestamp())}
+        item = {
+            "family_id": family_id,
+            "user_id": user_id,
+            "workspace_id": workspace_id,
+            "expires_at": iso(expires),
+            "ttl": int(expires.timestamp()),
+        }
         return tokens.new_refresh_token(), item
 
     def _pair(self, user_id: str, workspace_id: str, family_id: str, refresh: str) -> TokenPair:
-        access = tokens.issue_access_token(user_id, workspace_id, family_id, self._clock,
-                                           self._secret())
-        return TokenPair(access_token=access, refresh_token=refresh,
-                         expires_in=get_settings().access_token_ttl_seconds)
+        access = tokens.issue_access_token(
+            user_id, workspace_id, family_id, self._clock, self._secret()
+        )
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=get_settings().access_token_ttl_seconds,
+        )

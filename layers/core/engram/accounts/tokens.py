@@ -33,14 +33,21 @@ def clear_secret_cache() -> None:
     DEFAULT_PROVIDERS.clear()  # its boto3 client may belong to an emulator that is gone
 
 
-def issue_access_token(user_id: str, workspace_id: str, family_id: str, clock: Clock,
-                       secret: str) -> str:
+def issue_access_token(
+    user_id: str, workspace_id: str, family_id: str, clock: Clock, secret: str
+) -> str:
     import jwt
 
     now = clock.now()
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": user_id, "ws": workspace_id, "sid": family_id,
-              "iat": int(now.timestamp()),
-              "exp": int((now + timedelta(seconds=get_settings().access_token_ttl_seconds)).timestamp())}
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": user_id,
+        "ws": workspace_id,
+        "sid": family_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=get_settings().access_token_ttl_seconds)).timestamp()),
+    }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -51,9 +58,14 @@ def verify_access_token(token: str, clock: Clock, secret: str) -> dict[str, Any]
 
     try:
         # Expiry is checked against the injected clock below, not PyJWT's wall clock.
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=AUDIENCE,
-                            issuer=ISSUER, options={"verify_exp": False,
-                                                    "require": ["exp", "iat", "sub", "ws", "sid"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"verify_exp": False, "require": ["exp", "iat", "sub", "ws", "sid"]},
+        )
     except jwt.PyJWTError as exc:
         raise Unauthorized(_INVALID) from exc
     if not all(isinstance(claims.get(c), str) for c in ("sub", "ws", "sid")):

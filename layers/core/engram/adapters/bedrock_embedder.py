@@ -33,8 +33,9 @@ RETRYABLE_CODES = {
 class BedrockEmbedder:
     """The Embedder port on a Bedrock embedding model."""
 
-    def __init__(self, model_id: str, dimension: int, client: Any = None,
-                 concurrency: int = 1) -> None:
+    def __init__(
+        self, model_id: str, dimension: int, client: Any = None, concurrency: int = 1
+    ) -> None:
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise ValueError(f"concurrency must be from 1 to {MAX_CONCURRENCY}, not {concurrency}.")
         titan_v2 = model_id.startswith("amazon.titan-embed-text-v2")
@@ -82,8 +83,9 @@ class BedrockEmbedder:
         with self._pool_lock:
             _ = self.client  # made here: creating a boto3 client is not thread-safe
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.concurrency,
-                                                thread_name_prefix="bedrock-embed")
+                self._pool = ThreadPoolExecutor(
+                    self.concurrency, thread_name_prefix="bedrock-embed"
+                )
         titan = in_current_trace(self._titan)
         futures = [self._pool.submit(titan, text) for text in texts]
         try:

@@ -41,7 +41,9 @@ EXTRACTION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "summary": {
-            "type": "string", "minLength": 1, "maxLength": MAX_SUMMARY_CHARS,
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_SUMMARY_CHARS,
             "description": "What the session was about and what came out of it, 2-4 sentences.",
         },
         "memories": {
@@ -53,21 +55,31 @@ EXTRACTION_SCHEMA: dict[str, Any] = {
                     "memory_type": {"type": "string", "enum": list(MEMORY_TYPES)},
                     "title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE_CHARS},
                     "content": {
-                        "type": "string", "minLength": 1, "maxLength": MAX_CONTENT_CHARS,
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_CONTENT_CHARS,
                         "description": "One self-contained sentence in the third person.",
                     },
                     "importance_score": {"type": "number", "minimum": 0, "maximum": 1},
                     "tags": {
-                        "type": "array", "maxItems": MAX_TAGS,
+                        "type": "array",
+                        "maxItems": MAX_TAGS,
                         "items": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS},
                     },
                     "source_ids": {
-                        "type": "array", "minItems": 1, "items": {"type": "string"},
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "string"},
                         "description": "Ids (in square brackets) of the messages it comes from.",
                     },
                 },
                 "required": [
-                    "memory_type", "title", "content", "importance_score", "tags", "source_ids",
+                    "memory_type",
+                    "title",
+                    "content",
+                    "importance_score",
+                    "tags",
+                    "source_ids",
                 ],
             },
         },
@@ -127,9 +139,7 @@ class BedrockExtractor:
             self._client = aws.client("bedrock-runtime")
         return self._client
 
-    def extract(
-        self, episodes: Sequence[Episode], client_summary: str | None = None
-    ) -> Extraction:
+    def extract(self, episodes: Sequence[Episode], client_summary: str | None = None) -> Extraction:
         episodes = ordered(episodes)
         if not episodes:
             return empty_extraction(client_summary)
@@ -160,8 +170,9 @@ class BedrockExtractor:
                 f"The session is long: its {left_out} oldest message(s) were left out, and the "
                 "transcript below is its most recent part."
             )
-        parts.append("Transcript, oldest first:\n<transcript>\n" + "\n".join(lines)
-                     + "\n</transcript>")
+        parts.append(
+            "Transcript, oldest first:\n<transcript>\n" + "\n".join(lines) + "\n</transcript>"
+        )
         return "\n\n".join(parts)
 
     def _converse(self, prompt: str, problem: str) -> dict:
@@ -169,20 +180,28 @@ class BedrockExtractor:
 
         content = [{"text": prompt}]
         if problem:  # the retry says what was wrong, which is what makes it worth a call
-            content.append({"text": f"Your previous answer could not be used: {problem}. Call "
-                                    f"{TOOL_NAME} again with input that follows its schema."})
+            content.append(
+                {
+                    "text": f"Your previous answer could not be used: {problem}. Call "
+                    f"{TOOL_NAME} again with input that follows its schema."
+                }
+            )
         try:
             return self.client.converse(
                 modelId=self.model_id,
                 system=[{"text": SYSTEM_PROMPT}],
                 messages=[{"role": "user", "content": content}],
                 toolConfig={
-                    "tools": [{"toolSpec": {
-                        "name": TOOL_NAME,
-                        "description": "Record the session summary and the memories distilled "
-                                       "from it.",
-                        "inputSchema": {"json": EXTRACTION_SCHEMA},
-                    }}],
+                    "tools": [
+                        {
+                            "toolSpec": {
+                                "name": TOOL_NAME,
+                                "description": "Record the session summary and the memories distilled "
+                                "from it.",
+                                "inputSchema": {"json": EXTRACTION_SCHEMA},
+                            }
+                        }
+                    ],
                     "toolChoice": {"tool": {"name": TOOL_NAME}},
                 },
                 inferenceConfig={"maxTokens": self.max_tokens, "temperature": 0.0},
@@ -251,8 +270,9 @@ def tool_use_input(response: dict) -> dict:
         use = block.get("toolUse") if isinstance(block, dict) else None
         if use and use.get("name") == TOOL_NAME:
             if not isinstance(use.get("input"), dict):
-                raise _Malformed(f"the {TOOL_NAME} input is {type_name(use.get('input'))}, "
-                                 "not an object")
+                raise _Malformed(
+                    f"the {TOOL_NAME} input is {type_name(use.get('input'))}, not an object"
+                )
             return use["input"]
     raise _Malformed(f"the model answered without calling {TOOL_NAME}")
 
@@ -263,8 +283,9 @@ def memory(item: Any, i: int, known_ids: set[str]) -> Candidate | None:
         raise _Malformed(f"{where} is {type_name(item)}, not an object")
     memory_type = item.get("memory_type")
     if memory_type not in MEMORY_TYPES:
-        raise _Malformed(f"{where} has memory_type {memory_type!r}, not one of "
-                         f"{', '.join(MEMORY_TYPES)}")
+        raise _Malformed(
+            f"{where} has memory_type {memory_type!r}, not one of {', '.join(MEMORY_TYPES)}"
+        )
     title = text_field(item, "title", MAX_TITLE_CHARS, where)
     content = text_field(item, "content", MAX_CONTENT_CHARS, where)
     score = item.get("importance_score")
@@ -291,8 +312,9 @@ def text_field(obj: dict, name: str, max_chars: int, where: str) -> str:
         raise _Malformed(f"{where} has no {name!r} text (got {type_name(value)})")
     value = value.strip()
     if len(value) > max_chars:
-        raise _Malformed(f"{where} has a {name!r} of {len(value)} characters, more than "
-                         f"{max_chars}")
+        raise _Malformed(
+            f"{where} has a {name!r} of {len(value)} characters, more than {max_chars}"
+        )
     return value
 
 

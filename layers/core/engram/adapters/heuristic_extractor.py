@@ -49,15 +49,74 @@ STOPWORDS = frozenset(
 
 # Conversation filler: a sentence made only of these (after stopwords) is small talk.
 SMALL_TALK_PHRASES = (
-    "how are you", "how's it going", "how is it going", "what's up", "good morning",
-    "good afternoon", "good evening", "good night", "nice to meet you", "see you", "see ya",
-    "talk later", "talk soon", "have a nice day", "have a good one", "have a great day",
-    "thank you", "thanks", "thx", "ty", "cheers", "much appreciated", "appreciate it",
-    "you're welcome", "no problem", "no worries", "np", "sounds good", "sounds great",
-    "got it", "makes sense", "will do", "all right", "alright", "hello", "hi", "hey", "yo",
-    "bye", "goodbye", "ttyl", "lol", "lmao", "haha", "hehe", "ok", "okay", "k", "cool",
-    "great", "awesome", "nice", "perfect", "sure", "yep", "yup", "nope", "no", "yes", "yeah",
-    "i'm good", "i'm fine", "doing well", "not bad", "good luck", "done", "right", "wow",
+    "how are you",
+    "how's it going",
+    "how is it going",
+    "what's up",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "good night",
+    "nice to meet you",
+    "see you",
+    "see ya",
+    "talk later",
+    "talk soon",
+    "have a nice day",
+    "have a good one",
+    "have a great day",
+    "thank you",
+    "thanks",
+    "thx",
+    "ty",
+    "cheers",
+    "much appreciated",
+    "appreciate it",
+    "you're welcome",
+    "no problem",
+    "no worries",
+    "np",
+    "sounds good",
+    "sounds great",
+    "got it",
+    "makes sense",
+    "will do",
+    "all right",
+    "alright",
+    "hello",
+    "hi",
+    "hey",
+    "yo",
+    "bye",
+    "goodbye",
+    "ttyl",
+    "lol",
+    "lmao",
+    "haha",
+    "hehe",
+    "ok",
+    "okay",
+    "k",
+    "cool",
+    "great",
+    "awesome",
+    "nice",
+    "perfect",
+    "sure",
+    "yep",
+    "yup",
+    "nope",
+    "no",
+    "yes",
+    "yeah",
+    "i'm good",
+    "i'm fine",
+    "doing well",
+    "not bad",
+    "good luck",
+    "done",
+    "right",
+    "wow",
 )
 FILLER = frozenset(
     """help helping helped much lot lots again today day everyone guys folks good fine great
@@ -78,40 +137,88 @@ QUESTION_START = re.compile(
 CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = tuple(
     (kind, strength, re.compile(pattern))
     for kind, strength, pattern in (
-        ("decision", 1.0, r"\b(?:we|i|they|team)\s+(?:have\s+|'ve\s+|just\s+|finally\s+)?"
-         r"(?:decided|agreed|settled|opted|chose|committed)\b"),
+        (
+            "decision",
+            1.0,
+            r"\b(?:we|i|they|team)\s+(?:have\s+|'ve\s+|just\s+|finally\s+)?"
+            r"(?:decided|agreed|settled|opted|chose|committed)\b",
+        ),
         ("decision", 1.0, r"\bdecided\s+(?:to|on|that|against)\b|\bdecision\s+(?:is|was)\b"),
         ("decision", 0.9, r"\blet's\s+(?:go|stick|stay)\s+with\b|\bagreed\s+(?:to|on|that)\b"),
         ("decision", 0.9, r"\bsettled\s+on\b|\bopted\s+(?:for|to)\b"),
-        ("decision", 0.8, r"\blet's\s+(?:use|switch|move|adopt|keep|drop|standardi[sz]e|"
-         r"migrate|replace|remove)\b"),
-        ("decision", 0.8, r"\b(?:we'll|we\s+will|we're\s+going\s+to|we\s+are\s+going\s+to)\s+"
-         r"(?:use|go\s+with|switch|move|adopt|stick\s+with|migrate|drop|keep|standardi[sz]e)\b"),
+        (
+            "decision",
+            0.8,
+            r"\blet's\s+(?:use|switch|move|adopt|keep|drop|standardi[sz]e|"
+            r"migrate|replace|remove)\b",
+        ),
+        (
+            "decision",
+            0.8,
+            r"\b(?:we'll|we\s+will|we're\s+going\s+to|we\s+are\s+going\s+to)\s+"
+            r"(?:use|go\s+with|switch|move|adopt|stick\s+with|migrate|drop|keep|standardi[sz]e)\b",
+        ),
         ("decision", 0.7, r"\bgoing\s+with\b|\bgo\s+with\b|\b(?:chose|chosen|picked)\b"),
-        ("decision", 0.5, r"\b(?:switched|migrated)\s+(?:over\s+)?(?:to|from)\b|"
-         r"\bthe\s+plan\s+is\s+to\b"),
-        ("preference", 1.0, r"\bi\s+(?:really\s+|strongly\s+|much\s+|generally\s+)?prefer\b|"
-         r"\bprefers\b|\bpreferred\b|\bpreference\s+(?:is|for)\b"),
-        ("preference", 0.9, r"\bi'd\s+rather\b|\bi\s+would\s+rather\b|\bi\s+(?:really\s+)?"
-         r"(?:like|love|hate|dislike|enjoy|can't\s+stand)\b|\bi\s+(?:don't|do\s+not)\s+"
-         r"(?:like|want|enjoy|care\s+for)\b"),
-        ("preference", 0.8, r"^please\s+(?:always\s+|never\s+|don't\s+|do\s+not\s+)?"
-         r"(?:use|avoid|keep|write|reply|respond|answer|send|call|format|include|add|stop|"
-         r"make|put|show|give|email|text|contact)\b"),
+        (
+            "decision",
+            0.5,
+            r"\b(?:switched|migrated)\s+(?:over\s+)?(?:to|from)\b|"
+            r"\bthe\s+plan\s+is\s+to\b",
+        ),
+        (
+            "preference",
+            1.0,
+            r"\bi\s+(?:really\s+|strongly\s+|much\s+|generally\s+)?prefer\b|"
+            r"\bprefers\b|\bpreferred\b|\bpreference\s+(?:is|for)\b",
+        ),
+        (
+            "preference",
+            0.9,
+            r"\bi'd\s+rather\b|\bi\s+would\s+rather\b|\bi\s+(?:really\s+)?"
+            r"(?:like|love|hate|dislike|enjoy|can't\s+stand)\b|\bi\s+(?:don't|do\s+not)\s+"
+            r"(?:like|want|enjoy|care\s+for)\b",
+        ),
+        (
+            "preference",
+            0.8,
+            r"^please\s+(?:always\s+|never\s+|don't\s+|do\s+not\s+)?"
+            r"(?:use|avoid|keep|write|reply|respond|answer|send|call|format|include|add|stop|"
+            r"make|put|show|give|email|text|contact)\b",
+        ),
         ("preference", 0.8, r"\b(?:my|our)\s+(?:favou?rite|preferred)\b"),
         ("preference", 0.7, r"\bi\s+(?:always|never|usually|generally|tend\s+to)\b"),
         ("preference", 0.6, r"\b(?:likes|loves|hates|dislikes)\b"),
-        ("pattern", 1.0, r"\b(?:every\s+time|whenever|as\s+a\s+rule|rule\s+of\s+thumb|"
-         r"by\s+convention|naming\s+convention|the\s+convention|our\s+convention)\b"),
-        ("pattern", 0.9, r"\b(?:should|must)\s+(?:always|never)\b|"
-         r"\b(?:we|they|the\s+team)\s+(?:always|never)\b"),
-        ("pattern", 0.8, r"^(?:always|never)\s+\w+|\b(?:we|they|the\s+team)\s+(?:usually|"
-         r"typically|normally)\b|\bconvention\b|\b(?:standard|best)\s+practice\b"),
-        ("pattern", 0.7, r"\bmake\s+sure\s+(?:to|that|you|we)\b|\bdon't\s+forget\s+to\b|"
-         r"\bremember\s+to\b|\bmust\s+(?!be\s+the\b|have\s+been\b)\w+"),
-        ("pattern", 0.5, r"\b(?:usually|typically|normally|each\s+time)\b|\bevery\s+(?:pr|"
-         r"commit|release|deploy|morning|week|day|sprint|monday|tuesday|wednesday|thursday|"
-         r"friday|sunday|saturday|month|build)\b"),
+        (
+            "pattern",
+            1.0,
+            r"\b(?:every\s+time|whenever|as\s+a\s+rule|rule\s+of\s+thumb|"
+            r"by\s+convention|naming\s+convention|the\s+convention|our\s+convention)\b",
+        ),
+        (
+            "pattern",
+            0.9,
+            r"\b(?:should|must)\s+(?:always|never)\b|"
+            r"\b(?:we|they|the\s+team)\s+(?:always|never)\b",
+        ),
+        (
+            "pattern",
+            0.8,
+            r"^(?:always|never)\s+\w+|\b(?:we|they|the\s+team)\s+(?:usually|"
+            r"typically|normally)\b|\bconvention\b|\b(?:standard|best)\s+practice\b",
+        ),
+        (
+            "pattern",
+            0.7,
+            r"\bmake\s+sure\s+(?:to|that|you|we)\b|\bdon't\s+forget\s+to\b|"
+            r"\bremember\s+to\b|\bmust\s+(?!be\s+the\b|have\s+been\b)\w+",
+        ),
+        (
+            "pattern",
+            0.5,
+            r"\b(?:usually|typically|normally|each\s+time)\b|\bevery\s+(?:pr|"
+            r"commit|release|deploy|morning|week|day|sprint|monday|tuesday|wednesday|thursday|"
+            r"friday|sunday|saturday|month|build)\b",
+        ),
     )
 )
 TYPE_ORDER = ("decision", "preference", "pattern", "fact", "entity")
@@ -281,8 +388,9 @@ def content_words(lower: str) -> list[str]:
 
 
 SMALL_TALK_RE = re.compile(
-    r"(?<![\w'])(?:" + "|".join(re.escape(p) for p in sorted(SMALL_TALK_PHRASES, key=len,
-                                                           reverse=True)) + r")(?![\w'])"
+    r"(?<![\w'])(?:"
+    + "|".join(re.escape(p) for p in sorted(SMALL_TALK_PHRASES, key=len, reverse=True))
+    + r")(?![\w'])"
 )
 
 
@@ -308,8 +416,13 @@ def sentences_of(episodes: Sequence[Episode]) -> list[Sentence]:
             lower = INTERJECTION.sub("", text.lower()) or text.lower()
             words = tuple(content_words(lower))
             sentence = Sentence(
-                index=len(out), episode_index=e_index, episode=episode, text=text, lower=lower,
-                terms=frozenset(stem(w) for w in words), words=words,
+                index=len(out),
+                episode_index=e_index,
+                episode=episode,
+                text=text,
+                lower=lower,
+                terms=frozenset(stem(w) for w in words),
+                words=words,
             )
             sentence.question = is_question(text, lower)
             sentence.small_talk = is_small_talk(text.lower())
@@ -383,7 +496,7 @@ def proper_nouns(text: str) -> list[tuple[int, int, str, str]]:
     current: list[re.Match[str]] = []
     for m in CAP_TOKEN.finditer(text):
         token = m.group(0).rstrip(".'’").removesuffix("'s")
-        gap = text[current[-1].end(): m.start()] if current else " "
+        gap = text[current[-1].end() : m.start()] if current else " "
         capital = token[:1].isupper() and token.lower() not in CAP_STOP
         if capital and (not current or gap.strip() == ""):
             current.append(m)
@@ -464,8 +577,11 @@ def resolve(text: str, role: str | None) -> str:
         text = re.sub(r"\b[Ii]'d\b", f"{who} would", text)
         text = re.sub(r"\b[Ii]'ll\b", f"{who} will", text)
         text = re.sub(r"\b[Ii] (?:don't|do not)\b", f"{who} doesn't", text)
-        text = re.sub(rf"\b[Ii]((?:\s+(?:{ADVERBS}))*)\s+([A-Za-z']+)",
-                      lambda m: f"{who}{m.group(1)} {conjugate(m.group(2))}", text)
+        text = re.sub(
+            rf"\b[Ii]((?:\s+(?:{ADVERBS}))*)\s+([A-Za-z']+)",
+            lambda m: f"{who}{m.group(1)} {conjugate(m.group(2))}",
+            text,
+        )
         text = re.sub(r"\b[Mm]y\b", f"{who}'s", text)
         text = re.sub(r"\bme\b", who, text)
         text = re.sub(r"\b[Ii]\b(?![.\w])", who, text)
@@ -475,8 +591,11 @@ def resolve(text: str, role: str | None) -> str:
         text = re.sub(r"\b[Yy]ou'll\b", f"{other} will", text)
         text = re.sub(r"\b[Yy]ou (?:don't|do not)\b", f"{other} doesn't", text)
         text = re.sub(r"\b[Yy]our\b", f"{other}'s", text)
-        text = re.sub(rf"\b[Yy]ou((?:\s+(?:{ADVERBS}))*)\s+([A-Za-z']+)",
-                      lambda m: f"{other}{m.group(1)} {conjugate(m.group(2))}", text)
+        text = re.sub(
+            rf"\b[Yy]ou((?:\s+(?:{ADVERBS}))*)\s+([A-Za-z']+)",
+            lambda m: f"{other}{m.group(1)} {conjugate(m.group(2))}",
+            text,
+        )
         text = re.sub(r"\b[Yy]ou\b", other, text)
     if role in SUBJECT:
         text = re.sub(r"\b[Ll]et's\b", "the team will", text)
@@ -488,8 +607,11 @@ def resolve(text: str, role: str | None) -> str:
         text = re.sub(r"\b[Ww]e haven't\b", "the team hasn't", text)
         text = re.sub(r"\b[Ww]e aren't\b", "the team isn't", text)
         text = re.sub(r"\b[Ww]e were\b", "the team was", text)
-        text = re.sub(rf"\b[Ww]e((?:\s+(?:{ADVERBS}))*)\s+([A-Za-z']+)",
-                      lambda m: f"the team{m.group(1)} {conjugate(m.group(2))}", text)
+        text = re.sub(
+            rf"\b[Ww]e((?:\s+(?:{ADVERBS}))*)\s+([A-Za-z']+)",
+            lambda m: f"the team{m.group(1)} {conjugate(m.group(2))}",
+            text,
+        )
         text = re.sub(r"\b[Oo]ur\b", "the team's", text)
         text = re.sub(r"\bus\b", "the team", text)
     text = text[:1].upper() + text[1:]
@@ -569,9 +691,7 @@ class HeuristicExtractor:
         self.summary_sentences = summary_sentences
         self.same_idea = same_idea  # similarity at which two sentences say the same thing
 
-    def extract(
-        self, episodes: Sequence[Episode], client_summary: str | None = None
-    ) -> Extraction:
+    def extract(self, episodes: Sequence[Episode], client_summary: str | None = None) -> Extraction:
         episodes = ordered(episodes)
         if not episodes:
             return empty_extraction(client_summary)
@@ -583,11 +703,15 @@ class HeuristicExtractor:
         drafts += self._entities(pool, drafts)
         # A fact whose only anchor is a named thing is that entity's description: one memory.
         used = {id(d.head) for d in drafts if d.memory_type == "entity"}
-        drafts = [d for d in drafts if not (d.memory_type == "fact" and id(d.head) in used
-                                            and d.head.anchors == ("named",))]
+        drafts = [
+            d
+            for d in drafts
+            if not (d.memory_type == "fact" and id(d.head) in used and d.head.anchors == ("named",))
+        ]
         candidates = [self._candidate(d, pool, len(sentences), idf) for d in drafts]
-        candidates.sort(key=lambda c: (-c[0], c[1], TYPE_ORDER.index(c[2].memory_type),
-                                       c[2].content))
+        candidates.sort(
+            key=lambda c: (-c[0], c[1], TYPE_ORDER.index(c[2].memory_type), c[2].content)
+        )
         memories = tuple(c[2] for c in candidates[: self.max_memories])
         return Extraction(summary=self._summary(sentences, client_summary), memories=memories)
 
@@ -597,8 +721,9 @@ class HeuristicExtractor:
         for s in pool:
             s.entities = find_entities(s.text)
         # A capitalised first word is ambiguous, unless the session names it elsewhere.
-        known = {w for s in pool for key, _, kind in s.entities if kind == "name"
-                 for w in key.split()}
+        known = {
+            w for s in pool for key, _, kind in s.entities if kind == "name" for w in key.split()
+        }
         for s in pool:
             first = CAP_TOKEN.match(s.text)
             token = first.group(0).removesuffix("'s") if first else ""
@@ -616,8 +741,11 @@ class HeuristicExtractor:
         """One draft per idea: a same-type sentence that repeats an earlier one joins it."""
         drafts: list[_Draft] = []
         for s in typed:
-            same = (d for d in drafts
-                    if d.memory_type == s.kind and similarity(d.terms, s.terms) >= self.same_idea)
+            same = (
+                d
+                for d in drafts
+                if d.memory_type == s.kind and similarity(d.terms, s.terms) >= self.same_idea
+            )
             if draft := next(same, None):
                 draft.sentences.append(s)
                 draft.strength = max(draft.strength, s.strength)
@@ -636,8 +764,9 @@ class HeuristicExtractor:
                     mentions[key].append(s)
                 names.setdefault(key, (name, kind))
         self._fold_partial_names(mentions, names)
-        position = {key: (s.index, i) for s in reversed(pool)
-                    for i, (key, _, _) in enumerate(s.entities)}  # first mention wins
+        position = {
+            key: (s.index, i) for s in reversed(pool) for i, (key, _, _) in enumerate(s.entities)
+        }  # first mention wins
         ranked = sorted(mentions, key=lambda k: (-len(mentions[k]), position[k], k))
         out = []
         worded: set[int] = set()
@@ -652,12 +781,22 @@ class HeuristicExtractor:
             if not free:
                 continue  # named only in passing, in facts that are kept as facts
             lead = key.split()[0]
-            best = min(free, key=lambda s: (not s.lower.startswith(lead), id(s) in worded,
-                                            -len(s.words), s.index))
+            best = min(
+                free,
+                key=lambda s: (
+                    not s.lower.startswith(lead),
+                    id(s) in worded,
+                    -len(s.words),
+                    s.index,
+                ),
+            )
             worded.add(id(best))
             others = [s for s in mentions[key] if s is not best]
-            draft = _Draft("entity", sentences=[*others, best],  # the head is the last
-                           strength=min(1.0, 0.4 + 0.2 * len(mentions[key])))
+            draft = _Draft(
+                "entity",
+                sentences=[*others, best],  # the head is the last
+                strength=min(1.0, 0.4 + 0.2 * len(mentions[key])),
+            )
             draft.title, draft.tags = name[:MAX_TITLE_CHARS], (f"kind:{kind}",)
             out.append(draft)
             if len(out) == self.max_entities:
@@ -666,7 +805,7 @@ class HeuristicExtractor:
 
     @staticmethod
     def _fold_partial_names(mentions: dict[str, list[Sentence]], names: dict) -> None:
-        """"Dana" joins "Dana Whitfield" when that is the only full name it can be part of."""
+        """ "Dana" joins "Dana Whitfield" when that is the only full name it can be part of."""
         multi = sorted(k for k in mentions if " " in k and names[k][1] == "name")
         for key in sorted(k for k in mentions if " " not in k and names[k][1] == "name"):
             owners = [m for m in multi if key in m.split()]
@@ -684,8 +823,11 @@ class HeuristicExtractor:
         head = draft.head
         content = resolve(head.text, head.episode.role)
         episodes = {s.episode_index for s in draft.sentences}
-        echoes = {s.episode_index for s in pool if s.kind and s not in draft.sentences
-                  and similarity(s.terms, head.terms) >= 0.5}
+        echoes = {
+            s.episode_index
+            for s in pool
+            if s.kind and s not in draft.sentences and similarity(s.terms, head.terms) >= 0.5
+        }
         repeats = min(2, len(episodes | echoes) - 1)
         recency = draft.newest.index / max(1, total - 1)
         base = {"decision": 0.55, "preference": 0.5, "pattern": 0.5, "fact": 0.3, "entity": 0.3}
@@ -696,8 +838,11 @@ class HeuristicExtractor:
         tags = draft.tags or self._keywords(head, idf)
         if head.episode.role and draft.memory_type != "entity":
             tags = (f"role:{head.episode.role}", *tags)
-        source_ids = tuple(dict.fromkeys(s.episode.memory_id for s in
-                                         sorted(draft.sentences, key=lambda s: s.index)))
+        source_ids = tuple(
+            dict.fromkeys(
+                s.episode.memory_id for s in sorted(draft.sentences, key=lambda s: s.index)
+            )
+        )
         candidate = Candidate(
             memory_type=draft.memory_type,  # type: ignore[arg-type]
             title=draft.title or make_title(content),
@@ -711,9 +856,10 @@ class HeuristicExtractor:
     @staticmethod
     def _keywords(sentence: Sentence, idf: dict[str, float], n: int = 3) -> tuple[str, ...]:
         """The sentence's rarest content words in the session: what makes it specific."""
-        words = sorted({w for w in sentence.words
-                        if len(w) > 2 and not w.isdigit() and w not in TAG_STOP},
-                       key=lambda w: (-round(idf.get(stem(w), 0.0), 6), w))
+        words = sorted(
+            {w for w in sentence.words if len(w) > 2 and not w.isdigit() and w not in TAG_STOP},
+            key=lambda w: (-round(idf.get(stem(w), 0.0), 6), w),
+        )
         return tuple(words[:n])
 
     @staticmethod
@@ -729,8 +875,14 @@ class HeuristicExtractor:
 
     def _summary(self, sentences: list[Sentence], client_summary: str | None) -> str:
         lead = (client_summary or "").strip()
-        pool = [s for s in sentences if not s.small_talk and len(s.words) >= 2
-                and s.episode.role not in NOT_SPOKEN and len(s.text) <= 400]
+        pool = [
+            s
+            for s in sentences
+            if not s.small_talk
+            and len(s.words) >= 2
+            and s.episode.role not in NOT_SPOKEN
+            and len(s.text) <= 400
+        ]
         if not pool:
             return lead or f"Small talk only ({len(sentences)} sentences); nothing to remember."
         vocab = sorted({t for s in pool for t in s.terms})

@@ -118,8 +118,12 @@ class LocalEmbedder:
     dimension = DIMENSION
     name = "local:all-MiniLM-L6-v2-int8"
 
-    def __init__(self, threads: int = DEFAULT_THREADS, batch_size: int = BATCH_SIZE,
-                 token_budget: int = TOKEN_BUDGET) -> None:
+    def __init__(
+        self,
+        threads: int = DEFAULT_THREADS,
+        batch_size: int = BATCH_SIZE,
+        token_budget: int = TOKEN_BUDGET,
+    ) -> None:
         if threads < 1 or batch_size < 1 or token_budget < 1:
             raise ValueError("threads, batch_size and token_budget must be at least 1.")
         self.threads = threads
@@ -165,7 +169,7 @@ class LocalEmbedder:
                     cost[end], start[end] = cost[begin] + CALL_COST_TOKENS + padded, begin
         groups, end = [], len(order)
         while end:
-            groups.append(order[start[end]:end])
+            groups.append(order[start[end] : end])
             end = start[end]
         return groups[::-1]
 
@@ -176,10 +180,13 @@ def _padded(ids: list[list[int]]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     input_ids = np.zeros((len(ids), width), dtype=np.int64)
     mask = np.zeros((len(ids), width), dtype=np.int64)
     for r, row in enumerate(ids):
-        input_ids[r, :len(row)] = row
-        mask[r, :len(row)] = 1
-    inputs = {"input_ids": input_ids, "attention_mask": mask,
-              "token_type_ids": np.zeros_like(input_ids)}
+        input_ids[r, : len(row)] = row
+        mask[r, : len(row)] = 1
+    inputs = {
+        "input_ids": input_ids,
+        "attention_mask": mask,
+        "token_type_ids": np.zeros_like(input_ids),
+    }
     return inputs, mask
 
 

@@ -77,7 +77,9 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 # --- filter semantics (the OpenSearch adapter's query builders mirror these) ---
 
 
-def _tag_filter_ok(tags: frozenset[str], keys: frozenset[str], key: str, op: str, value: Any) -> bool:
+def _tag_filter_ok(
+    tags: frozenset[str], keys: frozenset[str], key: str, op: str, value: Any
+) -> bool:
     if op == "eq":
         return f"{key}:{value}" in tags
     if op == "neq":
@@ -109,7 +111,9 @@ def _metadata_ok(metadata: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool
     return True
 
 
-def matches(doc: IndexDocument, tags: frozenset[str], keys: frozenset[str], f: SearchFilters) -> bool:
+def matches(
+    doc: IndexDocument, tags: frozenset[str], keys: frozenset[str], f: SearchFilters
+) -> bool:
     """Every non-time filter for one document: the reference semantics. `_scope` applies the
     scalar ones and time ranges vectorised over a shard's columns, and `_rest_ok` the rest."""
     if f.session_id is not None and doc.session_id != f.session_id:
@@ -133,7 +137,9 @@ def matches(doc: IndexDocument, tags: frozenset[str], keys: frozenset[str], f: S
 _COLUMNS = ("session_id", "memory_type", "role", "user_id", "agent_id")
 
 
-def _rest_ok(doc: IndexDocument, tags: frozenset[str], keys: frozenset[str], f: SearchFilters) -> bool:
+def _rest_ok(
+    doc: IndexDocument, tags: frozenset[str], keys: frozenset[str], f: SearchFilters
+) -> bool:
     """The filters `_scope` does not vectorise: tags, tag filters, metadata."""
     if any(t not in tags for t in f.tags):
         return False
@@ -267,7 +273,9 @@ class LocalIndex:
     def ensure_index(self, dimension: int) -> None:
         with self._lock:
             if self._has_docs() and dimension != self._dimension:
-                raise ValueError(f"the index holds {self._dimension}-dimensional vectors, not {dimension}")
+                raise ValueError(
+                    f"the index holds {self._dimension}-dimensional vectors, not {dimension}"
+                )
             self._dimension = dimension
 
     def upsert(self, docs: Sequence[IndexDocument]) -> None:
@@ -290,7 +298,9 @@ class LocalIndex:
             if shard is not None and any([shard.remove(m) for m in memory_ids]):
                 self._changed()
 
-    def knn(self, workspace_id: str, vector: Sequence[float], filters: SearchFilters, k: int) -> list[Hit]:
+    def knn(
+        self, workspace_id: str, vector: Sequence[float], filters: SearchFilters, k: int
+    ) -> list[Hit]:
         query = _unit(np.asarray(vector, dtype=np.float32))
         with self._lock:
             scope = self._scope(workspace_id, filters)
@@ -298,7 +308,9 @@ class LocalIndex:
                 return []
             shard, rows = scope
             if query.shape != (shard.dimension,):
-                raise ValueError(f"query vector has {query.shape[-1]} dimensions, the index {shard.dimension}")
+                raise ValueError(
+                    f"query vector has {query.shape[-1]} dimensions, the index {shard.dimension}"
+                )
             # Unfiltered: a view of the live rows; a fancy-index copy would dominate the cost.
             matrix = shard.vectors[: shard.n] if len(rows) == shard.n else shard.vectors[rows]
             return self._top(shard, rows, matrix @ query, k)
@@ -317,7 +329,9 @@ class LocalIndex:
             keep = scores > 0  # only documents that contain a query term
             return self._top(shard, rows[keep], scores[keep], k)
 
-    def list(self, workspace_id: str, filters: SearchFilters, limit: int, offset: int = 0) -> list[Hit]:
+    def list(
+        self, workspace_id: str, filters: SearchFilters, limit: int, offset: int = 0
+    ) -> list[Hit]:
         with self._lock:
             scope = self._scope(workspace_id, filters)
             if scope is None or limit <= 0:
@@ -375,7 +389,9 @@ class LocalIndex:
         if len(rows) > k:
             part = np.argpartition(-scores, k - 1)[:k]
             rows, scores = rows[part], scores[part]
-        ranked = sorted(zip(scores.tolist(), rows.tolist(), strict=True), key=lambda p: (-p[0], shard.ids[p[1]]))
+        ranked = sorted(
+            zip(scores.tolist(), rows.tolist(), strict=True), key=lambda p: (-p[0], shard.ids[p[1]])
+        )
         return [Hit(shard.ids[row], float(score)) for score, row in ranked]
 
     def _check_dimension(self, dimension: int) -> None:
@@ -443,17 +459,28 @@ class LocalIndex:
 
 def _doc_to_json(doc: IndexDocument) -> dict[str, Any]:
     return {
-        "memory_id": doc.memory_id, "workspace_id": doc.workspace_id, "content": doc.content,
-        "memory_type": doc.memory_type, "session_id": doc.session_id, "role": doc.role,
-        "title": doc.title, "tags": list(doc.tags), "metadata": dict(doc.metadata),
-        "user_id": doc.user_id, "agent_id": doc.agent_id, "source": doc.source,
-        "importance_score": doc.importance_score, "created_at": doc.created_at.isoformat(),
+        "memory_id": doc.memory_id,
+        "workspace_id": doc.workspace_id,
+        "content": doc.content,
+        "memory_type": doc.memory_type,
+        "session_id": doc.session_id,
+        "role": doc.role,
+        "title": doc.title,
+        "tags": list(doc.tags),
+        "metadata": dict(doc.metadata),
+        "user_id": doc.user_id,
+        "agent_id": doc.agent_id,
+        "source": doc.source,
+        "importance_score": doc.importance_score,
+        "created_at": doc.created_at.isoformat(),
         "search_text": doc.search_text,
     }
 
 
 def _doc_from_json(raw: dict[str, Any]) -> IndexDocument:
-    fields = dict(raw, tags=tuple(raw["tags"]), created_at=datetime.fromisoformat(raw["created_at"]))
+    fields = dict(
+        raw, tags=tuple(raw["tags"]), created_at=datetime.fromisoformat(raw["created_at"])
+    )
     return IndexDocument(embedding=(), **fields)
 
 

@@ -56,13 +56,23 @@ def doc_id(workspace_id: str, memory_id: str) -> str:
 
 def doc_source(doc: IndexDocument) -> dict[str, Any]:
     source = {
-        "memory_id": doc.memory_id, "workspace_id": doc.workspace_id, "content": doc.content,
-        "title": doc.title, "search_text": doc.search_text,
-        "embedding": [float(x) for x in doc.embedding], "memory_type": doc.memory_type,
-        "session_id": doc.session_id, "role": doc.role, "tags": list(doc.tags),
-        "tag_keys": list(tag_keys(doc.tags)), "metadata": dict(doc.metadata),
-        "user_id": doc.user_id, "agent_id": doc.agent_id, "source": doc.source,
-        "importance_score": float(doc.importance_score), "created_at": _iso(doc.created_at),
+        "memory_id": doc.memory_id,
+        "workspace_id": doc.workspace_id,
+        "content": doc.content,
+        "title": doc.title,
+        "search_text": doc.search_text,
+        "embedding": [float(x) for x in doc.embedding],
+        "memory_type": doc.memory_type,
+        "session_id": doc.session_id,
+        "role": doc.role,
+        "tags": list(doc.tags),
+        "tag_keys": list(tag_keys(doc.tags)),
+        "metadata": dict(doc.metadata),
+        "user_id": doc.user_id,
+        "agent_id": doc.agent_id,
+        "source": doc.source,
+        "importance_score": float(doc.importance_score),
+        "created_at": _iso(doc.created_at),
     }
     return {key: value for key, value in source.items() if value is not None}
 
@@ -101,7 +111,9 @@ def filter_clauses(filters: SearchFilters) -> tuple[list[dict[str, Any]], list[d
         must.append(_term(f"metadata.{key}", metadata_text(value)))
     if filters.from_time is not None or filters.to_time is not None:
         bounds = {"gte": filters.from_time, "lte": filters.to_time}
-        must.append({"range": {"created_at": {k: _iso(v) for k, v in bounds.items() if v is not None}}})
+        must.append(
+            {"range": {"created_at": {k: _iso(v) for k, v in bounds.items() if v is not None}}}
+        )
     return must, must_not
 
 
@@ -116,9 +128,15 @@ def base_filter(workspace_id: str, filters: SearchFilters) -> dict[str, Any]:
     return {"bool": clause}
 
 
-def knn_body(workspace_id: str, vector: Sequence[float], filters: SearchFilters, k: int) -> dict[str, Any]:
+def knn_body(
+    workspace_id: str, vector: Sequence[float], filters: SearchFilters, k: int
+) -> dict[str, Any]:
     """Efficient filtering: the filter sits inside the knn clause, so k hits survive it."""
-    knn = {"vector": [float(x) for x in vector], "k": k, "filter": base_filter(workspace_id, filters)}
+    knn = {
+        "vector": [float(x) for x in vector],
+        "k": k,
+        "filter": base_filter(workspace_id, filters),
+    }
     return {"size": k, "_source": ["memory_id"], "query": {"knn": {"embedding": knn}}}
 
 
@@ -145,8 +163,12 @@ def ids_page_body(
     scope = base_filter(workspace_id, SearchFilters())
     if memory_ids is not None:
         scope["bool"]["filter"].append({"terms": {"memory_id": list(memory_ids)}})
-    body: dict[str, Any] = {"size": size, "_source": ["memory_id"], "query": scope,
-                            "sort": [{"memory_id": {"order": "asc"}}]}
+    body: dict[str, Any] = {
+        "size": size,
+        "_source": ["memory_id"],
+        "query": scope,
+        "sort": [{"memory_id": {"order": "asc"}}],
+    }
     if after is not None:
         body["search_after"] = after
     return body
@@ -167,7 +189,9 @@ def hits_from_response(response: Mapping[str, Any], kind: str) -> list[Hit]:
             continue
         seen.add(memory_id)
         score = raw.get("_score") or 0.0
-        value = cosine_from_score(score) if kind == "knn" else float(score) if kind == "bm25" else 0.0
+        value = (
+            cosine_from_score(score) if kind == "knn" else float(score) if kind == "bm25" else 0.0
+        )
         hits.append(Hit(memory_id, value))
     return hits
 
@@ -192,15 +216,24 @@ def make_client(
     from opensearchpy import OpenSearch, RequestsHttpConnection
 
     url = endpoint if "://" in endpoint else f"https://{endpoint}"
-    kwargs: dict[str, Any] = {"hosts": [url], "timeout": timeout, "max_retries": 2, "retry_on_timeout": True}
+    kwargs: dict[str, Any] = {
+        "hosts": [url],
+        "timeout": timeout,
+        "max_retries": 2,
+        "retry_on_timeout": True,
+    }
     if sigv4 if sigv4 is not None else is_aws_endpoint(url):
         import boto3
         from opensearchpy import AWSV4SignerAuth
 
         credentials = boto3.Session(region_name=region).get_credentials()
-        kwargs.update(http_auth=AWSV4SignerAuth(credentials, region, service),
-                      connection_class=RequestsHttpConnection, use_ssl=url.startswith("https"),
-                      verify_certs=True, pool_maxsize=20)
+        kwargs.update(
+            http_auth=AWSV4SignerAuth(credentials, region, service),
+            connection_class=RequestsHttpConnection,
+            use_ssl=url.startswith("https"),
+            verify_certs=True,
+            pool_maxsize=20,
+        )
     return OpenSearch(**kwargs)
 
 
@@ -229,7 +262,9 @@ class OpenSearchIndex:
         if not settings.opensearch_endpoint:
             raise ValueError("search_backend is opensearch but OPENSEARCH_ENDPOINT is empty")
         service = aws_service(settings.opensearch_endpoint, settings.opensearch_service)
-        client = make_client(settings.opensearch_endpoint, region=settings.aws_region, service=service)
+        client = make_client(
+            settings.opensearch_endpoint, region=settings.aws_region, service=service
+        )
         return cls(client, settings.opensearch_index, serverless=service == "aoss")
 
     # -- port --
@@ -246,9 +281,12 @@ class OpenSearchIndex:
             if not Path(self._mapping_path).is_file():
                 raise RuntimeError(
                     f"OpenSearch index {self._index} does not exist; create it with "
-                    "`engram admin create-index` from a checkout (it reads infra/opensearch/).")
+                    "`engram admin create-index` from a checkout (it reads infra/opensearch/)."
+                )
             try:
-                self._client.indices.create(index=self._index, body=index_body(dimension, self._mapping_path))
+                self._client.indices.create(
+                    index=self._index, body=index_body(dimension, self._mapping_path)
+                )
                 self._ensured = dimension
                 return
             except RequestError as error:  # another process created it first
@@ -263,8 +301,12 @@ class OpenSearchIndex:
         if self._serverless:
             return self._upsert_without_ids(docs)
         actions = [
-            {"_op_type": "index", "_index": self._index,
-             "_id": doc_id(d.workspace_id, d.memory_id), "_source": doc_source(d)}
+            {
+                "_op_type": "index",
+                "_index": self._index,
+                "_id": doc_id(d.workspace_id, d.memory_id),
+                "_source": doc_source(d),
+            }
             for d in docs
         ]
         self._bulk(actions)
@@ -278,7 +320,9 @@ class OpenSearchIndex:
             ids = [doc_id(workspace_id, m) for m in memory_ids]
         self._delete_ids(ids)
 
-    def knn(self, workspace_id: str, vector: Sequence[float], filters: SearchFilters, k: int) -> list[Hit]:
+    def knn(
+        self, workspace_id: str, vector: Sequence[float], filters: SearchFilters, k: int
+    ) -> list[Hit]:
         if k <= 0:
             return []
         return self._search(knn_body(workspace_id, vector, filters, k), "knn")
@@ -288,7 +332,9 @@ class OpenSearchIndex:
             return []
         return self._search(bm25_body(workspace_id, text, filters, k), "bm25")
 
-    def list(self, workspace_id: str, filters: SearchFilters, limit: int, offset: int = 0) -> list[Hit]:
+    def list(
+        self, workspace_id: str, filters: SearchFilters, limit: int, offset: int = 0
+    ) -> list[Hit]:
         if limit <= 0:
             return []
         return self._search(list_body(workspace_id, filters, limit, offset), "list")
@@ -334,7 +380,9 @@ class OpenSearchIndex:
         for workspace_id in {d.workspace_id for d in docs}:
             memory_ids = [d.memory_id for d in docs if d.workspace_id == workspace_id]
             old += [i for page in self._id_pages(workspace_id, memory_ids) for i in page]
-        self._bulk([{"_op_type": "index", "_index": self._index, "_source": doc_source(d)} for d in docs])
+        self._bulk(
+            [{"_op_type": "index", "_index": self._index, "_source": doc_source(d)} for d in docs]
+        )
         self._delete_ids(old)
 
     def _check_dimension(self, dimension: int) -> None:

@@ -21,7 +21,9 @@ def parse_moment(value: str, now: datetime, name: str) -> datetime:
     try:
         return parse_iso(value.strip())
     except ValueError:
-        raise ValueError(f"{name} must be relative like 30m, 2h or 7d, or an ISO 8601 time") from None
+        raise ValueError(
+            f"{name} must be relative like 30m, 2h or 7d, or an ISO 8601 time"
+        ) from None
 
 
 class ContextRequest(BaseModel):

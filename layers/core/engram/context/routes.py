@@ -33,9 +33,15 @@ def _search(workspace_id: str, query: str, limit: int) -> list[str]:
 
 def get_context_service(who: PrincipalDep) -> ContextService:
     table = aws.table()
-    return ContextService(SessionRepository(table), MemoryRepository(table),
-                          WorkspaceRepository(table), _search, count_tokens, get_clock(),
-                          agent_id=who.agent_id)
+    return ContextService(
+        SessionRepository(table),
+        MemoryRepository(table),
+        WorkspaceRepository(table),
+        _search,
+        count_tokens,
+        get_clock(),
+        agent_id=who.agent_id,
+    )
 
 
 ContextServiceDep = Annotated[ContextService, Depends(get_context_service)]
@@ -65,13 +71,26 @@ def get_context(
     scope: Annotated[str, Query(pattern="^(workspace|session|project)$")] = "workspace",
     recent_sessions: Annotated[int, Query(ge=0, le=50)] = 5,
 ) -> ContextResponse:
-    request = _request(max_memories=max_memories, max_tokens=max_tokens, since=since, until=until,
-                       include_types=include_types, exclude_types=exclude_types, order=order,
-                       query=query, scope=scope, recent_sessions=recent_sessions)
+    request = _request(
+        max_memories=max_memories,
+        max_tokens=max_tokens,
+        since=since,
+        until=until,
+        include_types=include_types,
+        exclude_types=exclude_types,
+        order=order,
+        query=query,
+        scope=scope,
+        recent_sessions=recent_sessions,
+    )
     return svc.build(who.workspace_id, session_id, request)
 
 
 @router.post("/context")
-def post_context(session_id: SessionId, who: PrincipalDep, svc: ContextServiceDep,
-                 body: ContextRequest | None = None) -> ContextResponse:
+def post_context(
+    session_id: SessionId,
+    who: PrincipalDep,
+    svc: ContextServiceDep,
+    body: ContextRequest | None = None,
+) -> ContextResponse:
     return svc.build(who.workspace_id, session_id, body or ContextRequest())

@@ -23,8 +23,14 @@ from engram.sessions.models import Session, SessionFilters
 from engram.sessions.repository import SessionRepository
 from engram.workspaces.repository import WorkspaceRepository
 
-HEADINGS = (("episodic", "Recent Actions"), ("decision", "Decisions"), ("preference", "Preferences"),
-            ("pattern", "Patterns"), ("fact", "Facts"), ("entity", "Entities"))
+HEADINGS = (
+    ("episodic", "Recent Actions"),
+    ("decision", "Decisions"),
+    ("preference", "Preferences"),
+    ("pattern", "Patterns"),
+    ("fact", "Facts"),
+    ("entity", "Entities"),
+)
 SCAN_LIMIT = 500  # newest memories considered for ranking; bounds the work per request
 PROJECT_SESSIONS = 20
 
@@ -38,10 +44,16 @@ class _Parts:
 
 
 class ContextService:
-    def __init__(self, sessions: SessionRepository, memories: MemoryRepository,
-                 workspaces: WorkspaceRepository, search: Callable[[str, str, int], list[str]],
-                 count_tokens: Callable[[str], int], clock: Clock,
-                 agent_id: str | None = None) -> None:
+    def __init__(
+        self,
+        sessions: SessionRepository,
+        memories: MemoryRepository,
+        workspaces: WorkspaceRepository,
+        search: Callable[[str, str, int], list[str]],
+        count_tokens: Callable[[str], int],
+        clock: Clock,
+        agent_id: str | None = None,
+    ) -> None:
         self._agent_id = agent_id  # an agent-bound key sees only its agent's sessions/memories
         self._sessions = sessions
         self._memories = memories
@@ -58,19 +70,23 @@ class ContextService:
             recent=self._recent(workspace_id, session, request),
             relevant=self._relevant(workspace_id, request),
             sessions=self._recent_sessions(workspace_id, session, request.recent_sessions),
-            workspace_summary=self._workspaces.summary(workspace_id))
+            workspace_summary=self._workspaces.summary(workspace_id),
+        )
         if request.max_tokens:
             parts = self._fit(session, parts, request.max_tokens)
         markdown = render_markdown(session, parts)
         return ContextResponse(
             session=ContextSession(**session.model_dump(include=set(ContextSession.model_fields))),
-            context=ContextBody(recent_memories=[_item(m) for m in parts.recent],
-                                relevant_memories=[_item(m) for m in parts.relevant],
-                                recent_sessions=[_recent_session(s) for s in parts.sessions],
-                                workspace_summary=parts.workspace_summary),
+            context=ContextBody(
+                recent_memories=[_item(m) for m in parts.recent],
+                relevant_memories=[_item(m) for m in parts.relevant],
+                recent_sessions=[_recent_session(s) for s in parts.sessions],
+                workspace_summary=parts.workspace_summary,
+            ),
             markdown=markdown,
             memory_count=len({m.memory_id for m in parts.recent + parts.relevant}),
-            token_estimate=self._count_tokens(markdown))
+            token_estimate=self._count_tokens(markdown),
+        )
 
     # parts --------------------------------------------------------------------------------
 
@@ -85,26 +101,33 @@ class ContextService:
         now = self._clock.now()
         since = iso(parse_moment(request.since, now, "since")) if request.since else ""
         until = iso(parse_moment(request.until, now, "until")) if request.until else "\uffff"
-        pool = [m for m in self._scoped(workspace_id, session, request.scope, types)
-                if m.memory_type in types and since <= m.created_at <= until
-                and (not self._agent_id or m.agent_id == self._agent_id)]
+        pool = [
+            m
+            for m in self._scoped(workspace_id, session, request.scope, types)
+            if m.memory_type in types
+            and since <= m.created_at <= until
+            and (not self._agent_id or m.agent_id == self._agent_id)
+        ]
         newest_first = request.order == "desc"
         pool.sort(key=lambda m: (m.created_at, m.memory_id), reverse=newest_first)
         pool.sort(key=lambda m: -m.importance_score)  # stable: importance, then time
-        return pool[:request.max_memories]
+        return pool[: request.max_memories]
 
-    def _scoped(self, workspace_id: str, session: Session, scope: str,
-                types: set[str]) -> list[Memory]:
+    def _scoped(
+        self, workspace_id: str, session: Session, scope: str, types: set[str]
+    ) -> list[Memory]:
         if scope == "session":
-            return self._memories.session_memories(workspace_id, session.session_id,
-                                                   oldest_first=False, limit=SCAN_LIMIT)
+            return self._memories.session_memories(
+                workspace_id, session.session_id, oldest_first=False, limit=SCAN_LIMIT
+            )
         if scope == "project":
             filters = SessionFilters(project_name=session.project_name, agent_id=self._agent_id)
             sessions = self._sessions.list(workspace_id, filters, PROJECT_SESSIONS, None).items
             found: list[Memory] = []
             for other in sessions:
-                found += self._memories.session_memories(workspace_id, other.session_id,
-                                                         oldest_first=False, limit=SCAN_LIMIT)
+                found += self._memories.session_memories(
+                    workspace_id, other.session_id, oldest_first=False, limit=SCAN_LIMIT
+                )
             return found
         # The types are filtered in the query, so the newest SCAN_LIMIT are all candidates
         # (a workspace's many episodes do not crowd out an older important decision).
@@ -116,8 +139,11 @@ class ContextService:
             return []
         ids = self._search(workspace_id, request.query, request.max_memories)
         found = self._memories.get_many(workspace_id, ids)
-        return [found[i] for i in ids
-                if i in found and (not self._agent_id or found[i].agent_id == self._agent_id)]
+        return [
+            found[i]
+            for i in ids
+            if i in found and (not self._agent_id or found[i].agent_id == self._agent_id)
+        ]
 
     def _recent_sessions(self, workspace_id: str, current: Session, count: int) -> list[Session]:
         if count == 0:
@@ -149,14 +175,20 @@ class ContextService:
 
 
 def _item(memory: Memory) -> ContextMemory:
-    return ContextMemory(memory_id=memory.memory_id, title=memory.title,
-                         memory_type=memory.memory_type, importance_score=memory.importance_score,
-                         narrative=memory.content, created_at=memory.created_at)
+    return ContextMemory(
+        memory_id=memory.memory_id,
+        title=memory.title,
+        memory_type=memory.memory_type,
+        importance_score=memory.importance_score,
+        narrative=memory.content,
+        created_at=memory.created_at,
+    )
 
 
 def _recent_session(session: Session) -> RecentSession:
-    return RecentSession(session_id=session.session_id, summary=session.summary,
-                         ended_at=session.ended_at)
+    return RecentSession(
+        session_id=session.session_id, summary=session.summary, ended_at=session.ended_at
+    )
 
 
 def _line(memory: Memory) -> str:
@@ -169,8 +201,10 @@ def _line(memory: Memory) -> str:
 
 def render_markdown(session: Session, parts: _Parts) -> str:
     lines = [f"## Session Context ({session.session_id})", ""]
-    where = [f"Project: {session.project_name}" if session.project_name else "",
-             f"Branch: {session.branch_name}" if session.branch_name else ""]
+    where = [
+        f"Project: {session.project_name}" if session.project_name else "",
+        f"Branch: {session.branch_name}" if session.branch_name else "",
+    ]
     if any(where):
         lines += [" | ".join(w for w in where if w), ""]
     if parts.workspace_summary:
@@ -183,7 +217,9 @@ def render_markdown(session: Session, parts: _Parts) -> str:
         lines += [f"### Relevant Memories ({len(parts.relevant)})", *map(_line, parts.relevant), ""]
     if parts.sessions:
         lines += [f"### Session Summaries ({len(parts.sessions)})"]
-        lines += [f"- {s.session_id} (ended {s.ended_at}): {' '.join((s.summary or '').split())}"
-                  for s in parts.sessions]
+        lines += [
+            f"- {s.session_id} (ended {s.ended_at}): {' '.join((s.summary or '').split())}"
+            for s in parts.sessions
+        ]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -33,39 +33,61 @@ router = APIRouter(tags=["data rights"])
 UserId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
 _EXPORT_RESPONSES = {
-    200: {"description": "The memories, newest first.", "content": {
-        "application/json": {"schema": {"type": "array",
-                                        "items": {"$ref": "#/components/schemas/Memory"}}},
-        "text/csv": {"schema": {"type": "string"}}}},
-    303: {"description": "Too large to answer inline: fetch it from Location (presigned).",
-          "model": ExportLink},
+    200: {
+        "description": "The memories, newest first.",
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Memory"}}
+            },
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    },
+    303: {
+        "description": "Too large to answer inline: fetch it from Location (presigned).",
+        "model": ExportLink,
+    },
 }
 
 
 def get_data_rights_service() -> DataRightsService:
     table, clock, bucket = aws.table(), get_clock(), get_settings().export_bucket
-    memories = MemoryService(MemoryRepository(table), get_queues(), EventFeed(table, clock), clock,
-                             sessions=SessionRepository(table))
+    memories = MemoryService(
+        MemoryRepository(table),
+        get_queues(),
+        EventFeed(table, clock),
+        clock,
+        sessions=SessionRepository(table),
+    )
     store = ExportStore(aws.client("s3"), bucket) if bucket else None
-    return DataRightsService(memories, MemoryRepository(table), SessionRepository(table), clock,
-                             store)
+    return DataRightsService(
+        memories, MemoryRepository(table), SessionRepository(table), clock, store
+    )
 
 
 DataRightsDep = Annotated[DataRightsService, Depends(get_data_rights_service)]
 
 
 @router.get("/v1/export", response_class=Response, responses=_EXPORT_RESPONSES)
-def export(who: PrincipalDep, svc: DataRightsDep,
-           fmt: Annotated[ExportFormat, Query(alias="format")] = "json",
-           from_date: datetime | None = None, to_date: datetime | None = None,
-           session_id: FilterId = None, include_deleted: bool = False) -> Response:
-    filters = ExportFilters(from_date=iso(from_date) if from_date else None,
-                            to_date=iso(to_date) if to_date else None,
-                            session_id=session_id, include_deleted=include_deleted)
+def export(
+    who: PrincipalDep,
+    svc: DataRightsDep,
+    fmt: Annotated[ExportFormat, Query(alias="format")] = "json",
+    from_date: datetime | None = None,
+    to_date: datetime | None = None,
+    session_id: FilterId = None,
+    include_deleted: bool = False,
+) -> Response:
+    filters = ExportFilters(
+        from_date=iso(from_date) if from_date else None,
+        to_date=iso(to_date) if to_date else None,
+        session_id=session_id,
+        include_deleted=include_deleted,
+    )
     result = svc.export(who.workspace_id, filters, fmt)
     if result.url:
-        link = ExportLink(url=result.url, expires_at=result.expires_at, bytes=result.size,
-                          format=fmt)
+        link = ExportLink(
+            url=result.url, expires_at=result.expires_at, bytes=result.size, format=fmt
+        )
         return JSONResponse(link.model_dump(), status_code=303, headers={"Location": result.url})
     return StreamingResponse(result.chunks, media_type=result.media_type)
 

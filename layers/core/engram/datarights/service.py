@@ -31,8 +31,14 @@ CSV_FIELDS = list(Memory.model_fields)
 
 
 class DataRightsService:
-    def __init__(self, memories: MemoryService, memory_repo: MemoryRepository,
-                 sessions: SessionRepository, clock: Clock, store: ExportStore | None) -> None:
+    def __init__(
+        self,
+        memories: MemoryService,
+        memory_repo: MemoryRepository,
+        sessions: SessionRepository,
+        clock: Clock,
+        store: ExportStore | None,
+    ) -> None:
         self._memories = memories
         self._memory_repo = memory_repo
         self._sessions = sessions
@@ -48,17 +54,20 @@ class DataRightsService:
             forgotten += 1
         now = self._clock.now()
         until = iso(now + timedelta(days=get_settings().soft_delete_days))
-        sessions = sum(self._sessions.soft_delete(workspace_id, session_id, iso(now), until)
-                       for session_id in list(self._user_sessions(workspace_id, user_id)))
+        sessions = sum(
+            self._sessions.soft_delete(workspace_id, session_id, iso(now), until)
+            for session_id in list(self._user_sessions(workspace_id, user_id))
+        )
         return ForgottenUser(user_id=user_id, forgotten=forgotten, sessions=sessions)
 
     def restore_user(self, workspace_id: str, user_id: str) -> RestoredUser:
         """The way back from `forget_user`: the user's soft-deleted sessions, then their
         memories and the memories of their sessions, whatever is still inside its window."""
         now = iso(self._clock.now())
-        sessions = sum(self._sessions.restore(workspace_id, session_id, now)
-                       for session_id in list(self._user_sessions(workspace_id, user_id,
-                                                                  deleted=True)))
+        sessions = sum(
+            self._sessions.restore(workspace_id, session_id, now)
+            for session_id in list(self._user_sessions(workspace_id, user_id, deleted=True))
+        )
         restored = 0
         for memory in self._user_memories(workspace_id, user_id, include_deleted=True):
             if memory.deleted_at and (memory.restorable_until or "") > now:
@@ -97,8 +106,13 @@ class DataRightsService:
             if size <= settings.export_inline_max_bytes:
                 return Export(MEDIA_TYPES[fmt], chunks=[spool.read()], size=size)
             key = f"exports/{workspace_id}/{new_id('exp')}.{fmt}"
-            url = self._store.put(spool, key, MEDIA_TYPES[fmt], f"engram-export.{fmt}",
-                                  settings.export_url_ttl_seconds)
+            url = self._store.put(
+                spool,
+                key,
+                MEDIA_TYPES[fmt],
+                f"engram-export.{fmt}",
+                settings.export_url_ttl_seconds,
+            )
         expires = self._clock.now() + timedelta(seconds=settings.export_url_ttl_seconds)
         return Export(MEDIA_TYPES[fmt], url=url, expires_at=iso(expires), size=size)
 
@@ -111,22 +125,26 @@ class DataRightsService:
                 return
             cursor = page.next_cursor
 
-    def _user_memories(self, workspace_id: str, user_id: str,
-                       include_deleted: bool = False) -> Iterator[Memory]:
+    def _user_memories(
+        self, workspace_id: str, user_id: str, include_deleted: bool = False
+    ) -> Iterator[Memory]:
         """The user's memories, then those of their live sessions (one page at a time)."""
         filters = MemoryFilters(user_id=user_id, include_deleted=include_deleted)
         yield from self._pages(workspace_id, filters)
         for session_id in list(self._user_sessions(workspace_id, user_id)):
-            yield from self._memory_repo.session_memories(workspace_id, session_id,
-                                                          include_deleted=include_deleted)
+            yield from self._memory_repo.session_memories(
+                workspace_id, session_id, include_deleted=include_deleted
+            )
 
-    def _user_sessions(self, workspace_id: str, user_id: str,
-                       deleted: bool = False) -> Iterator[str]:
+    def _user_sessions(
+        self, workspace_id: str, user_id: str, deleted: bool = False
+    ) -> Iterator[str]:
         """The user's live sessions, or with `deleted` their soft-deleted ones."""
         cursor = None
         while True:
-            page = self._sessions.list(workspace_id, SessionFilters(user_id=user_id), PAGE, cursor,
-                                       deleted=deleted)
+            page = self._sessions.list(
+                workspace_id, SessionFilters(user_id=user_id), PAGE, cursor, deleted=deleted
+            )
             yield from (s.session_id for s in page.items)
             if not page.next_cursor:
                 return
@@ -150,8 +168,9 @@ def _csv_chunks(memories: Iterator[Memory]) -> Iterator[bytes]:
     writer.writerow(CSV_FIELDS)
     for memory in memories:
         row = memory.model_dump(mode="json")
-        writer.writerow([json.dumps(row[f]) if isinstance(row[f], list | dict) else row[f]
-                         for f in CSV_FIELDS])
+        writer.writerow(
+            [json.dumps(row[f]) if isinstance(row[f], list | dict) else row[f] for f in CSV_FIELDS]
+        )
         if buffer.tell() > 64_000:
             yield buffer.getvalue().encode()
             buffer.seek(0)

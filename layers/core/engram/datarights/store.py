@@ -10,10 +10,16 @@ class ExportStore:
         self._s3 = s3
         self._bucket = bucket
 
-    def put(self, body: IO[bytes], key: str, media_type: str, filename: str,
-            ttl_seconds: int) -> str:
+    def put(
+        self, body: IO[bytes], key: str, media_type: str, filename: str, ttl_seconds: int
+    ) -> str:
         self._s3.upload_fileobj(body, self._bucket, key, ExtraArgs={"ContentType": media_type})
         return self._s3.generate_presigned_url(
-            "get_object", ExpiresIn=ttl_seconds,
-            Params={"Bucket": self._bucket, "Key": key,
-                    "ResponseContentDisposition": f'attachment; filename="{filename}"'})
+            "get_object",
+            ExpiresIn=ttl_seconds,
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+        )

@@ -60,9 +60,7 @@ class ExtractionError(ServiceUnavailable):
 class Extractor(Protocol):
     name: str  # e.g. "heuristic", "bedrock:anthropic.claude-3-5-haiku-20241022-v1:0"
 
-    def extract(
-        self, episodes: Sequence[Episode], client_summary: str | None = None
-    ) -> Extraction:
+    def extract(self, episodes: Sequence[Episode], client_summary: str | None = None) -> Extraction:
         """The session's summary and memory candidates. `client_summary` is what the client
         said the session was about when it ended it, if anything."""
         ...

@@ -33,10 +33,18 @@ def extracted_id(session_id: str, memory_type: str, content: str) -> str:
 
 
 class SessionExtraction:
-    def __init__(self, sessions: SessionRepository, memories: MemoryService,
-                 memory_repo: MemoryRepository, workspaces: WorkspaceRepository,
-                 extractor: Extractor, embedder: Embedder, index: SearchIndex,
-                 events: Publisher, clock: Clock) -> None:
+    def __init__(
+        self,
+        sessions: SessionRepository,
+        memories: MemoryService,
+        memory_repo: MemoryRepository,
+        workspaces: WorkspaceRepository,
+        extractor: Extractor,
+        embedder: Embedder,
+        index: SearchIndex,
+        events: Publisher,
+        clock: Clock,
+    ) -> None:
         self._sessions = sessions
         self._memories = memories
         self._memory_repo = memory_repo
@@ -55,25 +63,42 @@ class SessionExtraction:
             return "skipped"
         if session.summary_status == "ready":
             return "skipped"
-        episodes = [Episode(memory_id=m.memory_id, role=m.role, content=m.content,
-                            created_at=m.created_at)
-                    for m in self._memory_repo.session_memories(workspace_id, session_id)
-                    if m.memory_type == "episodic"]
+        episodes = [
+            Episode(memory_id=m.memory_id, role=m.role, content=m.content, created_at=m.created_at)
+            for m in self._memory_repo.session_memories(workspace_id, session_id)
+            if m.memory_type == "episodic"
+        ]
         extraction = self._extractor.extract(episodes, session.summary)
         stored = [self._store(workspace_id, session_id, c) for c in extraction.memories]
-        self._sessions.update(workspace_id, session_id, {
-            "summary": extraction.summary, "summary_status": "ready", "summary_error": None,
-            "updated_at": iso(self._clock.now())})
+        self._sessions.update(
+            workspace_id,
+            session_id,
+            {
+                "summary": extraction.summary,
+                "summary_status": "ready",
+                "summary_error": None,
+                "updated_at": iso(self._clock.now()),
+            },
+        )
         self.refresh_workspace_summary(workspace_id)
-        self._events.publish("session.summarized", workspace_id, {
-            "session_id": session_id, "summary": extraction.summary,
-            "memory_ids": [m for m in stored if m]})
+        self._events.publish(
+            "session.summarized",
+            workspace_id,
+            {
+                "session_id": session_id,
+                "summary": extraction.summary,
+                "memory_ids": [m for m in stored if m],
+            },
+        )
         return "summarized"
 
     def give_up(self, workspace_id: str, session_id: str, reason: str) -> None:
         try:
-            self._sessions.update(workspace_id, session_id, {
-                "summary_status": "failed", "summary_error": reason[:1000]})
+            self._sessions.update(
+                workspace_id,
+                session_id,
+                {"summary_status": "failed", "summary_error": reason[:1000]},
+            )
         except NotFound:
             return
         logger.warning("extraction failed for good", extra={"session_id": session_id})
@@ -84,11 +109,15 @@ class SessionExtraction:
         if duplicate is not None:
             self._merge(workspace_id, duplicate, candidate)
             return duplicate.memory_id
-        body = MemoryCreate(content=candidate.content, memory_type=candidate.memory_type,
-                            title=candidate.title, importance_score=candidate.importance_score,
-                            session_id=session_id, tags=list(candidate.tags),
-                            metadata={"source_ids": list(candidate.source_ids),
-                                      "extracted_from": session_id})
+        body = MemoryCreate(
+            content=candidate.content,
+            memory_type=candidate.memory_type,
+            title=candidate.title,
+            importance_score=candidate.importance_score,
+            session_id=session_id,
+            tags=list(candidate.tags),
+            metadata={"source_ids": list(candidate.source_ids), "extracted_from": session_id},
+        )
         memory_id = extracted_id(session_id, candidate.memory_type, candidate.content)
         try:
             self._memories.create(workspace_id, [body], source="extraction", ids=[memory_id])
@@ -117,16 +146,15 @@ class SessionExtraction:
         if candidate.content != existing.content:
             changes["content"] = candidate.content  # the newer wording wins
         if sources != sorted(existing.metadata.get("source_ids", [])) or len(changes) > 1:
-
-
             self._memories.update(workspace_id, existing.memory_id, MemoryUpdate(**changes))
 
     def refresh_workspace_summary(self, workspace_id: str) -> str:
         """A short text of the workspace's most important patterns, decisions and preferences."""
         picked: list[Memory] = []
         for memory_type in SUMMARY_TYPES:
-            page = self._memory_repo.list(workspace_id, MemoryFilters(memory_type=memory_type),
-                                          limit=50, cursor=None)
+            page = self._memory_repo.list(
+                workspace_id, MemoryFilters(memory_type=memory_type), limit=50, cursor=None
+            )
             ranked = sorted(page.items, key=lambda m: (-m.importance_score, m.created_at))
             picked.extend(ranked[:5])
         summary = workspace_summary_text(picked)
@@ -142,6 +170,3 @@ def workspace_summary_text(memories: Sequence[Memory]) -> str:
         if items:
             lines.append(f"{label}: " + " ".join(items))
     return "\n".join(lines)
-
-
-

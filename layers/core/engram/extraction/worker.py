@@ -35,9 +35,17 @@ def get_session_extraction() -> SessionExtraction:
     table, clock = aws.table(), get_clock()
     events = EventFeed(table, clock)
     memories = MemoryService(MemoryRepository(table), get_queues(), events, clock)
-    return SessionExtraction(SessionRepository(table), memories, MemoryRepository(table),
-                             WorkspaceRepository(table), get_extractor(), get_embedder(),
-                             get_search_index(), events, clock)
+    return SessionExtraction(
+        SessionRepository(table),
+        memories,
+        MemoryRepository(table),
+        WorkspaceRepository(table),
+        get_extractor(),
+        get_embedder(),
+        get_search_index(),
+        events,
+        clock,
+    )
 
 
 def handle_extract_record(record: Any) -> str:
@@ -46,8 +54,11 @@ def handle_extract_record(record: Any) -> str:
     message = ExtractMessage.model_validate_json(record.body)
     job, ws, session_id = get_session_extraction(), message.workspace_id, message.session_id
     with log_keys(session_id=session_id, workspace_id=ws):
-        outcome = with_last_attempt(record, lambda: job.run(ws, session_id),
-                                    lambda why: job.give_up(ws, session_id, why),
-                                    get_settings().extract_max_attempts)
+        outcome = with_last_attempt(
+            record,
+            lambda: job.run(ws, session_id),
+            lambda why: job.give_up(ws, session_id, why),
+            get_settings().extract_max_attempts,
+        )
     count(f"Session{outcome.capitalize()}")
     return outcome

@@ -16,10 +16,18 @@ from engram.sessions.routes import router as sessions_router
 from engram.webhooks.routes import router as webhooks_router
 from engram.workspaces.routes import router as api_keys_router
 
-ROUTERS = (health_router, auth_router, api_keys_router, datarights_router, sessions_router, conversation_router,
-           context_router,
-           search_router,
-           memories_router, webhooks_router)
+ROUTERS = (
+    health_router,
+    auth_router,
+    api_keys_router,
+    datarights_router,
+    sessions_router,
+    conversation_router,
+    context_router,
+    search_router,
+    memories_router,
+    webhooks_router,
+)
 
 
 def build_app() -> FastAPI:

@@ -66,16 +66,22 @@ def _in_process(app: Any, endpoint: str) -> Any:
         content_type = headers.pop("Content-Type", None)
         headers.pop("Content-Length", None)
         environ = EnvironBuilder(
-            method=request.method, base_url=endpoint, path=url.path or "/", query_string=url.query,
-            headers=headers, content_type=content_type,
-            data=body.encode() if isinstance(body, str) else (body or b"")).get_environ()
+            method=request.method,
+            base_url=endpoint,
+            path=url.path or "/",
+            query_string=url.query,
+            headers=headers,
+            content_type=content_type,
+            data=body.encode() if isinstance(body, str) else (body or b""),
+        ).get_environ()
         chunks, status, response_headers = run_wsgi_app(app, environ, buffered=True)
         try:
             content = b"".join(chunks)
         finally:
             getattr(chunks, "close", lambda: None)()
-        return AWSResponse(request.url, int(status.split()[0]), dict(response_headers),
-                           MockRawResponse(content))
+        return AWSResponse(
+            request.url, int(status.split()[0]), dict(response_headers), MockRawResponse(content)
+        )
 
     return before_send
 
@@ -86,21 +92,29 @@ def emulator_client(service: str, endpoint: str, region: str) -> Any:
     return boto3.client(service, endpoint_url=endpoint, region_name=region, **FAKE_CREDENTIALS)
 
 
-def start_emulator(port: int = 4566, host: str = "127.0.0.1", region: str = "us-east-1",
-                   template: dict[str, Any] | None = None,
-                   prefix: str = "engram-local") -> Emulator:
+def start_emulator(
+    port: int = 4566,
+    host: str = "127.0.0.1",
+    region: str = "us-east-1",
+    template: dict[str, Any] | None = None,
+    prefix: str = "engram-local",
+) -> Emulator:
     """Serves moto on host:port (raises OSError if the port is taken), waits until it
     answers, then creates the template's resources in it."""
     server = _make_server(host, port)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                              name="moto-server", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="moto-server", daemon=True
+    )
     thread.start()
     endpoint = f"http://{host}:{server.server_address[1]}"
     try:
         _wait_ready(endpoint, region)
-        made = create_resources(emulator_client("dynamodb", endpoint, region),
-                                emulator_client("sqs", endpoint, region),
-                                prefix=prefix, template=template)
+        made = create_resources(
+            emulator_client("dynamodb", endpoint, region),
+            emulator_client("sqs", endpoint, region),
+            prefix=prefix,
+            template=template,
+        )
     except BaseException:
         server.shutdown()
         server.server_close()
@@ -146,8 +160,9 @@ def _wait_ready(endpoint: str, region: str, timeout: float = READY_TIMEOUT_SECON
     from botocore.config import Config
 
     quick = Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=2)
-    probe = boto3.client("sqs", endpoint_url=endpoint, region_name=region, config=quick,
-                         **FAKE_CREDENTIALS)
+    probe = boto3.client(
+        "sqs", endpoint_url=endpoint, region_name=region, config=quick, **FAKE_CREDENTIALS
+    )
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -156,5 +171,6 @@ def _wait_ready(endpoint: str, region: str, timeout: float = READY_TIMEOUT_SECON
         except Exception:
             if time.monotonic() >= deadline:
                 raise TimeoutError(
-                    f"The AWS emulator at {endpoint} did not answer in {timeout:.0f} s.")
+                    f"The AWS emulator at {endpoint} did not answer in {timeout:.0f} s."
+                )
             time.sleep(0.05)

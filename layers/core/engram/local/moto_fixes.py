@@ -107,6 +107,7 @@ def apply() -> None:
 
 # 1. transactions -------------------------------------------------------------------------------
 
+
 class _TransactionBackup:
     """Stands in for the `copy` module inside moto.dynamodb.models: while a transaction runs in
     this thread, deepcopy(table) answers the copy-on-write backup (once per table)."""
@@ -140,7 +141,9 @@ def _backup(table: Any, keys: list[tuple[Any, Any]]) -> Any:
             if backup.items[hash_value] is table.items[hash_value]:
                 backup.items[hash_value] = dict(table.items[hash_value])
             if range_value in backup.items[hash_value]:
-                backup.items[hash_value][range_value] = copy.deepcopy(backup.items[hash_value][range_value])
+                backup.items[hash_value][range_value] = copy.deepcopy(
+                    backup.items[hash_value][range_value]
+                )
     return backup
 
 
@@ -157,9 +160,12 @@ def _touched(backend: Any, transact_items: Any) -> dict[str, list[tuple[Any, Any
         range_attr = table.range_key_attr
         if range_attr and range_attr in key and not _scalar(key[range_attr]):
             continue
-        found.setdefault(table.name, []).append((
-            DynamoType(key[table.hash_key_attr]),
-            DynamoType(key[range_attr]) if range_attr and range_attr in key else None))
+        found.setdefault(table.name, []).append(
+            (
+                DynamoType(key[table.hash_key_attr]),
+                DynamoType(key[range_attr]) if range_attr and range_attr in key else None,
+            )
+        )
     return found
 
 
@@ -187,6 +193,7 @@ def _copy_on_write_transactions() -> None:
 
 
 # 2. results ------------------------------------------------------------------------------------
+
 
 def _plain_json_results() -> None:
     from moto.core.responses import ActionResult
@@ -219,9 +226,11 @@ def _wire(value: Any) -> Any:
 
 # 3. queue attributes ---------------------------------------------------------------------------
 
-COUNTS = {"ApproximateNumberOfMessages": "approximate_number_of_messages",
-          "ApproximateNumberOfMessagesDelayed": "approximate_number_of_messages_delayed",
-          "ApproximateNumberOfMessagesNotVisible": "approximate_number_of_messages_not_visible"}
+COUNTS = {
+    "ApproximateNumberOfMessages": "approximate_number_of_messages",
+    "ApproximateNumberOfMessagesDelayed": "approximate_number_of_messages_delayed",
+    "ApproximateNumberOfMessagesNotVisible": "approximate_number_of_messages_not_visible",
+}
 
 
 class _WithoutCounts:
@@ -262,6 +271,7 @@ def _lazy_queue_attributes() -> None:
 
 # 4. the SQS clock ------------------------------------------------------------------------------
 
+
 def _fast_sqs_clock() -> None:
     from moto.sqs import models
 
@@ -277,6 +287,7 @@ def _fast_sqs_clock() -> None:
 
 
 # 5. queries ------------------------------------------------------------------------------------
+
 
 def _partition_queries() -> None:
     import inspect
@@ -318,6 +329,7 @@ def _partition_items(table: Any, partition: Any) -> list[Any]:
 
 # 6. update-expression walks ---------------------------------------------------------------------
 
+
 def _fast_expression_walks() -> None:
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
 
@@ -338,8 +350,10 @@ def _fast_expression_walks() -> None:
                     self.pre_processing_of_child(node, i)
                     visit(child, i)
             if kind[1]:
-                node = next((process(node) for cls, process in processing.items()
-                             if isinstance(node, cls)), None)
+                node = next(
+                    (process(node) for cls, process in processing.items() if isinstance(node, cls)),
+                    None,
+                )
                 node.parent = parent
                 if parent:
                     parent.children[child_id] = node
@@ -351,6 +365,7 @@ def _fast_expression_walks() -> None:
 
 
 # 7. update-expression parses --------------------------------------------------------------------
+
 
 def _cached_expression_parses() -> None:
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
@@ -372,8 +387,11 @@ _REMOVE_ACTION = re.compile(rf"\s*({_NAME})\s*")
 _ADD_ACTION = re.compile(rf"\s*({_NAME})\s+(:[A-Za-z0-9_]+)\s*")
 # A clause keyword only at the start or after whitespace: in "SET a = :vREMOVE b" the
 # placeholder is ":vREMOVE", so that is no plan (and moto answers it).
-_CLAUSES = re.compile(r"\s*(?:SET\s+(?P<sets>.*?))?(?:(?:^|(?<=\s))REMOVE\s+(?P<removes>.*?))?"
-                      r"(?:(?:^|(?<=\s))ADD\s+(?P<adds>.*?))?\s*", re.IGNORECASE | re.DOTALL)
+_CLAUSES = re.compile(
+    r"\s*(?:SET\s+(?P<sets>.*?))?(?:(?:^|(?<=\s))REMOVE\s+(?P<removes>.*?))?"
+    r"(?:(?:^|(?<=\s))ADD\s+(?P<adds>.*?))?\s*",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 class Plan(NamedTuple):
@@ -392,8 +410,14 @@ def _simple_plan(expression: str) -> Plan | None:
     if clauses is None or not any(clauses.groupdict().values()):
         return None
     found = {}
-    for clause, action in (("sets", _SET_ACTION), ("removes", _REMOVE_ACTION), ("adds", _ADD_ACTION)):
-        matches = [action.fullmatch(a) for a in clauses[clause].split(",")] if clauses[clause] else []
+    for clause, action in (
+        ("sets", _SET_ACTION),
+        ("removes", _REMOVE_ACTION),
+        ("adds", _ADD_ACTION),
+    ):
+        matches = (
+            [action.fullmatch(a) for a in clauses[clause].split(",")] if clauses[clause] else []
+        )
         if not all(matches):
             return None
         found[clause] = tuple(m.groups() if m.re.groups > 1 else m[1] for m in matches if m)
@@ -418,18 +442,37 @@ def _direct_simple_updates() -> None:
         names = plan.names() if plan else []
         return None if any(n.upper() in reserved for n in names) else plan  # moto refuses them
 
-    def update_item(self: Any, table_name: str, key: dict[str, Any], update_expression: str,
-                    expression_attribute_names: dict[str, Any],
-                    expression_attribute_values: dict[str, Any],
-                    attribute_updates: Any = None, expected: Any = None,
-                    condition_expression: str | None = None,
-                    return_values_on_condition_check_failure: str | None = None) -> Any:
+    def update_item(
+        self: Any,
+        table_name: str,
+        key: dict[str, Any],
+        update_expression: str,
+        expression_attribute_names: dict[str, Any],
+        expression_attribute_values: dict[str, Any],
+        attribute_updates: Any = None,
+        expected: Any = None,
+        condition_expression: str | None = None,
+        return_values_on_condition_check_failure: str | None = None,
+    ) -> Any:
         def moto() -> Any:
-            return original(self, table_name, key, update_expression, expression_attribute_names,
-                            expression_attribute_values, attribute_updates, expected,
-                            condition_expression, return_values_on_condition_check_failure)
+            return original(
+                self,
+                table_name,
+                key,
+                update_expression,
+                expression_attribute_names,
+                expression_attribute_values,
+                attribute_updates,
+                expected,
+                condition_expression,
+                return_values_on_condition_check_failure,
+            )
 
-        plan = plan_of(update_expression) if update_expression and not (attribute_updates or expected) else None
+        plan = (
+            plan_of(update_expression)
+            if update_expression and not (attribute_updates or expected)
+            else None
+        )
         if plan is None:
             return moto()
         table = self.get_table(table_name)
@@ -445,11 +488,16 @@ def _direct_simple_updates() -> None:
         removes = [name(n) for n in plan.removes]
         targets = [n for n, _ in sets + adds] + removes
         key_names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
-        if (None in targets or any(v is None for _, v in sets + adds) or len(set(targets)) < len(targets)
-                or set(targets) & set(table.table_key_attrs)
-                or {n for n, _ in sets + adds} & set(table.attribute_keys)
-                or any(_empty(v) for _, v in sets) or any(set(v) != {"N"} for _, v in adds)
-                or set(key) != set(key_names)):
+        if (
+            None in targets
+            or any(v is None for _, v in sets + adds)
+            or len(set(targets)) < len(targets)
+            or set(targets) & set(table.table_key_attrs)
+            or {n for n, _ in sets + adds} & set(table.attribute_keys)
+            or any(_empty(v) for _, v in sets)
+            or any(set(v) != {"N"} for _, v in adds)
+            or set(key) != set(key_names)
+        ):
             return moto()
         hash_value = DynamoType(key[table.hash_key_attr])
         range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
@@ -467,8 +515,11 @@ def _direct_simple_updates() -> None:
             if current.type != "N":
                 return moto()  # moto's type error
             new[n] = current + DynamoType(v)
-        kept = sum(bytesize(k) + v.size() for k, v in item.attrs.items()
-                   if k not in new and k not in removes)
+        kept = sum(
+            bytesize(k) + v.size()
+            for k, v in item.attrs.items()
+            if k not in new and k not in removes
+        )
         if kept + sum(bytesize(k) + v.size() for k, v in new.items()) > ITEM_LIMIT:
             return moto()  # moto raises its own error for it
         before = copy.deepcopy(item) if table.stream_shard is not None else None
@@ -490,6 +541,7 @@ def _empty(value: Any) -> bool:
 
 # 9. condition lexing ----------------------------------------------------------------------------
 
+
 def _cached_condition_lexing() -> None:
     from collections import deque
     from moto.dynamodb.comparisons import ConditionExpressionParser
@@ -509,6 +561,7 @@ def _cached_condition_lexing() -> None:
 
 
 # 10. the server's backend lookup ----------------------------------------------------------------
+
 
 def _cached_backend_lookup() -> None:
     from moto.core import responses
@@ -532,6 +585,7 @@ def _cached_backend_lookup() -> None:
 
 
 # 11. item sizes ---------------------------------------------------------------------------------
+
 
 def _linear_item_sizes() -> None:
     from moto.dynamodb.exceptions import ItemSizeTooLarge

@@ -74,6 +74,7 @@ class LambdaContext:
 
 # --- discovery -------------------------------------------------------------------------
 
+
 def queue_of(event_properties: dict[str, Any]) -> str | None:
     """The logical id X of `Queue: !GetAtt X.Arn`, else None."""
     target = event_properties.get("Queue") or {}
@@ -122,24 +123,29 @@ def load_handler(root: Path, code_uri: str, handler: str) -> Callable[..., Any]:
     return getattr(module, attribute)
 
 
-def discover_workers(template: dict[str, Any] | None = None,
-                     root: Path | None = None) -> dict[str, Worker]:
+def discover_workers(
+    template: dict[str, Any] | None = None, root: Path | None = None
+) -> dict[str, Worker]:
     """The worker of each queue, by queue logical id."""
     template = template or load_template()
     root = root or TEMPLATE.parent
     workers: dict[str, Worker] = {}
     for function_id, props, queue_id, event in sqs_sources(template):
         if queue_id in workers:
-            raise ValueError(f"{queue_id} has two workers: {workers[queue_id].function_id} "
-                             f"and {function_id}; the pump runs one per queue.")
+            raise ValueError(
+                f"{queue_id} has two workers: {workers[queue_id].function_id} "
+                f"and {function_id}; the pump runs one per queue."
+            )
         workers[queue_id] = Worker(
-            function_id=function_id, queue_id=queue_id,
+            function_id=function_id,
+            queue_id=queue_id,
             handler=load_handler(root, str(props["CodeUri"]), str(props["Handler"])),
             batch_size=int(event.get("BatchSize", DEFAULT_BATCH_SIZE)),
             reports_failures=REPORT_FAILURES in (event.get("FunctionResponseTypes") or []),
             timeout_seconds=int(props.get("Timeout", 3)),
             memory_mb=int(props.get("MemorySize", 128)),
-            batching_window_seconds=float(event.get("MaximumBatchingWindowInSeconds", 0)))
+            batching_window_seconds=float(event.get("MaximumBatchingWindowInSeconds", 0)),
+        )
     return workers
 
 
@@ -155,6 +161,7 @@ def dead_letter_queues(template: dict[str, Any]) -> set[str]:
 
 # --- the event and the response ----------------------------------------------------------
 
+
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
     return {"Records": [_record(m, queue_arn, region) for m in messages]}
 
@@ -165,8 +172,9 @@ def _record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, A
         "receiptHandle": message["ReceiptHandle"],
         "body": message.get("Body", ""),
         "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": {k: _attribute(v)
-                              for k, v in message.get("MessageAttributes", {}).items()},
+        "messageAttributes": {
+            k: _attribute(v) for k, v in message.get("MessageAttributes", {}).items()
+        },
         "md5OfBody": message.get("MD5OfBody", ""),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
@@ -213,11 +221,18 @@ def failed_ids(response: Any, batch_ids: list[str]) -> set[str]:
 
 # --- the pump ------------------------------------------------------------------------------
 
+
 class QueuePump:
     """One daemon thread per worker queue; `run_once` is one receive round, synchronously."""
 
-    def __init__(self, sqs: Any, made: LocalResources, template: dict[str, Any] | None = None,
-                 root: Path | None = None, wait_seconds: int = 1) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        made: LocalResources,
+        template: dict[str, Any] | None = None,
+        root: Path | None = None,
+        wait_seconds: int = 1,
+    ) -> None:
         template = template or load_template()
         self._sqs = sqs
         self._made = made
@@ -232,16 +247,19 @@ class QueuePump:
         self._threads: list[threading.Thread] = []
 
     def describe(self) -> list[str]:
-        lines = [f"{w.function_id} reads {q} (batch {w.batch_size}"
-                 + (f", window {w.batching_window_seconds:g} s)" if w.batching_window_seconds else ")")
-                 for q, w in self.workers.items()]
+        lines = [
+            f"{w.function_id} reads {q} (batch {w.batch_size}"
+            + (f", window {w.batching_window_seconds:g} s)" if w.batching_window_seconds else ")")
+            for q, w in self.workers.items()
+        ]
         return lines + [f"no worker for {q} yet; messages stay queued" for q in self.idle_queues]
 
     def start(self) -> None:
         self._stop.clear()
         for queue_id in self.workers:
-            thread = threading.Thread(target=self._loop, args=(queue_id,), daemon=True,
-                                      name=f"pump-{queue_id}")
+            thread = threading.Thread(
+                target=self._loop, args=(queue_id,), daemon=True, name=f"pump-{queue_id}"
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -275,8 +293,11 @@ class QueuePump:
 
     def _receive(self, url: str, wanted: int, wait_seconds: int) -> list[dict[str, Any]]:
         return self._sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=min(wanted, MAX_RECEIVE),
-            WaitTimeSeconds=wait_seconds, AttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=url,
+            MaxNumberOfMessages=min(wanted, MAX_RECEIVE),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
 
     def _gather(self, url: str, worker: Worker, have: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -290,8 +311,11 @@ class QueuePump:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            found = [m for m in self._receive(url, worker.batch_size - len(have) - len(more), 0)
-                     if m["MessageId"] not in seen]
+            found = [
+                m
+                for m in self._receive(url, worker.batch_size - len(have) - len(more), 0)
+                if m["MessageId"] not in seen
+            ]
             seen.update(m["MessageId"] for m in found)
             more += found
             if not found:
@@ -316,8 +340,9 @@ class QueuePump:
         try:
             response = worker.handler(event, self._context(worker, event))
         except Exception:
-            logger.exception("%s raised; the whole batch of %d stays queued", worker.function_id,
-                             len(batch_ids))
+            logger.exception(
+                "%s raised; the whole batch of %d stays queued", worker.function_id, len(batch_ids)
+            )
             return set(batch_ids)
         return failed_ids(response, batch_ids) if worker.reports_failures else set()
 
@@ -329,9 +354,10 @@ class QueuePump:
 
     def _delete(self, url: str, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), MAX_RECEIVE):
-            chunk = messages[start:start + MAX_RECEIVE]
-            entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                       for i, m in enumerate(chunk)]
+            chunk = messages[start : start + MAX_RECEIVE]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+            ]
             result = self._sqs.delete_message_batch(QueueUrl=url, Entries=entries)
             for failure in result.get("Failed", []):
                 logger.warning("could not delete a processed message: %s", failure)

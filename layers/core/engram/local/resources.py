@@ -55,15 +55,27 @@ class LocalResources:
     buckets: dict[str, str] = field(default_factory=dict)
 
     def ref(self, logical_id: str) -> str | None:
-        return (self.tables.get(logical_id) or self.queue_urls.get(logical_id)
-                or self.secrets.get(logical_id) or self.buckets.get(logical_id))
+        return (
+            self.tables.get(logical_id)
+            or self.queue_urls.get(logical_id)
+            or self.secrets.get(logical_id)
+            or self.buckets.get(logical_id)
+        )
 
 
 def table_kwargs(properties: dict[str, Any], name: str) -> dict[str, Any]:
     """CreateTable arguments from an AWS::DynamoDB::Table's properties."""
-    kwargs = {k: properties[k] for k in ("AttributeDefinitions", "KeySchema", "BillingMode",
-                                         "GlobalSecondaryIndexes", "LocalSecondaryIndexes")
-              if k in properties}
+    kwargs = {
+        k: properties[k]
+        for k in (
+            "AttributeDefinitions",
+            "KeySchema",
+            "BillingMode",
+            "GlobalSecondaryIndexes",
+            "LocalSecondaryIndexes",
+        )
+        if k in properties
+    }
     stream = properties.get("StreamSpecification")
     if stream:
         kwargs["StreamSpecification"] = {"StreamEnabled": True, **stream}
@@ -77,8 +89,7 @@ def create_table(dynamodb: Any, logical_id: str, properties: dict[str, Any], nam
         dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
     pitr = properties.get("PointInTimeRecoverySpecification")
     if pitr:
-        dynamodb.update_continuous_backups(TableName=name,
-                                           PointInTimeRecoverySpecification=pitr)
+        dynamodb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=pitr)
 
 
 def _queue_attributes(properties: dict[str, Any], made: LocalResources) -> dict[str, str]:
@@ -88,8 +99,10 @@ def _queue_attributes(properties: dict[str, Any], made: LocalResources) -> dict[
             continue
         if key == "RedrivePolicy":
             target = value["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            value = {"deadLetterTargetArn": made.queue_arns[target],
-                     "maxReceiveCount": value["maxReceiveCount"]}
+            value = {
+                "deadLetterTargetArn": made.queue_arns[target],
+                "maxReceiveCount": value["maxReceiveCount"],
+            }
         attributes[key] = _attribute_value(value)
     return attributes
 
@@ -104,13 +117,16 @@ def _attribute_value(value: Any) -> str:
 
 def _queue_order(queues: dict[str, dict[str, Any]]) -> list[str]:
     """Dead-letter queues first: a queue's redrive policy needs its DLQ's ARN."""
+
     def depends(name: str) -> bool:
         return "RedrivePolicy" in queues[name].get("Properties", {})
+
     return sorted(queues, key=depends)
 
 
-def create_resources(dynamodb: Any, sqs: Any, prefix: str = "engram-local",
-                     template: dict[str, Any] | None = None) -> LocalResources:
+def create_resources(
+    dynamodb: Any, sqs: Any, prefix: str = "engram-local", template: dict[str, Any] | None = None
+) -> LocalResources:
     """Creates every table and queue of the template; names are `<prefix>-<LogicalId>`."""
     template = template or load_template()
     made = LocalResources()
@@ -122,17 +138,20 @@ def create_resources(dynamodb: Any, sqs: Any, prefix: str = "engram-local",
     for logical_id in _queue_order(queues):
         properties = queues[logical_id].get("Properties", {})
         fifo = ".fifo" if properties.get("FifoQueue") else ""
-        url = sqs.create_queue(QueueName=f"{prefix}-{logical_id}{fifo}",
-                               Attributes=_queue_attributes(properties, made))["QueueUrl"]
+        url = sqs.create_queue(
+            QueueName=f"{prefix}-{logical_id}{fifo}", Attributes=_queue_attributes(properties, made)
+        )["QueueUrl"]
         made.queue_urls[logical_id] = url
         made.queue_arns[logical_id] = sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            QueueUrl=url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
     _create_secrets(dynamodb, prefix, template, made)
     return made
 
 
-def _create_secrets(dynamodb: Any, prefix: str, template: dict[str, Any],
-                    made: LocalResources) -> None:
+def _create_secrets(
+    dynamodb: Any, prefix: str, template: dict[str, Any], made: LocalResources
+) -> None:
     """Each AWS::SecretsManager::Secret, with a fresh random value as GenerateSecretString
     would make (the JWT signing secret), and each AWS::S3::Bucket (exports); same endpoint
     and region as the table client."""
@@ -142,28 +161,40 @@ def _create_secrets(dynamodb: Any, prefix: str, template: dict[str, Any],
 
     endpoint = dynamodb.meta.endpoint_url
     secrets_client = boto3.client(
-        "secretsmanager", region_name=dynamodb.meta.region_name,
-        endpoint_url=None if "amazonaws.com" in endpoint else endpoint)  # emulator or default
+        "secretsmanager",
+        region_name=dynamodb.meta.region_name,
+        endpoint_url=None if "amazonaws.com" in endpoint else endpoint,
+    )  # emulator or default
     for logical_id in resources_of_type(template, "AWS::SecretsManager::Secret"):
         made.secrets[logical_id] = secrets_client.create_secret(
-            Name=f"{prefix}-{logical_id}", SecretString=secrets.token_urlsafe(48))["ARN"]
-    s3 = boto3.client("s3", region_name=dynamodb.meta.region_name,
-                      endpoint_url=None if "amazonaws.com" in endpoint else endpoint)
+            Name=f"{prefix}-{logical_id}", SecretString=secrets.token_urlsafe(48)
+        )["ARN"]
+    s3 = boto3.client(
+        "s3",
+        region_name=dynamodb.meta.region_name,
+        endpoint_url=None if "amazonaws.com" in endpoint else endpoint,
+    )
     for logical_id, res in resources_of_type(template, "AWS::S3::Bucket").items():
         name = f"{prefix}-{logical_id}".lower()
         region = dynamodb.meta.region_name
-        where = {} if region == "us-east-1" else {
-            "CreateBucketConfiguration": {"LocationConstraint": region}}
+        where = (
+            {}
+            if region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        )
         s3.create_bucket(Bucket=name, **where)
         made.buckets[logical_id] = name
 
 
-def function_environment(made: LocalResources, template: dict[str, Any] | None = None) -> dict[str, str]:
+def function_environment(
+    made: LocalResources, template: dict[str, Any] | None = None
+) -> dict[str, str]:
     """The Globals environment variables that name created resources (TABLE_NAME, the queue
     URLs), resolved to the local ones. Literal and parameter values are left to settings."""
     template = template or load_template()
-    variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get(
-        "Variables", {})
+    variables = (
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
     env = {}
     for name, value in variables.items():
         if isinstance(value, dict) and "Ref" in value and made.ref(value["Ref"]):

@@ -100,8 +100,9 @@ def _bind(port: int, variable: str) -> socket.socket:
         sock.bind((HOST, port))
     except OSError as exc:
         sock.close()
-        raise OSError(f"{HOST}:{port} is in use ({exc.strerror}); "
-                      f"set {variable} to another port.") from exc
+        raise OSError(
+            f"{HOST}:{port} is in use ({exc.strerror}); set {variable} to another port."
+        ) from exc
     return sock
 
 
@@ -148,8 +149,12 @@ def _serve(stop: Stop, sock: socket.socket, url: str, api_key: str, emulator: Em
     server = uvicorn.Server(config)
     stop.server = server
     server.should_exit = stop.requested.is_set()  # a signal that came before the line above
-    announcer = threading.Thread(target=_announce_when_started, daemon=True, name="announce",
-                                 args=(server, stop, url, api_key, emulator))
+    announcer = threading.Thread(
+        target=_announce_when_started,
+        daemon=True,
+        name="announce",
+        args=(server, stop, url, api_key, emulator),
+    )
     announcer.start()
     _freeze_startup_objects()
     try:
@@ -168,8 +173,9 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def _announce_when_started(server: Any, stop: Stop, url: str, api_key: str,
-                           emulator: Emulator) -> None:
+def _announce_when_started(
+    server: Any, stop: Stop, url: str, api_key: str, emulator: Emulator
+) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while not server.started:
         if server.should_exit or stop.requested.is_set() or time.monotonic() > deadline:
@@ -182,10 +188,16 @@ def _announce_when_started(server: Any, stop: Stop, url: str, api_key: str,
 def write_dev_env(path: Path, url: str, api_key: str, emulator: Emulator) -> None:
     """Lines for `set -a; . .engram/dev.env`, so the admin CLI and curl use this stack. The
     credentials are the emulator's fake ones, never whatever real ones the shell had."""
-    values = {"ENGRAM_URL": url, "ENGRAM_API_KEY": api_key, "AWS_ENDPOINT_URL": emulator.endpoint,
-              "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-              "AWS_DEFAULT_REGION": emulator.region, "AWS_REGION": emulator.region,
-              **function_environment(emulator.resources)}
+    values = {
+        "ENGRAM_URL": url,
+        "ENGRAM_API_KEY": api_key,
+        "AWS_ENDPOINT_URL": emulator.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": emulator.region,
+        "AWS_REGION": emulator.region,
+        **function_environment(emulator.resources),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     header = "# Written by `make dev`; valid while it runs (its data is in memory).\n"
     path.write_text(header + "".join(f"{k}={v}\n" for k, v in values.items()))

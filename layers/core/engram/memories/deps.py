@@ -20,8 +20,14 @@ from engram.sessions.repository import SessionRepository
 
 def get_memory_service(who: PrincipalDep) -> MemoryService:
     table, clock = aws.table(), get_clock()
-    return MemoryService(MemoryRepository(table), get_queues(), EventFeed(table, clock), clock,
-                         sessions=SessionRepository(table), agent_id=who.agent_id)
+    return MemoryService(
+        MemoryRepository(table),
+        get_queues(),
+        EventFeed(table, clock),
+        clock,
+        sessions=SessionRepository(table),
+        agent_id=who.agent_id,
+    )
 
 
 MemoryServiceDep = Annotated[MemoryService, Depends(get_memory_service)]

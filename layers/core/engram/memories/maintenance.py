@@ -27,18 +27,32 @@ class MaintenanceReport:
 
 
 class Maintenance:
-    def __init__(self, repo: MemoryRepository, enqueue_sync: Callable[[str, str], None],
-                 clock: Clock, sessions: SessionRepository | None = None) -> None:
+    def __init__(
+        self,
+        repo: MemoryRepository,
+        enqueue_sync: Callable[[str, str], None],
+        clock: Clock,
+        sessions: SessionRepository | None = None,
+    ) -> None:
         self._repo = repo
         self._sessions = sessions
         self._enqueue_sync = enqueue_sync
         self._clock = clock
 
     def run(self) -> MaintenanceReport:
-        report = MaintenanceReport(requeued=self.requeue_pending(), purged=self.purge_expired(),
-                                   purged_sessions=self.purge_expired_sessions())
-        logger.info("maintenance done", extra={"requeued": report.requeued, "purged": report.purged,
-                                               "purged_sessions": report.purged_sessions})
+        report = MaintenanceReport(
+            requeued=self.requeue_pending(),
+            purged=self.purge_expired(),
+            purged_sessions=self.purge_expired_sessions(),
+        )
+        logger.info(
+            "maintenance done",
+            extra={
+                "requeued": report.requeued,
+                "purged": report.purged,
+                "purged_sessions": report.purged_sessions,
+            },
+        )
         return report
 
     def requeue_pending(self) -> int:
@@ -66,8 +80,12 @@ class Maintenance:
         due = self._repo.maintenance_ids(keys.MAINT_PURGE_SESSIONS, now, BATCH)
         return sum(self._sessions.purge(ws, session_id, now) for ws, session_id in due)
 
-    def reindex(self, sync: Callable[[str, str], object], workspace_id: str | None = None,
-                progress: Callable[[int], None] | None = None) -> int:
+    def reindex(
+        self,
+        sync: Callable[[str, str], object],
+        workspace_id: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
         """Rebuilds index documents from the table (stored vectors are reused; only changed
         text is embedded again). `sync` is IndexSync.sync or a queueing stand-in."""
         done = 0

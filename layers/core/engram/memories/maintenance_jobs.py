@@ -19,8 +19,9 @@ from engram.sessions.repository import SessionRepository
 def build_maintenance() -> Maintenance:
     table, clock = aws.table(), get_clock()
     memories = MemoryService(MemoryRepository(table), get_queues(), EventFeed(table, clock), clock)
-    return Maintenance(MemoryRepository(table), memories.enqueue_sync, clock,
-                       SessionRepository(table))
+    return Maintenance(
+        MemoryRepository(table), memories.enqueue_sync, clock, SessionRepository(table)
+    )
 
 
 def reindex(workspace_id: str | None = None, progress: Callable[[int], None] | None = None) -> int:

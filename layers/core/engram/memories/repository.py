@@ -64,14 +64,20 @@ def _embedding_update(write: EmbeddingWrite) -> dict[str, Any]:
     return {
         "Key": keys.memory_key(memory.memory_id),
         "UpdateExpression": "SET embedding = :v, embedding_model = :m, embedded_hash = :h, "
-                            "embedding_status = :ready, embedding_generated_at = :now, "
-                            "embedding_error = :none REMOVE GSI4PK, GSI4SK",
+        "embedding_status = :ready, embedding_generated_at = :now, "
+        "embedding_error = :none REMOVE GSI4PK, GSI4SK",
         "ConditionExpression": "content_hash = :c AND workspace_id = :ws "
-                               "AND attribute_not_exists(deleted_at)",
+        "AND attribute_not_exists(deleted_at)",
         "ExpressionAttributeValues": {
-            ":v": write.vector, ":m": write.model, ":h": write.embedded_hash, ":ready": "ready",
-            ":now": write.now, ":none": None, ":c": write.stored.content_hash,
-            ":ws": memory.workspace_id},
+            ":v": write.vector,
+            ":m": write.model,
+            ":h": write.embedded_hash,
+            ":ready": "ready",
+            ":now": write.now,
+            ":none": None,
+            ":c": write.stored.content_hash,
+            ":ws": memory.workspace_id,
+        },
     }
 
 
@@ -92,26 +98,41 @@ class MemoryRepository:
 
     # writes -------------------------------------------------------------------------------
 
-    def add_many(self, memories: Sequence[tuple[Memory, str, str | None]],
-                 also: Sequence[dict[str, Any]] = ()) -> None:
+    def add_many(
+        self,
+        memories: Sequence[tuple[Memory, str, str | None]],
+        also: Sequence[dict[str, Any]] = (),
+    ) -> None:
         """(memory, content_hash, search_text) items, all or none: one transaction of up to
         100 puts (DynamoDB's limit, and the API's batch limit). The workspace's live-memory
         count, and `also` (items that exist exactly when the memories do: their events), go
         in the same transaction when they fit, else right after it."""
-        puts = [{"Put": {"TableName": self._table.name, "Item": to_dynamo(self._item(m, h, t)),
-                         "ConditionExpression": "attribute_not_exists(PK)"}}
-                for m, h, t in memories]
+        puts = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": to_dynamo(self._item(m, h, t)),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+            for m, h, t in memories
+        ]
         by_workspace: dict[str, int] = {}
         for memory, _, _ in memories:
             by_workspace[memory.workspace_id] = by_workspace.get(memory.workspace_id, 0) + 1
-        counts = [{"Update": {"TableName": self._table.name, **self._count_update(w, n)}}
-                  for w, n in by_workspace.items()]
+        counts = [
+            {"Update": {"TableName": self._table.name, **self._count_update(w, n)}}
+            for w, n in by_workspace.items()
+        ]
         extra = [{"Put": {"TableName": self._table.name, "Item": item}} for item in also]
         counts_inside = len(puts) + len(counts) <= TRANSACTION_LIMIT
         extra_inside = counts_inside and len(puts) + len(counts) + len(extra) <= TRANSACTION_LIMIT
         with conflict_on_condition("A memory with that id already exists."):
             self._table.meta.client.transact_write_items(
-                TransactItems=puts + (counts if counts_inside else []) + (extra if extra_inside else []))
+                TransactItems=puts
+                + (counts if counts_inside else [])
+                + (extra if extra_inside else [])
+            )
         if not counts_inside:
             for workspace_id, count in by_workspace.items():
                 self._count(workspace_id, count)
@@ -122,38 +143,63 @@ class MemoryRepository:
         """Removes what add_many wrote with `also` (the undo of a write)."""
         delete_all(self._table, items)
 
-    def update(self, workspace_id: str, memory_id: str, changes: dict[str, Any],
-               remove: Iterable[str] = (), condition: Any = None) -> Memory:
+    def update(
+        self,
+        workspace_id: str,
+        memory_id: str,
+        changes: dict[str, Any],
+        remove: Iterable[str] = (),
+        condition: Any = None,
+    ) -> Memory:
         """Sets `changes` on a live memory of this workspace; 404 otherwise."""
         base = attr("workspace_id").eq(workspace_id) & attr("deleted_at").not_exists()
-        return self._update(workspace_id, memory_id, changes, remove,
-                            base if condition is None else base & condition)
+        return self._update(
+            workspace_id,
+            memory_id,
+            changes,
+            remove,
+            base if condition is None else base & condition,
+        )
 
-    def soft_delete(self, workspace_id: str, memory_id: str, now: str, until: str,
-                    ttl: int) -> Memory:
-        changes = {"deleted_at": now, "restorable_until": until, "ttl": ttl,
-                   "GSI3SK": keys.stamped(now, memory_id), "GSI4PK": keys.MAINT_PURGE,
-                   "GSI4SK": keys.stamped(until, memory_id)}
+    def soft_delete(
+        self, workspace_id: str, memory_id: str, now: str, until: str, ttl: int
+    ) -> Memory:
+        changes = {
+            "deleted_at": now,
+            "restorable_until": until,
+            "ttl": ttl,
+            "GSI3SK": keys.stamped(now, memory_id),
+            "GSI4PK": keys.MAINT_PURGE,
+            "GSI4SK": keys.stamped(until, memory_id),
+        }
         memory = self.update(workspace_id, memory_id, changes)
         self._count(workspace_id, -1)
         return memory
 
     def restore(self, workspace_id: str, memory_id: str, now: str) -> Memory:
-        condition = (attr("workspace_id").eq(workspace_id) & attr("deleted_at").exists()
-                     & attr("restorable_until").gt(now))
-        memory = self._update(workspace_id, memory_id,
-                              {"updated_at": now, "GSI3SK": keys.stamped(now, memory_id)},
-                              ("deleted_at", "restorable_until", "ttl", "GSI4PK", "GSI4SK"),
-                              condition, conflict="Memory {id} is not deleted or its restore "
-                                                  "window has passed.")
+        condition = (
+            attr("workspace_id").eq(workspace_id)
+            & attr("deleted_at").exists()
+            & attr("restorable_until").gt(now)
+        )
+        memory = self._update(
+            workspace_id,
+            memory_id,
+            {"updated_at": now, "GSI3SK": keys.stamped(now, memory_id)},
+            ("deleted_at", "restorable_until", "ttl", "GSI4PK", "GSI4SK"),
+            condition,
+            conflict="Memory {id} is not deleted or its restore window has passed.",
+        )
         self._count(workspace_id, 1)
         return memory
 
     def hard_delete(self, workspace_id: str, memory_id: str) -> Memory:
         try:
             response = self._table.delete_item(
-                Key=keys.memory_key(memory_id), ConditionExpression=attr("workspace_id").eq(workspace_id),
-                ReturnValues="ALL_OLD")
+                Key=keys.memory_key(memory_id),
+                ConditionExpression=attr("workspace_id").eq(workspace_id),
+                ReturnValues="ALL_OLD",
+            )
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 raise _not_found(memory_id) from exc
@@ -173,7 +219,7 @@ class MemoryRepository:
         still gets its own answer."""
         answers: list[bool | Exception] = []
         for start in range(0, len(writes), VECTOR_TRANSACTION_SIZE):
-            chunk = writes[start:start + VECTOR_TRANSACTION_SIZE]
+            chunk = writes[start : start + VECTOR_TRANSACTION_SIZE]
             try:
                 self._transact_embeddings(chunk)
             except Exception:
@@ -184,9 +230,16 @@ class MemoryRepository:
 
     def _transact_embeddings(self, writes: Sequence[EmbeddingWrite]) -> None:
         name = self._table.name
-        self._table.meta.client.transact_write_items(TransactItems=[
-            *({"Update": {"TableName": name, **_embedding_update(w)}} for w in writes),
-            *({"Put": {"TableName": name, "Item": w.event}} for w in writes if w.event is not None)])
+        self._table.meta.client.transact_write_items(
+            TransactItems=[
+                *({"Update": {"TableName": name, **_embedding_update(w)}} for w in writes),
+                *(
+                    {"Put": {"TableName": name, "Item": w.event}}
+                    for w in writes
+                    if w.event is not None
+                ),
+            ]
+        )
 
     def _set_one_by_one(self, writes: Sequence[EmbeddingWrite]) -> list[bool | Exception]:
         answers: list[bool | Exception] = []
@@ -199,7 +252,10 @@ class MemoryRepository:
 
     def _set_one(self, write: EmbeddingWrite) -> bool:
         if write.event is None:
-            return conditional_write(lambda: self._table.update_item(**_embedding_update(write))) is not None
+            return (
+                conditional_write(lambda: self._table.update_item(**_embedding_update(write)))
+                is not None
+            )
         try:
             self._transact_embeddings([write])
         except Exception as exc:
@@ -211,21 +267,28 @@ class MemoryRepository:
 
     def set_embedding_failed(self, memory_id: str, content_hash: str, reason: str) -> None:
         """Only while the content is still the one that failed (and the memory is live)."""
-        conditional_write(lambda: self._table.update_item(
-            Key=keys.memory_key(memory_id),
-            UpdateExpression="SET embedding_status = :failed, embedding_error = :why "
-                             "REMOVE GSI4PK, GSI4SK",
-            ConditionExpression="content_hash = :c AND attribute_not_exists(deleted_at)",
-            ExpressionAttributeValues={":failed": "failed", ":why": reason[:1000],
-                                       ":c": content_hash}))
+        conditional_write(
+            lambda: self._table.update_item(
+                Key=keys.memory_key(memory_id),
+                UpdateExpression="SET embedding_status = :failed, embedding_error = :why "
+                "REMOVE GSI4PK, GSI4SK",
+                ConditionExpression="content_hash = :c AND attribute_not_exists(deleted_at)",
+                ExpressionAttributeValues={
+                    ":failed": "failed",
+                    ":why": reason[:1000],
+                    ":c": content_hash,
+                },
+            )
+        )
 
     # reads --------------------------------------------------------------------------------
 
     def get(self, workspace_id: str, memory_id: str, include_deleted: bool = False) -> Memory:
         return self.get_stored(workspace_id, memory_id, include_deleted).memory
 
-    def get_stored(self, workspace_id: str | None, memory_id: str,
-                   include_deleted: bool = True) -> StoredMemory:
+    def get_stored(
+        self, workspace_id: str | None, memory_id: str, include_deleted: bool = True
+    ) -> StoredMemory:
         """`workspace_id=None` is for workers, which trust the id from their own queue."""
         item = self._table.get_item(Key=keys.memory_key(memory_id), ConsistentRead=True).get("Item")
         if not item or (workspace_id is not None and item.get("workspace_id") != workspace_id):
@@ -236,23 +299,34 @@ class MemoryRepository:
 
     def get_many(self, workspace_id: str, memory_ids: Sequence[str]) -> dict[str, Memory]:
         """Live memories of this workspace among `memory_ids` (search's re-check)."""
-        return {item["memory_id"]: _memory(item) for item in self._batch_get(memory_ids)
-                if item.get("workspace_id") == workspace_id and not item.get("deleted_at")}
+        return {
+            item["memory_id"]: _memory(item)
+            for item in self._batch_get(memory_ids)
+            if item.get("workspace_id") == workspace_id and not item.get("deleted_at")
+        }
 
     def get_stored_many(self, memory_ids: Sequence[str]) -> dict[str, StoredMemory]:
         """get_stored for many ids, any workspace, deleted included (the embed worker's
         batch read; it checks the workspace itself). Strongly consistent, as get_stored."""
-        return {item["memory_id"]: _stored(item)
-                for item in self._batch_get(memory_ids, consistent=True)}
+        return {
+            item["memory_id"]: _stored(item)
+            for item in self._batch_get(memory_ids, consistent=True)
+        }
 
-    def _batch_get(self, memory_ids: Sequence[str], consistent: bool = False) -> list[dict[str, Any]]:
+    def _batch_get(
+        self, memory_ids: Sequence[str], consistent: bool = False
+    ) -> list[dict[str, Any]]:
         """BatchGetItem, 100 keys a call. Keys still unprocessed after a bounded number of
         retries are read one by one, so a missing item always means it does not exist."""
         found: list[dict[str, Any]] = []
         unique = list(dict.fromkeys(memory_ids))
         for start in range(0, len(unique), 100):
-            request = {self._table.name: {"Keys": [keys.memory_key(m) for m in unique[start:start + 100]],
-                                          "ConsistentRead": consistent}}
+            request = {
+                self._table.name: {
+                    "Keys": [keys.memory_key(m) for m in unique[start : start + 100]],
+                    "ConsistentRead": consistent,
+                }
+            }
             for _ in range(5):
                 response = self._table.meta.client.batch_get_item(RequestItems=request)
                 found += response["Responses"].get(self._table.name, [])
@@ -265,26 +339,42 @@ class MemoryRepository:
                     found.append(item)
         return [item for item in found if item.get("type") == "Memory"]
 
-    def list(self, workspace_id: str, filters: MemoryFilters, limit: int,
-             cursor: str | None) -> Page:
+    def list(
+        self, workspace_id: str, filters: MemoryFilters, limit: int, cursor: str | None
+    ) -> Page:
         if filters.session_id:
             index, partition = "GSI2", keys.memories_by_session(workspace_id, filters.session_id)
             key_attrs = keys.GSI2_KEY_ATTRS
         else:
             index, partition = "GSI1", keys.memories_by_workspace(workspace_id)
             key_attrs = keys.GSI1_KEY_ATTRS
-        page = query_page(self._table, index=index, key_attrs=key_attrs,
-                          partition_attr=f"{index}PK", partition_value=partition, limit=limit,
-                          cursor=cursor,
-                          filter_expression=_filter(filters))
+        page = query_page(
+            self._table,
+            index=index,
+            key_attrs=key_attrs,
+            partition_attr=f"{index}PK",
+            partition_value=partition,
+            limit=limit,
+            cursor=cursor,
+            filter_expression=_filter(filters),
+        )
         return Page([_memory(i) for i in page.items], page.next_cursor)
 
-    def session_memories(self, workspace_id: str, session_id: str, oldest_first: bool = True,
-                         include_deleted: bool = False, limit: int | None = None) -> list[Memory]:
+    def session_memories(
+        self,
+        workspace_id: str,
+        session_id: str,
+        oldest_first: bool = True,
+        include_deleted: bool = False,
+        limit: int | None = None,
+    ) -> list[Memory]:
         """A session's memories in time order (all of them unless `limit`)."""
         condition = key("GSI2PK").eq(keys.memories_by_session(workspace_id, session_id))
-        kwargs: dict[str, Any] = {"IndexName": "GSI2", "KeyConditionExpression": condition,
-                                  "ScanIndexForward": oldest_first}
+        kwargs: dict[str, Any] = {
+            "IndexName": "GSI2",
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": oldest_first,
+        }
         if not include_deleted:
             kwargs["FilterExpression"] = attr("deleted_at").not_exists()
         return [_memory(i) for i in self._query_all(kwargs, limit)]
@@ -292,7 +382,8 @@ class MemoryRepository:
     def changes(self, workspace_id: str, from_time: str, to_time: str, limit: int) -> list[Memory]:
         """Memories whose last change falls in [from_time, to_time], oldest change first."""
         condition = key("GSI3PK").eq(keys.memory_changes(workspace_id)) & key("GSI3SK").between(
-            from_time, to_time + "\uffff")
+            from_time, to_time + "\uffff"
+        )
         kwargs = {"IndexName": "GSI3", "KeyConditionExpression": condition}
         return [_memory(i) for i in self._query_all(kwargs, limit)]
 
@@ -302,8 +393,10 @@ class MemoryRepository:
         is before `before`."""
         condition = key("GSI4PK").eq(kind) & key("GSI4SK").lt(before)
         kwargs = {"IndexName": "GSI4", "KeyConditionExpression": condition}
-        return [(item["workspace_id"], item["PK"].split("#", 1)[1])
-                for item in self._query_all(kwargs, limit)]
+        return [
+            (item["workspace_id"], item["PK"].split("#", 1)[1])
+            for item in self._query_all(kwargs, limit)
+        ]
 
     def purge(self, workspace_id: str, memory_id: str, now: str) -> bool:
         """Removes a soft-deleted memory whose restore window has passed."""
@@ -315,7 +408,10 @@ class MemoryRepository:
         if workspace_id:
             kwargs: dict[str, Any] = {
                 "IndexName": "GSI1",
-                "KeyConditionExpression": key("GSI1PK").eq(keys.memories_by_workspace(workspace_id))}
+                "KeyConditionExpression": key("GSI1PK").eq(
+                    keys.memories_by_workspace(workspace_id)
+                ),
+            }
             operation = self._table.query
         else:
             kwargs = {"FilterExpression": attr("type").eq("Memory")}
@@ -346,17 +442,28 @@ class MemoryRepository:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return items[:limit] if limit else items
 
-    def _update(self, workspace_id: str, memory_id: str, changes: dict[str, Any],
-                remove: Iterable[str], condition: Any, conflict: str | None = None) -> Memory:
+    def _update(
+        self,
+        workspace_id: str,
+        memory_id: str,
+        changes: dict[str, Any],
+        remove: Iterable[str],
+        condition: Any,
+        conflict: str | None = None,
+    ) -> Memory:
         names = {f"#u{i}": k for i, k in enumerate([*changes, *remove])}
         values = {f":u{i}": to_dynamo(v) for i, v in enumerate(changes.values())}
         expression = "SET " + ", ".join(f"#u{i} = :u{i}" for i in range(len(changes)))
         removed = [f"#u{i}" for i in range(len(changes), len(names))]
         if removed:
             expression += " REMOVE " + ", ".join(removed)
-        kwargs: dict[str, Any] = {"Key": keys.memory_key(memory_id), "UpdateExpression": expression,
-                                  "ExpressionAttributeNames": names, "ConditionExpression": condition,
-                                  "ReturnValues": "ALL_NEW"}
+        kwargs: dict[str, Any] = {
+            "Key": keys.memory_key(memory_id),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ConditionExpression": condition,
+            "ReturnValues": "ALL_NEW",
+        }
         if values:
             kwargs["ExpressionAttributeValues"] = values
         try:
@@ -374,17 +481,27 @@ class MemoryRepository:
 
     @staticmethod
     def _count_update(workspace_id: str, delta: int) -> dict[str, Any]:
-        return {"Key": keys.workspace_key(workspace_id), "UpdateExpression": "ADD memory_count :n",
-                "ExpressionAttributeValues": {":n": delta}}
+        return {
+            "Key": keys.workspace_key(workspace_id),
+            "UpdateExpression": "ADD memory_count :n",
+            "ExpressionAttributeValues": {":n": delta},
+        }
 
     @staticmethod
     def _item(memory: Memory, content_hash: str, search_text: str | None) -> dict[str, Any]:
         stamp = keys.stamped(memory.created_at, memory.memory_id)
-        item = {**keys.memory_key(memory.memory_id), "type": "Memory",
-                "GSI1PK": keys.memories_by_workspace(memory.workspace_id), "GSI1SK": stamp,
-                "GSI3PK": keys.memory_changes(memory.workspace_id), "GSI3SK": stamp,
-                "GSI4PK": keys.MAINT_PENDING, "GSI4SK": stamp,
-                "content_hash": content_hash, **memory.model_dump(exclude_none=True)}
+        item = {
+            **keys.memory_key(memory.memory_id),
+            "type": "Memory",
+            "GSI1PK": keys.memories_by_workspace(memory.workspace_id),
+            "GSI1SK": stamp,
+            "GSI3PK": keys.memory_changes(memory.workspace_id),
+            "GSI3SK": stamp,
+            "GSI4PK": keys.MAINT_PENDING,
+            "GSI4SK": stamp,
+            "content_hash": content_hash,
+            **memory.model_dump(exclude_none=True),
+        }
         if search_text is not None:
             item["search_text"] = search_text
         if memory.session_id:
@@ -394,8 +511,11 @@ class MemoryRepository:
 
 
 def _filter(filters: MemoryFilters) -> Any:
-    parts = [attr(name).eq(getattr(filters, name))
-             for name in ("memory_type", "user_id", "agent_id") if getattr(filters, name)]
+    parts = [
+        attr(name).eq(getattr(filters, name))
+        for name in ("memory_type", "user_id", "agent_id")
+        if getattr(filters, name)
+    ]
     if filters.tag:
         parts.append(attr("tags").contains(filters.tag))
     if filters.memory_types:
@@ -415,8 +535,12 @@ def _memory(item: dict[str, Any]) -> Memory:
 
 def _stored(item: dict[str, Any]) -> StoredMemory:
     vector = item.get("embedding")
-    return StoredMemory(memory=_memory(item), content_hash=item.get("content_hash", ""),
-                        embedded_hash=item.get("embedded_hash"),
-                        embedding=bytes(vector.value if hasattr(vector, "value") else vector)
-                        if vector is not None else None,
-                        search_text=item.get("search_text"))
+    return StoredMemory(
+        memory=_memory(item),
+        content_hash=item.get("content_hash", ""),
+        embedded_hash=item.get("embedded_hash"),
+        embedding=bytes(vector.value if hasattr(vector, "value") else vector)
+        if vector is not None
+        else None,
+        search_text=item.get("search_text"),
+    )

@@ -59,12 +59,29 @@ class MemoryDiff(BaseModel):
     count: int
 
 
-@router.post("/v1/memories", status_code=201, response_model=Memory | MemoryBatch,
-             openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                 "schema": {"anyOf": [{"$ref": "#/components/schemas/MemoryCreate"},
-                                      {"$ref": "#/components/schemas/MemoryBatchCreate"}]}}}}})
-def create_memories(body: Annotated[Any, Body()], who: PrincipalDep,
-                    svc: MemoryServiceDep) -> Memory | MemoryBatch:
+@router.post(
+    "/v1/memories",
+    status_code=201,
+    response_model=Memory | MemoryBatch,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/MemoryCreate"},
+                            {"$ref": "#/components/schemas/MemoryBatchCreate"},
+                        ]
+                    }
+                }
+            },
+        }
+    },
+)
+def create_memories(
+    body: Annotated[Any, Body()], who: PrincipalDep, svc: MemoryServiceDep
+) -> Memory | MemoryBatch:
     parsed = parse_one_or_many(body, MemoryCreate, MemoryBatchCreate, "memories")
     if isinstance(parsed, MemoryBatchCreate):
         return MemoryBatch(memories=svc.create(who.workspace_id, parsed.memories))
@@ -84,8 +101,14 @@ def list_memories(
     limit: PageLimit = None,
     cursor: Cursor = None,
 ) -> MemoryList:
-    filters = MemoryFilters(memory_type=memory_type, session_id=session_id, tag=tag,
-                            user_id=user_id, agent_id=agent_id, include_deleted=include_deleted)
+    filters = MemoryFilters(
+        memory_type=memory_type,
+        session_id=session_id,
+        tag=tag,
+        user_id=user_id,
+        agent_id=agent_id,
+        include_deleted=include_deleted,
+    )
     return svc.list(who.workspace_id, filters, page_size(limit), cursor)
 
 
@@ -95,7 +118,9 @@ def _moment(value: str | None, name: str, default: str) -> str:
     try:
         return iso(parse_iso(value))
     except ValueError as exc:
-        raise ValidationFailed(f"{name} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z.") from exc
+        raise ValidationFailed(
+            f"{name} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z."
+        ) from exc
 
 
 @router.get("/v1/memories/diff")
@@ -119,16 +144,18 @@ def get_memory(memory_id: MemoryId, who: PrincipalDep, svc: MemoryServiceDep) ->
 
 
 @router.patch("/v1/memories/{memory_id}")
-def update_memory(memory_id: MemoryId, body: MemoryUpdate, who: PrincipalDep,
-                  svc: MemoryServiceDep) -> Memory:
+def update_memory(
+    memory_id: MemoryId, body: MemoryUpdate, who: PrincipalDep, svc: MemoryServiceDep
+) -> Memory:
     return svc.update(who.workspace_id, memory_id, body)
 
 
 @router.delete("/v1/memories/{memory_id}")
 def delete_memory(memory_id: MemoryId, who: PrincipalDep, svc: MemoryServiceDep) -> DeletedMemory:
     memory = svc.soft_delete(who.workspace_id, memory_id)
-    return DeletedMemory(deleted=True, memory_id=memory_id, soft=True,
-                         restorable_until=memory.restorable_until)
+    return DeletedMemory(
+        deleted=True, memory_id=memory_id, soft=True, restorable_until=memory.restorable_until
+    )
 
 
 @router.post("/v1/memories/{memory_id}/restore")
@@ -145,13 +172,18 @@ def hard_delete_memory(memory_id: MemoryId, who: PrincipalDep, svc: MemoryServic
 @router.get("/v1/memories/{memory_id}/status")
 def memory_status(memory_id: MemoryId, who: PrincipalDep, svc: MemoryServiceDep) -> MemoryStatus:
     memory = svc.get(who.workspace_id, memory_id)
-    return MemoryStatus(memory_id=memory_id, embedding_status=memory.embedding_status,
-                        embedding_generated_at=memory.embedding_generated_at,
-                        embedding_error=memory.embedding_error)
+    return MemoryStatus(
+        memory_id=memory_id,
+        embedding_status=memory.embedding_status,
+        embedding_generated_at=memory.embedding_generated_at,
+        embedding_error=memory.embedding_error,
+    )
 
 
 @router.delete("/v1/sessions/{session_id}/memories")
-def forget_session(session_id: SessionId, who: PrincipalDep,
-                   svc: MemoryServiceDep) -> ForgottenSession:
-    return ForgottenSession(session_id=session_id,
-                            forgotten=svc.forget_session(who.workspace_id, session_id))
+def forget_session(
+    session_id: SessionId, who: PrincipalDep, svc: MemoryServiceDep
+) -> ForgottenSession:
+    return ForgottenSession(
+        session_id=session_id, forgotten=svc.forget_session(who.workspace_id, session_id)
+    )

@@ -49,9 +49,15 @@ def search_text_of(memory: Memory, context: str | None = None) -> str:
 
 
 class MemoryService:
-    def __init__(self, repo: MemoryRepository, queues: Queues, events: Publisher,
-                 clock: Clock, sessions: SessionRepository | None = None,
-                 agent_id: str | None = None) -> None:
+    def __init__(
+        self,
+        repo: MemoryRepository,
+        queues: Queues,
+        events: Publisher,
+        clock: Clock,
+        sessions: SessionRepository | None = None,
+        agent_id: str | None = None,
+    ) -> None:
         """`agent_id`: the caller's key is bound to this agent, so it sees and writes only
         that agent's memories (others are 404, as if they did not exist)."""
         self._repo = repo
@@ -63,9 +69,14 @@ class MemoryService:
 
     # create -------------------------------------------------------------------------------
 
-    def create(self, workspace_id: str, bodies: Sequence[MemoryCreate], source: Source = "api",
-               contexts: Sequence[str | None] | None = None,
-               ids: Sequence[str] | None = None) -> list[Memory]:
+    def create(
+        self,
+        workspace_id: str,
+        bodies: Sequence[MemoryCreate],
+        source: Source = "api",
+        contexts: Sequence[str | None] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> list[Memory]:
         """Stores every memory or none, then queues their embedding. `contexts` gives each
         memory's indexing context (messages pass the message before them)."""
         now = iso(self._clock.now())
@@ -78,13 +89,21 @@ class MemoryService:
                 if body.agent_id not in (None, self._agent_id):
                     raise Forbidden(f"This key is bound to agent '{self._agent_id}'.")
                 fields["agent_id"] = self._agent_id
-            memory = Memory(**fields, memory_id=memory_id, workspace_id=workspace_id,
-                            source=source, token_count=count_tokens(body.content), created_at=now)
+            memory = Memory(
+                **fields,
+                memory_id=memory_id,
+                workspace_id=workspace_id,
+                source=source,
+                token_count=count_tokens(body.content),
+                created_at=now,
+            )
             text = search_text_of(memory, context)
             rows.append((memory, content_hash(text), text))
         memories = [m for m, _, _ in rows]
         # The memory.stored events are written with the memories (one transaction when it fits).
-        stored = self._events.draft("memory.stored", workspace_id, [_event_data(m) for m in memories])
+        stored = self._events.draft(
+            "memory.stored", workspace_id, [_event_data(m) for m in memories]
+        )
         self._repo.add_many(rows, stored.items)
         self._enqueue_or_undo(workspace_id, memories, stored)
         self._events.announce(stored)
@@ -95,14 +114,17 @@ class MemoryService:
         memories (and their events) are removed again, so the client can retry without
         duplicates."""
         try:
-            self._queues.send_many("embed", [_sync_job(workspace_id, m.memory_id) for m in memories])
+            self._queues.send_many(
+                "embed", [_sync_job(workspace_id, m.memory_id) for m in memories]
+            )
         except Exception as exc:
             logger.exception("embed enqueue failed; undoing the write")
             for memory in memories:
                 self._repo.hard_delete(workspace_id, memory.memory_id)
             self._repo.remove_also(stored.items)
-            raise ServiceUnavailable("The embedding queue is unavailable; nothing was stored. "
-                                     "Please retry.") from exc
+            raise ServiceUnavailable(
+                "The embedding queue is unavailable; nothing was stored. Please retry."
+            ) from exc
 
     def enqueue_sync(self, workspace_id: str, memory_id: str) -> None:
         """Asks the embed worker to bring the index in line with the table for one memory."""
@@ -118,17 +140,21 @@ class MemoryService:
             raise NotFound(f"Memory {memory.memory_id} was not found.")
         return memory
 
-    def list(self, workspace_id: str, filters: MemoryFilters, limit: int,
-             cursor: str | None) -> MemoryList:
+    def list(
+        self, workspace_id: str, filters: MemoryFilters, limit: int, cursor: str | None
+    ) -> MemoryList:
         if self._agent_id:
             if filters.agent_id not in (None, self._agent_id):
                 raise Forbidden(f"This key is bound to agent '{self._agent_id}'.")
             filters = replace(filters, agent_id=self._agent_id)
         page = self._repo.list(workspace_id, filters, limit, cursor)
         unfiltered = filters == MemoryFilters()
-        return MemoryList(data=page.items, next_cursor=page.next_cursor,
-                          has_more=page.next_cursor is not None,
-                          count=self._repo.count(workspace_id) if unfiltered else None)
+        return MemoryList(
+            data=page.items,
+            next_cursor=page.next_cursor,
+            has_more=page.next_cursor is not None,
+            count=self._repo.count(workspace_id) if unfiltered else None,
+        )
 
     # change -------------------------------------------------------------------------------
 
@@ -153,20 +179,26 @@ class MemoryService:
             changes["search_text"] = text
             changes["content_hash"] = content_hash(text)
             if changes["content_hash"] != stored.content_hash:
-                changes.update(embedding_status="pending", embedding_error=None,
-                               GSI4PK=keys.MAINT_PENDING, GSI4SK=keys.stamped(now, memory_id))
+                changes.update(
+                    embedding_status="pending",
+                    embedding_error=None,
+                    GSI4PK=keys.MAINT_PENDING,
+                    GSI4SK=keys.stamped(now, memory_id),
+                )
         memory = self._repo.update(workspace_id, memory_id, changes)
         self.enqueue_sync(workspace_id, memory_id)  # index filters (tags, metadata) follow too
-        self._events.publish("memory.updated", workspace_id,
-                             {**_event_data(memory), "changed": sorted(given)})
+        self._events.publish(
+            "memory.updated", workspace_id, {**_event_data(memory), "changed": sorted(given)}
+        )
         return memory
 
     def soft_delete(self, workspace_id: str, memory_id: str) -> Memory:
         self.get(workspace_id, memory_id)  # an agent never changes, so checking first is safe
         now = self._clock.now()
         until = now + timedelta(days=get_settings().soft_delete_days)
-        memory = self._repo.soft_delete(workspace_id, memory_id, iso(now), iso(until),
-                                        int(until.timestamp()))
+        memory = self._repo.soft_delete(
+            workspace_id, memory_id, iso(now), iso(until), int(until.timestamp())
+        )
         self.enqueue_sync(workspace_id, memory_id)
         self._events.publish("memory.deleted", workspace_id, {**_event_data(memory), "soft": True})
         return memory
@@ -175,8 +207,9 @@ class MemoryService:
         self.get(workspace_id, memory_id, include_deleted=True)
         memory = self._repo.restore(workspace_id, memory_id, iso(self._clock.now()))
         self.enqueue_sync(workspace_id, memory_id)
-        self._events.publish("memory.updated", workspace_id,
-                             {**_event_data(memory), "changed": ["restored"]})
+        self._events.publish(
+            "memory.updated", workspace_id, {**_event_data(memory), "changed": ["restored"]}
+        )
         return memory
 
     def hard_delete(self, workspace_id: str, memory_id: str) -> None:
@@ -191,14 +224,18 @@ class MemoryService:
             session = self._sessions.get(workspace_id, session_id)  # 404 unless it is ours
             if self._agent_id and session.agent_id != self._agent_id:
                 raise NotFound(f"Session {session_id} was not found.")
-        memories = [m for m in self._repo.session_memories(workspace_id, session_id)
-                    if not self._agent_id or m.agent_id == self._agent_id]
+        memories = [
+            m
+            for m in self._repo.session_memories(workspace_id, session_id)
+            if not self._agent_id or m.agent_id == self._agent_id
+        ]
         for memory in memories:
             self.soft_delete(workspace_id, memory.memory_id)
         return len(memories)
 
-    def diff(self, workspace_id: str, from_time: str, to_time: str, session_id: str | None,
-             limit: int) -> dict[str, Any]:
+    def diff(
+        self, workspace_id: str, from_time: str, to_time: str, session_id: str | None, limit: int
+    ) -> dict[str, Any]:
         if parse_iso(from_time) > parse_iso(to_time):
             raise ValidationFailed("from_time must not be after to_time.")
         added, updated, deleted = [], [], []
@@ -213,22 +250,31 @@ class MemoryService:
                 added.append(memory)  # new to the caller, even if also edited in the period
             else:
                 updated.append(memory)
-        return {"added": added, "updated": updated, "deleted": deleted,
-                "period": {"from_time": from_time, "to_time": to_time},
-                "count": len(added) + len(updated) + len(deleted)}
+        return {
+            "added": added,
+            "updated": updated,
+            "deleted": deleted,
+            "period": {"from_time": from_time, "to_time": to_time},
+            "count": len(added) + len(updated) + len(deleted),
+        }
 
     @staticmethod
     def _check_metadata(metadata: dict[str, Any]) -> None:
         limit = get_settings().max_metadata_bytes
         size = metadata_size(metadata)
         if size > limit:
-            raise ValidationFailed(f"The merged metadata is {size} bytes as JSON; the limit is "
-                                   f"{limit}.")
+            raise ValidationFailed(
+                f"The merged metadata is {size} bytes as JSON; the limit is {limit}."
+            )
 
 
 def _event_data(memory: Memory) -> dict[str, Any]:
-    return {"memory_id": memory.memory_id, "memory_type": memory.memory_type,
-            "session_id": memory.session_id, "source": memory.source}
+    return {
+        "memory_id": memory.memory_id,
+        "memory_type": memory.memory_type,
+        "session_id": memory.session_id,
+        "source": memory.source,
+    }
 
 
 def _sync_job(workspace_id: str, memory_id: str) -> dict[str, str]:

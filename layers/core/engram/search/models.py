@@ -39,8 +39,9 @@ class Weights(_Request):
     def _sums_to_one(self) -> Weights:
         total = self.semantic + self.keyword + self.recency
         if abs(total - 1.0) > WEIGHT_TOLERANCE:
-            raise ValueError(f"weights must sum to 1.0 (±{WEIGHT_TOLERANCE}); these sum to "
-                             f"{total:.4g}")
+            raise ValueError(
+                f"weights must sum to 1.0 (±{WEIGHT_TOLERANCE}); these sum to {total:.4g}"
+            )
         return self
 
 
@@ -114,11 +115,15 @@ class SearchRequest(_Request):
         return SearchFilters(
             session_id=self.session_id,
             memory_types=tuple(self.memory_types) if self.memory_types else None,
-            role=self.role, tags=tuple(self.tags),
+            role=self.role,
+            tags=tuple(self.tags),
             tag_filters=tuple(TagFilter(t.key, t.op, t.value) for t in self.tag_filters),
-            metadata=dict(self.filters), user_id=self.user_id,
+            metadata=dict(self.filters),
+            user_id=self.user_id,
             agent_id=agent_id or self.agent_id,
-            from_time=self.from_time, to_time=self.to_time)
+            from_time=self.from_time,
+            to_time=self.to_time,
+        )
 
 
 class LegScores(BaseModel):

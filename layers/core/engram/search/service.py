@@ -55,8 +55,9 @@ def mode_weights(mode: str, given: Weights | None) -> Weights:
     weights = given or DEFAULT_WEIGHTS
     if mode == "hybrid":
         return weights
-    return Weights.model_construct(**{"semantic": 0.0, "keyword": 0.0, mode: 1.0 - weights.recency,
-                                      "recency": weights.recency})
+    return Weights.model_construct(
+        **{"semantic": 0.0, "keyword": 0.0, mode: 1.0 - weights.recency, "recency": weights.recency}
+    )
 
 
 def legs_of(mode: str) -> tuple[str, ...]:
@@ -71,9 +72,15 @@ class Scored:
 
 
 class SearchService:
-    def __init__(self, index: SearchIndex, embedder: Embedder | Callable[[], Embedder],
-                 repo: MemoryRepository, clock: Clock, half_life_days: float | None = None,
-                 candidates_factor: int | None = None) -> None:
+    def __init__(
+        self,
+        index: SearchIndex,
+        embedder: Embedder | Callable[[], Embedder],
+        repo: MemoryRepository,
+        clock: Clock,
+        half_life_days: float | None = None,
+        candidates_factor: int | None = None,
+    ) -> None:
         settings = get_settings()
         self._index = index
         self._embedder = embedder  # or a factory, so keyword and listing never load a model
@@ -82,8 +89,9 @@ class SearchService:
         self._half_life = half_life_days or settings.recency_half_life_days
         self._factor = candidates_factor or settings.search_candidates_factor
 
-    def search(self, workspace_id: str, request: SearchRequest,
-               agent_id: str | None = None) -> SearchResponse:
+    def search(
+        self, workspace_id: str, request: SearchRequest, agent_id: str | None = None
+    ) -> SearchResponse:
         """`agent_id`: an agent-bound key's agent, which narrows every search."""
         started = time.perf_counter()
         filters = request.index_filters(agent_id)
@@ -94,40 +102,43 @@ class SearchService:
             ranked = self._listing(workspace_id, filters, k)
         if request.min_score is not None:
             ranked = [s for s in ranked if s.score >= request.min_score]
-        page = ranked[request.offset:request.offset + request.limit]
+        page = ranked[request.offset : request.offset + request.limit]
         elapsed = (time.perf_counter() - started) * 1000
-        return SearchResponse(results=[_result(s) for s in page], total=len(ranked),
-                              query_time_ms=round(elapsed, 2))
+        return SearchResponse(
+            results=[_result(s) for s in page], total=len(ranked), query_time_ms=round(elapsed, 2)
+        )
 
     # ranking ------------------------------------------------------------------------------
 
-    def _ranked(self, workspace_id: str, request: SearchRequest, filters: SearchFilters,
-                k: int) -> list[Scored]:
+    def _ranked(
+        self, workspace_id: str, request: SearchRequest, filters: SearchFilters, k: int
+    ) -> list[Scored]:
         weights = mode_weights(request.search_mode, request.weights)
-        legs = {leg: min_max(self._leg(leg, workspace_id, request.text, filters, k))
-                for leg in legs_of(request.search_mode)}
+        legs = {
+            leg: min_max(self._leg(leg, workspace_id, request.text, filters, k))
+            for leg in legs_of(request.search_mode)
+        }
         candidates = [m for leg in legs.values() for m in leg]
         live = self._repo.get_many(workspace_id, candidates)  # deleted or missing: dropped
         scored = [self._fuse(memory, legs, weights) for memory in live.values()]
-        return sorted(scored, key=lambda s: (-s.score, _newest_first(s.memory),
-                                             s.memory.memory_id))
+        return sorted(scored, key=lambda s: (-s.score, _newest_first(s.memory), s.memory.memory_id))
 
-    def _leg(self, leg: str, workspace_id: str, text: str, filters: SearchFilters,
-             k: int) -> list[Hit]:
+    def _leg(
+        self, leg: str, workspace_id: str, text: str, filters: SearchFilters, k: int
+    ) -> list[Hit]:
         if leg == "keyword":
             return self._index.bm25(workspace_id, text, filters, k)
         vector = embed_one(self._model(), text)
         return self._index.knn(workspace_id, vector.tolist(), filters, k)
 
-    def _fuse(self, memory: Memory, legs: dict[str, dict[str, float]],
-              weights: Weights) -> Scored:
+    def _fuse(self, memory: Memory, legs: dict[str, dict[str, float]], weights: Weights) -> Scored:
         semantic = legs.get("semantic", {}).get(memory.memory_id, 0.0)
         keyword = legs.get("keyword", {}).get(memory.memory_id, 0.0)
         recency = self._recency(memory)
-        score = (weights.semantic * semantic + weights.keyword * keyword
-                 + weights.recency * recency)
-        return Scored(memory, _unit(score), LegScores(semantic=semantic, keyword=keyword,
-                                                      recency=recency))
+        score = weights.semantic * semantic + weights.keyword * keyword + weights.recency * recency
+        return Scored(
+            memory, _unit(score), LegScores(semantic=semantic, keyword=keyword, recency=recency)
+        )
 
     def _listing(self, workspace_id: str, filters: SearchFilters, k: int) -> list[Scored]:
         """No query: matching memories newest first, scored by recency alone."""
@@ -160,10 +171,17 @@ def _newest_first(memory: Memory) -> float:
 
 def _result(scored: Scored) -> SearchResult:
     m = scored.memory
-    return SearchResult(memory_id=m.memory_id, content=m.content, memory_type=m.memory_type,
-                        role=m.role, score=round(scored.score, 6),
-                        scores=LegScores(**{k: round(v, 6)
-                                            for k, v in scored.scores.model_dump().items()}),
-                        created_at=m.created_at, tags=m.tags, metadata=m.metadata,
-                        session_id=m.session_id, title=m.title,
-                        importance_score=m.importance_score)
+    return SearchResult(
+        memory_id=m.memory_id,
+        content=m.content,
+        memory_type=m.memory_type,
+        role=m.role,
+        score=round(scored.score, 6),
+        scores=LegScores(**{k: round(v, 6) for k, v in scored.scores.model_dump().items()}),
+        created_at=m.created_at,
+        tags=m.tags,
+        metadata=m.metadata,
+        session_id=m.session_id,
+        title=m.title,
+        importance_score=m.importance_score,
+    )

@@ -27,12 +27,23 @@ from engram.search.index import IndexDocument, SearchIndex
 
 def to_document(memory: Memory, vector: np.ndarray, search_text: str | None) -> IndexDocument:
     return IndexDocument(
-        memory_id=memory.memory_id, workspace_id=memory.workspace_id, content=memory.content,
-        embedding=vector.tolist(), memory_type=memory.memory_type, session_id=memory.session_id,
-        role=memory.role, title=memory.title, tags=tuple(memory.tags), metadata=memory.metadata,
-        user_id=memory.user_id, agent_id=memory.agent_id, source=memory.source,
-        importance_score=memory.importance_score, created_at=parse_iso(memory.created_at),
-        search_text=search_text)
+        memory_id=memory.memory_id,
+        workspace_id=memory.workspace_id,
+        content=memory.content,
+        embedding=vector.tolist(),
+        memory_type=memory.memory_type,
+        session_id=memory.session_id,
+        role=memory.role,
+        title=memory.title,
+        tags=tuple(memory.tags),
+        metadata=memory.metadata,
+        user_id=memory.user_id,
+        agent_id=memory.agent_id,
+        source=memory.source,
+        importance_score=memory.importance_score,
+        created_at=parse_iso(memory.created_at),
+        search_text=search_text,
+    )
 
 
 Job = tuple[str, str]  # (workspace_id, memory_id)
@@ -47,8 +58,14 @@ class _Plan:
 
 
 class IndexSync:
-    def __init__(self, repo: MemoryRepository, index: SearchIndex, embedder: Embedder,
-                 events: Publisher, clock: Clock) -> None:
+    def __init__(
+        self,
+        repo: MemoryRepository,
+        index: SearchIndex,
+        embedder: Embedder,
+        events: Publisher,
+        clock: Clock,
+    ) -> None:
         self._repo = repo
         self._index = index
         self._embedder = embedder
@@ -76,7 +93,10 @@ class IndexSync:
                 continue
             # Keywords get the context (the message before); the vector is of the memory alone,
             # which context dilutes for a small model (measured: docs/benchmarks.md, "Retrieval").
-            text, own = stored.search_text or search_text_of(stored.memory), search_text_of(stored.memory)
+            text, own = (
+                stored.search_text or search_text_of(stored.memory),
+                search_text_of(stored.memory),
+            )
             wanted = content_hash(f"{self._embedder.name}\n{own}")
             if stored.embedding is not None and stored.embedded_hash == wanted:
                 plan.upserts[job] = (stored, _vector(stored.embedding), text)
@@ -84,18 +104,27 @@ class IndexSync:
             else:
                 plan.to_embed[job] = (stored, own, wanted)
         for workspace_id, gone in removed.items():
-            outcomes.update(_each(gone, lambda: self._index.delete(workspace_id, [m for _, m in gone]),
-                                  "removed"))
+            outcomes.update(
+                _each(
+                    gone, lambda: self._index.delete(workspace_id, [m for _, m in gone]), "removed"
+                )
+            )
         ready = self._embed_planned(plan, outcomes)
-        outcomes.update(_each(list(plan.upserts), lambda: self._upsert_many(plan.upserts.values()), None))
+        outcomes.update(
+            _each(list(plan.upserts), lambda: self._upsert_many(plan.upserts.values()), None)
+        )
         for recorded, draft in ready:
             # Their events are stored with their vectors, so they are announced even when the
             # index write failed (those records are retried, and find their vectors).
             failed = _each(recorded, lambda: self._events.announce(draft), None)
-            outcomes.update({job: exc for job, exc in failed.items() if outcomes[job] == "embedded"})
+            outcomes.update(
+                {job: exc for job, exc in failed.items() if outcomes[job] == "embedded"}
+            )
         return outcomes
 
-    def _embed_planned(self, plan: _Plan, outcomes: dict[Job, str | Exception]) -> list[tuple[list[Job], Draft]]:
+    def _embed_planned(
+        self, plan: _Plan, outcomes: dict[Job, str | Exception]
+    ) -> list[tuple[list[Job], Draft]]:
         """Embeds what needs it in one call and records the vectors with their
         `embedding.ready` events (MemoryRepository.set_embeddings: a transaction per 25, each
         vector conditional); moves each recorded one to the upserts. Returns, per workspace,
@@ -110,31 +139,53 @@ class IndexSync:
             return []
         now = iso(self._clock.now())
         drafts, event_of = self._draft_events(jobs)
-        writes = [EmbeddingWrite(plan.to_embed[job][0], vector.tobytes(), self._embedder.name,
-                                 plan.to_embed[job][2], now, event_of.get(job))
-                  for job, vector in zip(jobs, vectors, strict=True)]
+        writes = [
+            EmbeddingWrite(
+                plan.to_embed[job][0],
+                vector.tobytes(),
+                self._embedder.name,
+                plan.to_embed[job][2],
+                now,
+                event_of.get(job),
+            )
+            for job, vector in zip(jobs, vectors, strict=True)
+        ]
         recorded: set[Job] = set()
-        for job, vector, written in zip(jobs, vectors, self._repo.set_embeddings(writes), strict=True):
+        for job, vector, written in zip(
+            jobs, vectors, self._repo.set_embeddings(writes), strict=True
+        ):
             if isinstance(written, Exception):
                 outcomes[job] = written
             elif not written:
                 outcomes[job] = "stale"  # the content changed meanwhile; its own message follows
             else:
                 stored = plan.to_embed[job][0]
-                plan.upserts[job] = (stored, vector, stored.search_text or search_text_of(stored.memory))
+                plan.upserts[job] = (
+                    stored,
+                    vector,
+                    stored.search_text or search_text_of(stored.memory),
+                )
                 outcomes[job] = "embedded"
                 recorded.add(job)
         return [_recorded(workspace_jobs, draft, recorded) for workspace_jobs, draft in drafts]
 
-    def _draft_events(self, jobs: list[Job]) -> tuple[list[tuple[list[Job], Draft]], dict[Job, dict[str, Any]]]:
+    def _draft_events(
+        self, jobs: list[Job]
+    ) -> tuple[list[tuple[list[Job], Draft]], dict[Job, dict[str, Any]]]:
         """One `embedding.ready` draft per workspace, and each job's event item."""
         by_workspace: dict[str, list[Job]] = defaultdict(list)
         for job in jobs:
             by_workspace[job[0]].append(job)
         drafts, event_of = [], {}
         for workspace_id, workspace_jobs in by_workspace.items():
-            draft = self._events.draft("embedding.ready", workspace_id, [
-                {"memory_id": memory_id, "model": self._embedder.name} for _, memory_id in workspace_jobs])
+            draft = self._events.draft(
+                "embedding.ready",
+                workspace_id,
+                [
+                    {"memory_id": memory_id, "model": self._embedder.name}
+                    for _, memory_id in workspace_jobs
+                ],
+            )
             event_of.update(zip(workspace_jobs, draft.items))
             drafts.append((workspace_jobs, draft))
         return drafts, event_of
@@ -152,8 +203,9 @@ class IndexSync:
         except NotFound:
             return
         self._repo.set_embedding_failed(memory_id, stored.content_hash, reason)
-        self._events.publish("embedding.failed", workspace_id,
-                             {"memory_id": memory_id, "error": reason[:500]})
+        self._events.publish(
+            "embedding.failed", workspace_id, {"memory_id": memory_id, "error": reason[:500]}
+        )
         logger.warning("embedding failed for good", extra={"memory_id": memory_id})
 
 
@@ -168,8 +220,9 @@ def _vector(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.float32)
 
 
-def _each(jobs: Sequence[Job], step: Callable[[], object],
-          outcome: str | None) -> dict[Job, str | Exception]:
+def _each(
+    jobs: Sequence[Job], step: Callable[[], object], outcome: str | None
+) -> dict[Job, str | Exception]:
     """Runs `step` for these jobs together: on success they get `outcome` (None: they keep
     the one they have), on failure each gets the exception."""
     try:

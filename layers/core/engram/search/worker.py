@@ -29,8 +29,9 @@ class EmbedMessage(BaseModel):
 @cache
 def get_index_sync() -> IndexSync:
     table, clock = aws.table(), get_clock()
-    return IndexSync(MemoryRepository(table), get_search_index(), get_embedder(),
-                     EventFeed(table, clock), clock)
+    return IndexSync(
+        MemoryRepository(table), get_search_index(), get_embedder(), EventFeed(table, clock), clock
+    )
 
 
 def prepare_embed_batch(records: list[dict]) -> dict[Job, str | Exception]:
@@ -54,8 +55,9 @@ def handle_embed_record(record: Any, prepared: dict[Job, str | Exception] | None
         return _handle_embed_job(record, message, prepared)
 
 
-def _handle_embed_job(record: Any, message: EmbedMessage,
-                      prepared: dict[Job, str | Exception] | None) -> str:
+def _handle_embed_job(
+    record: Any, message: EmbedMessage, prepared: dict[Job, str | Exception] | None
+) -> str:
     sync, ws, memory_id = get_index_sync(), message.workspace_id, message.memory_id
 
     def job() -> str:
@@ -66,7 +68,8 @@ def _handle_embed_job(record: Any, message: EmbedMessage,
             raise outcome
         return outcome
 
-    outcome = with_last_attempt(record, job, lambda why: sync.give_up(ws, memory_id, why),
-                                get_settings().embed_max_attempts)
+    outcome = with_last_attempt(
+        record, job, lambda why: sync.give_up(ws, memory_id, why), get_settings().embed_max_attempts
+    )
     count(f"Memory{outcome.capitalize()}")
     return outcome

@@ -30,14 +30,21 @@ from engram.sessions.messages import (
 from engram.sessions.repository import SessionRepository
 from engram.validation import parse_one_or_many
 
-router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["sessions"], route_class=IdempotentRoute)
+router = APIRouter(
+    prefix="/v1/sessions/{session_id}", tags=["sessions"], route_class=IdempotentRoute
+)
 
 
 def get_conversation_service(who: PrincipalDep) -> ConversationService:
     table, clock = aws.table(), get_clock()
-    return ConversationService(SessionRepository(table), get_memory_service(who),
-                               MemoryRepository(table), EventFeed(table, clock), clock,
-                               agent_id=who.agent_id)
+    return ConversationService(
+        SessionRepository(table),
+        get_memory_service(who),
+        MemoryRepository(table),
+        EventFeed(table, clock),
+        clock,
+        agent_id=who.agent_id,
+    )
 
 
 ConversationDep = Annotated[ConversationService, Depends(get_conversation_service)]
@@ -52,14 +59,27 @@ class CheckpointList(BaseModel):
     data: list[Checkpoint]
 
 
-_MESSAGE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
-    "anyOf": [{"$ref": "#/components/schemas/MessageIn"},
-              {"$ref": "#/components/schemas/MessageBatchIn"}]}}}}}
+_MESSAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/MessageIn"},
+                        {"$ref": "#/components/schemas/MessageBatchIn"},
+                    ]
+                }
+            }
+        },
+    }
+}
 
 
 @router.post("/messages", status_code=201, openapi_extra=_MESSAGE_BODY)
-def post_messages(session_id: SessionId, body: Annotated[Any, Body()], who: PrincipalDep,
-                  svc: ConversationDep) -> StoredMessages:
+def post_messages(
+    session_id: SessionId, body: Annotated[Any, Body()], who: PrincipalDep, svc: ConversationDep
+) -> StoredMessages:
     parsed = parse_one_or_many(body, MessageIn, MessageBatchIn, "messages")
     messages = parsed.messages if isinstance(parsed, MessageBatchIn) else [parsed]
     return StoredMessages(messages=svc.add_messages(who.workspace_id, session_id, messages))
@@ -71,9 +91,13 @@ def get_window(session_id: SessionId, who: PrincipalDep, svc: ConversationDep) -
 
 
 @router.get("/history")
-def get_history(session_id: SessionId, who: PrincipalDep, svc: ConversationDep,
-                limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                offset: Annotated[int, Query(ge=0, le=100_000)] = 0) -> History:
+def get_history(
+    session_id: SessionId,
+    who: PrincipalDep,
+    svc: ConversationDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> History:
     return svc.history(who.workspace_id, session_id, limit, offset)
 
 
@@ -83,18 +107,21 @@ def create_checkpoint(session_id: SessionId, who: PrincipalDep, svc: Conversatio
 
 
 @router.get("/checkpoints")
-def list_checkpoints(session_id: SessionId, who: PrincipalDep,
-                     svc: ConversationDep) -> CheckpointList:
+def list_checkpoints(
+    session_id: SessionId, who: PrincipalDep, svc: ConversationDep
+) -> CheckpointList:
     return CheckpointList(data=svc.checkpoints(who.workspace_id, session_id))
 
 
 @router.post("/restore")
-def restore_checkpoint(session_id: SessionId, body: RestoreIn, who: PrincipalDep,
-                       svc: ConversationDep) -> Restored:
+def restore_checkpoint(
+    session_id: SessionId, body: RestoreIn, who: PrincipalDep, svc: ConversationDep
+) -> Restored:
     return svc.restore(who.workspace_id, session_id, body.checkpoint_id)
 
 
 @router.get("/embedding-status")
-def embedding_status(session_id: SessionId, who: PrincipalDep,
-                     svc: ConversationDep) -> EmbeddingCounts:
+def embedding_status(
+    session_id: SessionId, who: PrincipalDep, svc: ConversationDep
+) -> EmbeddingCounts:
     return svc.embedding_counts(who.workspace_id, session_id)

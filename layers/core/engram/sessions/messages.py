@@ -105,9 +105,15 @@ def _is_message(memory: Memory) -> bool:
 
 
 class ConversationService:
-    def __init__(self, sessions: SessionRepository, memories: MemoryService,
-                 memory_repo: MemoryRepository, events: Publisher, clock: Clock,
-                 agent_id: str | None = None) -> None:
+    def __init__(
+        self,
+        sessions: SessionRepository,
+        memories: MemoryService,
+        memory_repo: MemoryRepository,
+        events: Publisher,
+        clock: Clock,
+        agent_id: str | None = None,
+    ) -> None:
         self._agent_id = agent_id  # a key bound to an agent sees only that agent's sessions
         self._sessions = sessions
         self._memories = memories
@@ -115,33 +121,55 @@ class ConversationService:
         self._events = events
         self._clock = clock
 
-    def add_messages(self, workspace_id: str, session_id: str,
-                     messages: list[MessageIn]) -> list[StoredMessage]:
+    def add_messages(
+        self, workspace_id: str, session_id: str, messages: list[MessageIn]
+    ) -> list[StoredMessage]:
         """Stores each message as an episodic memory of the session; the session's counters
         move in one atomic update first (so concurrent posts lose no count) and move back if
         the memories cannot be written."""
         session = self._session(workspace_id, session_id)
         previous = self._last_message(workspace_id, session_id)
-        bodies = [MemoryCreate(content=m.content, memory_type="episodic", role=m.role, tags=m.tags,
-                               metadata=m.metadata, importance_score=m.importance_score,
-                               session_id=session_id, user_id=session.user_id,
-                               agent_id=session.agent_id) for m in messages]
+        bodies = [
+            MemoryCreate(
+                content=m.content,
+                memory_type="episodic",
+                role=m.role,
+                tags=m.tags,
+                metadata=m.metadata,
+                importance_score=m.importance_score,
+                session_id=session_id,
+                user_id=session.user_id,
+                agent_id=session.agent_id,
+            )
+            for m in messages
+        ]
         contexts = [previous] + [m.content for m in messages[:-1]]
         tokens = [count_tokens(m.content) for m in messages]
         now = iso(self._clock.now())
         self._sessions.add_activity(workspace_id, session_id, len(messages), sum(tokens), now)
         try:
-            stored = self._memories.create(workspace_id, bodies, source="message", contexts=contexts)
+            stored = self._memories.create(
+                workspace_id, bodies, source="message", contexts=contexts
+            )
         except Exception:
-            self._sessions.add_activity(workspace_id, session_id, -len(messages), -sum(tokens), now,
-                                        undo=True)
+            self._sessions.add_activity(
+                workspace_id, session_id, -len(messages), -sum(tokens), now, undo=True
+            )
             raise
-        return [StoredMessage(message_id=m.memory_id, memory_id=m.memory_id, timestamp=m.created_at,
-                              tokens=m.token_count) for m in stored]
+        return [
+            StoredMessage(
+                message_id=m.memory_id,
+                memory_id=m.memory_id,
+                timestamp=m.created_at,
+                tokens=m.token_count,
+            )
+            for m in stored
+        ]
 
     def _last_message(self, workspace_id: str, session_id: str) -> str | None:
-        newest = self._memory_repo.session_memories(workspace_id, session_id, oldest_first=False,
-                                                    limit=5)
+        newest = self._memory_repo.session_memories(
+            workspace_id, session_id, oldest_first=False, limit=5
+        )
         return next((m.content for m in newest if _is_message(m)), None)
 
     def _session(self, workspace_id: str, session_id: str) -> Session:
@@ -168,14 +196,21 @@ class ConversationService:
             chosen.append(memory)
             used += memory.token_count
         chosen.reverse()
-        return Window(session_id=session_id, messages=[_window_message(m) for m in chosen],
-                      token_usage=TokenUsage(message_count=len(chosen), estimated_tokens=used))
+        return Window(
+            session_id=session_id,
+            messages=[_window_message(m) for m in chosen],
+            token_usage=TokenUsage(message_count=len(chosen), estimated_tokens=used),
+        )
 
-    def _window_candidates(self, workspace_id: str, session_id: str,
-                           session: dict[str, Any]) -> list[Memory]:
+    def _window_candidates(
+        self, workspace_id: str, session_id: str, session: dict[str, Any]
+    ) -> list[Memory]:
         """Oldest first. After a restore: the checkpoint's messages, then those sent since."""
-        messages = [m for m in self._memory_repo.session_memories(workspace_id, session_id)
-                    if _is_message(m)]
+        messages = [
+            m
+            for m in self._memory_repo.session_memories(workspace_id, session_id)
+            if _is_message(m)
+        ]
         since = session.get("window_since")
         if not since:
             return messages
@@ -184,18 +219,28 @@ class ConversationService:
 
     def history(self, workspace_id: str, session_id: str, limit: int, offset: int) -> History:
         self._session(workspace_id, session_id)
-        episodes = [m for m in self._memory_repo.session_memories(workspace_id, session_id)
-                    if m.memory_type == "episodic"]
-        return History(data=episodes[offset:offset + limit],
-                       has_more=offset + limit < len(episodes), count=len(episodes))
+        episodes = [
+            m
+            for m in self._memory_repo.session_memories(workspace_id, session_id)
+            if m.memory_type == "episodic"
+        ]
+        return History(
+            data=episodes[offset : offset + limit],
+            has_more=offset + limit < len(episodes),
+            count=len(episodes),
+        )
 
     def checkpoint(self, workspace_id: str, session_id: str) -> Checkpoint:
         window = self.window(workspace_id, session_id)
-        checkpoint = Checkpoint(checkpoint_id=new_id("ckpt"), session_id=session_id,
-                                created_at=iso(self._clock.now()),
-                                message_count=len(window.messages))
-        self._sessions.add_checkpoint(checkpoint.model_dump(),
-                                      [m.memory_id for m in window.messages])
+        checkpoint = Checkpoint(
+            checkpoint_id=new_id("ckpt"),
+            session_id=session_id,
+            created_at=iso(self._clock.now()),
+            message_count=len(window.messages),
+        )
+        self._sessions.add_checkpoint(
+            checkpoint.model_dump(), [m.memory_id for m in window.messages]
+        )
         self._events.publish("checkpoint.created", workspace_id, checkpoint.model_dump())
         return checkpoint
 
@@ -210,10 +255,14 @@ class ConversationService:
             raise NotFound(f"Checkpoint {checkpoint_id} was not found in session {session_id}.")
         checkpoint, snapshot = found
         now = iso(self._clock.now())
-        self._sessions.update(workspace_id, session_id, {
-            "window_snapshot": snapshot, "window_since": now, "updated_at": now})
-        return Restored(restored_message_count=len(snapshot),
-                        checkpoint_created_at=checkpoint["created_at"])
+        self._sessions.update(
+            workspace_id,
+            session_id,
+            {"window_snapshot": snapshot, "window_since": now, "updated_at": now},
+        )
+        return Restored(
+            restored_message_count=len(snapshot), checkpoint_created_at=checkpoint["created_at"]
+        )
 
     def embedding_counts(self, workspace_id: str, session_id: str) -> EmbeddingCounts:
         self._session(workspace_id, session_id)
@@ -225,6 +274,11 @@ class ConversationService:
 
 
 def _window_message(memory: Memory) -> WindowMessage:
-    return WindowMessage(role=memory.role, content=memory.content, tokens=memory.token_count,
-                         priority_score=memory.importance_score, timestamp=memory.created_at,
-                         memory_id=memory.memory_id)
+    return WindowMessage(
+        role=memory.role,
+        content=memory.content,
+        tokens=memory.token_count,
+        priority_score=memory.importance_score,
+        timestamp=memory.created_at,
+        memory_id=memory.memory_id,
+    )

@@ -23,7 +23,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 def sources_for(target: str) -> list[str]:
     """The statuses a session may move to `target` from (staying put is allowed while open)."""
-    return sorted(s for s, moves in TRANSITIONS.items() if target in moves or (s == target and moves))
+    return sorted(
+        s for s, moves in TRANSITIONS.items() if target in moves or (s == target and moves)
+    )
 
 
 class _Request(BaseModel):

@@ -32,8 +32,13 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=Idempot
 
 def get_session_service(who: PrincipalDep) -> SessionService:
     table, clock = aws.table(), get_clock()
-    return SessionService(SessionRepository(table), get_queues(), EventFeed(table, clock), clock,
-                          conversation=get_conversation_service(who))
+    return SessionService(
+        SessionRepository(table),
+        get_queues(),
+        EventFeed(table, clock),
+        clock,
+        conversation=get_conversation_service(who),
+    )
 
 
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
@@ -59,10 +64,15 @@ def list_sessions(
     limit: PageLimit = None,
     cursor: Cursor = None,
 ) -> SessionList:
-    filters = SessionFilters(agent_id=agent_id, task_id=task_id, user_id=user_id, status=status,
-                             project_name=project_name, active=active)
-    return svc.list(who.workspace_id, filters, page_size(limit), cursor,
-                    agent_id=who.agent_id)
+    filters = SessionFilters(
+        agent_id=agent_id,
+        task_id=task_id,
+        user_id=user_id,
+        status=status,
+        project_name=project_name,
+        active=active,
+    )
+    return svc.list(who.workspace_id, filters, page_size(limit), cursor, agent_id=who.agent_id)
 
 
 @router.get("/{session_id}")
@@ -71,8 +81,9 @@ def get_session(session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep
 
 
 @router.patch("/{session_id}")
-def update_session(session_id: SessionId, body: SessionUpdate, who: PrincipalDep,
-                   svc: SessionServiceDep) -> Session:
+def update_session(
+    session_id: SessionId, body: SessionUpdate, who: PrincipalDep, svc: SessionServiceDep
+) -> Session:
     return svc.update(who.workspace_id, session_id, body, agent_id=who.agent_id)
 
 
@@ -83,6 +94,7 @@ def delete_session(session_id: SessionId, who: PrincipalDep, svc: SessionService
 
 
 @router.post("/{session_id}/end")
-def end_session(session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep,
-                body: SessionEnd | None = None) -> Session:
+def end_session(
+    session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep, body: SessionEnd | None = None
+) -> Session:
     return svc.end(who.workspace_id, session_id, body or SessionEnd(), agent_id=who.agent_id)

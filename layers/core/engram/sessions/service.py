@@ -20,24 +20,38 @@ from engram.sessions.repository import SessionRepository
 
 
 class SessionService:
-    def __init__(self, repo: SessionRepository, queues: Queues, events: Publisher,
-                 clock: Clock, conversation: ConversationService | None = None) -> None:
+    def __init__(
+        self,
+        repo: SessionRepository,
+        queues: Queues,
+        events: Publisher,
+        clock: Clock,
+        conversation: ConversationService | None = None,
+    ) -> None:
         self._repo = repo
         self._conversation = conversation
         self._queues = queues
         self._events = events
         self._clock = clock
 
-    def create(self, workspace_id: str, body: SessionCreate, agent_id: str | None = None) -> Session:
+    def create(
+        self, workspace_id: str, body: SessionCreate, agent_id: str | None = None
+    ) -> Session:
         now = iso(self._clock.now())
         fields = body.model_dump(exclude={"prompt", "session_id"})
         if agent_id:  # an agent-bound key creates only its agent's sessions
             if body.agent_id not in (None, agent_id):
                 raise Forbidden(f"This key is bound to agent '{agent_id}'.")
             fields["agent_id"] = agent_id
-        session = Session(**fields, session_id=body.session_id or new_id("sess"),
-                          workspace_id=workspace_id, is_active=True, started_at=now,
-                          last_active_at=now, created_at=now)
+        session = Session(
+            **fields,
+            session_id=body.session_id or new_id("sess"),
+            workspace_id=workspace_id,
+            is_active=True,
+            started_at=now,
+            last_active_at=now,
+            created_at=now,
+        )
         self._repo.create(session)
         if body.prompt and self._conversation:
             session = self._first_message(workspace_id, session.session_id, body.prompt)
@@ -48,8 +62,9 @@ class SessionService:
         """The prompt becomes message one; if it cannot be stored the session goes too, so
         the client can retry without a session missing its prompt."""
         try:
-            self._conversation.add_messages(workspace_id, session_id,
-                                            [MessageIn(role="user", content=prompt)])
+            self._conversation.add_messages(
+                workspace_id, session_id, [MessageIn(role="user", content=prompt)]
+            )
         except Exception:
             self._repo.delete(workspace_id, session_id)
             raise
@@ -61,24 +76,37 @@ class SessionService:
             raise NotFound(f"Session {session_id} was not found.")
         return session
 
-    def list(self, workspace_id: str, filters: SessionFilters, limit: int,
-             cursor: str | None, agent_id: str | None = None) -> SessionList:
+    def list(
+        self,
+        workspace_id: str,
+        filters: SessionFilters,
+        limit: int,
+        cursor: str | None,
+        agent_id: str | None = None,
+    ) -> SessionList:
         if agent_id:
             if filters.agent_id not in (None, agent_id):
                 raise Forbidden(f"This key is bound to agent '{agent_id}'.")
             filters = filters.model_copy(update={"agent_id": agent_id})
         page = self._repo.list(workspace_id, filters, limit, cursor)
-        return SessionList(data=page.items, next_cursor=page.next_cursor,
-                           has_more=page.next_cursor is not None,
-                           count=self._repo.count(workspace_id, filters))
+        return SessionList(
+            data=page.items,
+            next_cursor=page.next_cursor,
+            has_more=page.next_cursor is not None,
+            count=self._repo.count(workspace_id, filters),
+        )
 
-    def update(self, workspace_id: str, session_id: str, body: SessionUpdate,
-               agent_id: str | None = None) -> Session:
+    def update(
+        self, workspace_id: str, session_id: str, body: SessionUpdate, agent_id: str | None = None
+    ) -> Session:
         if agent_id:  # a session's agent never changes, so checking first is race-free
             self.get(workspace_id, session_id, agent_id)
         # null clears a text field but means "leave as is" for metadata and status.
-        changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()
-                   if v is not None or k not in ("metadata", "status")}
+        changes = {
+            k: v
+            for k, v in body.model_dump(exclude_unset=True).items()
+            if v is not None or k not in ("metadata", "status")
+        }
         for name in ("project_name", "branch_name"):  # these are "" when empty, never null
             if name in changes and changes[name] is None:
                 changes[name] = ""
@@ -100,23 +128,41 @@ class SessionService:
             self._conversation.forget_memories(workspace_id, session_id)
         self._repo.delete(workspace_id, session_id)
 
-    def end(self, workspace_id: str, session_id: str, body: SessionEnd,
-            agent_id: str | None = None) -> Session:
+    def end(
+        self, workspace_id: str, session_id: str, body: SessionEnd, agent_id: str | None = None
+    ) -> Session:
         """Closes the session and queues its extraction job; the job itself runs later."""
         if agent_id:
             self.get(workspace_id, session_id, agent_id)
         now = iso(self._clock.now())
-        changes = {"status": body.status, "is_active": False, "ended_at": now, "updated_at": now,
-                   "last_active_at": now, "summary_status": "pending"}
+        changes = {
+            "status": body.status,
+            "is_active": False,
+            "ended_at": now,
+            "updated_at": now,
+            "last_active_at": now,
+            "summary_status": "pending",
+        }
         if body.summary is not None:
             changes["summary"] = body.summary
         session = self._repo.update(workspace_id, session_id, changes, list(OPEN_STATUSES))
-        self._queues.send("extract", {"kind": "session.extract", "workspace_id": workspace_id,
-                                      "session_id": session_id, "ended_at": now})
+        self._queues.send(
+            "extract",
+            {
+                "kind": "session.extract",
+                "workspace_id": workspace_id,
+                "session_id": session_id,
+                "ended_at": now,
+            },
+        )
         self._events.publish("session.ended", workspace_id, _event_data(session))
         return session
 
 
 def _event_data(session: Session) -> dict:
-    return {"session_id": session.session_id, "status": session.status,
-            "agent_id": session.agent_id, "project_name": session.project_name}
+    return {
+        "session_id": session.session_id,
+        "status": session.status,
+        "agent_id": session.agent_id,
+        "project_name": session.project_name,
+    }

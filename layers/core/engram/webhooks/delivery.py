@@ -57,8 +57,9 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     """Connects to the vetted IP but verifies the certificate for the URL's host name."""
 
     def __init__(self, target: Target, connect_timeout: float, read_timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=connect_timeout,
-                         context=ssl.create_default_context())
+        super().__init__(
+            target.host, target.port, timeout=connect_timeout, context=ssl.create_default_context()
+        )
         self._addresses, self._read_timeout = target.addresses, read_timeout
 
     def connect(self) -> None:
@@ -79,14 +80,23 @@ def _describe(exc: Exception, read_timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
 
 
-def post(target: Target, body: bytes, headers: dict[str, str], connect_timeout: float,
-         read_timeout: float) -> Attempt:
+def post(
+    target: Target,
+    body: bytes,
+    headers: dict[str, str],
+    connect_timeout: float,
+    read_timeout: float,
+) -> Attempt:
     factory = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
     connection = factory(target, connect_timeout, read_timeout)
     started = time.monotonic()
     try:
-        connection.request("POST", target.path, body=body, headers={
-            "Content-Type": "application/json", "User-Agent": USER_AGENT, **headers})
+        connection.request(
+            "POST",
+            target.path,
+            body=body,
+            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
+        )
         response = connection.getresponse()
         response.read(_MAX_RESPONSE_READ)
         status = response.status

@@ -26,8 +26,9 @@ def targets(webhooks: list[WebhookRecord], event: dict[str, Any]) -> list[Webhoo
     return [w for w in webhooks if w.subscribes(event["type"])]
 
 
-def fan_out(table: Any, queues: Callable[[], Queues], events: Sequence[dict[str, Any]],
-            now: datetime) -> list[Delivery]:
+def fan_out(
+    table: Any, queues: Callable[[], Queues], events: Sequence[dict[str, Any]], now: datetime
+) -> list[Delivery]:
     """Events of one workspace, in order: their delivery records written 25 to a
     BatchWriteItem, their jobs sent 10 to a SendMessageBatch. A job that could not be queued
     leaves its delivery marked failed; the events themselves stand."""
@@ -38,29 +39,52 @@ def fan_out(table: Any, queues: Callable[[], Queues], events: Sequence[dict[str,
     pairs = [(webhook, event) for event in events for webhook in targets(webhooks, event)]
     if not pairs:
         return []
-    expires = int((now + timedelta(days=get_settings().webhook_delivery_retention_days)).timestamp())
-    deliveries = [Delivery(delivery_id=new_id("dlv"), webhook_id=webhook.webhook_id,
-                           event_id=event["id"], event_type=event["type"], created_at=iso(now))
-                  for webhook, event in pairs]
+    expires = int(
+        (now + timedelta(days=get_settings().webhook_delivery_retention_days)).timestamp()
+    )
+    deliveries = [
+        Delivery(
+            delivery_id=new_id("dlv"),
+            webhook_id=webhook.webhook_id,
+            event_id=event["id"],
+            event_type=event["type"],
+            created_at=iso(now),
+        )
+        for webhook, event in pairs
+    ]
     repo.add_deliveries(workspace_id, deliveries, expires)
-    jobs = [DeliveryJob(workspace_id=webhook.workspace_id, webhook_id=webhook.webhook_id,
-                        delivery_id=delivery.delivery_id, event=event).model_dump(mode="json")
-            for (webhook, event), delivery in zip(pairs, deliveries, strict=True)]
+    jobs = [
+        DeliveryJob(
+            workspace_id=webhook.workspace_id,
+            webhook_id=webhook.webhook_id,
+            delivery_id=delivery.delivery_id,
+            event=event,
+        ).model_dump(mode="json")
+        for (webhook, event), delivery in zip(pairs, deliveries, strict=True)
+    ]
     try:
         outcomes = queues().send_each("deliver", jobs)
     except Exception as exc:  # the deliver queue is not configured
         outcomes = [exc] * len(jobs)
-    return [_settle(repo, workspace_id, delivery, outcome)
-            for delivery, outcome in zip(deliveries, outcomes, strict=True)]
+    return [
+        _settle(repo, workspace_id, delivery, outcome)
+        for delivery, outcome in zip(deliveries, outcomes, strict=True)
+    ]
 
 
-def _settle(repo: WebhookRepository, workspace_id: str, delivery: Delivery,
-            outcome: str | Exception) -> Delivery:
+def _settle(
+    repo: WebhookRepository, workspace_id: str, delivery: Delivery, outcome: str | Exception
+) -> Delivery:
     if not isinstance(outcome, Exception):
         return delivery
     # The event itself is stored and acknowledged; the lost send stays visible as failed.
-    logger.error("webhook enqueue failed", extra={"delivery_id": delivery.delivery_id,
-                                                  "error": str(outcome)})
-    repo.update_delivery(workspace_id, delivery.webhook_id, delivery.delivery_id,
-                         {"status": "failed", "error": f"Could not be queued: {outcome}"[:300]})
+    logger.error(
+        "webhook enqueue failed", extra={"delivery_id": delivery.delivery_id, "error": str(outcome)}
+    )
+    repo.update_delivery(
+        workspace_id,
+        delivery.webhook_id,
+        delivery.delivery_id,
+        {"status": "failed", "error": f"Could not be queued: {outcome}"[:300]},
+    )
     return delivery.model_copy(update={"status": "failed"})

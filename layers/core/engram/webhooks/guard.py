@@ -36,8 +36,11 @@ def _kind(ip: IP, allow_private: bool) -> str | None:
         embedded = ip.ipv4_mapped or ip.sixtofour
         if embedded is not None:
             return _kind(embedded, allow_private)
-    for name, hit in (("unspecified", ip.is_unspecified), ("multicast", ip.is_multicast),
-                      ("link-local", ip.is_link_local)):
+    for name, hit in (
+        ("unspecified", ip.is_unspecified),
+        ("multicast", ip.is_multicast),
+        ("link-local", ip.is_link_local),
+    ):
         if hit:
             return name
     if ip.is_loopback:
@@ -78,8 +81,7 @@ def _addresses(host: str, port: int, resolve: Resolver) -> list[str]:
     return found
 
 
-def check_url(url: str, allow_private: bool = False,
-              resolve: Resolver | None = None) -> Target:
+def check_url(url: str, allow_private: bool = False, resolve: Resolver | None = None) -> Target:
     """The vetted target of `url`, or UnsafeUrl saying why it may not be called."""
     parts = _split(url, allow_private)
     scheme, host = parts.scheme.lower(), parts.hostname or ""
@@ -88,7 +90,9 @@ def check_url(url: str, allow_private: bool = False,
     for address in addresses:
         kind = _kind(ipaddress.ip_address(address), allow_private)
         if kind:
-            raise UnsafeUrl(f"The URL's host {host} resolves to a {kind} address ({address}); "
-                            "webhooks may only call public addresses.")
+            raise UnsafeUrl(
+                f"The URL's host {host} resolves to a {kind} address ({address}); "
+                "webhooks may only call public addresses."
+            )
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Target(scheme, host, port, path, tuple(addresses))

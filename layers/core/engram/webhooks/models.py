@@ -18,13 +18,15 @@ def _check_events(value: list[str]) -> list[str]:
         raise ValueError("events must name at least one event type")
     unknown = [name for name in value if name not in EVENT_TYPES]
     if unknown:
-        raise ValueError(f"unknown event type '{unknown[0]}'; known types are "
-                         + ", ".join(EVENT_TYPES))
+        raise ValueError(
+            f"unknown event type '{unknown[0]}'; known types are " + ", ".join(EVENT_TYPES)
+        )
     return list(dict.fromkeys(value))
 
 
-EventList = Annotated[list[str], Field(max_length=len(EVENT_TYPES) * 2),
-                      AfterValidator(_check_events)]
+EventList = Annotated[
+    list[str], Field(max_length=len(EVENT_TYPES) * 2), AfterValidator(_check_events)
+]
 Url = Annotated[str, Field(min_length=1, max_length=2048)]
 
 
@@ -82,7 +84,8 @@ class WebhookRecord(Webhook):
 
     def with_secret(self) -> WebhookWithSecret:
         return WebhookWithSecret.model_validate(
-            self.model_dump(include=set(WebhookWithSecret.model_fields)))
+            self.model_dump(include=set(WebhookWithSecret.model_fields))
+        )
 
 
 class WebhookList(BaseModel):

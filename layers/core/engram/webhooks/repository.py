@@ -39,7 +39,9 @@ def _set(changes: dict[str, Any]) -> dict[str, Any]:
     return {
         "UpdateExpression": "SET " + ", ".join(f"#u{i} = :u{i}" for i in range(len(changes))),
         "ExpressionAttributeNames": {f"#u{i}": k for i, k in enumerate(changes)},
-        "ExpressionAttributeValues": {f":u{i}": to_dynamo(v) for i, v in enumerate(changes.values())},
+        "ExpressionAttributeValues": {
+            f":u{i}": to_dynamo(v) for i, v in enumerate(changes.values())
+        },
     }
 
 
@@ -50,14 +52,18 @@ class WebhookRepository:
     # --- webhooks ---
 
     def create(self, webhook: WebhookRecord) -> None:
-        item = {**keys.webhook_key(webhook.workspace_id, webhook.webhook_id), "type": "Webhook",
-                **webhook.model_dump()}
+        item = {
+            **keys.webhook_key(webhook.workspace_id, webhook.webhook_id),
+            "type": "Webhook",
+            **webhook.model_dump(),
+        }
         self._table.put_item(Item=to_dynamo(item), ConditionExpression="attribute_not_exists(PK)")
 
     def find(self, workspace_id: str, webhook_id: str) -> WebhookRecord | None:
         """The webhook, soft-deleted ones included (the worker needs to know)."""
-        item = self._table.get_item(Key=keys.webhook_key(workspace_id, webhook_id),
-                                    ConsistentRead=True).get("Item")
+        item = self._table.get_item(
+            Key=keys.webhook_key(workspace_id, webhook_id), ConsistentRead=True
+        ).get("Item")
         return _webhook(item) if item else None
 
     def get(self, workspace_id: str, webhook_id: str) -> WebhookRecord:
@@ -69,7 +75,8 @@ class WebhookRepository:
     def all(self, workspace_id: str) -> list[WebhookRecord]:
         """Every live webhook of the workspace, oldest first: one Query (bounded pages)."""
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": key("PK").eq(keys.webhooks_partition(workspace_id))}
+            "KeyConditionExpression": key("PK").eq(keys.webhooks_partition(workspace_id))
+        }
         found: list[WebhookRecord] = []
         for _ in range(_MAX_WEBHOOK_PAGES):
             response = self._table.query(**kwargs)
@@ -81,23 +88,37 @@ class WebhookRepository:
 
     def page(self, workspace_id: str, limit: int, cursor: str | None) -> Page:
         """One page of live webhooks, newest first (ids sort by creation time)."""
-        page = query_page(self._table, index=None, key_attrs=("PK", "SK"), partition_attr="PK",
-                          partition_value=keys.webhooks_partition(workspace_id), limit=limit,
-                          cursor=cursor, filter_expression=_live(), newest_first=True)
+        page = query_page(
+            self._table,
+            index=None,
+            key_attrs=("PK", "SK"),
+            partition_attr="PK",
+            partition_value=keys.webhooks_partition(workspace_id),
+            limit=limit,
+            cursor=cursor,
+            filter_expression=_live(),
+            newest_first=True,
+        )
         return Page([_webhook(i) for i in page.items], page.next_cursor)
 
     def count(self, workspace_id: str) -> int:
-        return count_query(self._table, index=None, partition_attr="PK",
-                           partition_value=keys.webhooks_partition(workspace_id),
-                           filter_expression=_live())
+        return count_query(
+            self._table,
+            index=None,
+            partition_attr="PK",
+            partition_value=keys.webhooks_partition(workspace_id),
+            filter_expression=_live(),
+        )
 
     def update(self, workspace_id: str, webhook_id: str, changes: dict[str, Any]) -> WebhookRecord:
         """SETs `changes` on a live webhook of this workspace, else 404."""
         try:
             response = self._table.update_item(
-                Key=keys.webhook_key(workspace_id, webhook_id), **_set(changes),
+                Key=keys.webhook_key(workspace_id, webhook_id),
+                **_set(changes),
                 ConditionExpression=attr("PK").exists() & attr("deleted_at").eq(None),
-                ReturnValues="ALL_NEW")
+                ReturnValues="ALL_NEW",
+            )
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
                 raise _not_found(webhook_id) from exc
@@ -105,71 +126,124 @@ class WebhookRepository:
         return _webhook(response["Attributes"])
 
     def record_success(self, workspace_id: str, webhook_id: str, at: str, status: int) -> None:
-        self._stats(workspace_id, webhook_id, {"last_delivery_at": at, "last_delivery_status": status,
-                                               "last_delivery_error": None, "failure_count": 0})
+        self._stats(
+            workspace_id,
+            webhook_id,
+            {
+                "last_delivery_at": at,
+                "last_delivery_status": status,
+                "last_delivery_error": None,
+                "failure_count": 0,
+            },
+        )
 
-    def record_failure(self, workspace_id: str, webhook_id: str, at: str, status: int | None,
-                       error: str) -> WebhookRecord | None:
+    def record_failure(
+        self, workspace_id: str, webhook_id: str, at: str, status: int | None, error: str
+    ) -> WebhookRecord | None:
         """Counts the failure atomically (concurrent attempts); returns the new state."""
-        return self._stats(workspace_id, webhook_id, {
-            "last_delivery_at": at, "last_delivery_status": status, "last_delivery_error": error},
-            add_failure=True)
+        return self._stats(
+            workspace_id,
+            webhook_id,
+            {"last_delivery_at": at, "last_delivery_status": status, "last_delivery_error": error},
+            add_failure=True,
+        )
 
     def disable(self, workspace_id: str, webhook_id: str, reason: str, at: str) -> bool:
         """Switches an active webhook off; False when it already was (or is gone)."""
-        return conditional_write(lambda: self._table.update_item(
-            Key=keys.webhook_key(workspace_id, webhook_id),
-            **_set({"active": False, "disabled_reason": reason, "updated_at": at}),
-            ConditionExpression=attr("active").eq(True) & attr("deleted_at").eq(None))) is not None
+        return (
+            conditional_write(
+                lambda: self._table.update_item(
+                    Key=keys.webhook_key(workspace_id, webhook_id),
+                    **_set({"active": False, "disabled_reason": reason, "updated_at": at}),
+                    ConditionExpression=attr("active").eq(True) & attr("deleted_at").eq(None),
+                )
+            )
+            is not None
+        )
 
-    def _stats(self, workspace_id: str, webhook_id: str, changes: dict[str, Any],
-               add_failure: bool = False) -> WebhookRecord | None:
+    def _stats(
+        self, workspace_id: str, webhook_id: str, changes: dict[str, Any], add_failure: bool = False
+    ) -> WebhookRecord | None:
         """Webhook bookkeeping after an attempt; None if the item is gone."""
         parts = _set(changes)
         if add_failure:
             parts["UpdateExpression"] += " ADD failure_count :one"
             parts["ExpressionAttributeValues"][":one"] = 1
-        response = conditional_write(lambda: self._table.update_item(
-            Key=keys.webhook_key(workspace_id, webhook_id), **parts,
-            ConditionExpression="attribute_exists(PK)", ReturnValues="ALL_NEW"))
+        response = conditional_write(
+            lambda: self._table.update_item(
+                Key=keys.webhook_key(workspace_id, webhook_id),
+                **parts,
+                ConditionExpression="attribute_exists(PK)",
+                ReturnValues="ALL_NEW",
+            )
+        )
         return _webhook(response["Attributes"]) if response else None
 
     # --- deliveries ---
 
-    def add_deliveries(self, workspace_id: str, deliveries: Sequence[Delivery], expires: int) -> None:
-        put_all(self._table, (to_dynamo({
-            **keys.delivery_key(workspace_id, delivery.webhook_id, delivery.delivery_id),
-            "type": "WebhookDelivery", "ttl": expires, **delivery.model_dump()})
-            for delivery in deliveries))
+    def add_deliveries(
+        self, workspace_id: str, deliveries: Sequence[Delivery], expires: int
+    ) -> None:
+        put_all(
+            self._table,
+            (
+                to_dynamo(
+                    {
+                        **keys.delivery_key(
+                            workspace_id, delivery.webhook_id, delivery.delivery_id
+                        ),
+                        "type": "WebhookDelivery",
+                        "ttl": expires,
+                        **delivery.model_dump(),
+                    }
+                )
+                for delivery in deliveries
+            ),
+        )
 
     def get_delivery(self, workspace_id: str, webhook_id: str, delivery_id: str) -> Delivery | None:
-        item = self._table.get_item(Key=keys.delivery_key(workspace_id, webhook_id, delivery_id),
-                                    ConsistentRead=True).get("Item")
+        item = self._table.get_item(
+            Key=keys.delivery_key(workspace_id, webhook_id, delivery_id), ConsistentRead=True
+        ).get("Item")
         return _delivery(item) if item else None
 
-    def update_delivery(self, workspace_id: str, webhook_id: str, delivery_id: str,
-                        changes: dict[str, Any]) -> None:
+    def update_delivery(
+        self, workspace_id: str, webhook_id: str, delivery_id: str, changes: dict[str, Any]
+    ) -> None:
         """A record already gone (TTL) is not recreated as a stub: the send still counts."""
         try:
-            self._table.update_item(Key=keys.delivery_key(workspace_id, webhook_id, delivery_id),
-                                    **_set(changes), ConditionExpression="attribute_exists(PK)")
+            self._table.update_item(
+                Key=keys.delivery_key(workspace_id, webhook_id, delivery_id),
+                **_set(changes),
+                ConditionExpression="attribute_exists(PK)",
+            )
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
-    def deliveries(self, workspace_id: str, webhook_id: str, limit: int,
-                   cursor: str | None) -> Page:
-        page = query_page(self._table, index=None, key_attrs=("PK", "SK"), partition_attr="PK",
-                          partition_value=keys.deliveries_partition(workspace_id, webhook_id),
-                          limit=limit, cursor=cursor, newest_first=True)
+    def deliveries(
+        self, workspace_id: str, webhook_id: str, limit: int, cursor: str | None
+    ) -> Page:
+        page = query_page(
+            self._table,
+            index=None,
+            key_attrs=("PK", "SK"),
+            partition_attr="PK",
+            partition_value=keys.deliveries_partition(workspace_id, webhook_id),
+            limit=limit,
+            cursor=cursor,
+            newest_first=True,
+        )
         return Page([_delivery(i) for i in page.items], page.next_cursor)
 
 
 def _webhook(item: dict[str, Any]) -> WebhookRecord:
-    return WebhookRecord.model_validate({k: v for k, v in from_dynamo(item).items()
-                                         if k in WebhookRecord.model_fields})
+    return WebhookRecord.model_validate(
+        {k: v for k, v in from_dynamo(item).items() if k in WebhookRecord.model_fields}
+    )
 
 
 def _delivery(item: dict[str, Any]) -> Delivery:
-    return Delivery.model_validate({k: v for k, v in from_dynamo(item).items()
-                                    if k in Delivery.model_fields})
+    return Delivery.model_validate(
+        {k: v for k, v in from_dynamo(item).items() if k in Delivery.model_fields}
+    )

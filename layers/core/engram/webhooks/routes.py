@@ -50,8 +50,9 @@ def create_webhook(body: WebhookCreate, who: AdminDep, svc: WebhookServiceDep) -
 
 
 @router.get("")
-def list_webhooks(who: AdminDep, svc: WebhookServiceDep, limit: PageLimit = None,
-                  cursor: Cursor = None) -> WebhookList:
+def list_webhooks(
+    who: AdminDep, svc: WebhookServiceDep, limit: PageLimit = None, cursor: Cursor = None
+) -> WebhookList:
     return svc.list(who.workspace_id, page_size(limit), cursor)
 
 
@@ -61,8 +62,9 @@ def get_webhook(webhook_id: WebhookId, who: AdminDep, svc: WebhookServiceDep) ->
 
 
 @router.patch("/{webhook_id}")
-def update_webhook(webhook_id: WebhookId, body: WebhookUpdate, who: AdminDep,
-                   svc: WebhookServiceDep) -> Webhook:
+def update_webhook(
+    webhook_id: WebhookId, body: WebhookUpdate, who: AdminDep, svc: WebhookServiceDep
+) -> Webhook:
     return svc.update(who.workspace_id, webhook_id, body)
 
 
@@ -73,7 +75,9 @@ def delete_webhook(webhook_id: WebhookId, who: AdminDep, svc: WebhookServiceDep)
 
 
 @router.post("/{webhook_id}/rotate-secret")
-def rotate_secret(webhook_id: WebhookId, who: AdminDep, svc: WebhookServiceDep) -> WebhookWithSecret:
+def rotate_secret(
+    webhook_id: WebhookId, who: AdminDep, svc: WebhookServiceDep
+) -> WebhookWithSecret:
     return svc.rotate_secret(who.workspace_id, webhook_id)
 
 
@@ -85,8 +89,7 @@ def list_deliveries(
     limit: PageLimit = None,
     cursor: Cursor = None,
 ) -> DeliveryList:
-    return svc.deliveries(who.workspace_id, webhook_id, page_size(limit),
-                          cursor)
+    return svc.deliveries(who.workspace_id, webhook_id, page_size(limit), cursor)
 
 
 @router.post("/{webhook_id}/test", status_code=202)

@@ -33,8 +33,14 @@ def new_secret() -> str:
 
 
 class WebhookService:
-    def __init__(self, repo: WebhookRepository, events: Publisher, clock: Clock,
-                 settings: Settings, resolve: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        repo: WebhookRepository,
+        events: Publisher,
+        clock: Clock,
+        settings: Settings,
+        resolve: Resolver | None = None,
+    ) -> None:
         self._repo = repo
         self._events = events
         self._clock = clock
@@ -46,24 +52,34 @@ class WebhookService:
         limit = self._settings.webhook_max_per_workspace
         if self._repo.count(workspace_id) >= limit:
             raise Conflict(f"This workspace already has {limit} webhooks, the most allowed.")
-        webhook = WebhookRecord(webhook_id=new_id("wh"), workspace_id=workspace_id, url=url,
-                                events=body.events, active=body.active, secret=new_secret(),
-                                created_at=iso(self._clock.now()))
+        webhook = WebhookRecord(
+            webhook_id=new_id("wh"),
+            workspace_id=workspace_id,
+            url=url,
+            events=body.events,
+            active=body.active,
+            secret=new_secret(),
+            created_at=iso(self._clock.now()),
+        )
         self._repo.create(webhook)
         return webhook.with_secret()
 
     def list(self, workspace_id: str, limit: int, cursor: str | None) -> WebhookList:
         page = self._repo.page(workspace_id, limit, cursor)
-        return WebhookList(data=[w.public() for w in page.items], next_cursor=page.next_cursor,
-                           has_more=page.next_cursor is not None,
-                           count=self._repo.count(workspace_id))
+        return WebhookList(
+            data=[w.public() for w in page.items],
+            next_cursor=page.next_cursor,
+            has_more=page.next_cursor is not None,
+            count=self._repo.count(workspace_id),
+        )
 
     def get(self, workspace_id: str, webhook_id: str) -> Webhook:
         return self._repo.get(workspace_id, webhook_id).public()
 
     def update(self, workspace_id: str, webhook_id: str, body: WebhookUpdate) -> Webhook:
-        changes: dict[str, Any] = {k: v for k, v in body.model_dump(exclude_unset=True).items()
-                                   if v is not None}
+        changes: dict[str, Any] = {
+            k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None
+        }
         if not changes:
             return self.get(workspace_id, webhook_id)
         if "url" in changes:
@@ -79,36 +95,54 @@ class WebhookService:
         """Soft: the item stays (queued deliveries see it is gone) until its TTL."""
         now = self._clock.now()
         ttl = now + timedelta(days=self._settings.webhook_delivery_retention_days)
-        self._repo.update(workspace_id, webhook_id, {
-            "active": False, "deleted_at": iso(now), "updated_at": iso(now),
-            "disabled_reason": "Deleted.", "ttl": int(ttl.timestamp())})
+        self._repo.update(
+            workspace_id,
+            webhook_id,
+            {
+                "active": False,
+                "deleted_at": iso(now),
+                "updated_at": iso(now),
+                "disabled_reason": "Deleted.",
+                "ttl": int(ttl.timestamp()),
+            },
+        )
 
     def rotate_secret(self, workspace_id: str, webhook_id: str) -> WebhookWithSecret:
         current = self._repo.get(workspace_id, webhook_id)
         now = self._clock.now()
         grace = now + timedelta(hours=self._settings.webhook_secret_grace_hours)
-        changes = {"secret": new_secret(), "previous_secret": current.secret,
-                   "previous_secret_expires_at": iso(grace), "secret_rotated_at": iso(now),
-                   "updated_at": iso(now)}
+        changes = {
+            "secret": new_secret(),
+            "previous_secret": current.secret,
+            "previous_secret_expires_at": iso(grace),
+            "secret_rotated_at": iso(now),
+            "updated_at": iso(now),
+        }
         return self._repo.update(workspace_id, webhook_id, changes).with_secret()
 
-    def deliveries(self, workspace_id: str, webhook_id: str, limit: int,
-                   cursor: str | None) -> DeliveryList:
+    def deliveries(
+        self, workspace_id: str, webhook_id: str, limit: int, cursor: str | None
+    ) -> DeliveryList:
         self._repo.get(workspace_id, webhook_id)  # 404 unless it is this workspace's
         page = self._repo.deliveries(workspace_id, webhook_id, limit, cursor)
-        return DeliveryList(data=page.items, next_cursor=page.next_cursor,
-                            has_more=page.next_cursor is not None)
+        return DeliveryList(
+            data=page.items, next_cursor=page.next_cursor, has_more=page.next_cursor is not None
+        )
 
     def send_test(self, workspace_id: str, webhook_id: str) -> QueuedTest:
         webhook = self._repo.get(workspace_id, webhook_id)
-        event = self._events.publish(TEST_EVENT, workspace_id, {
-            "webhook_id": webhook.webhook_id, "message": "A test delivery from Engram."})
+        event = self._events.publish(
+            TEST_EVENT,
+            workspace_id,
+            {"webhook_id": webhook.webhook_id, "message": "A test delivery from Engram."},
+        )
         return QueuedTest(webhook_id=webhook.webhook_id, event_id=event["id"])
 
     def _safe_url(self, url: str) -> str:
         try:
             check_url(url, self._settings.webhook_allow_private, self._resolve)
         except UnsafeUrl as exc:
-            raise ValidationFailed(str(exc), [{"loc": ["body", "url"], "msg": str(exc),
-                                               "type": "unsafe_url"}]) from exc
+            raise ValidationFailed(
+                str(exc), [{"loc": ["body", "url"], "msg": str(exc), "type": "unsafe_url"}]
+            ) from exc
         return url.strip()

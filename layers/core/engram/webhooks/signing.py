@@ -50,8 +50,9 @@ def _parse(header: str) -> tuple[int, list[str]]:
     return timestamp, signatures
 
 
-def verify(secret: str, headers: Any, body: bytes | str, tolerance: int = 300,
-           *, now: float | None = None) -> dict[str, Any]:
+def verify(
+    secret: str, headers: Any, body: bytes | str, tolerance: int = 300, *, now: float | None = None
+) -> dict[str, Any]:
     """Checks a delivery and returns its decoded JSON payload; raises SignatureError when
     the signature is missing or wrong, or the timestamp is more than `tolerance` seconds
     away from now (replays). Pass the raw body exactly as received."""

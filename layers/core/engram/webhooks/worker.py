@@ -53,8 +53,14 @@ def signing_secrets(webhook: WebhookRecord, now_iso: str) -> list[str]:
 
 
 class DeliveryWorker:
-    def __init__(self, repo: WebhookRepository, clock: Clock, settings: Settings,
-                 send: Callable[..., Attempt] = post, resolve: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        repo: WebhookRepository,
+        clock: Clock,
+        settings: Settings,
+        send: Callable[..., Attempt] = post,
+        resolve: Resolver | None = None,
+    ) -> None:
         self._repo = repo
         self._clock = clock
         self._settings = settings
@@ -101,52 +107,88 @@ class DeliveryWorker:
         headers = {
             "Engram-Event": str(job.event.get("type", "")),
             "Engram-Delivery": job.delivery_id,
-            "Engram-Signature": signature_header(signing_secrets(webhook, iso(now)),
-                                                 int(now.timestamp()), body),
+            "Engram-Signature": signature_header(
+                signing_secrets(webhook, iso(now)), int(now.timestamp()), body
+            ),
         }
-        return self._send(target, body, headers, self._settings.webhook_connect_timeout_seconds,
-                          self._settings.webhook_read_timeout_seconds)
+        return self._send(
+            target,
+            body,
+            headers,
+            self._settings.webhook_connect_timeout_seconds,
+            self._settings.webhook_read_timeout_seconds,
+        )
 
     def _succeeded(self, job: DeliveryJob, attempt: int, result: Attempt) -> Outcome:
         now = iso(self._clock.now())
         self._repo.record_success(job.workspace_id, job.webhook_id, now, result.status_code or 0)
-        self._mark(job, status="succeeded", attempt=attempt, status_code=result.status_code,
-                   duration_ms=result.duration_ms, error=None, last_attempt_at=now,
-                   next_attempt_at=None)
+        self._mark(
+            job,
+            status="succeeded",
+            attempt=attempt,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            error=None,
+            last_attempt_at=now,
+            next_attempt_at=None,
+        )
         count("WebhookDelivered")
         return DONE
 
-    def _failed(self, webhook: WebhookRecord, job: DeliveryJob, attempt: int,
-                result: Attempt) -> Outcome:
+    def _failed(
+        self, webhook: WebhookRecord, job: DeliveryJob, attempt: int, result: Attempt
+    ) -> Outcome:
         now = self._clock.now()
-        after = self._repo.record_failure(job.workspace_id, job.webhook_id, iso(now),
-                                          result.status_code, result.error or "Failed.")
+        after = self._repo.record_failure(
+            job.workspace_id,
+            job.webhook_id,
+            iso(now),
+            result.status_code,
+            result.error or "Failed.",
+        )
         outcome = self._next_step(attempt)
         if self._disable_if_over(after, iso(now), result) and outcome.kind == "retry":
             outcome = DONE  # switched off: stop retrying, keep the record as failed
         final = outcome.kind != "retry"
         next_at = None if final else iso(now + timedelta(seconds=outcome.delay))
-        self._mark(job, status="failed" if final else "retrying", attempt=attempt,
-                   status_code=result.status_code, duration_ms=result.duration_ms,
-                   error=result.error, last_attempt_at=iso(now), next_attempt_at=next_at)
+        self._mark(
+            job,
+            status="failed" if final else "retrying",
+            attempt=attempt,
+            status_code=result.status_code,
+            duration_ms=result.duration_ms,
+            error=result.error,
+            last_attempt_at=iso(now),
+            next_attempt_at=next_at,
+        )
         count("WebhookAttemptFailed")
-        logger.info("webhook delivery failed", extra={"error": result.error,
-                                                      "status_code": result.status_code})
+        logger.info(
+            "webhook delivery failed",
+            extra={"error": result.error, "status_code": result.status_code},
+        )
         return outcome
 
     def _next_step(self, attempt: int) -> Outcome:
         if attempt >= MAX_ATTEMPTS:
             return Outcome("dead")
-        return Outcome("retry", backoff_seconds(attempt, self._settings.webhook_retry_base_seconds,
-                                                self._settings.webhook_retry_max_seconds))
+        return Outcome(
+            "retry",
+            backoff_seconds(
+                attempt,
+                self._settings.webhook_retry_base_seconds,
+                self._settings.webhook_retry_max_seconds,
+            ),
+        )
 
     def _disable_if_over(self, webhook: WebhookRecord | None, now: str, result: Attempt) -> bool:
         """True when the webhook is (now) off, so this delivery stops retrying."""
         limit = self._settings.webhook_disable_after_failures
         if webhook is None or webhook.failure_count < limit:
             return False
-        reason = (f"Switched off after {webhook.failure_count} consecutive failed deliveries; "
-                  f"last error: {result.error}")
+        reason = (
+            f"Switched off after {webhook.failure_count} consecutive failed deliveries; "
+            f"last error: {result.error}"
+        )
         if self._repo.disable(webhook.workspace_id, webhook.webhook_id, reason, now):
             logger.warning("webhook disabled", extra={"reason": reason})
             count("WebhookDisabled")
@@ -157,6 +199,7 @@ class DeliveryWorker:
 
 
 # --- the Lambda side: SQS records in, outcomes as batch item failures -----------------
+
 
 def default_worker() -> DeliveryWorker:
     return DeliveryWorker(WebhookRepository(aws.table()), get_clock(), get_settings())
@@ -180,6 +223,7 @@ def _delay(record: Any, seconds: int) -> None:
     url = get_settings().deliver_queue_url or record.queue_url
     try:
         aws.client("sqs").change_message_visibility(
-            QueueUrl=url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds)
+            QueueUrl=url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
+        )
     except Exception:
         logger.exception("could not set the retry delay; the queue's default applies")

@@ -14,8 +14,11 @@ class WorkspaceRepository:
 
     def workspace_put(self, workspace: Workspace) -> dict[str, Any]:
         """The transaction item that creates `workspace` (accounts add their user to it)."""
-        item = {**keys.workspace_key(workspace.workspace_id), "type": "Workspace",
-                **workspace.model_dump()}
+        item = {
+            **keys.workspace_key(workspace.workspace_id),
+            "type": "Workspace",
+            **workspace.model_dump(),
+        }
         return _put(self._table.name, item)
 
     def create_with_key(self, workspace: Workspace, key: ApiKey, key_hash: str) -> None:
@@ -32,13 +35,19 @@ class WorkspaceRepository:
             self._transact(self._key_puts(key, key_hash))
 
     def set_summary(self, workspace_id: str, summary: str, now: str) -> None:
-        self._table.update_item(Key=keys.workspace_key(workspace_id),
-                                UpdateExpression="SET workspace_summary = :s, summary_updated_at = :t",
-                                ExpressionAttributeValues={":s": summary, ":t": now})
+        self._table.update_item(
+            Key=keys.workspace_key(workspace_id),
+            UpdateExpression="SET workspace_summary = :s, summary_updated_at = :t",
+            ExpressionAttributeValues={":s": summary, ":t": now},
+        )
 
     def summary(self, workspace_id: str) -> str:
-        item = self._table.get_item(Key=keys.workspace_key(workspace_id),
-                                    ProjectionExpression="workspace_summary").get("Item") or {}
+        item = (
+            self._table.get_item(
+                Key=keys.workspace_key(workspace_id), ProjectionExpression="workspace_summary"
+            ).get("Item")
+            or {}
+        )
         return item.get("workspace_summary") or ""
 
     def find_key(self, key_hash: str) -> ApiKey | None:
@@ -47,8 +56,9 @@ class WorkspaceRepository:
 
     def key_by_id(self, workspace_id: str, key_id: str) -> tuple[ApiKey, str]:
         """The key and its hash; 404 for another workspace's key."""
-        pointer = self._table.get_item(Key=keys.api_key_id_key(key_id),
-                                       ConsistentRead=True).get("Item")
+        pointer = self._table.get_item(Key=keys.api_key_id_key(key_id), ConsistentRead=True).get(
+            "Item"
+        )
         if not pointer or pointer.get("workspace_id") != workspace_id:
             raise NotFound(f"API key {key_id} was not found.")
         key = self.find_key(pointer["key_hash"])
@@ -59,21 +69,33 @@ class WorkspaceRepository:
     def revoke_key(self, workspace_id: str, key_hash: str, revoked_at: str) -> None:
         with conflict_on_condition("That API key belongs to another workspace."):
             self._table.update_item(
-                Key=keys.api_key_key(key_hash), UpdateExpression="SET revoked_at = :r",
+                Key=keys.api_key_key(key_hash),
+                UpdateExpression="SET revoked_at = :r",
                 ConditionExpression="workspace_id = :ws",
-                ExpressionAttributeValues={":r": revoked_at, ":ws": workspace_id})
+                ExpressionAttributeValues={":r": revoked_at, ":ws": workspace_id},
+            )
 
     def list_keys(self, workspace_id: str, limit: int, cursor: str | None) -> Page:
-        page = query_page(self._table, index="GSI1", key_attrs=keys.GSI1_KEY_ATTRS,
-                          partition_attr="GSI1PK",
-                          partition_value=keys.api_keys_by_workspace(workspace_id), limit=limit,
-                          cursor=cursor)
-        return Page([ApiKey.model_validate(_fields(i, ApiKey)) for i in page.items],
-                    page.next_cursor)
+        page = query_page(
+            self._table,
+            index="GSI1",
+            key_attrs=keys.GSI1_KEY_ATTRS,
+            partition_attr="GSI1PK",
+            partition_value=keys.api_keys_by_workspace(workspace_id),
+            limit=limit,
+            cursor=cursor,
+        )
+        return Page(
+            [ApiKey.model_validate(_fields(i, ApiKey)) for i in page.items], page.next_cursor
+        )
 
     def _key_puts(self, key: ApiKey, key_hash: str) -> list[dict[str, Any]]:
-        pointer = {**keys.api_key_id_key(key.key_id), "type": "ApiKeyId", "key_hash": key_hash,
-                   "workspace_id": key.workspace_id}
+        pointer = {
+            **keys.api_key_id_key(key.key_id),
+            "type": "ApiKeyId",
+            "key_hash": key_hash,
+            "workspace_id": key.workspace_id,
+        }
         return [_put(self._table.name, _key_item(key, key_hash)), _put(self._table.name, pointer)]
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
@@ -81,8 +103,13 @@ class WorkspaceRepository:
 
 
 def _put(table_name: str, item: dict[str, Any]) -> dict[str, Any]:
-    return {"Put": {"TableName": table_name, "Item": to_dynamo(item),
-                    "ConditionExpression": "attribute_not_exists(PK)"}}
+    return {
+        "Put": {
+            "TableName": table_name,
+            "Item": to_dynamo(item),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
 
 
 def _fields(item: dict[str, Any], model: type) -> dict[str, Any]:

@@ -28,7 +28,9 @@ KeyId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 
 
 @router.post("", status_code=201)
-def create_api_key(body: ApiKeyCreate, who: PrincipalDep, svc: WorkspaceServiceDep) -> ApiKeyCreated:
+def create_api_key(
+    body: ApiKeyCreate, who: PrincipalDep, svc: WorkspaceServiceDep
+) -> ApiKeyCreated:
     return svc.create_key(who.workspace_id, who.user_id, body)
 
 

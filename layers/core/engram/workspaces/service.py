@@ -47,11 +47,15 @@ class WorkspaceService:
         self._repo.create_with_key(workspace, new_key.key, hash_key(new_key.api_key))
         return workspace, new_key
 
-    def create_key(self, workspace_id: str, user_id: str | None, body: ApiKeyCreate) -> ApiKeyCreated:
+    def create_key(
+        self, workspace_id: str, user_id: str | None, body: ApiKeyCreate
+    ) -> ApiKeyCreated:
         now = self._clock.now()
         expires_at = None
         if body.expires_at is not None:
-            moment = body.expires_at if body.expires_at.tzinfo else body.expires_at.replace(tzinfo=UTC)
+            moment = (
+                body.expires_at if body.expires_at.tzinfo else body.expires_at.replace(tzinfo=UTC)
+            )
             if moment <= now:
                 raise ValidationFailed("'expires_at' must be in the future.")
             expires_at = iso(moment)
@@ -59,25 +63,42 @@ class WorkspaceService:
             # admin routes are workspace-wide; an agent-bound key must not reach them.
             raise ValidationFailed("An agent-bound key cannot have the 'admin' scope.")
         scopes = [s for s in SCOPES if s in body.scopes]
-        new = self._new_key(workspace_id, body.name, scopes, iso(now), user_id=user_id,
-                            agent_id=body.agent_id, expires_at=expires_at)
+        new = self._new_key(
+            workspace_id,
+            body.name,
+            scopes,
+            iso(now),
+            user_id=user_id,
+            agent_id=body.agent_id,
+            expires_at=expires_at,
+        )
         self._repo.add_key(new.key, hash_key(new.api_key))
         return ApiKeyCreated(api_key=new.api_key, **ApiKeyInfo.of(new.key).model_dump())
 
     def list_keys(self, workspace_id: str, limit: int, cursor: str | None) -> ApiKeyList:
         page = self._repo.list_keys(workspace_id, limit, cursor)
-        return ApiKeyList(data=[ApiKeyInfo.of(k) for k in page.items], next_cursor=page.next_cursor,
-                          has_more=page.next_cursor is not None)
+        return ApiKeyList(
+            data=[ApiKeyInfo.of(k) for k in page.items],
+            next_cursor=page.next_cursor,
+            has_more=page.next_cursor is not None,
+        )
 
     def revoke_key(self, workspace_id: str, key_id: str) -> None:
         key, key_hash = self._repo.key_by_id(workspace_id, key_id)
         if key.revoked_at is None:  # revoking twice keeps the first time
             self._repo.revoke_key(workspace_id, key_hash, iso(self._clock.now()))
 
-    def _new_key(self, workspace_id: str, name: str, scopes: list[str], now: str,
-                 **extra: str | None) -> NewApiKey:
+    def _new_key(
+        self, workspace_id: str, name: str, scopes: list[str], now: str, **extra: str | None
+    ) -> NewApiKey:
         secret = generate_key()
-        key = ApiKey(key_id=new_id("key"), workspace_id=workspace_id, name=name,
-                     prefix=secret[: len(KEY_PREFIX) + _DISPLAY_CHARS], scopes=scopes,
-                     created_at=now, **extra)
+        key = ApiKey(
+            key_id=new_id("key"),
+            workspace_id=workspace_id,
+            name=name,
+            prefix=secret[: len(KEY_PREFIX) + _DISPLAY_CHARS],
+            scopes=scopes,
+            created_at=now,
+            **extra,
+        )
         return NewApiKey(api_key=secret, key=key)
