@@ -102,3 +102,18 @@ def test_every_creating_post_takes_an_idempotency_key():
     for route in creating:
         names = [p["name"] for p in spec[route.path]["post"].get("parameters", [])]
         assert "Idempotency-Key" in names, route.path
+
+
+def test_a_twin_of_a_request_in_progress_is_409_with_retry_after(client, auth, aws_env):
+    """The first request's record says INPROGRESS (as while it runs on another instance):
+    its twin is told to come back shortly, with a Retry-After to honour."""
+    assert post(client, auth, "k-busy", {"project_name": "p"}).status_code == 201
+    table = boto3.resource("dynamodb").Table(aws_env.tables["IdempotencyTable"])
+    (record,) = table.scan()["Items"]
+    far = 4_102_444_800_000  # 2100-01-01 in ms: the first request has not timed out
+    table.put_item(Item={**record, "status": "INPROGRESS", "in_progress_expiration": far})
+    response = post(client, auth, "k-busy", {"project_name": "p"})
+    assert response.status_code == 409
+    assert "still in progress" in response.json()["detail"]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert client.get("/v1/sessions", headers=auth).json()["count"] == 1

@@ -75,3 +75,36 @@ def test_bodies_over_one_mebibyte_are_413(client, auth, item_count):
     )
     _refused(response, (413,))
     assert item_count() == before
+
+
+def test_a_chunked_body_over_the_limit_is_413(client, auth, item_count):
+    """No Content-Length to refuse up front: the limit is met while the body streams in."""
+    before = item_count()
+
+    def chunks():
+        yield b'{"content": "'
+        for _ in range(20):
+            yield b"x" * 60_000
+        yield b'"}'
+
+    response = client.post(
+        "/v1/memories", content=chunks(), headers={**auth, "content-type": "application/json"}
+    )
+    _refused(response, (413,))
+    assert "larger than the limit" in response.json()["detail"]
+    assert item_count() == before
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("PUT", "/v1/memories/mem_x", {"GET", "HEAD", "PATCH", "DELETE"}),
+        ("GET", "/v1/sessions/sess_x/end", {"POST"}),
+        ("PATCH", "/v1/sessions", {"GET", "HEAD", "POST"}),
+    ],
+)
+def test_405_names_every_allowed_method(client, auth, method, path, allowed):
+    response = client.request(method, path, headers=auth)
+    assert response.status_code == 405, response.text
+    assert set(response.headers["Allow"].split(", ")) == allowed
+    assert response.json()["detail"] == f"{method} is not allowed on this route."

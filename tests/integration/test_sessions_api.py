@@ -234,11 +234,14 @@ def test_malformed_json_and_oversized_bodies(client, auth):
     headers = {**auth, "content-type": "application/json"}
     body = _error(client.post("/v1/sessions", content=b'{"agent_id": ', headers=headers), 400)
     assert body["detail"] == "The request body is not valid JSON."
-    for unreadable in ('{"agent_id": "\xe9"}'.encode("latin-1"), b"[" * 5000 + b"]" * 5000):
-        body = _error(client.post("/v1/sessions", content=unreadable, headers=headers), 400)
-        assert body["detail"].startswith(
-            "The request body could not be read as JSON: it must be UTF-8"
-        )
+    unreadable = {
+        '{"agent_id": "\xe9"}'.encode("latin-1"): "it is not UTF-8 text",
+        b"[" * 5000 + b"]" * 5000: "it nests too deeply",
+        b'{"metadata": {"n": ' + b"7" * 5001 + b"}}": "a number with too many digits",
+    }
+    for content, phrase in unreadable.items():
+        body = _error(client.post("/v1/sessions", content=content, headers=headers), 400)
+        assert phrase in body["detail"], body
     big = json.dumps({"metadata": {"x": "y" * 1_100_000}}).encode()
     _error(client.post("/v1/sessions", content=big, headers=headers), 413)
     assert client.get("/v1/sessions", headers=auth).json()["count"] == 0

@@ -8,9 +8,11 @@ class DomainError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        # seconds after which the same request may succeed (a `Retry-After` header)
+        self.retry_after = retry_after
 
 
 class BadRequest(DomainError):

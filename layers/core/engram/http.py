@@ -14,7 +14,9 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engram import __version__
@@ -142,12 +144,6 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return counted
 
 
-_UNPARSABLE_BODY = (
-    "The request body could not be read as JSON: it must be UTF-8 text, not "
-    "nested hundreds of levels deep."
-)
-
-
 def _validation_sentence(errors: list[dict[str, Any]]) -> tuple[int, str]:
     first = errors[0] if errors else {}
     if first.get("type") == "json_invalid":
@@ -177,11 +173,46 @@ def _clean_errors(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return cleaned
 
 
+def _unreadable_body(exc: BaseException) -> tuple[int, str]:
+    """FastAPI turns any failure while reading or parsing the body into one 400; the cause
+    says what really went wrong."""
+    cause = exc.__cause__
+    if isinstance(cause, PayloadTooLarge):  # a chunked body that went over the limit
+        return 413, cause.detail
+    if isinstance(cause, RecursionError):
+        return 400, "The request body could not be read as JSON: it nests too deeply."
+    if isinstance(cause, UnicodeDecodeError):
+        return 400, "The request body could not be read as JSON: it is not UTF-8 text."
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return 400, "The request body has a number with too many digits (at most 4,300)."
+    return 400, "The request body could not be read as JSON."
+
+
+def _allowed_methods(app: FastAPI, path: str) -> str:
+    """Every method any route serves at this path: one route is one method here, so the
+    route that raised the 405 knows only its own."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.router.routes):
+        if route.path and _path_regex(route.path).match(path):
+            methods |= route.methods or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
+
+
+@cache
+def _path_regex(template: str) -> re.Pattern[str]:
+    return compile_path(template)[0]
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         extra = {"errors": exc.errors} if hasattr(exc, "errors") else {}
-        return _error(exc.status, exc.detail, exc.code, **extra)
+        response = _error(exc.status, exc.detail, exc.code, **extra)
+        if exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -191,16 +222,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(status, detail, code, errors=_clean_errors(errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
         detail = exc.detail if isinstance(exc.detail, str) else "The request was refused."
-        if exc.status_code == 400 and detail == "There was an error parsing the body":
-            # FastAPI's words when the bytes are not UTF-8 or nest past what the parser takes
-            detail = _UNPARSABLE_BODY
-        if exc.status_code == 404 and detail == "Not Found":
+        if status == 400 and detail == "There was an error parsing the body":
+            status, detail = _unreadable_body(exc)
+        if status == 404 and detail == "Not Found":
             detail = "No such route."
-        if exc.status_code == 405:
-            detail = "That method is not allowed on this route."
-        return _error(exc.status_code, detail, _STATUS_CODES.get(exc.status_code, "error"))
+        if status == 405:
+            detail = f"{request.method} is not allowed on this route."
+        response = _error(status, detail, _STATUS_CODES.get(status, "error"))
+        if status == 405:
+            response.headers["Allow"] = _allowed_methods(app, request.url.path)
+        return response
 
 
 def create_app(*routers: APIRouter, docs: bool = False, title: str = "Engram") -> FastAPI:

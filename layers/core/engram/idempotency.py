@@ -22,6 +22,8 @@ from engram.errors import Conflict, ValidationFailed
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 255
 REPLAYED_HEADER = "Idempotent-Replayed"
+# A first request still running is short (an API call); its twin is told to retry after this.
+IN_PROGRESS_RETRY_SECONDS = 1
 
 
 def _documented_header(
@@ -153,7 +155,8 @@ def _once(handler: Callable, request: Request, payload: dict[str, str]) -> Respo
         ) from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise Conflict(
-            f"A request with this {HEADER} is still in progress; retry shortly."
+            f"A request with this {HEADER} is still in progress; retry shortly.",
+            retry_after=IN_PROGRESS_RETRY_SECONDS,
         ) from exc
     response = Response(
         content=stored["body"],
