@@ -108,3 +108,10 @@ def test_405_names_every_allowed_method(client, auth, method, path, allowed):
     assert response.status_code == 405, response.text
     assert set(response.headers["Allow"].split(", ")) == allowed
     assert response.json()["detail"] == f"{method} is not allowed on this route."
+
+
+def test_405_allow_follows_the_most_specific_route(client, auth):
+    """`search` also fits `/v1/memories/{memory_id}`, but the route at this path is search."""
+    response = client.request("OPTIONS", "/v1/memories/search", headers=auth)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"

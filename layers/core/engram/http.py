@@ -189,12 +189,15 @@ def _unreadable_body(exc: BaseException) -> tuple[int, str]:
 
 
 def _allowed_methods(app: FastAPI, path: str) -> str:
-    """Every method any route serves at this path: one route is one method here, so the
-    route that raised the 405 knows only its own."""
-    methods: set[str] = set()
+    """The methods served at this path. One route is one method here, so the route that
+    raised the 405 knows only its own; of the templates that match, the most specific wins
+    (`/v1/memories/search` is that route, though `/v1/memories/{memory_id}` matches too)."""
+    by_template: dict[str, set[str]] = {}
     for route in iter_route_contexts(app.router.routes):
         if route.path and _path_regex(route.path).match(path):
-            methods |= route.methods or set()
+            by_template.setdefault(route.path, set()).update(route.methods or ())
+    fewest = min((t.count("{") for t in by_template), default=0)
+    methods = set().union(*(m for t, m in by_template.items() if t.count("{") == fewest))
     if "GET" in methods:
         methods.add("HEAD")
     return ", ".join(sorted(methods))
