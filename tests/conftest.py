@@ -214,3 +214,19 @@ def lambda_trace(monkeypatch):
         xray_recorder.context.clear_trace_entities()
         xray_recorder.context = was_context
         aws_xray_sdk.global_sdk_config.set_sdk_enabled(was_enabled)
+
+
+@pytest.fixture(scope="session")
+def running_stack(tmp_path_factory):
+    """One local stack (`python -m engram.local` in a subprocess) shared by every test of the
+    session that drives Engram over real HTTP (clients, conformance, smoke): starting one
+    costs seconds, so tests share it and keep to their own workspace or objects. Yields
+    `tests.stack.Stack`; its `env` is .engram/dev.env (ENGRAM_URL, ENGRAM_API_KEY, ...)."""
+    from tests.stack import Stack
+
+    running = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        running.env = running.wait_ready()
+        yield running
+    finally:
+        running.kill()

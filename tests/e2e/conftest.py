@@ -1,77 +1,10 @@
-"""The local stack in a subprocess, as `make dev` starts it: shared by the e2e tests."""
+"""A fresh local stack per e2e test (they stop it with signals); tests/stack.py runs it."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
-READY = "Engram is ready"
-READY_TIMEOUT = 60
-STOP_TIMEOUT = 15
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-class Stack:
-    def __init__(self, tmp_path: Path) -> None:
-        self.cwd = tmp_path
-        self.ports = (free_port(), free_port())
-        self.log = tmp_path / "stack.log"
-        env = {
-            **os.environ,
-            "PORT": str(self.ports[0]),
-            "EMULATOR_PORT": str(self.ports[1]),
-            "PYTHONUNBUFFERED": "1",
-        }
-        with self.log.open("wb") as out:  # a file, not a pipe: nothing can block on a full pipe
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "engram.local"],
-                cwd=tmp_path,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_ready(self) -> dict[str, str]:
-        deadline = time.monotonic() + READY_TIMEOUT
-        while READY not in self.output():
-            assert self.process.poll() is None, f"the stack exited early:\n{self.output()}"
-            assert time.monotonic() < deadline, f"not ready in {READY_TIMEOUT} s:\n{self.output()}"
-            time.sleep(0.1)
-        lines = (self.cwd / ".engram" / "dev.env").read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
-
-    def stop(self, sig: int) -> int:
-        self.process.send_signal(sig)
-        return self.process.wait(STOP_TIMEOUT)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+from tests.stack import Stack
 
 
 @pytest.fixture

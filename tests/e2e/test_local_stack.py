@@ -11,7 +11,7 @@ import boto3
 import httpx
 import pytest
 
-from tests.e2e.conftest import port_is_free
+from tests.stack import port_is_free
 
 pytestmark = pytest.mark.e2e
 
