@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 dev: install
-	$(BIN)/python -m engram.local
+	$(BIN)/python -m engram_local
 
 test: install
 	$(BIN)/pytest

@@ -1,5 +1,5 @@
 """CPU per DynamoDB write on the local stack's emulator (moto in process, with the stack's
-fixes in engram/local/moto_fixes.py), on the table template.yaml defines: PutItem of a
+fixes in local/engram_local/moto_fixes.py), on the table template.yaml defines: PutItem of a
 memory-sized item, then UpdateItem of one attribute. In the local stack every API write and
 every worker write pays this on the cores the model and the API share, so it bounds the
 POST /v1/memories latency and the embed worker's throughput there (on AWS it is a network
@@ -8,7 +8,7 @@ round trip instead). Prints a markdown table.
     .venv/bin/python bench/emulator.py [--writes 4000] [--rounds 3] [--quick]
 
 --quick: 1000 writes, 1 round. Compare two commits by running it from each checkout with
-PYTHONPATH=<checkout>/layers/core (the template is read from the same checkout).
+PYTHONPATH=<checkout>/layers/core:<checkout>/local (the template is read from the same checkout).
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ ITEM = {
 
 def cpu_ms_per_write(writes: int) -> float:
     import boto3
-    from engram.local import moto_fixes
-    from engram.local.resources import create_resources
+    from engram_local import moto_fixes
+    from engram_local.resources import create_resources
     from moto import mock_aws
 
     moto_fixes.apply()

@@ -72,7 +72,7 @@ def local_stack() -> Iterator[None]:
     import boto3
     from moto import mock_aws
 
-    from engram.local.resources import create_resources, function_environment
+    from engram_local.resources import create_resources, function_environment
 
     with mock_aws():
         made = create_resources(

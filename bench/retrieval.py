@@ -1,6 +1,6 @@
 """Retrieval benchmark on LoCoMo through the HTTP API of the local stack (issue 3).
 
-Starts `python -m engram.local` in a subprocess (free ports on 127.0.0.1), creates one
+Starts `python -m engram_local` in a subprocess (free ports on 127.0.0.1), creates one
 workspace per conversation with the admin CLI and one session per LoCoMo session, and
 stores each dialogue turn as a memory, by default as that session's messages (batch POST
 /v1/sessions/{id}/messages, as a conversation reaches Engram: each message becomes an

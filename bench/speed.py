@@ -18,7 +18,7 @@ stack. Prints markdown tables.
 3. Local index: bench/search_index.py's run() (random unit vectors, k = 40, knn, bm25 and
    the hybrid pair), query embedding excluded.
 4. POST /v1/memories: one memory per request over HTTP to the local stack started in a
-   subprocess (`python -m engram.local`), client-side wall time, after 10 warm-up requests.
+   subprocess (`python -m engram_local`), client-side wall time, after 10 warm-up requests.
 
 --quick: 100 memories, 50 queries, 10k only, 50 posts.
 """
@@ -147,7 +147,7 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
 
     from engram import aws, clock, config
     from engram.clock import get_clock
-    from engram.local.resources import create_resources, function_environment
+    from engram_local.resources import create_resources, function_environment
     from engram.memories.models import MemoryCreate
     from engram.memories.repository import MemoryRepository
     from engram.memories.service import MemoryService
@@ -155,7 +155,7 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
     from engram.search import index as index_module
     from engram.search import worker as worker_module
 
-    from engram.local import moto_fixes
+    from engram_local import moto_fixes
 
     moto_fixes.apply()  # the local stack's emulator runs with them
     rows = [

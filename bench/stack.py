@@ -1,4 +1,4 @@
-"""The local stack (`python -m engram.local`) in a subprocess, for the benchmarks that go
+"""The local stack (`python -m engram_local`) in a subprocess, for the benchmarks that go
 through the HTTP API: free ports on 127.0.0.1, output to a log file, ready when it prints
 "Engram is ready", URL and key from its `.engram/dev.env`, stopped with SIGINT (then killed
 if it does not stop in time). Use it as a context manager so it always stops."""
@@ -42,7 +42,7 @@ def free_port() -> int:
 
 class LocalStack:
     def __init__(self, extra_env: dict[str, str] | None = None) -> None:
-        self._command = [sys.executable, "-m", "engram.local"]
+        self._command = [sys.executable, "-m", "engram_local"]
         self._tmp = tempfile.TemporaryDirectory(prefix="engram-bench-")
         self.cwd = Path(self._tmp.name)
         self.log = self.cwd / "stack.log"

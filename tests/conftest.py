@@ -67,7 +67,7 @@ def aws_env(monkeypatch):
     import boto3
     from moto import mock_aws
 
-    from engram.local.resources import create_resources, function_environment
+    from engram_local.resources import create_resources, function_environment
 
     with mock_aws():
         made = create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-test")
@@ -83,7 +83,7 @@ def pump(aws_env):
     that template.yaml attaches to a queue on what is waiting there."""
     import boto3
 
-    from engram.local.pump import QueuePump
+    from engram_local.pump import QueuePump
 
     return QueuePump(boto3.client("sqs"), aws_env)
 
@@ -170,7 +170,7 @@ def client(aws_env):
     """The combined local app over an in-process HTTP client."""
     from fastapi.testclient import TestClient
 
-    from engram.local.app import build_app
+    from engram_local.app import build_app
 
     with TestClient(build_app(), raise_server_exceptions=False) as test_client:
         yield test_client
@@ -218,7 +218,7 @@ def lambda_trace(monkeypatch):
 
 @pytest.fixture(scope="session")
 def running_stack(tmp_path_factory):
-    """One local stack (`python -m engram.local` in a subprocess) shared by every test of the
+    """One local stack (`python -m engram_local` in a subprocess) shared by every test of the
     session that drives Engram over real HTTP (clients, conformance, smoke): starting one
     costs seconds, so tests share it and keep to their own workspace or objects. Yields
     `tests.stack.Stack`; its `env` is .engram/dev.env (ENGRAM_URL, ENGRAM_API_KEY, ...)."""

@@ -1,4 +1,4 @@
-"""The local stack in a subprocess, as `make dev` starts it (`python -m engram.local`)."""
+"""The local stack in a subprocess, as `make dev` starts it (`python -m engram_local`)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class Stack:
         }
         with self.log.open("wb") as out:  # a file, not a pipe: nothing can block on a full pipe
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "engram.local"],
+                [sys.executable, "-m", "engram_local"],
                 cwd=tmp_path,
                 env=env,
                 stdout=out,

@@ -1,4 +1,4 @@
-"""The local stack as `make dev` starts it (`python -m engram.local`, in a subprocess), driven
+"""The local stack as `make dev` starts it (`python -m engram_local`, in a subprocess), driven
 over HTTP, then stopped by a signal: exit code 0 and both ports free again."""
 
 from __future__ import annotations

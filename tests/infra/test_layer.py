@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,19 @@ def test_the_layer_holds_no_dev_only_package():
     assert not DEV_ONLY & set(layer_distributions())
 
 
+def test_the_layer_holds_no_local_stack_code(layer):
+    """The local stack (emulator, moto patches, queue pump, dev server) is its own package,
+    engram_local, outside layers/core: none of it, nor a module that imports it, is deployed."""
+    assert not (layer / "engram" / "local").exists()
+    assert not list(layer.glob("engram_local*"))
+    importers = [
+        str(path.relative_to(layer))
+        for path in (layer / "engram").rglob("*.py")
+        if re.search(r"^\s*(from|import)\s+(engram_local|moto)\b", path.read_text(), re.M)
+    ]
+    assert importers == []
+
+
 @pytest.mark.parametrize("function", FUNCTIONS, ids=lambda p: p.name)
 def test_every_function_imports_from_the_layer_alone(layer, function):
     result = _run(function, layer, "import handler; assert callable(handler.lambda_handler)")
@@ -103,10 +117,10 @@ def test_every_function_imports_from_the_layer_alone(layer, function):
 def test_a_function_answers_a_request_from_the_layer_alone(layer):
     event = (ROOT / "tests" / "events" / "health_get.json").read_text()
     code = (
-        "import json, sys; import handler\n"
-        "from engram.local.pump import LambdaContext\n"
-        "ctx = LambdaContext('health', "
-        "'arn:aws:lambda:us-east-1:123456789012:function:health', 512, 3)\n"
+        "import json, sys; from types import SimpleNamespace; import handler\n"
+        "ctx = SimpleNamespace(function_name='health', memory_limit_in_mb=512,\n"
+        "    invoked_function_arn='arn:aws:lambda:us-east-1:123456789012:function:health',\n"
+        "    aws_request_id='req-1', get_remaining_time_in_millis=lambda: 3000)\n"
         "print(json.dumps(handler.lambda_handler(json.loads(sys.argv[1]), ctx)))\n"
     )
     result = _run(ROOT / "functions" / "health", layer, code.replace("sys.argv[1]", repr(event)))

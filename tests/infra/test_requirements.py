@@ -12,7 +12,7 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 LAYER_REQUIREMENTS = ROOT / "layers/core/requirements.txt"
 SYS_PATH_EDIT = re.compile(r"sys\.path\.(append|insert)\s*\(")
-SCANNED = ("layers/core", "functions", "tests", "bench")
+SCANNED = ("layers/core", "local", "functions", "tests", "bench")
 
 
 def _normalised(lines: list[str]) -> dict[str, str]:

@@ -3,7 +3,7 @@ encryption, network and data-access policies, and exactly the functions that use
 
 import json
 
-from engram.local.resources import load_template
+from engram_local.resources import load_template
 
 RESOURCES = load_template()["Resources"]
 

@@ -1,7 +1,7 @@
 """Workers know their last attempt from settings; those must match the queues' redrive."""
 
 from engram.config import Settings
-from engram.local.resources import load_template
+from engram_local.resources import load_template
 
 
 def _max_receives(queue: str) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 
-from engram.local.resources import load_template
+from engram_local.resources import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = "python3.12"

@@ -8,7 +8,7 @@ import ast
 import importlib.util
 from pathlib import Path
 
-from engram.local.resources import load_template
+from engram_local.resources import load_template
 from engram.webhooks.models import MAX_ATTEMPTS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The local emulator's speed fixes to moto (engram.local.moto_fixes) keep moto's behaviour:
+"""The local emulator's speed fixes to moto (engram_local.moto_fixes) keep moto's behaviour:
 through the emulator's real HTTP endpoint, a failed transaction still rolls back, results
 still round-trip every attribute type, and SQS still deduplicates FIFO messages."""
 
@@ -9,7 +9,7 @@ import socket
 import pytest
 from botocore.exceptions import ClientError
 
-from engram.local.emulator import start_emulator
+from engram_local.emulator import start_emulator
 
 
 def _free_port() -> int:
@@ -195,7 +195,7 @@ def test_the_api_socket_gets_tcp_nodelay_on_accepted_connections():
     algorithm and delayed ACKs add ~40 ms to each response on a kept-alive connection."""
     import asyncio
 
-    from engram.local.server import _bind
+    from engram_local.server import _bind
 
     listener = _bind(_free_port(), "PORT")
     assert listener.proto == socket.IPPROTO_TCP
@@ -521,7 +521,7 @@ def test_clients_served_in_process_get_the_same_answers_without_the_socket():
     ],
 )
 def test_only_top_level_set_and_remove_actions_take_the_direct_path(expression, plan):
-    from engram.local.moto_fixes import _simple_plan
+    from engram_local.moto_fixes import _simple_plan
 
     assert _simple_plan(expression) == plan
 
@@ -591,7 +591,7 @@ def test_items_are_sized_once_and_refused_past_the_same_limit(table, monkeypatch
     transaction) and leaves what was there."""
     from moto.dynamodb.models.dynamo_type import LimitedSizeDict
 
-    from engram.local.moto_fixes import ITEM_LIMIT
+    from engram_local.moto_fixes import ITEM_LIMIT
 
     def item(big: int) -> dict:
         # name bytes + value bytes: PK 2+3, SK 2+1, n 1+5 (digits), m 1+(1+2), big 3+big

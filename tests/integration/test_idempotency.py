@@ -7,7 +7,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from engram.idempotency import IdempotentRoute
-from engram.local.app import ROUTERS, build_app
+from engram_local.app import ROUTERS, build_app
 from fastapi.routing import APIRoute
 
 # Not keyed on purpose (see engram/accounts/routes.py): replaying token responses.

@@ -14,8 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from engram.local.pump import QueuePump, RoundResult, failed_ids
-from engram.local.resources import create_resources
+from engram_local.pump import QueuePump, RoundResult, failed_ids
+from engram_local.resources import create_resources
 
 HANDLER = """
 import json
@@ -281,7 +281,7 @@ def test_a_window_longer_than_the_visibility_timeout_puts_no_message_in_twice(sq
 def test_the_pump_threads_run_at_a_lower_priority_and_the_caller_keeps_its_own(sqs, root):
     import os
 
-    from engram.local.pump import WORKER_NICENESS
+    from engram_local.pump import WORKER_NICENESS
 
     pump, _ = make_pump(sqs, root)
     own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())

@@ -10,7 +10,7 @@ import socket
 from typing import Any
 
 import pytest
-from engram.local.app import build_app
+from engram_local.app import build_app
 
 PUBLIC = {
     ("GET", "/health"),

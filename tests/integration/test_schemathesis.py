@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from engram.local.app import build_app
+from engram_local.app import build_app
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error

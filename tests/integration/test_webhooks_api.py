@@ -200,7 +200,7 @@ def test_webhooks_need_the_admin_scope(aws_env, workspace):
     from fastapi.testclient import TestClient
 
     from engram.auth import Principal, get_principal
-    from engram.local.app import build_app
+    from engram_local.app import build_app
 
     app = build_app()
     app.dependency_overrides[get_principal] = lambda: Principal(

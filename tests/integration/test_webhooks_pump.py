@@ -11,7 +11,7 @@ from engram.webhooks import verify
 from engram.webhooks.models import MAX_ATTEMPTS
 from tests.integration.webhooks_helpers import Receiver, body_of, receive_all
 
-pump_module = pytest.importorskip("engram.local.pump")
+pump_module = pytest.importorskip("engram_local.pump")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from engram.fastapi_compat import run_sync_on_event_loop
-from engram.local import server
+from engram_local import server
 
 
 @pytest.fixture

@@ -128,7 +128,7 @@ def test_disabled_metrics_print_nothing_however_many_counts(capsys, monkeypatch)
 def test_an_invocation_that_counts_nothing_logs_no_warning():
     """In a fresh process, as in Lambda (pytest resets warning filters for each test)."""
     probe = (
-        "from engram.local.pump import LambdaContext\n"
+        "from engram_local.pump import LambdaContext\n"
         "from engram.observability import lambda_entry\n"
         "ctx = LambdaContext('f', 'arn:aws:lambda:us-east-1:1:function:f', 128, 3)\n"
         "print(lambda_entry(lambda event, context: 'ok')({}, ctx))\n"

@@ -23,7 +23,7 @@ module, 2.5-5 ms of CPU, though a request uses one route's. Each is built on its
 use instead, by FastAPI's own code; /openapi.json, which uses them all, is the same
 (tests/unit/test_cold_start.py).
 
-`run_sync_on_event_loop()`, called by the local server only (engram/local/server.py): see
+`run_sync_on_event_loop()`, called by the local server only (local/engram_local/server.py): see
 its docstring.
 """
 

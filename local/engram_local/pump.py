@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engram.local.resources import TEMPLATE, LocalResources, load_template, resources_of_type
+from engram_local.resources import TEMPLATE, LocalResources, load_template, resources_of_type
 
-logger = logging.getLogger("engram.local.pump")
+logger = logging.getLogger("engram_local.pump")
 
 FUNCTION = "AWS::Serverless::Function"
 REPORT_FAILURES = "ReportBatchItemFailures"

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from engram.local.resources import LocalResources, create_resources
+from engram_local.resources import LocalResources, create_resources
 
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 READY_TIMEOUT_SECONDS = 10.0
@@ -131,7 +131,7 @@ def _make_server(host: str, port: int) -> Any:
     )
     from werkzeug.serving import make_server
 
-    from engram.local import moto_fixes
+    from engram_local import moto_fixes
 
     moto_fixes.apply()
     # werkzeug logs every request at INFO on its own handler unless told otherwise.

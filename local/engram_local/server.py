@@ -15,9 +15,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from engram.local.emulator import Emulator, start_emulator
-from engram.local.pump import QueuePump
-from engram.local.resources import function_environment
+from engram_local.emulator import Emulator, start_emulator
+from engram_local.pump import QueuePump
+from engram_local.resources import function_environment
 
 HOST = "127.0.0.1"
 DEV_ENV = Path(".engram") / "dev.env"
@@ -142,7 +142,7 @@ def _serve(stop: Stop, sock: socket.socket, url: str, api_key: str, emulator: Em
     import uvicorn
 
     from engram.fastapi_compat import run_sync_on_event_loop
-    from engram.local.app import build_app
+    from engram_local.app import build_app
 
     run_sync_on_event_loop()  # one request at a time, with no thread handoffs (see there)
     config = uvicorn.Config(build_app(), log_level="info", timeout_graceful_shutdown=5)

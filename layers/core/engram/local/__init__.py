@@ -1,1 +1,0 @@
-"""The local stack: AWS emulator, queue pump and dev server."""
