@@ -177,7 +177,7 @@ def test_same_data_gives_byte_identical_output(client, auth, seeded):
         "max_memories=101",
         "order=sideways",
         "scope=galaxy",
-        "include_types=dream",
+        "include_types=Dream!",
         "max_tokens=3",
     ],
 )

@@ -106,7 +106,14 @@ def test_batch_is_stored_in_order_or_not_at_all(client, auth):
         ({}, "content"),
         ({"content": "   "}, "empty"),
         ({"content": "x" * 40_000}, "limit is 32768"),
-        ({"content": "x", "memory_type": "dream"}, "memory_type"),
+        ({"content": "x", "memory_type": "Dream Log!"}, "memory_type"),
+        ({"content": "x", "event_type": "two words"}, "event_type"),
+        ({"content": "x", "confidence_score": 1.01}, "confidence_score"),
+        ({"content": "x", "dedup_key": ""}, "dedup_key"),
+        ({"content": "x", "parent_id": "bad id"}, "letters"),
+        ({"content": "x", "concepts": ["c"] * 51}, "limit is 50"),
+        ({"content": "x", "source_files": [""]}, "1 to 1024"),
+        ({"memories": [{"content": "x", "dedup_key": "k"}] * 2}, "more than once"),
         ({"content": "x", "importance_score": 1.5}, "importance_score"),
         ({"content": "x", "tags": ["t"] * 51}, "limit is 50"),
         ({"content": "x", "tags": ["y" * 129]}, "128"),
@@ -416,3 +423,110 @@ def test_when_the_embed_queue_is_down_nothing_is_stored(client, auth, aws_env, w
     listed = client.get("/v1/memories", headers=auth).json()
     assert listed["count"] == 0 and listed["data"] == []
     assert EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id) == []
+
+
+def test_the_seed_fields_are_stored_and_returned(client, auth):
+    memory = _store(
+        client,
+        auth,
+        memory_type="bug_fix",
+        event_type="tool_call",
+        parent_id="mem_parent",
+        confidence_score=0.8,
+        concepts=["retries", "backoff", "retries"],
+        source_files=["src/app.py", "src/retry.py"],
+    )
+    assert memory["memory_type"] == "bug_fix" and memory["event_type"] == "tool_call"
+    assert memory["parent_id"] == "mem_parent" and memory["confidence_score"] == 0.8
+    assert memory["concepts"] == ["retries", "backoff"]
+    assert memory["source_files"] == ["src/app.py", "src/retry.py"]
+    assert client.get(f"/v1/memories/{memory['memory_id']}", headers=auth).json() == memory
+    changed = client.patch(
+        f"/v1/memories/{memory['memory_id']}",
+        json={"concepts": ["jitter"], "confidence_score": 0.4, "event_type": "error"},
+        headers=auth,
+    ).json()
+    assert changed["concepts"] == ["jitter"] and changed["confidence_score"] == 0.4
+    assert changed["event_type"] == "error" and changed["source_files"] == memory["source_files"]
+
+
+def test_a_second_write_with_the_same_dedup_key_updates_the_first(client, auth, aws_env):
+    first = _store(
+        client, auth, content="Deploys run at noon.", dedup_key="deploy-time", tags=["a"]
+    )
+    second = _store(
+        client, auth, content="Deploys run at 3pm.", dedup_key="deploy-time", importance_score=0.9
+    )
+    assert second["memory_id"] == first["memory_id"] and second["content"] == "Deploys run at 3pm."
+    assert second["importance_score"] == 0.9 and second["tags"] == ["a"] and second["updated_at"]
+    listed = client.get("/v1/memories", headers=auth).json()
+    assert listed["count"] == 1 and [m["memory_id"] for m in listed["data"]] == [first["memory_id"]]
+    other = _store(client, auth, content="Another key.", dedup_key="other")
+    assert other["memory_id"] != first["memory_id"]
+    batch = client.post(
+        "/v1/memories",
+        json={
+            "memories": [{"content": "Noon again.", "dedup_key": "deploy-time"}, {"content": "new"}]
+        },
+        headers=auth,
+    )
+    assert batch.status_code == 201, batch.text
+    ids = [m["memory_id"] for m in batch.json()["memories"]]
+    assert ids[0] == first["memory_id"] and ids[1] not in (first["memory_id"], other["memory_id"])
+    assert client.get("/v1/memories", headers=auth).json()["count"] == 3
+
+
+def test_a_deleted_memory_gives_its_dedup_key_to_the_next_write(client, auth):
+    first = _store(client, auth, content="v1", dedup_key="k")
+    assert client.delete(f"/v1/memories/{first['memory_id']}", headers=auth).status_code == 200
+    second = _store(client, auth, content="v2", dedup_key="k")
+    assert second["memory_id"] != first["memory_id"]
+    assert (
+        client.delete(f"/v1/memories/{second['memory_id']}/hard", headers=auth).status_code == 204
+    )
+    third = _store(client, auth, content="v3", dedup_key="k")
+    assert third["memory_id"] not in (first["memory_id"], second["memory_id"])
+    assert _store(client, auth, content="v4", dedup_key="k")["memory_id"] == third["memory_id"]
+
+
+def test_dedup_keys_are_per_workspace(client, auth, other_auth):
+    mine = _store(client, auth, content="mine", dedup_key="shared")
+    response = client.post(
+        "/v1/memories", json={"content": "theirs", "dedup_key": "shared"}, headers=other_auth
+    )
+    assert response.status_code == 201 and response.json()["memory_id"] != mine["memory_id"]
+    assert client.get(f"/v1/memories/{mine['memory_id']}", headers=auth).json()["content"] == "mine"
+
+
+def test_sync_embedding_answers_with_the_memory_embedded_and_searchable(client, auth, workspace):
+    memory = _store(
+        client, auth, content="Invoices are sent on the first Monday.", sync_embedding=True
+    )
+    assert memory["embedding_status"] == "ready" and memory["embedding_generated_at"]
+    hits = client.post(
+        "/v1/memories/search",
+        json={"query": "when are invoices sent", "search_mode": "semantic", "limit": 3},
+        headers=auth,
+    ).json()["results"]
+    assert hits[0]["memory_id"] == memory["memory_id"]
+    plain = _store(client, auth, content="Not embedded yet.")
+    assert plain["embedding_status"] == "pending"
+
+
+def test_a_dedup_key_claimed_meanwhile_cancels_the_whole_write(client, auth, aws_env, workspace):
+    """Two writes racing for one key: the claim in the loser's transaction fails, nothing of
+    it is written, and the service then reads the claim and updates the winner's memory."""
+    from engram import aws
+    from engram.memories.models import Memory
+    from engram.memories.repository import DedupClaim, DedupTaken, MemoryRepository
+
+    ws = workspace[0].workspace_id
+    winner = _store(client, auth, content="first", dedup_key="race")
+    repo = MemoryRepository(aws.table())
+    loser = Memory(
+        memory_id="mem_loser", workspace_id=ws, content="second", created_at="2026-01-01T00:00:00Z"
+    )
+    with pytest.raises(DedupTaken):
+        repo.add_many([(loser, "h", None)], claims=[DedupClaim(ws, "race", "mem_loser")])
+    assert client.get("/v1/memories/mem_loser", headers=auth).status_code == 404
+    assert repo.dedup_holders(ws, ["race"]) == {"race": winner["memory_id"]}

@@ -244,7 +244,7 @@ def test_another_workspace_never_sees_them(client, auth, other_auth, corpus):
         ({"query": "x", "weights": {"semantic": 1.2}}, "weights.semantic"),
         ({"query": "x", "weights": {"semantic": 0.5, "bm25": 0.5}}, "Unknown field"),
         ({"query": "x", "min_score": 2}, "min_score"),
-        ({"query": "x", "memory_types": ["gossip"]}, "memory_types"),
+        ({"query": "x", "memory_types": ["Gossip!"]}, "memory_types"),
         ({"query": "x", "session_id": "bad id!"}, "session_id"),
         ({"query": "x", "colour": "red"}, "Unknown field 'colour'"),
     ],

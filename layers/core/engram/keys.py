@@ -125,6 +125,12 @@ def memory_changes(workspace_id: str) -> str:
     return f"WS#{workspace_id}#CHANGES"
 
 
+# dedup claim PK=DEDUP#<ws>#<dedup_key>  SK=DEDUP  → the memory that holds the key; written in
+#             the memory's own transaction, so one key never names two live memories
+def dedup_key(workspace_id: str, dedup: str) -> dict[str, str]:
+    return {"PK": f"DEDUP#{workspace_id}#{dedup}", "SK": "DEDUP"}
+
+
 def stamped(moment: str, item_id: str) -> str:
     """Sort key that orders by an ISO time, ties broken by id."""
     return f"{moment}#{item_id}"

@@ -27,7 +27,15 @@ def get_memory_service(who: PrincipalDep) -> MemoryService:
         clock,
         sessions=SessionRepository(table),
         agent_id=who.agent_id,
+        sync_now=_sync_now,
     )
+
+
+def _sync_now(jobs: list[tuple[str, str]]) -> object:
+    """The embed worker's own sync, in this process (imported on use: it loads the embedder)."""
+    from engram.search.worker import get_index_sync
+
+    return get_index_sync().sync_many(jobs)
 
 
 MemoryServiceDep = Annotated[MemoryService, Depends(get_memory_service)]

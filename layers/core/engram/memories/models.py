@@ -3,13 +3,25 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from engram.config import get_settings
 from engram.validation import EngramId, Metadata, check_batch_size
 
-MemoryType = Literal["episodic", "fact", "preference", "decision", "pattern", "entity", "summary"]
-MEMORY_TYPES: tuple[str, ...] = MemoryType.__args__  # type: ignore[attr-defined]
+# Engram's own types; the seeds' products use open ones (`architecture`, `bug_fix`,
+# `configuration`, ...), so any lower-case word of this pattern is a type.
+MEMORY_TYPES = ("episodic", "fact", "preference", "decision", "pattern", "entity", "summary")
+TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+MemoryType = Annotated[str, StringConstraints(pattern=TYPE_PATTERN)]
+EventType = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+DedupKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 DISTILLED_TYPES = ("decision", "preference", "pattern", "fact", "entity")
 Source = Literal["api", "message", "extraction"]
 EmbeddingStatus = Literal["pending", "ready", "failed"]
@@ -36,8 +48,19 @@ def _check_tags(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))  # keep order, drop repeats
 
 
+def _check_paths(value: list[str]) -> list[str]:
+    limit = get_settings().max_tags
+    if len(value) > limit:
+        raise ValueError(f"{len(value)} source files given; the limit is {limit}")
+    if any(not path or len(path) > 1024 for path in value):
+        raise ValueError("each source file must be 1 to 1024 characters")
+    return list(dict.fromkeys(value))
+
+
 Content = Annotated[str, AfterValidator(_check_content)]
 Tags = Annotated[list[str], AfterValidator(_check_tags)]
+Concepts = Annotated[list[str], AfterValidator(_check_tags)]  # the same limits as tags
+SourceFiles = Annotated[list[str], AfterValidator(_check_paths)]
 Importance = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
@@ -56,6 +79,19 @@ class MemoryCreate(_Request):
     metadata: Metadata = Field(default_factory=dict)
     user_id: EngramId | None = None
     agent_id: EngramId | None = None
+    event_type: EventType | None = None
+    dedup_key: DedupKey | None = Field(
+        None,
+        description="A second write with the same key in the workspace updates that memory "
+        "instead of adding one.",
+    )
+    parent_id: EngramId | None = None
+    confidence_score: Importance | None = None
+    concepts: Concepts = Field(default_factory=list)
+    source_files: SourceFiles = Field(default_factory=list)
+    sync_embedding: bool = Field(
+        False, description="Embed and index the memory before answering (status then ready)."
+    )
 
 
 class MemoryBatchCreate(_Request):
@@ -74,13 +110,18 @@ class MemoryUpdate(_Request):
     metadata: Metadata | None = None  # merged into the existing metadata
     importance_score: Importance | None = None
     memory_type: MemoryType | None = None
+    event_type: EventType | None = None
+    parent_id: EngramId | None = None
+    confidence_score: Importance | None = None
+    concepts: Concepts | None = None
+    source_files: SourceFiles | None = None
 
 
 class Memory(BaseModel):
     memory_id: str
     workspace_id: str
     session_id: str | None = None
-    memory_type: MemoryType = "episodic"
+    memory_type: str = "episodic"
     role: str | None = None
     title: str | None = None
     content: str
@@ -89,6 +130,12 @@ class Memory(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     user_id: str | None = None
     agent_id: str | None = None
+    event_type: str | None = None
+    dedup_key: str | None = None
+    parent_id: str | None = None
+    confidence_score: float | None = None
+    concepts: list[str] = Field(default_factory=list)
+    source_files: list[str] = Field(default_factory=list)
     source: Source = "api"
     token_count: int = 0
     embedding_status: EmbeddingStatus = "pending"

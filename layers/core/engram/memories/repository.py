@@ -21,9 +21,8 @@ from engram.dynamo import (
     query_page,
     to_dynamo,
 )
-from engram.errors import Conflict, NotFound
+from engram.errors import Conflict, DomainError, NotFound
 from engram.memories.models import Memory
-
 
 # Vectors written per transaction: a few round trips for a batch of 50, and a memory that
 # changed meanwhile (which cancels its transaction) sends only 25 to the one-by-one path.
@@ -92,6 +91,23 @@ class MemoryFilters:
     memory_types: tuple[str, ...] = ()  # any of these (context's distilled types)
 
 
+class DedupTaken(DomainError):
+    """A dedup key was claimed by another write meanwhile: read the claims and retry."""
+
+    status, code = 409, "conflict"
+
+
+@dataclass(frozen=True)
+class DedupClaim:
+    """Claims `dedup` for `memory_id`; `replaces` is the memory id a stale claim names (a
+    deleted memory), overwritten only while it still names it."""
+
+    workspace_id: str
+    dedup: str
+    memory_id: str
+    replaces: str | None = None
+
+
 class MemoryRepository:
     def __init__(self, table: Any) -> None:
         self._table = table
@@ -102,11 +118,13 @@ class MemoryRepository:
         self,
         memories: Sequence[tuple[Memory, str, str | None]],
         also: Sequence[dict[str, Any]] = (),
+        claims: Sequence[DedupClaim] = (),
     ) -> None:
         """(memory, content_hash, search_text) items, all or none: one transaction of up to
-        100 puts (DynamoDB's limit, and the API's batch limit). The workspace's live-memory
-        count, and `also` (items that exist exactly when the memories do: their events), go
-        in the same transaction when they fit, else right after it."""
+        100 puts (DynamoDB's limit, and the API's batch limit). The memories' dedup claims
+        are in it too (DedupTaken when another write claimed a key first). The workspace's
+        live-memory count, and `also` (items that exist exactly when the memories do: their
+        events), go in the same transaction when they fit, else right after it."""
         puts = [
             {
                 "Put": {
@@ -116,7 +134,7 @@ class MemoryRepository:
                 }
             }
             for m, h, t in memories
-        ]
+        ] + [{"Put": {"TableName": self._table.name, **_claim_put(c)}} for c in claims]
         by_workspace: dict[str, int] = {}
         for memory, _, _ in memories:
             by_workspace[memory.workspace_id] = by_workspace.get(memory.workspace_id, 0) + 1
@@ -127,17 +145,46 @@ class MemoryRepository:
         extra = [{"Put": {"TableName": self._table.name, "Item": item}} for item in also]
         counts_inside = len(puts) + len(counts) <= TRANSACTION_LIMIT
         extra_inside = counts_inside and len(puts) + len(counts) + len(extra) <= TRANSACTION_LIMIT
-        with conflict_on_condition("A memory with that id already exists."):
-            self._table.meta.client.transact_write_items(
-                TransactItems=puts
-                + (counts if counts_inside else [])
-                + (extra if extra_inside else [])
-            )
+        try:
+            with conflict_on_condition("A memory with that id already exists."):
+                self._table.meta.client.transact_write_items(
+                    TransactItems=puts
+                    + (counts if counts_inside else [])
+                    + (extra if extra_inside else [])
+                )
+        except Conflict as exc:
+            reasons = getattr(exc.__cause__, "response", {}).get("CancellationReasons") or []
+            claimed = reasons[len(memories) : len(memories) + len(claims)]
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in claimed):
+                raise DedupTaken("A dedup_key was claimed by another write.") from exc
+            raise
         if not counts_inside:
             for workspace_id, count in by_workspace.items():
                 self._count(workspace_id, count)
         if not extra_inside:
             put_all(self._table, also)
+
+    def dedup_holders(self, workspace_id: str, dedups: Sequence[str]) -> dict[str, str]:
+        """dedup key → the memory id its claim names (which may be deleted since)."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(dedups))
+        for start in range(0, len(unique), 100):
+            request = {
+                self._table.name: {
+                    "Keys": [keys.dedup_key(workspace_id, d) for d in unique[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            for _ in range(5):
+                response = self._table.meta.client.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table.name, []):
+                    found[item["dedup_key"]] = item["memory_id"]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            if request:
+                raise DedupTaken("The dedup claims could not be read; please retry.")
+        return found
 
     def remove_also(self, items: Sequence[dict[str, Any]]) -> None:
         """Removes what add_many wrote with `also` (the undo of a write)."""
@@ -207,6 +254,13 @@ class MemoryRepository:
         memory = _memory(response["Attributes"])
         if memory.deleted_at is None:
             self._count(workspace_id, -1)
+        if memory.dedup_key:  # its claim goes too, unless a newer memory holds the key now
+            conditional_write(
+                lambda: self._table.delete_item(
+                    Key=keys.dedup_key(workspace_id, memory.dedup_key),
+                    ConditionExpression=attr("memory_id").eq(memory_id),
+                )
+            )
         return memory
 
     def set_embeddings(self, writes: Sequence[EmbeddingWrite]) -> list[bool | Exception]:
@@ -508,6 +562,24 @@ class MemoryRepository:
             item["GSI2PK"] = keys.memories_by_session(memory.workspace_id, memory.session_id)
             item["GSI2SK"] = stamp
         return item
+
+
+def _claim_put(claim: DedupClaim) -> dict[str, Any]:
+    put: dict[str, Any] = {
+        "Item": {
+            **keys.dedup_key(claim.workspace_id, claim.dedup),
+            "type": "DedupClaim",
+            "workspace_id": claim.workspace_id,
+            "dedup_key": claim.dedup,
+            "memory_id": claim.memory_id,
+        },
+    }
+    if claim.replaces is None:
+        put["ConditionExpression"] = "attribute_not_exists(PK)"
+    else:
+        put["ConditionExpression"] = "memory_id = :old"
+        put["ExpressionAttributeValues"] = {":old": claim.replaces}
+    return put
 
 
 def _filter(filters: MemoryFilters) -> Any:

@@ -13,6 +13,7 @@ from engram.clock import get_clock, iso, parse_iso
 from engram.errors import ValidationFailed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
+from engram.memories.deps import MemoryServiceDep
 from engram.memories.models import (
     Memory,
     MemoryBatchCreate,
@@ -22,7 +23,6 @@ from engram.memories.models import (
     MemoryType,
     MemoryUpdate,
 )
-from engram.memories.deps import MemoryServiceDep
 from engram.memories.repository import MemoryFilters
 from engram.paging import Cursor, PageLimit, page_size
 from engram.validation import parse_one_or_many

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -9,7 +9,7 @@ from typing import Any
 from engram import keys
 from engram.clock import Clock, iso, parse_iso
 from engram.config import get_settings
-from engram.errors import Forbidden, NotFound, ServiceUnavailable, ValidationFailed
+from engram.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from engram.events import Draft, Publisher
 from engram.ids import new_id
 from engram.memories.models import (
@@ -20,7 +20,7 @@ from engram.memories.models import (
     Source,
     metadata_size,
 )
-from engram.memories.repository import MemoryFilters, MemoryRepository
+from engram.memories.repository import DedupClaim, DedupTaken, MemoryFilters, MemoryRepository
 from engram.observability import logger
 from engram.queues import Queues
 from engram.sessions.repository import SessionRepository
@@ -57,10 +57,13 @@ class MemoryService:
         clock: Clock,
         sessions: SessionRepository | None = None,
         agent_id: str | None = None,
+        sync_now: Callable[[list[tuple[str, str]]], object] | None = None,
     ) -> None:
         """`agent_id`: the caller's key is bound to this agent, so it sees and writes only
-        that agent's memories (others are 404, as if they did not exist)."""
+        that agent's memories (others are 404, as if they did not exist). `sync_now` embeds
+        and indexes (workspace_id, memory_id) jobs in this process: `sync_embedding`."""
         self._repo = repo
+        self._sync_now = sync_now
         self._sessions = sessions
         self._agent_id = agent_id
         self._queues = queues
@@ -78,13 +81,103 @@ class MemoryService:
         ids: Sequence[str] | None = None,
     ) -> list[Memory]:
         """Stores every memory or none, then queues their embedding. `contexts` gives each
-        memory's indexing context (messages pass the message before them)."""
-        now = iso(self._clock.now())
+        memory's indexing context (messages pass the message before them). A body whose
+        `dedup_key` a live memory of the workspace holds updates that memory instead; the
+        new memories are written first, so a failed write changes nothing."""
+        dedups = [b.dedup_key for b in bodies if b.dedup_key]
+        repeated = next((d for i, d in enumerate(dedups) if d in dedups[:i]), None)
+        if repeated is not None:
+            raise ValidationFailed(f"dedup_key {repeated!r} appears more than once in the batch.")
         contexts = contexts or [None] * len(bodies)
         ids = ids or [new_id("mem") for _ in bodies]
+        for _ in range(5):  # a key claimed meanwhile by another write: read the claims again
+            try:
+                memories = self._create_or_update(
+                    workspace_id, bodies, source, contexts, ids, dedups
+                )
+                break
+            except DedupTaken:
+                continue
+        else:
+            raise Conflict("The dedup_key is being written by other requests; please retry.")
+        wanted = [m for m, b in zip(memories, bodies, strict=True) if b.sync_embedding]
+        return self._embedded_now(workspace_id, memories, wanted) if wanted else memories
+
+    def _embedded_now(
+        self, workspace_id: str, memories: list[Memory], wanted: list[Memory]
+    ) -> list[Memory]:
+        """`sync_embedding`: embeds and indexes these memories before the answer (their queued
+        jobs then find nothing to do). If that fails they stay pending and the queue catches
+        up; the answer shows each memory's status as stored."""
+        if self._sync_now is None:
+            raise ServiceUnavailable("sync_embedding is not available here; omit it and retry.")
+        try:
+            self._sync_now([(workspace_id, m.memory_id) for m in wanted])
+        except Exception:
+            logger.exception("sync_embedding failed; the embed queue will catch up")
+        stored = self._repo.get_stored_many([m.memory_id for m in wanted])  # consistent reads
+        return [stored[m.memory_id].memory if m.memory_id in stored else m for m in memories]
+
+    def _create_or_update(
+        self,
+        workspace_id: str,
+        bodies: Sequence[MemoryCreate],
+        source: Source,
+        contexts: Sequence[str | None],
+        ids: Sequence[str],
+        dedups: list[str],
+    ) -> list[Memory]:
+        holders = self._repo.dedup_holders(workspace_id, dedups) if dedups else {}
+        targets: dict[int, Memory] = {}  # position → the live memory this body updates
+        claims: list[DedupClaim] = []
+        for position, (body, memory_id) in enumerate(zip(bodies, ids, strict=True)):
+            held_by = holders.get(body.dedup_key) if body.dedup_key else None
+            target = self._live(workspace_id, held_by) if held_by else None
+            if target is not None:
+                if self._agent_id and target.agent_id != self._agent_id:
+                    raise Conflict(
+                        f"dedup_key {body.dedup_key!r} is held by a memory this key cannot change."
+                    )
+                targets[position] = target
+            elif body.dedup_key:
+                claims.append(DedupClaim(workspace_id, body.dedup_key, memory_id, held_by))
+        fresh = [i for i in range(len(bodies)) if i not in targets]
+        created = self._insert(
+            workspace_id,
+            [bodies[i] for i in fresh],
+            source,
+            [contexts[i] for i in fresh],
+            [ids[i] for i in fresh],
+            claims,
+        )
+        answers: dict[int, Memory] = dict(zip(fresh, created, strict=True))
+        for position, target in targets.items():
+            answers[position] = self.update(
+                workspace_id, target.memory_id, _as_update(bodies[position])
+            )
+        return [answers[i] for i in range(len(bodies))]
+
+    def _live(self, workspace_id: str, memory_id: str) -> Memory | None:
+        try:
+            return self._repo.get(workspace_id, memory_id)
+        except NotFound:
+            return None
+
+    def _insert(
+        self,
+        workspace_id: str,
+        bodies: Sequence[MemoryCreate],
+        source: Source,
+        contexts: Sequence[str | None],
+        ids: Sequence[str],
+        claims: Sequence[DedupClaim],
+    ) -> list[Memory]:
+        if not bodies:
+            return []
+        now = iso(self._clock.now())
         rows = []
         for body, context, memory_id in zip(bodies, contexts, ids, strict=True):
-            fields = body.model_dump()
+            fields = body.model_dump(exclude={"sync_embedding"})
             if self._agent_id:
                 if body.agent_id not in (None, self._agent_id):
                     raise Forbidden(f"This key is bound to agent '{self._agent_id}'.")
@@ -104,7 +197,7 @@ class MemoryService:
         stored = self._events.draft(
             "memory.stored", workspace_id, [_event_data(m) for m in memories]
         )
-        self._repo.add_many(rows, stored.items)
+        self._repo.add_many(rows, stored.items, claims)
         self._enqueue_or_undo(workspace_id, memories, stored)
         self._events.announce(stored)
         return memories
@@ -266,6 +359,19 @@ class MemoryService:
             raise ValidationFailed(
                 f"The merged metadata is {size} bytes as JSON; the limit is {limit}."
             )
+
+
+# What a second write with the same dedup_key changes: the memory's content and description,
+# not its place (session, user, agent) or its id.
+_DEDUP_UPDATES = tuple(
+    name for name in MemoryUpdate.model_fields if name in MemoryCreate.model_fields
+)
+
+
+def _as_update(body: MemoryCreate) -> MemoryUpdate:
+    given = body.model_dump(include=set(_DEDUP_UPDATES), exclude_unset=True)
+    given["content"] = body.content
+    return MemoryUpdate(**given)
 
 
 def _event_data(memory: Memory) -> dict[str, Any]:
