@@ -20,15 +20,23 @@ The stack's clock is real time: every memory is created "now" (seconds apart), s
 recency leg is nearly flat.
 
     .venv/bin/python bench/retrieval.py [--conversations N] [--questions N] [--quick]
-        [--via messages|memories] [--undated]
+        [--via messages|memories] [--undated] [--cv]
 
---quick: the first conversation, its first 40 questions. Prints a markdown table.
+--quick: the first conversation, its first 40 questions. Prints markdown tables: by mode,
+and recall@10 / NDCG@10 by LoCoMo category.
+
+--cv: leave-one-conversation-out for the one setting tuned on this data, the hybrid
+weights (issue 21). Each question is also searched with every weight set of CV_GRID; for
+each conversation, the set with the best recall@10 over the other four is scored on it.
+Prints the five held-out recall@10s, the sets chosen, and their mean: the figure that
+says how the default search does on a conversation no tuning saw.
 """
 
 from __future__ import annotations
 
 import argparse
 import platform
+import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -37,10 +45,23 @@ from typing import Any
 
 import httpx
 
-from metrics import DATA, Conversation, Tally, Turn, load, memory_content, memory_title, sessions_of
+from metrics import (
+    DATA,
+    Conversation,
+    Tally,
+    Turn,
+    load,
+    memory_content,
+    memory_title,
+    recall,
+    sessions_of,
+)
 from stack import LocalStack, machine_note
 
 MODES = ("keyword", "semantic", "hybrid")
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+# Hybrid weight sets --cv chooses among: the semantic share of the legs' 0.9, recency 0.1.
+CV_GRID = (0.3, 0.35, 0.4, 0.45, 0.5)
 BATCH = 100  # the API's batch limit
 EMBED_TIMEOUT = 900.0  # seconds to wait for all embeddings of one conversation
 POLL = 2.0
@@ -164,23 +185,22 @@ def evaluate(
     questions: list[dict[str, Any]],
     tallies: dict[str, Tally],
     dated: bool,
+    cv: dict[float, list[float]] | None = None,
 ) -> None:
+    """Scores every question in each mode (and per category: tallies "hybrid/2" etc.);
+    with `cv`, also hybrid with each CV_GRID weight set (recall@10 appended per set)."""
     import bm25s
 
     retriever = bm25_baseline(conv, dated)
     for qa in questions:
         for mode in MODES:
-            started = time.perf_counter()
-            found = _check(
-                http.post(
-                    "/v1/memories/search",
-                    json={"query": qa["question"], "search_mode": mode, "limit": 10},
-                ),
-                f"search {mode}",
-            )
-            ms = (time.perf_counter() - started) * 1000
-            ranked = [dia_of[r["memory_id"]] for r in found["results"]]
+            ranked, ms = _search(http, dia_of, {"query": qa["question"], "search_mode": mode})
             tallies.setdefault(mode, Tally()).add(ranked, qa["evidence"], ms)
+            tallies.setdefault(f"{mode}/{qa['category']}", Tally()).add(ranked, qa["evidence"])
+        for share in CV_GRID if cv is not None else ():
+            body = {"query": qa["question"], "weights": cv_weights(share)}
+            ranked, _ = _search(http, dia_of, body)
+            cv.setdefault(share, []).append(recall(ranked, qa["evidence"], 10))
         started = time.perf_counter()
         tokens = bm25s.tokenize([qa["question"]], stopwords="en", show_progress=False)
         k = min(10, len(conv.turns))
@@ -190,6 +210,35 @@ def evaluate(
         tallies.setdefault("plain BM25 (bm25s, in process)", Tally()).add(
             ranked, qa["evidence"], ms
         )
+
+
+def _search(
+    http: httpx.Client, dia_of: dict[str, str], body: dict[str, Any]
+) -> tuple[list[str], float]:
+    started = time.perf_counter()
+    found = _check(http.post("/v1/memories/search", json={**body, "limit": 10}), "search")
+    ms = (time.perf_counter() - started) * 1000
+    return [dia_of[r["memory_id"]] for r in found["results"]], ms
+
+
+def cv_weights(share: float) -> dict[str, float]:
+    semantic = round(0.9 * share, 4)
+    return {"semantic": semantic, "keyword": round(0.9 - semantic, 4), "recency": 0.1}
+
+
+def leave_one_out(per_conv: dict[str, dict[float, list[float]]]) -> list[tuple[str, float, float]]:
+    """(held-out conversation, share chosen on the others, its recall@10 there) per fold.
+    The others' questions are pooled; ties go to the first share of CV_GRID."""
+    folds = []
+    for held in per_conv:
+
+        def trained(share: float, held: str = held) -> float:
+            pooled = [v for name, by in per_conv.items() if name != held for v in by[share]]
+            return statistics.mean(pooled)
+
+        best = max(CV_GRID, key=trained)
+        folds.append((held, best, statistics.mean(per_conv[held][best])))
+    return folds
 
 
 def main() -> None:
@@ -209,6 +258,9 @@ def main() -> None:
         help="content '<speaker>: <text>' (date in the title) instead of "
         "'[<date>] <speaker>: <text>'",
     )
+    parser.add_argument(
+        "--cv", action="store_true", help="leave-one-conversation-out over the hybrid weights"
+    )
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
     if args.quick:
@@ -216,6 +268,7 @@ def main() -> None:
     dated = not args.undated
     conversations = load(args.data, args.conversations)
     tallies: dict[str, Tally] = {}
+    per_conv: dict[str, dict[float, list[float]]] = {}
     started = time.monotonic()
     timings = []
     for conv in conversations:
@@ -231,7 +284,8 @@ def main() -> None:
                     raise RuntimeError(f"{failed} embeddings failed")
                 t2 = time.monotonic()
                 questions = conv.questions[: args.questions]
-                evaluate(http, conv, dia_of, questions, tallies, dated)
+                cv = per_conv.setdefault(conv.sample_id, {}) if args.cv else None
+                evaluate(http, conv, dia_of, questions, tallies, dated, cv)
                 t3 = time.monotonic()
         timings.append((conv.sample_id, len(conv.turns), len(questions), t1 - t0, t2 - t1, t3 - t2))
         print(
@@ -255,7 +309,28 @@ def main() -> None:
     print("\n| mode | recall@5 | recall@10 | NDCG@10 | request p50 ms | request p95 ms |")
     print("|---|---|---|---|---|---|")
     for name, tally in tallies.items():
-        print(tally.row(name))
+        if "/" not in name:
+            print(tally.row(name))
+    print("\n| category | questions | " + " | ".join(f"{m} R@10 / NDCG@10" for m in MODES) + " |")
+    print("|---|---:|" + "---|" * len(MODES))
+    for number, label in CATEGORIES.items():
+        if f"hybrid/{number}" in tallies:
+            cells = [tallies[f"{mode}/{number}"] for mode in MODES]
+            print(
+                f"| {number} {label} | {len(cells[0].r10)} | "
+                + " | ".join(
+                    f"{statistics.mean(t.r10):.3f} / {statistics.mean(t.ndcg10):.3f}" for t in cells
+                )
+                + " |"
+            )
+    if args.cv:
+        folds = leave_one_out(per_conv)
+        print("\n| held-out conversation | semantic share chosen on the other four | hybrid R@10 |")
+        print("|---|---:|---:|")
+        for held, share, score in folds:
+            print(f"| {held} | {share:g} ({cv_weights(share)}) | {score:.3f} |")
+        mean = statistics.mean(score for _, _, score in folds)
+        print(f"\nLeave-one-conversation-out mean hybrid recall@10: **{mean:.3f}**")
     hybrid = sum(tallies["hybrid"].r10) / len(tallies["hybrid"].r10)
     print(
         f"\nTarget hybrid recall@10 >= 0.70: {'met' if hybrid >= 0.70 else 'missed'} ({hybrid:.3f})."

@@ -614,3 +614,114 @@ def test_opensearch_index_must_be_provisioned_where_the_mapping_is_not_deployed(
         deployed.ensure_index(DIMENSION)  # the second call is answered from memory
     finally:
         client.indices.delete(index=name, ignore_unavailable=True)
+
+
+# --- the search service's ranking over each adapter (issue 21) ---
+
+RANKING_CORPUS = {
+    # memory_id: (content, vector head, hours)
+    "espresso": ("Ada orders an espresso with oat milk every morning", (1.0, 0.2), 0),
+    "machine": ("The espresso machine in the office broke again", (0.9, 0.5), 1),
+    "tea": ("Bob prefers green tea with lemon in the afternoon", (0.2, 1.0), 2),
+    "milk": ("We ran out of oat milk on Friday", (0.7, 0.7), 3),
+    "deploy": ("Deploys go out every Tuesday after the standup", (0.0, 0.1, 1.0), 4),
+    "error": ("The deploy failed with ERR-7F3K2 on the staging cluster", (0.1, 0.0, 0.9), 5),
+    "report": ("The quarterly report reaches finance before the fifth", (0.0, 0.0, 0.2, 1.0), 6),
+    "coffee": ("Coffee beans are ordered from the roastery monthly", (0.95, 0.1), 7),
+}
+RANKING_QUERIES = (
+    ("espresso with oat milk", (1.0, 0.3)),
+    ("what broke with ERR-7F3K2?", (0.05, 0.0, 1.0)),
+    ("tea in the afternoon", (0.3, 1.0)),
+)
+
+
+class _Memories:
+    """The table's side of a search (the re-check), as a dict."""
+
+    def __init__(self) -> None:
+        from engram.clock import iso
+        from engram.memories.models import Memory
+
+        self.memories = {
+            m: Memory(
+                memory_id=m, workspace_id=WS, content=c, created_at=iso(T0 + timedelta(hours=h))
+            )
+            for m, (c, _, h) in RANKING_CORPUS.items()
+        }
+
+    def get_many(self, workspace_id: str, memory_ids: Sequence[str]) -> dict[str, Any]:
+        return {m: self.memories[m] for m in memory_ids if m in self.memories}
+
+
+class _QueryVectors:
+    """An embedder that knows the fixture queries' vectors."""
+
+    dimension, name = DIMENSION, "fixture"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        known = {q: vec(*head) for q, head in RANKING_QUERIES}
+        return np.asarray([known[t] for t in texts], dtype=np.float32)
+
+
+class _KnnAsData:
+    """osmem-server has no k-NN query: the adapter's k-NN request is built as usual, and
+    answered with the response OpenSearch's exact cosinesimil search gives for it
+    ((1 + cos) / 2 per hit, best first), which the adapter's own parser reads."""
+
+    def __init__(self, index: OpenSearchIndex) -> None:
+        self._index = index
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._index, name)
+
+    def knn(self, workspace_id: str, vector: Sequence[float], filters: SearchFilters, k: int):
+        from engram.adapters.opensearch_index import hits_from_response, knn_body
+
+        body = knn_body(workspace_id, vector, filters, k)
+        query = body["query"]["knn"]["embedding"]["vector"]
+        scored = sorted(
+            (
+                (m, (1 + cosine(vec(*head), query)) / 2)
+                for m, (_, head, _) in RANKING_CORPUS.items()
+            ),
+            key=lambda pair: (-pair[1], pair[0]),
+        )[: body["size"]]
+        response = {
+            "hits": {"hits": [{"_source": {"memory_id": m}, "_score": s} for m, s in scored]}
+        }
+        return hits_from_response(response, "knn")
+
+
+def _ranking(index: Any, mode: str, query: str) -> list[str]:
+    from engram.clock import FixedClock
+    from engram.search.models import SearchRequest
+    from engram.search.service import SearchService
+
+    svc = SearchService(
+        index, _QueryVectors(), _Memories(), FixedClock(T0 + timedelta(days=1)), 30, 4
+    )
+    request = SearchRequest(query=query, search_mode=mode, limit=5)
+    return [r.memory_id for r in svc.search(WS, request).results]
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_the_search_service_ranks_alike_on_every_adapter(harness: Harness, mode: str) -> None:
+    """Fusion runs in the service over raw leg scores, so every adapter must yield the same
+    ids in the same order as the local index for every mode."""
+    docs = [
+        doc(m, content, embedding=vec(*head), hours=hours)
+        for m, (content, head, hours) in RANKING_CORPUS.items()
+    ]
+    reference = LocalIndex()
+    reference.ensure_index(DIMENSION)
+    reference.upsert(docs)
+    harness.upsert(*docs)
+    index = harness.index
+    if not harness.supports_knn:
+        assert isinstance(index, OpenSearchIndex)
+        index = _KnnAsData(index)
+    for query, _ in RANKING_QUERIES:
+        expected = _ranking(reference, mode, query)
+        assert expected, query
+        assert _ranking(index, mode, query) == expected, query

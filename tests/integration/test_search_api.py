@@ -80,7 +80,7 @@ def test_semantic_finds_a_paraphrase(client, auth, corpus):
     )
     assert _names(result, corpus)[0] == "email"
     top = result["results"][0]
-    assert top["scores"]["keyword"] == 0 and top["scores"]["semantic"] == 1.0
+    assert top["scores"]["keyword"] == 0 and top["scores"]["semantic"] > 0.9
     assert top["content"] == CORPUS["email"]["content"] and top["tags"] == ["customer:ada", "vip"]
     assert result["query_time_ms"] >= 0 and result["total"] == 4
 
@@ -88,7 +88,7 @@ def test_semantic_finds_a_paraphrase(client, auth, corpus):
 def test_keyword_finds_exact_rare_words(client, auth, corpus):
     result = _search(client, auth, query="zygomorphic", search_mode="keyword")
     assert _names(result, corpus) == ["ocaml"] and result["total"] == 1
-    assert result["results"][0]["scores"]["keyword"] == 1.0
+    assert result["results"][0]["scores"]["keyword"] > 0.99  # the only hit of 40 slots
 
 
 def test_hybrid_ranks_sensibly_with_scores_in_unit_range(client, auth, corpus):
@@ -170,7 +170,7 @@ def test_weights_steer_hybrid_and_must_sum_to_one(client, auth, corpus):
         client, auth, query="zygomorphic", weights={"semantic": 0, "keyword": 1, "recency": 0}
     )
     assert _names(keyword_only, corpus)[0] == "ocaml"
-    assert keyword_only["results"][0]["score"] == 1.0
+    assert keyword_only["results"][0]["score"] > 0.99
     body = _search(
         client, auth, 422, query="x", weights={"semantic": 0.5, "keyword": 0.3, "recency": 0.1}
     )

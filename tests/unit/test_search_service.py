@@ -10,9 +10,10 @@ from pydantic import ValidationError
 
 from engram.clock import FixedClock, iso
 from engram.memories.models import Memory
+from engram.search.fusion import calibrate, identifier_matches, identifiers, logistic, standardise
 from engram.search.index import Hit, SearchFilters
-from engram.search.models import SearchRequest, Weights
-from engram.search.service import SearchService, min_max, mode_weights, recency_score
+from engram.search.models import DEFAULT_WEIGHTS, SearchRequest, Weights
+from engram.search.service import SearchService, mode_weights, recency_score
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -86,23 +87,52 @@ def by_id(response):
     return {r.memory_id: r for r in response.results}
 
 
-# normalisation -------------------------------------------------------------------------
+# calibration ---------------------------------------------------------------------------
 
 
-def test_min_max_spreads_scores_over_the_unit_range():
-    got = min_max([Hit("a", 12.0), Hit("b", 7.0), Hit("c", 2.0)])
-    assert got == {"a": 1.0, "b": 0.5, "c": 0.0}
+def test_calibrate_gives_z_scores_over_the_slots():
+    z, lowest = calibrate([Hit("a", 3.0), Hit("b", 1.0), Hit("c", 2.0)], 3)
+    assert z == pytest.approx({"a": 1.2247449, "b": -1.2247449, "c": 0.0})
+    assert lowest == pytest.approx(-1.2247449)
+
+
+def test_empty_slots_count_as_zero_so_a_lone_hit_stands_out():
+    z, lowest = calibrate([Hit("a", 4.0)], 40)
+    assert z["a"] == pytest.approx(39**0.5) and lowest == pytest.approx(-(39**-0.5))
+
+
+@pytest.mark.parametrize("hits", [[Hit("a", 4.0), Hit("b", 4.0)], [Hit("a", 0.0)]])
+def test_calibrate_all_equal_is_zero(hits):
+    assert set(calibrate(hits, len(hits))[0].values()) == {0.0}
+
+
+def test_calibrate_of_nothing_is_empty():
+    assert calibrate([], 10) == ({}, 0.0)
+
+
+def test_standardise_and_logistic():
+    assert standardise({"a": 1.0, "b": 1.0}) == {"a": 0.0, "b": 0.0}
+    assert standardise({"a": 2.0, "b": 0.0}) == {"a": 1.0, "b": -1.0}
+    assert logistic(0) == 0.5 and logistic(-800) == 0.0 and logistic(800) == 1.0
 
 
 @pytest.mark.parametrize(
-    "hits", [[Hit("a", 0.3)], [Hit("a", 4.0), Hit("b", 4.0)], [Hit("a", -0.2), Hit("b", -0.2)]]
+    "query, expected",
+    [
+        ("what failed with ERR-7F3K2?", ["err-7f3k2"]),
+        ("open invoice_2024.pdf and report.txt.", ["invoice_2024.pdf", "report.txt"]),
+        ("call getUserId for NASA", ["getuserid", "nasa"]),
+        ("a dairy-free cake in 2023 for Caroline", []),
+    ],
 )
-def test_min_max_single_hit_or_all_equal_is_one(hits):
-    assert set(min_max(hits).values()) == {1.0}
+def test_identifiers_are_the_identifier_shaped_tokens(query, expected):
+    assert identifiers(query) == expected
 
 
-def test_min_max_of_nothing_is_empty():
-    assert min_max([]) == {}
+def test_identifier_matches_whole_tokens_only():
+    assert identifier_matches(["err-42"], "Saw ERR-42, then ERR-421.") == 1
+    assert identifier_matches(["err-42"], "Saw ERR-421 and xERR-42") == 0
+    assert identifier_matches(["a.pdf", "b_2"], "b_2 then a.pdf") == 2
 
 
 # recency -------------------------------------------------------------------------------
@@ -122,22 +152,54 @@ def test_recency_follows_the_configured_half_life():
 # weights -------------------------------------------------------------------------------
 
 
-def test_hybrid_is_the_weighted_sum_and_an_absent_leg_scores_zero():
+def test_hybrid_is_the_logistic_of_the_weighted_z_scores():
     index = FakeIndex(knn=[Hit("a", 0.9), Hit("b", 0.5)], bm25=[Hit("b", 8.0), Hit("c", 2.0)])
-    svc = service(index, [memory("a"), memory("b", 30), memory("c", 60)])
-    got = by_id(
-        svc.search("ws_1", request(weights={"semantic": 0.5, "keyword": 0.3, "recency": 0.2}))
+    svc = service(index, [memory("a"), memory("b", 30), memory("c", 60)], factor=1)
+    weights = {"semantic": 0.5, "keyword": 0.3, "recency": 0.2}
+    got = by_id(svc.search("ws_1", request(weights=weights, limit=2)))
+    # two slots per leg: z = +-1 on each; a leg's miss gets its lowest (-1); recency
+    # 1, 0.5, 0.25 standardised over the three candidates
+    recent = standardise({"a": 1.0, "b": 0.5, "c": 0.25})
+    assert got["a"].score == pytest.approx(logistic(0.5 - 0.3 + 0.2 * recent["a"]), abs=1e-6)
+    assert got["b"].score == pytest.approx(logistic(-0.5 + 0.3 + 0.2 * recent["b"]), abs=1e-6)
+    assert got["a"].scores.semantic == pytest.approx(logistic(1.0), abs=1e-6)
+    assert got["a"].scores.keyword == pytest.approx(logistic(-1.0), abs=1e-6)
+    assert got["b"].scores.recency == pytest.approx(0.5)
+
+
+def test_a_memory_far_above_its_leg_outranks_the_best_of_a_flat_leg():
+    # min-max put both legs' best at 1.0; calibrated, the lone exact keyword match wins
+    knn = [Hit("near", 0.52), *(Hit(f"v{i}", 0.5 - i * 0.001) for i in range(10))]
+    index = FakeIndex(knn=knn, bm25=[Hit("exact", 9.0)])
+    memories = [memory("near"), memory("exact", 30), *(memory(f"v{i}") for i in range(10))]
+    result = service(index, memories).search("ws_1", request(query="zorblax"))
+    assert result.results[0].memory_id == "exact"
+
+
+def test_identifier_holders_rank_first_in_hybrid_and_keyword_not_semantic():
+    index = FakeIndex(
+        knn=[Hit("near", 0.9), Hit("holder", 0.1)], bm25=[Hit("near", 5.0), Hit("holder", 1.0)]
     )
-    assert got["a"].scores.model_dump() == {"semantic": 1.0, "keyword": 0.0, "recency": 1.0}
-    assert got["a"].score == pytest.approx(0.5 + 0.2)
-    assert got["b"].score == pytest.approx(0.3 + 0.2 * 0.5)
-    assert got["c"].scores.semantic == 0.0 and got["c"].score == pytest.approx(0.2 * 0.25)
+    near = memory("near")
+    holder = Memory(
+        memory_id="holder",
+        workspace_id="ws_1",
+        content="deploy broke: ERR-7F3K2",
+        created_at=iso(NOW),
+    )
+    svc = service(index, [near, holder])
+    for mode in ("hybrid", "keyword"):
+        got = svc.search("ws_1", request(query="why ERR-7F3K2", search_mode=mode))
+        assert got.results[0].memory_id == "holder", mode
+    semantic = svc.search("ws_1", request(query="why ERR-7F3K2", search_mode="semantic"))
+    assert semantic.results[0].memory_id == "near"
 
 
 def test_default_hybrid_weights():
+    assert DEFAULT_WEIGHTS.semantic + DEFAULT_WEIGHTS.keyword + DEFAULT_WEIGHTS.recency == 1.0
     index = FakeIndex(knn=[Hit("a", 0.9)], bm25=[Hit("a", 3.0)])
-    result = service(index, [memory("a", 30)]).search("ws_1", request())
-    assert result.results[0].score == pytest.approx(0.45 + 0.45 + 0.1 * 0.5)
+    result = service(index, [memory("a", 30)], factor=1).search("ws_1", request(limit=1))
+    assert result.results[0].score == 0.5  # one slot per leg: every z-score is 0
 
 
 @pytest.mark.parametrize("mode, leg", [("semantic", "semantic"), ("keyword", "keyword")])
@@ -211,8 +273,8 @@ def test_hits_the_table_no_longer_has_are_dropped_and_not_counted():
     index.hits["knn"].append(Hit("other", 0.5))
     result = svc.search("ws_1", request())
     assert [r.memory_id for r in result.results] == ["a", "b"] and result.total == 2
-    # normalisation saw the deleted hit: "a" is still the best of the leg
-    assert result.results[0].scores.semantic == 1.0
+    # calibration saw the deleted hit: "a" is as far above the leg as it was
+    assert result.results[0].scores.semantic == pytest.approx(0.985826, abs=1e-6)
 
 
 def test_min_score_then_offset_then_limit_and_total_before_paging():
@@ -224,8 +286,9 @@ def test_min_score_then_offset_then_limit_and_total_before_paging():
     page = svc.search(
         "ws_1", request(search_mode="keyword", weights=weights, limit=2, offset=3, min_score=0.5)
     )
-    # scores are (9 - i) / 9: m0..m4 are >= 0.5
-    assert page.total == 5 and [r.memory_id for r in page.results] == ["m3", "m4"]
+    # scores are the logistic of the z-scores over 40 slots (30 empty): m0..m7 are >= 0.5
+    assert page.total == 8 and [r.memory_id for r in page.results] == ["m3", "m4"]
+    assert all(r.score >= 0.5 for r in page.results)
 
 
 def test_results_are_best_first_with_ties_broken_by_newest():
@@ -234,7 +297,7 @@ def test_results_are_best_first_with_ties_broken_by_newest():
     weights = {"keyword": 1.0}
     result = svc.search("ws_1", request(search_mode="keyword", weights=weights))
     assert [r.memory_id for r in result.results] == ["new", "old"]
-    assert all(r.score == 1.0 for r in result.results)
+    assert result.results[0].score == result.results[1].score > 0.9
 
 
 def test_scores_stay_in_the_unit_range():

@@ -1,16 +1,17 @@
 """Search: runs the index legs, fuses them, re-checks every hit against the table.
 
-Fusion (DESIGN.md "Search"): each leg's raw scores are min-max normalised to [0, 1] over
-its own candidates (one hit, or all equal, scores 1.0; a memory a leg did not return
-scores 0 on that leg); recency is 0.5 ** (age_days / half_life); the score is the
-weighted sum. Single-leg modes keep the recency weight as given and give the leg the
-rest (1 - recency), so `semantic` with the default weights is 0.9 semantic + 0.1 recency.
+Fusion (`search/fusion.py`, issue 21): each leg's raw scores become z-scores over its
+candidate slots, recency (0.5 ** (age_days / half_life)) a z-score over the candidates;
+the score is the logistic of their weighted sum, and a candidate holding more of the
+query's exact identifiers ranks first. Single-leg modes keep the recency weight as given
+and give the leg the rest (1 - recency), so `semantic` with the default weights is
+0.9 semantic + 0.1 recency.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +20,7 @@ from engram.config import get_settings
 from engram.memories.models import Memory
 from engram.memories.repository import MemoryRepository
 from engram.search.embedder import Embedder, embed_one
+from engram.search.fusion import Fused, logistic, standardise
 from engram.search.index import Hit, SearchFilters, SearchIndex
 from engram.search.models import (
     DEFAULT_WEIGHTS,
@@ -30,17 +32,6 @@ from engram.search.models import (
 )
 
 LEGS = ("semantic", "keyword")
-
-
-def min_max(hits: Sequence[Hit]) -> dict[str, float]:
-    """Raw leg scores → [0, 1]; a single hit or all-equal scores → 1.0 each."""
-    if not hits:
-        return {}
-    scores = [h.score for h in hits]
-    low, high = min(scores), max(scores)
-    if high - low <= 1e-12:
-        return {h.memory_id: 1.0 for h in hits}
-    return {h.memory_id: (h.score - low) / (high - low) for h in hits}
 
 
 def recency_score(created_at: datetime, now: datetime, half_life_days: float) -> float:
@@ -114,14 +105,13 @@ class SearchService:
         self, workspace_id: str, request: SearchRequest, filters: SearchFilters, k: int
     ) -> list[Scored]:
         weights = mode_weights(request.search_mode, request.weights)
-        legs = {
-            leg: min_max(self._leg(leg, workspace_id, request.text, filters, k))
+        hits = {
+            leg: self._leg(leg, workspace_id, request.text, filters, k)
             for leg in legs_of(request.search_mode)
         }
-        candidates = [m for leg in legs.values() for m in leg]
-        live = self._repo.get_many(workspace_id, candidates)  # deleted or missing: dropped
-        scored = [self._fuse(memory, legs, weights) for memory in live.values()]
-        return sorted(scored, key=lambda s: (-s.score, _newest_first(s.memory), s.memory.memory_id))
+        fused = Fused(hits, k, request.text)
+        live = self._repo.get_many(workspace_id, fused.candidates())  # deleted or missing: dropped
+        return fuse(list(live.values()), fused, weights, self._recency)
 
     def _leg(
         self, leg: str, workspace_id: str, text: str, filters: SearchFilters, k: int
@@ -130,15 +120,6 @@ class SearchService:
             return self._index.bm25(workspace_id, text, filters, k)
         vector = embed_one(self._model(), text)
         return self._index.knn(workspace_id, vector.tolist(), filters, k)
-
-    def _fuse(self, memory: Memory, legs: dict[str, dict[str, float]], weights: Weights) -> Scored:
-        semantic = legs.get("semantic", {}).get(memory.memory_id, 0.0)
-        keyword = legs.get("keyword", {}).get(memory.memory_id, 0.0)
-        recency = self._recency(memory)
-        score = weights.semantic * semantic + weights.keyword * keyword + weights.recency * recency
-        return Scored(
-            memory, _unit(score), LegScores(semantic=semantic, keyword=keyword, recency=recency)
-        )
 
     def _listing(self, workspace_id: str, filters: SearchFilters, k: int) -> list[Scored]:
         """No query: matching memories newest first, scored by recency alone."""
@@ -161,8 +142,31 @@ class SearchService:
         return self._embedder  # type: ignore[return-value]
 
 
-def _unit(value: float) -> float:
-    return min(1.0, max(0.0, value))
+def fuse(
+    memories: list[Memory], fused: Fused, weights: Weights, recency: Callable[[Memory], float]
+) -> list[Scored]:
+    """The candidates best first: more exact identifiers of the query, then the logistic of
+    the weighted z-scores, then the newest, then the id."""
+    memories_by = {m.memory_id: m for m in memories}
+    decay = {m.memory_id: recency(m) for m in memories}
+    recent = standardise(decay)
+    scored = []
+    for memory in memories:
+        semantic, keyword = (fused.leg(leg, memory.memory_id) for leg in LEGS)
+        value = (
+            weights.semantic * (semantic or 0.0)
+            + weights.keyword * (keyword or 0.0)
+            + weights.recency * recent[memory.memory_id]
+        )
+        legs = LegScores(
+            semantic=0.0 if semantic is None else logistic(semantic),
+            keyword=0.0 if keyword is None else logistic(keyword),
+            recency=decay[memory.memory_id],
+        )
+        tier = fused.tier(f"{memory.title}\n{memory.content}" if memory.title else memory.content)
+        scored.append((-tier, -value, _newest_first(memory), memory.memory_id, legs))
+    scored.sort(key=lambda row: row[:4])
+    return [Scored(memories_by[row[3]], logistic(-row[1]), row[4]) for row in scored]
 
 
 def _newest_first(memory: Memory) -> float:

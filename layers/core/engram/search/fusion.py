@@ -1,0 +1,134 @@
+"""How a search's signals become one ranking: calibrated fusion (issue 21).
+
+Each leg's raw scores (cosine for k-NN, BM25 for keywords) are put on one scale as
+z-scores over that leg's `k` candidate slots: (score - mean) / standard deviation. Slots a
+leg left empty (it found fewer than `k` memories: nothing else matches) count as 0, BM25's
+score for a memory without any query term. A memory a leg did not return gets that leg's
+lowest value. So a memory far above the rest of its leg stands out by as much as it is
+apart; the min-max scaling this replaces put every leg's best at 1.0 whatever the gap, and
+an exact match on the keyword leg tied with the nearest vector.
+
+Recency is z-scored over the candidates too (all equal: no effect). The fused value is
+the weighted sum of the three z-scores; the reported score is its logistic, in (0, 1), and
+each leg's reported score the logistic of its z-score (recency is reported as the decay).
+
+Exact identifiers: a query token shaped like an identifier (letters with digits or an
+underscore, a file-like dot, capitals throughout or inside a word: ERR-7F3K2, user_id,
+invoice.pdf, NASA, getUserId; not plain words or hyphenated English like dairy-free)
+is matched literally against each candidate's text, and a candidate holding more of them
+ranks above one holding fewer, whatever the rest of its score. Hybrid thus never ranks
+an exact identifier below what its keyword leg alone would.
+
+Everything here is pure: the search service applies it over either index adapter's hits,
+so the local index and OpenSearch rank alike.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+from engram.search.index import Hit
+
+_WORD = re.compile(r"[\w][\w\-./:]*[\w]|\w")
+_TRAILING = ".:-/"
+
+
+def calibrate(hits: Sequence[Hit], slots: int) -> tuple[dict[str, float], float]:
+    """(z-score per memory, the leg's lowest value) over `slots` slots, the empty ones 0."""
+    if not hits:
+        return {}, 0.0
+    scores = [h.score for h in hits]
+    pool = scores + [0.0] * max(0, slots - len(scores))
+    mean = sum(pool) / len(pool)
+    deviation = math.sqrt(sum((s - mean) ** 2 for s in pool) / len(pool))
+    if deviation <= 1e-12:
+        return {h.memory_id: 0.0 for h in hits}, 0.0
+    z = {h.memory_id: (h.score - mean) / deviation for h in hits}
+    return z, (min(pool) - mean) / deviation
+
+
+def standardise(values: Mapping[str, float]) -> dict[str, float]:
+    """Plain z-scores of a signal every candidate has (recency); all equal: 0 each."""
+    if not values:
+        return {}
+    mean = sum(values.values()) / len(values)
+    deviation = math.sqrt(sum((v - mean) ** 2 for v in values.values()) / len(values))
+    if deviation <= 1e-12:
+        return dict.fromkeys(values, 0.0)
+    return {key: (v - mean) / deviation for key, v in values.items()}
+
+
+def logistic(value: float) -> float:
+    if value >= 0:
+        return 1.0 / (1.0 + math.exp(-value))
+    e = math.exp(value)
+    return e / (1.0 + e)
+
+
+def identifiers(query: str) -> list[str]:
+    """The query's tokens shaped like identifiers, lower-cased, in order, each once."""
+    found = []
+    for raw in _WORD.findall(query):
+        token = raw.rstrip(_TRAILING)
+        if _is_identifier(token):
+            found.append(token.lower())
+    return list(dict.fromkeys(found))
+
+
+def _is_identifier(token: str) -> bool:
+    letters = sum(c.isalpha() for c in token)
+    if not letters:
+        return False  # a bare number: a year or a count, common in prose
+    if any(c.isdigit() for c in token) or "_" in token:
+        return True  # ERR-42, 7f3k2, user_id
+    if len(token) >= 5 and re.search(r"[a-zA-Z]\.[a-zA-Z]{2}", token):
+        return True  # invoice.pdf, api.example
+    if letters >= 3 and token.replace("-", "").isupper():
+        return True  # NASA, HTTP-GET
+    return bool(re.search(r"[a-z][A-Z]", token))  # getUserId, iPhone
+
+
+def identifier_matches(idents: Sequence[str], text: str) -> int:
+    """How many of the identifiers occur in `text` as whole tokens (case-insensitive)."""
+    if not idents:
+        return 0
+    lowered = text.lower()
+    return sum(1 for ident in idents if _holds(lowered, ident))
+
+
+def _holds(text: str, ident: str) -> bool:
+    start = text.find(ident)
+    while start != -1:
+        end = start + len(ident)
+        before = text[start - 1] if start else " "
+        after = text[end] if end < len(text) else " "
+        if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
+            return True
+        start = text.find(ident, start + 1)
+    return False
+
+
+class Fused:
+    """One search's calibrated legs, ready to score each candidate."""
+
+    def __init__(self, legs: Mapping[str, Sequence[Hit]], slots: int, query: str) -> None:
+        self._legs = {name: calibrate(hits, slots) for name, hits in legs.items()}
+        # Only where the keyword leg runs: semantic mode stays a pure vector search.
+        self._identifiers = identifiers(query) if "keyword" in legs else []
+
+    def candidates(self) -> list[str]:
+        return list(dict.fromkeys(m for z, _ in self._legs.values() for m in z))
+
+    def leg(self, name: str, memory_id: str) -> float | None:
+        """The memory's z-score on that leg (the leg's lowest if it missed it); None if the
+        search did not run that leg."""
+        if name not in self._legs:
+            return None
+        z, lowest = self._legs[name]
+        return z.get(memory_id, lowest)
+
+    def tier(self, text: str) -> int:
+        """How many of the query's identifiers the text holds: ranks before the score."""
+        return identifier_matches(self._identifiers, text)
