@@ -67,8 +67,12 @@ def aws_env(monkeypatch):
     import boto3
     from moto import mock_aws
 
+    from engram_local import moto_fixes
     from engram_local.resources import create_resources, function_environment
 
+    # An emulator applies moto_fixes while it runs and undoes them when it stops; moto under
+    # mock_aws() is moto as it is.
+    assert not moto_fixes.targets(), "an emulator's moto patches outlived it"
     with mock_aws():
         made = create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-test")
         for name, value in function_environment(made).items():

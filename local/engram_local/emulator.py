@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from engram_local import moto_fixes
 from engram_local.resources import LocalResources, create_resources
 
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -23,6 +24,7 @@ class Emulator:
     resources: LocalResources
     _server: Any
     _thread: threading.Thread
+    _patched: bool = False  # it applied moto_fixes, and undoes them when it stops
 
     def serve_in_process(self, session: Any = None) -> None:
         """From now on boto3 clients made from `session` (boto3's default session if None)
@@ -45,6 +47,9 @@ class Emulator:
         self._server.shutdown()  # returns once serve_forever has left its loop
         self._server.server_close()  # frees the port now, not at process exit
         self._thread.join(timeout)
+        if self._patched:
+            self._patched = False
+            moto_fixes.undo()
 
 
 def _in_process(app: Any, endpoint: str) -> Any:
@@ -98,10 +103,18 @@ def start_emulator(
     region: str = "us-east-1",
     template: dict[str, Any] | None = None,
     prefix: str = "engram-local",
+    fixes: bool = True,
 ) -> Emulator:
     """Serves moto on host:port (raises OSError if the port is taken), waits until it
-    answers, then creates the template's resources in it."""
-    server = _make_server(host, port)
+    answers, then creates the template's resources in it. With `fixes`, moto runs with
+    moto_fixes applied until the emulator stops."""
+    patched = fixes and moto_fixes.apply()
+    try:
+        server = _make_server(host, port)
+    except BaseException:
+        if patched:
+            moto_fixes.undo()
+        raise
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="moto-server", daemon=True
     )
@@ -119,8 +132,10 @@ def start_emulator(
         server.shutdown()
         server.server_close()
         thread.join(5.0)
+        if patched:
+            moto_fixes.undo()
         raise
-    return Emulator(endpoint, region, made, server, thread)
+    return Emulator(endpoint, region, made, server, thread, patched)
 
 
 def _make_server(host: str, port: int) -> Any:
@@ -131,9 +146,6 @@ def _make_server(host: str, port: int) -> Any:
     )
     from werkzeug.serving import make_server
 
-    from engram_local import moto_fixes
-
-    moto_fixes.apply()
     # werkzeug logs every request at INFO on its own handler unless told otherwise.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = _dynamodb_serialised(DomainDispatcherApplication(create_backend_app))
