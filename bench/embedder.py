@@ -35,8 +35,19 @@ def corpus(n_sentences: int) -> tuple[list[str], list[str], str]:
         ]
         questions = [qa["question"] for item in data for qa in item["qa"]]
         return turns[:n_sentences], questions[:n_sentences], "LoCoMo dev turns and questions"
-    words = "memory agent session user prefers coffee meeting tuesday project deploy".split()
-    make = lambda i, n: " ".join(words[(i * 7 + j) % len(words)] for j in range(n))  # noqa: E731
+    words = [
+        "memory",
+        "agent",
+        "session",
+        "user",
+        "prefers",
+        "coffee",
+        "meeting",
+        "tuesday",
+        "project",
+        "deploy",
+    ]
+    make = lambda i, n: " ".join(words[(i * 7 + j) % len(words)] for j in range(n))
     sentences = [make(i, 8 + i % 24) for i in range(n_sentences)]
     return sentences, [make(i, 6) + "?" for i in range(n_sentences)], "generated sentences"
 
@@ -74,7 +85,8 @@ def main() -> None:
     queries = questions[: args.queries]
 
     start = time.perf_counter()
-    from engram.adapters.local_embedder import LocalEmbedder, count_tokens
+    from engram.adapters.local_embedder import LocalEmbedder
+    from engram.text import count_tokens
 
     embedder = LocalEmbedder(threads=args.threads)
     embedder.load()  # imports onnxruntime + tokenizers, checks both hashes, builds the session

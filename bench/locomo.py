@@ -84,30 +84,23 @@ def local_stack() -> Iterator[None]:
 
 
 def _clear_caches() -> None:
-    from engram import aws, clock, config
-    from engram.search import embedder, index
+    from engram import wiring
 
-    config.get_settings.cache_clear()
-    clock.get_clock.cache_clear()
-    aws.clear_caches()
-    embedder.get_embedder.cache_clear()
-    index.get_search_index.cache_clear()
+    wiring.reset()
 
 
 def store(conv: Conversation, context: str) -> dict[str, str]:
     """Stores each session as one batch (one transaction), then indexes every turn with
     IndexSync; answers memory_id → dia_id."""
-    from engram import aws
+    from engram import aws, wiring
     from engram.clock import FixedClock
     from engram.memories.repository import MemoryRepository
     from engram.memories.service import MemoryService
-    from engram.search.embedder import get_embedder
-    from engram.search.index import get_search_index
     from engram.search.sync import IndexSync
 
     repo, clock = MemoryRepository(aws.table()), FixedClock(datetime(2000, 1, 1, tzinfo=UTC))
     service = MemoryService(repo, Discard(), Discard(), clock)  # type: ignore[arg-type]
-    sync = IndexSync(repo, get_search_index(), get_embedder(), Discard(), clock)  # type: ignore[arg-type]
+    sync = IndexSync(repo, wiring.search_index(), wiring.embedder(), Discard(), clock)  # type: ignore[arg-type]
     workspace, dia_of = f"ws_{conv.sample_id}", {}
     for session in sessions_of(conv.turns):
         clock._now = session_time(session[0].date)  # the memory's created_at: the session's date
@@ -166,11 +159,9 @@ def evaluate(
     tallies: dict[str, Tally],
     moto_reads: bool,
 ) -> None:
-    from engram import aws
+    from engram import aws, wiring
     from engram.clock import FixedClock
     from engram.memories.repository import MemoryRepository
-    from engram.search.embedder import get_embedder
-    from engram.search.index import get_search_index
     from engram.search.models import SearchRequest
     from engram.search.service import SearchService
 
@@ -179,7 +170,9 @@ def evaluate(
     repo = MemoryRepository(aws.table())
     if not moto_reads:
         repo = _Snapshot(repo, f"ws_{conv.sample_id}", list(dia_of))  # type: ignore[assignment]
-    svc = SearchService(get_search_index(), get_embedder(), repo, asked, half_life_days=half_life)
+    svc = SearchService(
+        wiring.search_index(), wiring.embedder(), repo, asked, half_life_days=half_life
+    )
     for qa in conv.questions:
         for name, (mode, weights) in variants.items():
             request = SearchRequest(

@@ -152,7 +152,7 @@ class Discard:
         return [{} for _ in datas]
 
     def draft(self, event_type: str, workspace_id: str, datas: list[dict[str, Any]]) -> Any:
-        from engram.events import Draft
+        from engram.event_types import Draft
 
         return Draft([{} for _ in datas], [], datetime.now(UTC))
 

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from metrics import DATA, Discard, percentile
 from stack import cpu_note
 
@@ -145,17 +144,12 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
     import boto3
     from moto import mock_aws
 
-    from engram import aws, clock, config
-    from engram.clock import get_clock
-    from engram_local.resources import create_resources, function_environment
+    from engram import aws, wiring
     from engram.memories.models import MemoryCreate
     from engram.memories.repository import MemoryRepository
     from engram.memories.service import MemoryService
-    from engram.search import embedder as embedder_module
-    from engram.search import index as index_module
-    from engram.search import worker as worker_module
-
     from engram_local import moto_fixes
+    from engram_local.resources import create_resources, function_environment
 
     moto_fixes.apply()  # the local stack's emulator runs with them
     rows = [
@@ -167,18 +161,10 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
             boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-bench"
         )
         os.environ.update(function_environment(made))
-        for cached in (
-            config.get_settings,
-            clock.get_clock,
-            embedder_module.get_embedder,
-            index_module.get_search_index,
-            worker_module.get_index_sync,
-        ):
-            cached.cache_clear()
-        aws.clear_caches()
+        wiring.reset()
         lambda_handler = _embed_worker_handler()
-        service = MemoryService(MemoryRepository(aws.table()), Discard(), Discard(), get_clock())  # type: ignore[arg-type]
-        embedder = embedder_module.get_embedder()
+        service = MemoryService(MemoryRepository(aws.table()), Discard(), Discard(), wiring.clock())  # type: ignore[arg-type]
+        embedder = wiring.embedder()
         embedder.embed(["warm up"])
         lambda_handler(_sqs_events("ws_warm", ["mem_none"], 1)[0], _Context())
         for name, texts in corpora.items():
@@ -199,7 +185,7 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
             started = time.perf_counter()
             embedder.embed(texts)
             model_s = time.perf_counter() - started
-            from engram.adapters.local_embedder import count_tokens
+            from engram.text import count_tokens
 
             tokens = statistics.mean(count_tokens(t) for t in texts)
             n, rate = len(texts), len(texts) / worker_s
@@ -218,9 +204,9 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
 
 
 def query_embedding(questions: list[str]) -> list[str]:
-    from engram.search.embedder import get_embedder
+    from engram import wiring
 
-    embedder = get_embedder()
+    embedder = wiring.embedder()
     embedder.embed(["warm up"])
     samples = []
     for question in questions:
@@ -252,7 +238,6 @@ def local_index(sizes: list[int], queries: int) -> list[str]:
 
 def post_latency(posts: int) -> str:
     import httpx
-
     from stack import LocalStack
 
     with LocalStack() as stack:

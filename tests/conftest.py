@@ -34,30 +34,15 @@ for _name in (
 import pytest  # noqa: E402
 
 
-def clear_engram_caches() -> None:
-    """Every @cache factory in engram, so settings and clients follow the test's env."""
-    from engram import aws, clock, config
-    from engram.extraction import extractor, worker as extract_worker
-    from engram.search import embedder, index, worker
-
-    config.get_settings.cache_clear()
-    clock.get_clock.cache_clear()
-    aws.clear_caches()
-    for factory in (
-        embedder.get_embedder,
-        index.get_search_index,
-        worker.get_index_sync,
-        extractor.get_extractor,
-        extract_worker.get_session_extraction,
-    ):
-        factory.cache_clear()
-
-
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    clear_engram_caches()
+    """Everything the composition root keeps (settings, clients, adapters, the JWT secret,
+    the idempotency store) is made again for each test, from the test's environment."""
+    from engram import wiring
+
+    wiring.reset()
     yield
-    clear_engram_caches()
+    wiring.reset()
 
 
 @pytest.fixture
@@ -67,6 +52,7 @@ def aws_env(monkeypatch):
     import boto3
     from moto import mock_aws
 
+    from engram import wiring
     from engram_local import moto_fixes
     from engram_local.resources import create_resources, function_environment
 
@@ -77,7 +63,7 @@ def aws_env(monkeypatch):
         made = create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-test")
         for name, value in function_environment(made).items():
             monkeypatch.setenv(name, value)
-        clear_engram_caches()
+        wiring.reset()
         yield made
 
 
@@ -92,32 +78,15 @@ def pump(aws_env):
     return QueuePump(boto3.client("sqs"), aws_env)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_auth_caches():
-    """The JWT secret (Powertools parameters) and the idempotency store are cached per
-    process; each test's moto world has its own."""
-    from engram import idempotency
-    from engram.accounts import tokens
-
-    tokens.clear_secret_cache()
-    idempotency.clear_cache()
-    yield
-    tokens.clear_secret_cache()
-    idempotency.clear_cache()
-
-
 @pytest.fixture
 def make_key(workspace):
     """Creates another key in `workspace`: make_key(scopes=[...], agent_id=..., expires_at=...)
     returns the key string."""
-    from engram import aws
-    from engram.clock import get_clock
+    from engram import wiring
     from engram.workspaces.models import ApiKeyCreate
-    from engram.workspaces.repository import WorkspaceRepository
-    from engram.workspaces.service import WorkspaceService
 
     def make(**fields):
-        service = WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
+        service = wiring.workspace_service()
         body = ApiKeyCreate(name=fields.pop("name", "test"), **fields)
         return service.create_key(workspace[0].workspace_id, None, body).api_key
 
@@ -145,13 +114,10 @@ def lambda_context():
 @pytest.fixture
 def make_workspace(aws_env):
     """Creates a workspace with an all-scopes key: returns (workspace, api_key string)."""
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.workspaces.repository import WorkspaceRepository
-    from engram.workspaces.service import WorkspaceService
+    from engram import wiring
 
     def make(name: str = "test"):
-        service = WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
+        service = wiring.workspace_service()
         ws, key = service.create_workspace(name)
         return ws, key.api_key
 

@@ -3,7 +3,8 @@ FastAPI dependency; the principal travels to the functions as the context."""
 
 from typing import Any
 
-from engram.credentials import credential_from_headers, get_authenticator
+from engram import wiring
+from engram.credentials import credential_from_headers
 from engram.errors import Unauthorized
 from engram.observability import logger
 
@@ -12,7 +13,7 @@ from engram.observability import logger
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     try:
-        principal = get_authenticator().verify(credential_from_headers(headers))
+        principal = wiring.authenticator().verify(credential_from_headers(headers))
     except Unauthorized as exc:
         logger.info("denied", extra={"reason": exc.detail, "route": event.get("routeKey")})
         return {"isAuthorized": False}

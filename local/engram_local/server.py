@@ -112,22 +112,16 @@ def _configure_environment(emulator: Emulator) -> None:
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"  # no X-Ray daemon locally
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Engram")
     os.environ.update(function_environment(emulator.resources))
-    from engram import aws, clock, config
+    from engram import wiring
 
-    config.get_settings.cache_clear()
-    aws.clear_caches()
-    clock.get_clock.cache_clear()
+    wiring.reset()
 
 
 def create_dev_key() -> str:
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.config import get_settings
-    from engram.workspaces.repository import WorkspaceRepository
-    from engram.workspaces.service import WorkspaceService
+    from engram import wiring
 
-    service = WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
-    return service.create_workspace(get_settings().dev_workspace_name)[1].api_key
+    service = wiring.workspace_service()
+    return service.create_workspace(wiring.settings().dev_workspace_name)[1].api_key
 
 
 def _start_pump(emulator: Emulator) -> QueuePump:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from engram.clock import FixedClock, get_clock
+from engram import wiring
+from engram.clock import FixedClock
 
 
 def create(client, auth, **body):
@@ -72,8 +73,7 @@ def test_expired_keys_are_refused(client, make_key, monkeypatch):
     key = {"x-api-key": make_key(expires_at=soon)}
     assert client.get("/v1/sessions", headers=key).status_code == 200
     later = FixedClock(soon + timedelta(seconds=1))
-    client.app.dependency_overrides[get_clock] = lambda: later
-    monkeypatch.setattr("engram.credentials.get_clock", lambda: later)
+    monkeypatch.setattr(wiring, "clock", lambda: later)
     response = client.get("/v1/sessions", headers=key)
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]

@@ -3,8 +3,8 @@
 import threading
 
 import pytest
-
-from engram.search.index import SearchFilters, get_search_index
+from engram import wiring
+from engram.search.index import SearchFilters
 
 
 def _session(client, auth, **body):
@@ -132,7 +132,7 @@ def test_checkpoint_and_restore_bring_the_window_back(client, auth, pump, worksp
         "delta after the restore",
     ]
     pump.drain_once()  # gamma stays in long-term memory and search
-    hits = get_search_index().bm25(
+    hits = wiring.search_index().bm25(
         workspace[0].workspace_id, "gamma checkpoint", SearchFilters(), 5
     )
     assert hits
@@ -145,15 +145,10 @@ def test_checkpoint_and_restore_bring_the_window_back(client, auth, pump, worksp
 
 
 def test_checkpoint_event_is_published(client, auth, workspace):
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.events import EventFeed
 
     sid = _session(client, auth)
     client.post(f"/v1/sessions/{sid}/checkpoints", headers=auth)
-    types = [
-        e["type"] for e in EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
-    ]
+    types = [e["type"] for e in wiring.events().recent(workspace[0].workspace_id)]
     assert "checkpoint.created" in types
 
 
@@ -257,10 +252,8 @@ def test_a_message_is_keyword_indexed_with_its_context_but_embedded_alone(
     """The message before gives a bare reply its keywords; the vector is of the reply alone
     (context dilutes a small model's embedding: docs/benchmarks.md, Retrieval)."""
     import numpy as np
-
     from engram import aws
     from engram.memories.repository import MemoryRepository
-    from engram.search.embedder import get_embedder
 
     sid = _session(client, auth)
     stored = _post(client, auth, sid, "Which database do we use for billing?", "Postgres.")
@@ -268,8 +261,8 @@ def test_a_message_is_keyword_indexed_with_its_context_but_embedded_alone(
     reply = MemoryRepository(aws.table()).get_stored(None, stored[1]["memory_id"])
     assert "billing" in reply.search_text
     vector = np.frombuffer(reply.embedding, dtype=np.float32)
-    assert np.allclose(vector, get_embedder().embed(["Postgres."])[0], atol=1e-5)
-    hits = get_search_index().bm25(
+    assert np.allclose(vector, wiring.embedder().embed(["Postgres."])[0], atol=1e-5)
+    hits = wiring.search_index().bm25(
         workspace[0].workspace_id, "billing database", SearchFilters(), 5
     )
     assert stored[1]["memory_id"] in [h.memory_id for h in hits]

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import boto3
 import pytest
-from engram.clock import FixedClock, get_clock
-from engram.datarights import routes as datarights_routes
+from engram import wiring
+from engram.clock import FixedClock
 from engram.datarights import service as datarights_service
 
 
@@ -221,8 +221,8 @@ def test_another_workspace_can_neither_see_nor_restore_a_forgotten_user(
 
 def test_nothing_comes_back_after_the_window(client, auth, memories, sessions, monkeypatch):
     client.delete("/v1/users/u1/memories", headers=auth)
-    later = FixedClock(get_clock().now() + timedelta(days=31))
-    monkeypatch.setattr(datarights_routes, "get_clock", lambda: later)
+    later = FixedClock(wiring.clock().now() + timedelta(days=31))
+    monkeypatch.setattr(wiring, "clock", lambda: later)
     response = client.post("/v1/users/u1/restore", headers=auth)
     assert response.json() == {"user_id": "u1", "restored": 0, "sessions": 0}
     assert client.get(f"/v1/sessions/{sessions[0]}", headers=auth).status_code == 404

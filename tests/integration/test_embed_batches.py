@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from engram import wiring
 
 from tests.integration.webhooks_helpers import failed_ids, receive_all, sqs_event, sqs_record
 
@@ -38,9 +39,8 @@ def embed_records(aws_env):
 @pytest.fixture
 def embed_calls(monkeypatch):
     """The texts of each call to the embedder."""
-    from engram.search import embedder, worker
 
-    real, calls = embedder.get_embedder(), []
+    real, calls = wiring.embedder(), []
 
     class Spy:
         dimension, name = real.dimension, real.name
@@ -49,8 +49,8 @@ def embed_calls(monkeypatch):
             calls.append(list(texts))
             return real.embed(texts)
 
-    monkeypatch.setattr(worker, "get_embedder", lambda: Spy())
-    worker.get_index_sync.cache_clear()
+    monkeypatch.setattr(wiring, "embedder", lambda: Spy())
+    wiring.index_sync.cache_clear()
     return calls
 
 
@@ -60,11 +60,8 @@ def _status(client, auth, memory_id):
 
 def _ready_events(workspace_id):
     """The memory ids of the workspace's embedding.ready events, oldest first."""
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.events import EventFeed
 
-    events = EventFeed(aws.table(), get_clock()).recent(workspace_id)
+    events = wiring.events().recent(workspace_id)
     return [e["data"]["memory_id"] for e in reversed(events) if e["type"] == "embedding.ready"]
 
 
@@ -108,6 +105,7 @@ def test_a_record_that_fails_is_retried_alone(
     client, auth, store, embed_records, embed_calls, lambda_context, monkeypatch
 ):
     from engram.memories.repository import MemoryRepository
+
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("first note", "second note", "third note")
@@ -134,7 +132,6 @@ def test_a_record_that_fails_is_retried_alone(
 def test_the_last_attempt_of_a_failed_batch_marks_the_memories_failed(
     client, auth, store, embed_records, lambda_context, monkeypatch
 ):
-    from engram.search import worker
     from functions.embed_worker.handler import lambda_handler
 
     class Broken:
@@ -143,8 +140,8 @@ def test_the_last_attempt_of_a_failed_batch_marks_the_memories_failed(
         def embed(self, texts):
             raise RuntimeError("model exploded")
 
-    monkeypatch.setattr(worker, "get_embedder", lambda: Broken())
-    worker.get_index_sync.cache_clear()
+    monkeypatch.setattr(wiring, "embedder", lambda: Broken())
+    wiring.index_sync.cache_clear()
     ids = store("one", "two")
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
@@ -161,6 +158,7 @@ def test_when_the_batch_step_fails_each_record_does_its_own_work(
     client, auth, store, embed_records, embed_calls, lambda_context, monkeypatch
 ):
     from engram.memories.repository import MemoryRepository
+
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("alpha", "beta")
@@ -182,11 +180,10 @@ def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready
 ):
     """The changed memory's condition cancels the batch's transaction; each vector is then
     written on its own, so only the changed memory is skipped (its new message re-embeds it)."""
-    from engram.search import embedder, worker
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("Ada prefers tea.", "Bob likes long walks.", "Cy is allergic to nuts.")
-    records, real = embed_records(), embedder.get_embedder()
+    records, real = embed_records(), wiring.embedder()
 
     class EditsMeanwhile:
         dimension, name = real.dimension, real.name
@@ -198,15 +195,15 @@ def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready
             assert patched.status_code == 200, patched.text
             return real.embed(texts)
 
-    monkeypatch.setattr(worker, "get_embedder", lambda: EditsMeanwhile())
-    worker.get_index_sync.cache_clear()
+    monkeypatch.setattr(wiring, "embedder", lambda: EditsMeanwhile())
+    wiring.index_sync.cache_clear()
     assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == []
     assert [_status(client, auth, m) for m in ids] == ["ready", "pending", "ready"]
     assert sorted(_ready_events(workspace[0].workspace_id)) == sorted(
         [ids[0], ids[2]]
     )  # none for Bob yet
-    monkeypatch.setattr(worker, "get_embedder", lambda: real)
-    worker.get_index_sync.cache_clear()
+    monkeypatch.setattr(wiring, "embedder", lambda: real)
+    wiring.index_sync.cache_clear()
     again = embed_records()  # the PATCH queued its own message
     assert [json.loads(r["body"])["memory_id"] for r in again] == [ids[1]]
     assert failed_ids(lambda_handler(sqs_event(*again), lambda_context)) == []
@@ -255,6 +252,7 @@ def test_an_index_write_that_fails_still_announces_the_stored_events_once(
     write fails; the retried records find their vectors and announce nothing again."""
     from engram.events import EventFeed
     from engram.search import sync
+
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("Ada prefers tea.", "Bob likes long walks.")

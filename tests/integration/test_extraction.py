@@ -1,7 +1,7 @@
 """End of session → extract queue → extract worker → typed memories, summaries, dedup."""
 
 import pytest
-
+from engram import wiring
 from engram.extraction.extractor import Candidate, Extraction
 
 
@@ -34,15 +34,13 @@ class ScriptedExtractor:
 
 @pytest.fixture
 def use_extractor(monkeypatch):
-    from engram.extraction import worker
-
     def install(extractor):
-        monkeypatch.setattr(worker, "get_extractor", lambda: extractor)
-        worker.get_session_extraction.cache_clear()
+        monkeypatch.setattr(wiring, "extractor", lambda: extractor)
+        wiring.session_extraction.cache_clear()
         return extractor
 
     yield install
-    worker.get_session_extraction.cache_clear()
+    wiring.session_extraction.cache_clear()
 
 
 def _ended_session(client, auth, *messages, summary=None):
@@ -94,13 +92,11 @@ def test_ended_session_is_distilled(client, auth, pump, use_extractor, workspace
     assert made[0]["metadata"]["source_ids"] == [episodes[0].memory_id]
     assert made[0]["embedding_status"] == "ready"
     from engram import aws
-    from engram.clock import get_clock
-    from engram.events import EventFeed
     from engram.workspaces.repository import WorkspaceRepository
 
     ws = workspace[0].workspace_id
     assert "DynamoDB" in WorkspaceRepository(aws.table()).summary(ws)
-    types = [e["type"] for e in EventFeed(aws.table(), get_clock()).recent(ws)]
+    types = [e["type"] for e in wiring.events().recent(ws)]
     assert "session.summarized" in types
 
 
@@ -108,9 +104,8 @@ def test_running_twice_creates_nothing_twice(client, auth, pump, use_extractor, 
     use_extractor(ScriptedExtractor([("fact", "Version", "The API runs on Python 3.12.", 0.5)]))
     sid = _ended_session(client, auth, "We run Python 3.12.")
     _drain(pump)
-    from engram.extraction.worker import get_session_extraction
 
-    job = get_session_extraction()
+    job = wiring.session_extraction()
     assert job.run(workspace[0].workspace_id, sid) == "skipped"
     client.patch(f"/v1/sessions/{sid}", json={"summary": None}, headers=auth)
     from engram import aws

@@ -7,12 +7,11 @@ from datetime import timedelta
 
 import boto3
 from boto3.dynamodb.conditions import Key
-from engram import aws, keys
-from engram.clock import FixedClock, get_clock, iso
+from engram import aws, keys, wiring
+from engram.clock import FixedClock, iso
 from engram.memories.maintenance import Maintenance
-from engram.memories.maintenance_jobs import build_maintenance, reindex, run_maintenance
+from engram.memories.maintenance_jobs import reindex, run_maintenance
 from engram.memories.repository import MemoryRepository
-from engram.search.index import get_search_index
 from engram.sessions.repository import SessionRepository
 
 
@@ -35,7 +34,7 @@ def _drain_embed_queue(aws_env):
 
 
 def _later(minutes):
-    return FixedClock(get_clock().now() + timedelta(minutes=minutes))
+    return FixedClock(wiring.clock().now() + timedelta(minutes=minutes))
 
 
 def test_pending_memories_past_the_age_are_requeued(client, auth, aws_env):
@@ -63,14 +62,14 @@ def test_expired_soft_deletes_are_purged_from_table_and_index(client, auth, pump
     client.delete(f"/v1/memories/{kept}", headers=auth)
     client.post(f"/v1/memories/{kept}/restore", headers=auth)
     repo = MemoryRepository(aws.table())
-    enqueue = build_maintenance()._enqueue_sync
+    enqueue = wiring.maintenance()._enqueue_sync
     assert Maintenance(repo, enqueue, _later(60 * 24 * 29)).purge_expired() == 0
     assert Maintenance(repo, enqueue, _later(60 * 24 * 31)).purge_expired() == 1
     pump.drain_once()
     listed = client.get("/v1/memories?include_deleted=true", headers=auth).json()["data"]
     assert [m["memory_id"] for m in listed] == [kept]
     assert client.post(f"/v1/memories/{mid}/restore", headers=auth).status_code == 404
-    assert get_search_index().count(workspace[0].workspace_id) == 1
+    assert wiring.search_index().count(workspace[0].workspace_id) == 1
 
 
 def test_expired_soft_deleted_sessions_are_purged_with_their_checkpoints(client, auth):
@@ -89,7 +88,7 @@ def test_expired_soft_deleted_sessions_are_purged_with_their_checkpoints(client,
         assert client.delete(f"/v1/users/{user}/memories", headers=auth).json()["sessions"] == 1
     assert client.post("/v1/users/u2/restore", headers=auth).json()["sessions"] == 1
     table = aws.table()
-    maintenance = build_maintenance()
+    maintenance = wiring.maintenance()
     repo, enqueue, sessions = maintenance._repo, maintenance._enqueue_sync, SessionRepository(table)
     assert Maintenance(repo, enqueue, _later(60 * 24 * 29), sessions).purge_expired_sessions() == 0
     assert Maintenance(repo, enqueue, _later(60 * 24 * 31), sessions).run().purged_sessions == 1
@@ -120,12 +119,11 @@ def test_reindex_rebuilds_a_lost_index_without_reembedding(
     for text in ("one", "two", "three"):
         _store(client, auth, text)
     pump.drain_once()
-    index = get_search_index()
+    index = wiring.search_index()
     index.clear_workspace(ws)
     assert index.count(ws) == 0
-    from engram.search import worker
 
-    sync = worker.get_index_sync()
+    sync = wiring.index_sync()
     monkeypatch.setattr(
         sync._embedder,
         "embed",
@@ -149,4 +147,4 @@ def test_cli_reindex_prints_progress(client, auth, pump, workspace, capsys):
     bar = ProgressBar(None, stream=stream)
     bar(7)
     assert "7 memories" in stream.getvalue()
-    assert iso(get_clock().now())
+    assert iso(wiring.clock().now())

@@ -5,7 +5,8 @@ import math
 
 import boto3
 import pytest
-from engram.search.index import SearchFilters, get_search_index
+from engram import wiring
+from engram.search.index import SearchFilters
 
 
 def _error(response, status):
@@ -57,7 +58,7 @@ def test_the_embed_worker_makes_it_ready_and_searchable(client, auth, pump, work
     pump.drain_once()
     status = client.get(f"/v1/memories/{memory['memory_id']}/status", headers=auth).json()
     assert status["embedding_status"] == "ready" and status["embedding_generated_at"]
-    index = get_search_index()
+    index = wiring.search_index()
     hits = index.bm25(workspace[0].workspace_id, "email phone", SearchFilters(tags=("vip",)), 5)
     assert [h.memory_id for h in hits] == [memory["memory_id"]]
 
@@ -79,7 +80,7 @@ def test_a_redelivered_embed_message_does_no_harm(client, auth, pump, aws_env, w
     pump.drain_once()
     after = client.get(f"/v1/memories/{memory['memory_id']}", headers=auth).json()
     assert after == before
-    assert get_search_index().count(workspace[0].workspace_id) == 1
+    assert wiring.search_index().count(workspace[0].workspace_id) == 1
 
 
 def test_batch_is_stored_in_order_or_not_at_all(client, auth):
@@ -212,16 +213,16 @@ def test_soft_delete_restore_and_hard_delete(client, auth, pump, workspace):
     listed = client.get("/v1/memories?include_deleted=true", headers=auth).json()["data"]
     assert [m["memory_id"] for m in listed] == [mid] and listed[0]["deleted_at"]
     pump.drain_once()
-    assert get_search_index().count(ws) == 0
+    assert wiring.search_index().count(ws) == 0
     _error(client.delete(f"/v1/memories/{mid}", headers=auth), 404)
     restored = client.post(f"/v1/memories/{mid}/restore", headers=auth).json()
     assert restored["deleted_at"] is None and restored["restorable_until"] is None
     _error(client.post(f"/v1/memories/{mid}/restore", headers=auth), 409)
     pump.drain_once()
-    assert get_search_index().count(ws) == 1
+    assert wiring.search_index().count(ws) == 1
     assert client.delete(f"/v1/memories/{mid}/hard", headers=auth).status_code == 204
     pump.drain_once()
-    assert get_search_index().count(ws) == 0
+    assert wiring.search_index().count(ws) == 0
     _error(client.get(f"/v1/memories/{mid}?include_deleted=true", headers=auth), 404)
     assert client.get("/v1/memories", headers=auth).json()["count"] == 0
 
@@ -290,23 +291,16 @@ def test_another_workspace_gets_404_everywhere(client, auth, other_auth):
 
 
 def test_events_for_store_update_delete(client, auth, pump, workspace):
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.events import EventFeed
 
     mid = _store(client, auth)["memory_id"]
     pump.drain_once()
     client.patch(f"/v1/memories/{mid}", json={"title": "t"}, headers=auth)
     client.delete(f"/v1/memories/{mid}", headers=auth)
-    types = [
-        e["type"] for e in EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
-    ]
+    types = [e["type"] for e in wiring.events().recent(workspace[0].workspace_id)]
     assert types[::-1] == ["memory.stored", "embedding.ready", "memory.updated", "memory.deleted"]
 
 
 def test_embedding_that_keeps_failing_ends_failed_with_the_reason(client, auth, pump, monkeypatch):
-    from engram.search import embedder
-
     class Broken:
         dimension, name = 384, "broken"
 
@@ -317,11 +311,8 @@ def test_embedding_that_keeps_failing_ends_failed_with_the_reason(client, auth, 
     from engram.config import get_settings
 
     get_settings.cache_clear()
-    monkeypatch.setattr(embedder, "get_embedder", lambda: Broken())
-    from engram.search import worker
-
-    monkeypatch.setattr(worker, "get_embedder", lambda: Broken())
-    worker.get_index_sync.cache_clear()
+    monkeypatch.setattr(wiring, "embedder", lambda: Broken())
+    wiring.index_sync.cache_clear()
     mid = _store(client, auth)["memory_id"]
     pump.drain_once()
     status = client.get(f"/v1/memories/{mid}/status", headers=auth).json()
@@ -366,9 +357,6 @@ def aws_calls(monkeypatch):
 def test_a_batch_queues_one_embed_job_and_one_event_per_memory(
     client, auth, aws_env, workspace, aws_calls
 ):
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.events import EventFeed
 
     batch = {"memories": [{"content": f"note {i}"} for i in range(23)]}  # three SQS batches
     ids = [
@@ -388,7 +376,7 @@ def test_a_batch_queues_one_embed_job_and_one_event_per_memory(
         ]
     )
     assert sorted(job["memory_id"] for job in _drain_embed_queue(aws_env)) == sorted(ids)
-    events = EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
+    events = wiring.events().recent(workspace[0].workspace_id)
     assert [e["data"]["memory_id"] for e in events if e["type"] == "memory.stored"][::-1] == ids
     assert client.get("/v1/memories", headers=auth).json()["count"] == 23
 
@@ -396,9 +384,6 @@ def test_a_batch_queues_one_embed_job_and_one_event_per_memory(
 def test_events_that_do_not_fit_the_transaction_follow_it(
     client, auth, aws_env, workspace, aws_calls
 ):
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.events import EventFeed
 
     batch = {"memories": [{"content": f"note {i}"} for i in range(60)]}  # 60 + 1 + 60 > 100
     ids = [
@@ -406,15 +391,12 @@ def test_events_that_do_not_fit_the_transaction_follow_it(
         for m in client.post("/v1/memories", json=batch, headers=auth).json()["memories"]
     ]
     assert aws_calls.count("TransactWriteItems") == 1 and aws_calls.count("BatchWriteItem") == 3
-    events = EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
+    events = wiring.events().recent(workspace[0].workspace_id)
     assert [e["data"]["memory_id"] for e in events if e["type"] == "memory.stored"][::-1] == ids
     assert client.get("/v1/memories", headers=auth).json()["count"] == 60
 
 
 def test_when_the_embed_queue_is_down_nothing_is_stored(client, auth, aws_env, workspace):
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.events import EventFeed
 
     boto3.client("sqs").delete_queue(QueueUrl=aws_env.queue_urls["EmbedQueue"])
     batch = {"memories": [{"content": f"note {i}"} for i in range(3)]}
@@ -422,7 +404,7 @@ def test_when_the_embed_queue_is_down_nothing_is_stored(client, auth, aws_env, w
     assert "nothing was stored" in body["detail"]
     listed = client.get("/v1/memories", headers=auth).json()
     assert listed["count"] == 0 and listed["data"] == []
-    assert EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id) == []
+    assert wiring.events().recent(workspace[0].workspace_id) == []
 
 
 def test_the_seed_fields_are_stored_and_returned(client, auth):

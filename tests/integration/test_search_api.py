@@ -3,8 +3,7 @@
 import itertools
 
 import pytest
-
-from engram.search.index import get_search_index
+from engram import wiring
 
 CORPUS = {
     "email": dict(
@@ -205,7 +204,7 @@ def test_a_deleted_memory_never_appears_even_before_the_index_catches_up(
     gone, hard = corpus["ocaml"], corpus["email"]
     assert client.delete(f"/v1/memories/{gone}", headers=auth).status_code == 200
     assert client.delete(f"/v1/memories/{hard}/hard", headers=auth).status_code == 204
-    assert get_search_index().count(workspace[0].workspace_id) == 4  # the index lags
+    assert wiring.search_index().count(workspace[0].workspace_id) == 4  # the index lags
     for mode in ("semantic", "keyword", "hybrid"):
         result = _search(client, auth, query="zygomorphic Ada email", search_mode=mode)
         assert gone not in _ids(result) and hard not in _ids(result)

@@ -4,6 +4,7 @@ import json
 
 import boto3
 import pytest
+from engram import wiring
 
 
 def _create(client, auth, **body):
@@ -168,13 +169,10 @@ def test_end_sets_pending_summary_and_enqueues_extraction(client, auth, aws_env,
 
 
 def test_events_are_published_for_create_and_end(client, auth, workspace):
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.events import EventFeed
 
     sid = _create(client, auth)["session_id"]
     client.post(f"/v1/sessions/{sid}/end", headers=auth)
-    events = EventFeed(aws.table(), get_clock()).recent(workspace[0].workspace_id)
+    events = wiring.events().recent(workspace[0].workspace_id)
     assert [e["type"] for e in events] == ["session.ended", "session.created"]
     assert all(e["data"]["session_id"] == sid for e in events)
 
@@ -283,7 +281,7 @@ def test_health_needs_no_key_and_every_response_has_a_request_id(client):
 
 def test_a_read_only_key_cannot_write(client, workspace):
     from engram import aws
-    from engram.clock import get_clock, iso
+    from engram.clock import iso
     from engram.ids import new_id
     from engram.workspaces.models import ApiKey
     from engram.workspaces.repository import WorkspaceRepository
@@ -296,7 +294,7 @@ def test_a_read_only_key_cannot_write(client, workspace):
         name="ro",
         prefix=secret[:11],
         scopes=["read"],
-        created_at=iso(get_clock().now()),
+        created_at=iso(wiring.clock().now()),
     )
     WorkspaceRepository(aws.table()).add_key(key, hash_key(secret))
     headers = {"x-api-key": secret}

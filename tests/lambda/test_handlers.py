@@ -12,8 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
-
-from engram import keys
+from engram import keys, wiring
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 KEY_PLACEHOLDER = "ek_REPLACE_ME"
@@ -83,11 +82,10 @@ def key(workspace) -> str:
 @pytest.fixture
 def other_key(aws_env) -> str:
     from engram import aws
-    from engram.clock import get_clock
     from engram.workspaces.repository import WorkspaceRepository
     from engram.workspaces.service import WorkspaceService
 
-    service = WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
+    service = WorkspaceService(WorkspaceRepository(aws.table()), wiring.clock())
     return service.create_workspace("other")[1].api_key
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-
-from engram import keys
+from engram import keys, wiring
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -74,6 +73,7 @@ def test_deliver_worker_sends_to_a_real_webhook_target(
 ):
     """With the HTTP call replaced: the worker signs and records what the receiver said."""
     from engram.webhooks import delivery, worker
+
     from functions.deliver_worker.handler import lambda_handler
 
     created = _create(workspace[1], lambda_context)
@@ -83,16 +83,11 @@ def test_deliver_worker_sends_to_a_real_webhook_target(
         sent.append((target.host, target.addresses, headers))
         return delivery.Attempt(202, 7)
 
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.config import get_settings
-    from engram.webhooks.repository import WebhookRepository
-
     monkeypatch.setattr(
-        worker,
-        "default_worker",
+        wiring,
+        "delivery_worker",
         lambda: worker.DeliveryWorker(
-            WebhookRepository(aws.table()), get_clock(), get_settings(), send=fake_post
+            wiring.webhook_repository(), wiring.clock(), wiring.settings(), send=fake_post
         ),
     )
     response = lambda_handler(

@@ -15,12 +15,12 @@ from importlib import resources
 
 import numpy as np
 import pytest
-
+from engram import text, wiring
 from engram.adapters import local_embedder
 from engram.adapters.bedrock_embedder import BedrockEmbedder
-from engram.adapters.local_embedder import LocalEmbedder, ModelIntegrityError, count_tokens
-from engram.config import get_settings
-from engram.search.embedder import EmbeddingError, get_embedder
+from engram.adapters.local_embedder import LocalEmbedder
+from engram.search.embedder import EmbeddingError
+from engram.text import ModelIntegrityError, count_tokens
 
 TITAN = "amazon.titan-embed-text-v2:0"
 
@@ -34,6 +34,7 @@ def local():
 def fresh_load_state(monkeypatch):
     """An empty per-process load cache for this test; the real one comes back after."""
     monkeypatch.setattr(local_embedder, "_loaded", {})
+    monkeypatch.setattr(text, "_counter", [])
 
 
 # --- local model -------------------------------------------------------------------------
@@ -151,13 +152,13 @@ def test_long_text_is_truncated_not_refused(local):
 
 def test_committed_tokenizer_matches_the_pinned_hash():
     data = (resources.files("engram.adapters") / "minilm" / "tokenizer.json").read_bytes()
-    assert hashlib.sha256(data).hexdigest() == local_embedder.TOKENIZER_SHA256
+    assert hashlib.sha256(data).hexdigest() == text.TOKENIZER_SHA256
     licence = (resources.files("engram.adapters") / "minilm" / "LICENSE").read_text()
     assert "Apache License" in licence and "Version 2.0" in licence
 
 
 def test_tokenizer_hash_mismatch_is_a_clear_error(monkeypatch, fresh_load_state):
-    monkeypatch.setattr(local_embedder, "TOKENIZER_SHA256", "0" * 64)
+    monkeypatch.setattr(text, "TOKENIZER_SHA256", "0" * 64)
     with pytest.raises(ModelIntegrityError, match=r"tokenizer file .* SHA-256 .* expected"):
         count_tokens("hello")
     with pytest.raises(ModelIntegrityError, match="tokenizer file"):
@@ -208,9 +209,9 @@ def run_python(code: str) -> str:
 
 def test_importing_the_port_loads_no_model_runtime():
     out = run_python(
-        "import sys, engram.search.embedder as e\n"
-        "e.get_embedder()\n"  # building the default adapter must not load it either
-        "from engram.adapters.local_embedder import count_tokens\n"
+        "import sys, engram.search.embedder, engram.wiring as w\n"
+        "w.embedder()\n"  # building the default adapter must not load it either
+        "from engram.text import count_tokens\n"
         "count_tokens('cheap')\n"  # the tokenizer alone
         "print(sorted(m for m in ('onnxruntime', 'boto3', 'torch') if m in sys.modules))"
     )
@@ -221,8 +222,9 @@ def test_first_embed_loads_onnxruntime_without_telemetry():
     out = run_python(
         "import os, sys\n"
         "os.environ.pop('ORT_DISABLE_TELEMETRY', None)\n"
-        "from engram.search.embedder import get_embedder, embed_one\n"
-        "embed_one(get_embedder(), 'hello')\n"
+        "from engram.search.embedder import embed_one\n"
+        "from engram.wiring import embedder\n"
+        "embed_one(embedder(), 'hello')\n"
         "print('onnxruntime' in sys.modules, os.environ.get('ORT_DISABLE_TELEMETRY'))"
     )
     assert out == "True 1"
@@ -400,26 +402,24 @@ def test_titan_v2_refuses_a_dimension_it_cannot_produce():
 
 @pytest.fixture
 def clean_caches():
-    get_settings.cache_clear()
-    get_embedder.cache_clear()
+    wiring.reset()
     yield
-    get_settings.cache_clear()
-    get_embedder.cache_clear()
+    wiring.reset()
 
 
 def test_get_embedder_defaults_to_the_local_model(monkeypatch, clean_caches):
     monkeypatch.delenv("EMBEDDER", raising=False)
-    embedder = get_embedder()
+    embedder = wiring.embedder()
     assert isinstance(embedder, LocalEmbedder)
     assert (embedder.dimension, embedder.name) == (384, "local:all-MiniLM-L6-v2-int8")
-    assert get_embedder() is embedder  # cached
+    assert wiring.embedder() is embedder  # cached
 
 
 def test_get_embedder_picks_bedrock_from_settings(monkeypatch, clean_caches):
     monkeypatch.setenv("EMBEDDER", "bedrock")
     monkeypatch.setenv("BEDROCK_EMBEDDING_MODEL_ID", "amazon.titan-embed-text-v2:0")
     monkeypatch.setenv("EMBEDDING_DIMENSION", "512")
-    embedder = get_embedder()
+    embedder = wiring.embedder()
     assert isinstance(embedder, BedrockEmbedder)
     assert embedder.dimension == 512
     assert embedder.name == "bedrock:amazon.titan-embed-text-v2:0"
@@ -429,4 +429,4 @@ def test_get_embedder_picks_bedrock_from_settings(monkeypatch, clean_caches):
 def test_bedrock_concurrency_comes_from_settings(monkeypatch, clean_caches):
     monkeypatch.setenv("EMBEDDER", "bedrock")
     monkeypatch.setenv("BEDROCK_EMBEDDING_CONCURRENCY", "3")
-    assert get_embedder().concurrency == 3
+    assert wiring.embedder().concurrency == 3

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from engram import wiring
 from engram.adapters.heuristic_extractor import HeuristicExtractor, resolve
 from engram.extraction.extractor import (
     MAX_TITLE_CHARS,
@@ -18,7 +19,6 @@ from engram.extraction.extractor import (
     Episode,
     Extraction,
     Extractor,
-    get_extractor,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "conversations"
@@ -245,16 +245,16 @@ def test_a_long_session_is_extracted_quickly():
 
 @pytest.fixture
 def fresh_factory():
-    get_extractor.cache_clear()
+    wiring.reset()
     yield
-    get_extractor.cache_clear()
+    wiring.reset()
 
 
 def test_heuristic_is_the_default_extractor(fresh_factory):
-    extractor = get_extractor()
+    extractor = wiring.extractor()
     assert isinstance(extractor, HeuristicExtractor) and isinstance(extractor, Extractor)
     assert extractor.name == "heuristic"
-    assert get_extractor() is extractor
+    assert wiring.extractor() is extractor
 
 
 def test_bedrock_is_chosen_by_setting(fresh_factory, monkeypatch):
@@ -263,6 +263,6 @@ def test_bedrock_is_chosen_by_setting(fresh_factory, monkeypatch):
     from engram.config import get_settings
 
     get_settings.cache_clear()
-    extractor = get_extractor()
+    extractor = wiring.extractor()
     assert extractor.name == "bedrock:anthropic.claude-test-v1:0"
     assert isinstance(extractor, Extractor)

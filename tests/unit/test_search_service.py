@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from engram.agent_scope import UNBOUND, AgentScope
 from engram.clock import FixedClock, iso
+from engram.errors import Forbidden
 from engram.memories.models import Memory
 from engram.search.fusion import calibrate, identifier_matches, identifiers, logistic, standardise
 from engram.search.index import Hit, SearchFilters
@@ -68,7 +70,7 @@ def memory(memory_id, age_days=0.0, workspace_id="ws_1"):
     )
 
 
-def service(index, memories, half_life=30.0, factor=4, embedder=None):
+def service(index, memories, half_life=30.0, factor=4, embedder=None, scope=UNBOUND):
     return SearchService(
         index,
         embedder or FakeEmbedder(),
@@ -76,6 +78,7 @@ def service(index, memories, half_life=30.0, factor=4, embedder=None):
         FixedClock(NOW),
         half_life_days=half_life,
         candidates_factor=factor,
+        scope=scope,
     )
 
 
@@ -325,10 +328,19 @@ def test_no_query_lists_newest_first_scored_by_recency():
     assert {name for name, _, _ in index.calls} == {"list"}
 
 
-def test_an_agent_bound_caller_is_narrowed_to_its_agent():
+def test_an_agent_bound_caller_is_narrowed_to_its_agent_in_the_index():
     index = FakeIndex()
-    service(index, []).search("ws_1", request(agent_id="agent_x"), agent_id="agent_me")
-    assert {f.agent_id for _, _, f in index.calls} == {"agent_me"}
+    bound = service(index, [], scope=AgentScope("agent_me"))
+    bound.search("ws_1", request())
+    bound.search("ws_1", request(agent_id="agent_me", search_mode="keyword"))
+    assert index.calls and {f.agent_id for _, _, f in index.calls} == {"agent_me"}
+
+
+def test_an_agent_bound_caller_asking_for_another_agent_is_refused():
+    index = FakeIndex()
+    with pytest.raises(Forbidden, match="bound to agent 'agent_me'"):
+        service(index, [], scope=AgentScope("agent_me")).search("ws_1", request(agent_id="x"))
+    assert index.calls == []
 
 
 def test_request_filters_map_to_the_port():

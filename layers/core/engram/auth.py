@@ -7,14 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from engram import fastapi_compat
-from engram.credentials import (
-    Authenticator,
-    Principal,
-    credential_from_headers,
-    get_authenticator,
-    required_scope,
-)
+from engram import fastapi_compat, wiring
+from engram.credentials import Authenticator, Principal, credential_from_headers, required_scope
 
 __all__ = [
     "Authenticator",
@@ -28,6 +22,11 @@ __all__ = [
 ]
 
 fastapi_compat.apply()  # every router module imports this one before it declares routes
+
+
+def get_authenticator() -> Authenticator:
+    return wiring.authenticator()
+
 
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 

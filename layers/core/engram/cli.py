@@ -20,13 +20,10 @@ def _load_env_file(path: Path) -> None:
 
 
 def _create_workspace(args: argparse.Namespace) -> int:
-    from engram import aws
-    from engram.clock import get_clock
+    from engram import wiring
     from engram.errors import DomainError
-    from engram.workspaces.repository import WorkspaceRepository
-    from engram.workspaces.service import WorkspaceService
 
-    service = WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
+    service = wiring.workspace_service()
     try:
         workspace, key = service.create_workspace(args.name)
     except DomainError as exc:
@@ -76,11 +73,10 @@ class ProgressBar:
 
 
 def _reindex(args: argparse.Namespace) -> int:
-    from engram import aws
+    from engram import wiring
     from engram.memories.maintenance_jobs import reindex
-    from engram.memories.repository import MemoryRepository
 
-    total = MemoryRepository(aws.table()).count(args.workspace) if args.workspace else None
+    total = wiring.memory_repository().count(args.workspace) if args.workspace else None
     bar = ProgressBar(total)
     done = reindex(args.workspace, bar)
     bar.close()
@@ -89,11 +85,10 @@ def _reindex(args: argparse.Namespace) -> int:
 
 
 def _create_index(args: argparse.Namespace) -> int:
-    from engram.search.embedder import get_embedder
-    from engram.search.index import get_search_index
+    from engram import wiring
 
-    dimension = args.dimension or get_embedder().dimension
-    get_search_index().ensure_index(dimension)
+    dimension = args.dimension or wiring.embedder().dimension
+    wiring.search_index().ensure_index(dimension)
     print(f"search index ready ({dimension} dimensions)")
     return 0
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Protocol
 
 
@@ -27,11 +26,6 @@ class FixedClock:
 
     def advance(self, **delta: float) -> None:
         self._now += timedelta(**delta)
-
-
-@cache
-def get_clock() -> Clock:
-    return SystemClock()
 
 
 def iso(moment: datetime) -> str:

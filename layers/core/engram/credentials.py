@@ -14,7 +14,7 @@ from typing import Any
 
 from engram.accounts import tokens
 from engram.accounts.repository import AccountRepository
-from engram.clock import Clock, get_clock, parse_iso
+from engram.clock import Clock, parse_iso
 from engram.errors import Forbidden, Unauthorized
 from engram.workspaces.models import SCOPES
 from engram.workspaces.repository import WorkspaceRepository
@@ -131,10 +131,3 @@ class Authenticator:
         return Principal(
             workspace_id=claims["ws"], key_id=None, scopes=frozenset(SCOPES), user_id=claims["sub"]
         )
-
-
-def get_authenticator() -> Authenticator:
-    from engram import aws
-
-    table = aws.table()
-    return Authenticator(WorkspaceRepository(table), AccountRepository(table), get_clock())

@@ -1,72 +1,27 @@
 """The one place events are published. Every event is appended to the workspace's change
-feed in the table (kept `event_retention_days`, by TTL); webhook fan-out hangs off here."""
+feed in the table (kept `event_retention_days`, by TTL), then handed to the subscribers the
+composition root gives the feed (webhook fan-out: `engram.wiring.events`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any
 
 from engram import keys
 from engram.clock import Clock, iso
 from engram.config import get_settings
 from engram.dynamo import from_dynamo, put_all, to_dynamo
+from engram.event_types import EVENT_TYPES, Draft, Subscriber
 from engram.ids import new_id
 from engram.observability import logger
 
-EVENT_TYPES = (
-    "memory.stored",
-    "memory.updated",
-    "memory.deleted",
-    "embedding.ready",
-    "embedding.failed",
-    "session.created",
-    "session.ended",
-    "session.summarized",
-    "checkpoint.created",
-    "webhook.test",
-)
-
-
-@dataclass(frozen=True)
-class Draft:
-    """Events made but not yet stored: `items` are their table items, for a caller that
-    writes them in its own transaction (so the events exist exactly when its write does)."""
-
-    events: list[dict[str, Any]]
-    items: list[dict[str, Any]]
-    at: datetime
-
-
-class Publisher(Protocol):
-    def publish(
-        self, event_type: str, workspace_id: str, data: dict[str, Any]
-    ) -> dict[str, Any]: ...
-
-    def publish_many(
-        self, event_type: str, workspace_id: str, datas: Sequence[dict[str, Any]]
-    ) -> list[dict[str, Any]]: ...
-
-    def draft(
-        self, event_type: str, workspace_id: str, datas: Sequence[dict[str, Any]]
-    ) -> Draft: ...
-
-    def announce(self, draft: Draft) -> list[dict[str, Any]]: ...
-
 
 class EventFeed:
-    def __init__(self, table: Any, clock: Clock, queues: Any = None) -> None:
+    def __init__(self, table: Any, clock: Clock, subscribers: Sequence[Subscriber] = ()) -> None:
         self._table = table
         self._clock = clock
-        self._queues = queues  # engram.queues.Queues; built on first webhook delivery if None
-
-    def _deliver_queues(self) -> Any:
-        if self._queues is None:
-            from engram.queues import get_queues
-
-            self._queues = get_queues()
-        return self._queues
+        self._subscribers = tuple(subscribers)
 
     def publish(self, event_type: str, workspace_id: str, data: dict[str, Any]) -> dict[str, Any]:
         return self.publish_many(event_type, workspace_id, [data])[0]
@@ -75,7 +30,7 @@ class EventFeed:
         self, event_type: str, workspace_id: str, datas: Sequence[dict[str, Any]]
     ) -> list[dict[str, Any]]:
         """Events of one type and workspace (a batch write stores many): written 25 to a
-        BatchWriteItem, then fanned out to the workspace's webhooks, looked up once."""
+        BatchWriteItem, then announced to the subscribers."""
         draft = self.draft(event_type, workspace_id, datas)
         put_all(self._table, draft.items)
         return self.announce(draft)
@@ -112,7 +67,7 @@ class EventFeed:
         return Draft(events, items, now)
 
     def announce(self, draft: Draft) -> list[dict[str, Any]]:
-        """Stored events go to the workspace's webhooks."""
+        """Stored events go to the subscribers (the workspace's webhooks)."""
         events = draft.events
         if not events:
             return []
@@ -124,9 +79,8 @@ class EventFeed:
                 "event_ids": [e["id"] for e in events],
             },
         )
-        from engram.webhooks.fanout import fan_out  # lazy: webhooks imports this module
-
-        fan_out(self._table, self._deliver_queues, events, draft.at)
+        for subscriber in self._subscribers:
+            subscriber(events, draft.at)
         return events
 
     def recent(self, workspace_id: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -6,8 +6,6 @@ import json
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
-from engram import aws
-from engram.config import get_settings
 from engram.errors import ServiceUnavailable
 
 QueueName = Literal["embed", "extract", "deliver"]
@@ -97,13 +95,3 @@ class SqsQueues:
 
 def _encode(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True)
-
-
-def get_queues() -> Queues:
-    settings = get_settings()
-    urls = {
-        "embed": settings.embed_queue_url,
-        "extract": settings.extract_queue_url,
-        "deliver": settings.deliver_queue_url,
-    }
-    return SqsQueues(aws.client("sqs"), urls)

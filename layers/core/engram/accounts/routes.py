@@ -6,21 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from engram import aws
+from engram import wiring
 from engram.accounts.models import LoginRequest, Me, RefreshRequest, RegisterRequest, TokenPair
-from engram.accounts.repository import AccountRepository
 from engram.accounts.service import AccountService
 from engram.auth import PrincipalDep
-from engram.clock import get_clock
-from engram.workspaces.repository import WorkspaceRepository
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 PUBLIC_PATHS = ("/v1/auth/register", "/v1/auth/login", "/v1/auth/refresh")
 
 
 def get_account_service() -> AccountService:
-    table = aws.table()
-    return AccountService(AccountRepository(table), WorkspaceRepository(table), get_clock())
+    return wiring.account_service()
 
 
 AccountServiceDep = Annotated[AccountService, Depends(get_account_service)]

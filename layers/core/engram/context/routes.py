@@ -7,41 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import ValidationError
 
-from engram import aws
+from engram import wiring
+from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
-from engram.clock import get_clock
 from engram.context.models import ContextRequest, ContextResponse
 from engram.context.service import ContextService
 from engram.ids import ID_PATTERN
 from engram.memories.models import MemoryType
-from engram.memories.repository import MemoryRepository
-from engram.memories.service import count_tokens
-from engram.sessions.repository import SessionRepository
 from engram.validation import as_request_error
-from engram.workspaces.repository import WorkspaceRepository
 
 router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["context"])
 
 
-def _search(workspace_id: str, query: str, limit: int) -> list[str]:
-    from engram.search.models import SearchRequest
-    from engram.search.routes import get_search_service
-
-    response = get_search_service().search(workspace_id, SearchRequest(query=query, limit=limit))
-    return [hit.memory_id for hit in response.results]
-
-
 def get_context_service(who: PrincipalDep) -> ContextService:
-    table = aws.table()
-    return ContextService(
-        SessionRepository(table),
-        MemoryRepository(table),
-        WorkspaceRepository(table),
-        _search,
-        count_tokens,
-        get_clock(),
-        agent_id=who.agent_id,
-    )
+    return wiring.context_service(AgentScope.of(who))
 
 
 ContextServiceDep = Annotated[ContextService, Depends(get_context_service)]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
+from engram.agent_scope import UNBOUND, AgentScope
 from engram.clock import Clock, iso
 from engram.context.models import (
     ContextBody,
@@ -35,6 +37,12 @@ SCAN_LIMIT = 500  # newest memories considered for ranking; bounds the work per 
 PROJECT_SESSIONS = 20
 
 
+class _Search(Protocol):
+    def ranked_ids(self, workspace_id: str, query: str, limit: int) -> list[str]:
+        """Memory ids, best first, of the caller's agent scope."""
+        ...
+
+
 @dataclass(frozen=True)
 class _Parts:
     recent: list[Memory]
@@ -49,22 +57,24 @@ class ContextService:
         sessions: SessionRepository,
         memories: MemoryRepository,
         workspaces: WorkspaceRepository,
-        search: Callable[[str, str, int], list[str]],
+        search: _Search,
         count_tokens: Callable[[str], int],
         clock: Clock,
-        agent_id: str | None = None,
+        scope: AgentScope = UNBOUND,
     ) -> None:
-        self._agent_id = agent_id  # an agent-bound key sees only its agent's sessions/memories
+        # An agent-bound key sees only its agent's sessions and memories; the scope is in
+        # every query (and in the search, which is narrowed by the same scope).
+        self._scope = scope
         self._sessions = sessions
         self._memories = memories
         self._workspaces = workspaces
-        self._search = search  # (workspace_id, query, limit) -> memory ids, best first
+        self._search = search
         self._count_tokens = count_tokens
         self._clock = clock
 
     def build(self, workspace_id: str, session_id: str, request: ContextRequest) -> ContextResponse:
         session = self._sessions.get(workspace_id, session_id)
-        if self._agent_id and session.agent_id != self._agent_id:
+        if not self._scope.owns(session):
             raise NotFound(f"Session {session_id} was not found.")
         parts = _Parts(
             recent=self._recent(workspace_id, session, request),
@@ -104,9 +114,7 @@ class ContextService:
         pool = [
             m
             for m in self._scoped(workspace_id, session, request.scope, types)
-            if m.memory_type in types
-            and since <= m.created_at <= until
-            and (not self._agent_id or m.agent_id == self._agent_id)
+            if m.memory_type in types and since <= m.created_at <= until
         ]
         newest_first = request.order == "desc"
         pool.sort(key=lambda m: (m.created_at, m.memory_id), reverse=newest_first)
@@ -116,39 +124,45 @@ class ContextService:
     def _scoped(
         self, workspace_id: str, session: Session, scope: str, types: set[str]
     ) -> list[Memory]:
+        agent_id = self._scope.agent_id
         if scope == "session":
             return self._memories.session_memories(
-                workspace_id, session.session_id, oldest_first=False, limit=SCAN_LIMIT
+                workspace_id,
+                session.session_id,
+                oldest_first=False,
+                limit=SCAN_LIMIT,
+                agent_id=agent_id,
             )
         if scope == "project":
-            filters = SessionFilters(project_name=session.project_name, agent_id=self._agent_id)
+            filters = self._scope.narrow(SessionFilters(project_name=session.project_name))
             sessions = self._sessions.list(workspace_id, filters, PROJECT_SESSIONS, None).items
             found: list[Memory] = []
             for other in sessions:
                 found += self._memories.session_memories(
-                    workspace_id, other.session_id, oldest_first=False, limit=SCAN_LIMIT
+                    workspace_id,
+                    other.session_id,
+                    oldest_first=False,
+                    limit=SCAN_LIMIT,
+                    agent_id=agent_id,
                 )
             return found
         # The types are filtered in the query, so the newest SCAN_LIMIT are all candidates
         # (a workspace's many episodes do not crowd out an older important decision).
-        filters = MemoryFilters(agent_id=self._agent_id, memory_types=tuple(sorted(types)))
+        filters = self._scope.narrow(MemoryFilters(memory_types=tuple(sorted(types))))
         return self._memories.list(workspace_id, filters, SCAN_LIMIT, None).items
 
     def _relevant(self, workspace_id: str, request: ContextRequest) -> list[Memory]:
         if not request.query or not request.query.strip():
             return []
-        ids = self._search(workspace_id, request.query, request.max_memories)
+        # The search is narrowed to the caller's agent in the index, before its limit.
+        ids = self._search.ranked_ids(workspace_id, request.query, request.max_memories)
         found = self._memories.get_many(workspace_id, ids)
-        return [
-            found[i]
-            for i in ids
-            if i in found and (not self._agent_id or found[i].agent_id == self._agent_id)
-        ]
+        return [found[i] for i in ids if i in found and self._scope.owns(found[i])]
 
     def _recent_sessions(self, workspace_id: str, current: Session, count: int) -> list[Session]:
         if count == 0:
             return []
-        filters = SessionFilters(active=False, agent_id=self._agent_id)
+        filters = self._scope.narrow(SessionFilters(active=False))
         page = self._sessions.list(workspace_id, filters, min(count + 1, 100), None)
         ended = [s for s in page.items if s.session_id != current.session_id and s.summary]
         return ended[:count]

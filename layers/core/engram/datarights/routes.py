@@ -9,10 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from engram import aws
+from engram import wiring
 from engram.auth import PrincipalDep
-from engram.clock import get_clock, iso
-from engram.config import get_settings
+from engram.clock import iso
 from engram.datarights.models import (
     ExportFilters,
     ExportFormat,
@@ -21,13 +20,7 @@ from engram.datarights.models import (
     RestoredUser,
 )
 from engram.datarights.service import DataRightsService
-from engram.datarights.store import ExportStore
-from engram.events import EventFeed
 from engram.ids import ID_PATTERN
-from engram.memories.repository import MemoryRepository
-from engram.memories.service import MemoryService
-from engram.queues import get_queues
-from engram.sessions.repository import SessionRepository
 
 router = APIRouter(tags=["data rights"])
 UserId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
@@ -50,18 +43,7 @@ _EXPORT_RESPONSES = {
 
 
 def get_data_rights_service() -> DataRightsService:
-    table, clock, bucket = aws.table(), get_clock(), get_settings().export_bucket
-    memories = MemoryService(
-        MemoryRepository(table),
-        get_queues(),
-        EventFeed(table, clock),
-        clock,
-        sessions=SessionRepository(table),
-    )
-    store = ExportStore(aws.client("s3"), bucket) if bucket else None
-    return DataRightsService(
-        memories, MemoryRepository(table), SessionRepository(table), clock, store
-    )
+    return wiring.data_rights_service()
 
 
 DataRightsDep = Annotated[DataRightsService, Depends(get_data_rights_service)]

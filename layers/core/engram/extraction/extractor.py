@@ -1,17 +1,15 @@
 """The Extractor port: a session's episodes in, a summary and typed memory candidates out.
 
-Pure data types and the factory; the adapters are imported inside `get_extractor`, so
-importing this module costs nothing at cold start.
+Pure data types; `engram.wiring` picks and builds the adapter, so importing this module
+costs nothing at cold start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Literal, Protocol, get_args, runtime_checkable
 
-from engram.config import get_settings
 from engram.errors import ServiceUnavailable
 
 MemoryType = Literal["decision", "preference", "pattern", "fact", "entity"]
@@ -75,19 +73,3 @@ def empty_extraction(client_summary: str | None) -> Extraction:
     """What every adapter returns for a session without episodes (no model call)."""
     summary = (client_summary or "").strip() or "The session had no messages."
     return Extraction(summary=summary, memories=())
-
-
-@cache
-def get_extractor() -> Extractor:
-    """The configured extractor, built once per process."""
-    settings = get_settings()
-    if settings.extractor == "bedrock":
-        from engram.adapters.bedrock_extractor import BedrockExtractor
-
-        return BedrockExtractor(
-            model_id=settings.bedrock_extractor_model_id,
-            max_transcript_chars=settings.bedrock_extractor_max_chars,
-        )
-    from engram.adapters.heuristic_extractor import HeuristicExtractor
-
-    return HeuristicExtractor()

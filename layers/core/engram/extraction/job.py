@@ -12,15 +12,16 @@ from typing import Any
 from engram.clock import Clock, iso
 from engram.config import get_settings
 from engram.errors import Conflict, NotFound
-from engram.events import Publisher
+from engram.event_types import Publisher
 from engram.extraction.extractor import Candidate, Episode, Extractor
 from engram.memories.models import Memory, MemoryCreate, MemoryUpdate
 from engram.memories.repository import MemoryFilters, MemoryRepository
-from engram.memories.service import MemoryService, indexed_text
+from engram.memories.service import MemoryService
 from engram.observability import logger
 from engram.search.embedder import Embedder
 from engram.search.index import SearchFilters, SearchIndex
 from engram.sessions.repository import SessionRepository
+from engram.text import indexed_text
 from engram.workspaces.repository import WorkspaceRepository
 
 SUMMARY_TYPES = ("pattern", "decision", "preference")

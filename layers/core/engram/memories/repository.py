@@ -198,8 +198,16 @@ class MemoryRepository:
         remove: Iterable[str] = (),
         condition: Any = None,
     ) -> Memory:
-        """Sets `changes` on a live memory of this workspace; 404 otherwise."""
+        """Sets `changes` on a live memory of this workspace; 404 otherwise. The indexes
+        follow: a change of `updated_at` is a change in the diff's order, and
+        `embedding_status="pending"` puts the memory on the maintenance index."""
         base = attr("workspace_id").eq(workspace_id) & attr("deleted_at").not_exists()
+        changes = dict(changes)
+        if "updated_at" in changes:
+            changes["GSI3SK"] = keys.stamped(changes["updated_at"], memory_id)
+        if changes.get("embedding_status") == "pending":
+            changes["GSI4PK"] = keys.MAINT_PENDING
+            changes["GSI4SK"] = keys.stamped(changes["updated_at"], memory_id)
         return self._update(
             workspace_id,
             memory_id,
@@ -421,24 +429,43 @@ class MemoryRepository:
         oldest_first: bool = True,
         include_deleted: bool = False,
         limit: int | None = None,
+        agent_id: str | None = None,
     ) -> list[Memory]:
-        """A session's memories in time order (all of them unless `limit`)."""
+        """A session's memories in time order (all of them unless `limit`; only `agent_id`'s
+        if given, filtered in the query so the limit counts only those)."""
         condition = key("GSI2PK").eq(keys.memories_by_session(workspace_id, session_id))
         kwargs: dict[str, Any] = {
             "IndexName": "GSI2",
             "KeyConditionExpression": condition,
             "ScanIndexForward": oldest_first,
         }
-        if not include_deleted:
-            kwargs["FilterExpression"] = attr("deleted_at").not_exists()
+        filters = MemoryFilters(agent_id=agent_id, include_deleted=include_deleted)
+        if (expression := _filter(filters)) is not None:
+            kwargs["FilterExpression"] = expression
         return [_memory(i) for i in self._query_all(kwargs, limit)]
 
-    def changes(self, workspace_id: str, from_time: str, to_time: str, limit: int) -> list[Memory]:
-        """Memories whose last change falls in [from_time, to_time], oldest change first."""
+    def changes(
+        self,
+        workspace_id: str,
+        from_time: str,
+        to_time: str,
+        limit: int,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> list[Memory]:
+        """Memories whose last change falls in [from_time, to_time], oldest change first,
+        deleted ones included; of one session and one agent if given (filtered in the query,
+        so the limit counts only those)."""
         condition = key("GSI3PK").eq(keys.memory_changes(workspace_id)) & key("GSI3SK").between(
             from_time, to_time + "\uffff"
         )
-        kwargs = {"IndexName": "GSI3", "KeyConditionExpression": condition}
+        kwargs: dict[str, Any] = {"IndexName": "GSI3", "KeyConditionExpression": condition}
+        expression = _filter(MemoryFilters(agent_id=agent_id, include_deleted=True))
+        if session_id:
+            same_session = attr("session_id").eq(session_id)
+            expression = same_session if expression is None else expression & same_session
+        if expression is not None:
+            kwargs["FilterExpression"] = expression
         return [_memory(i) for i in self._query_all(kwargs, limit)]
 
     def maintenance_ids(self, kind: str, before: str, limit: int) -> list[tuple[str, str]]:

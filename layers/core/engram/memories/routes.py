@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import BaseModel
 
+from engram import wiring
+from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
-from engram.clock import get_clock, iso, parse_iso
+from engram.clock import iso, parse_iso
 from engram.errors import ValidationFailed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
-from engram.memories.deps import MemoryServiceDep
 from engram.memories.models import (
     Memory,
     MemoryBatchCreate,
@@ -24,10 +25,18 @@ from engram.memories.models import (
     MemoryUpdate,
 )
 from engram.memories.repository import MemoryFilters
+from engram.memories.service import MemoryService
 from engram.paging import Cursor, PageLimit, page_size
 from engram.validation import parse_one_or_many
 
 router = APIRouter(tags=["memories"], route_class=IdempotentRoute)
+
+
+def get_memory_service(who: PrincipalDep) -> MemoryService:
+    return wiring.memory_service(AgentScope.of(who))
+
+
+MemoryServiceDep = Annotated[MemoryService, Depends(get_memory_service)]
 
 
 MemoryId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
@@ -132,7 +141,7 @@ def memory_diff(
     session_id: FilterId = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MemoryDiff:
-    now = get_clock().now()
+    now = wiring.clock().now()
     end = _moment(to_time, "to_time", iso(now))
     start = _moment(from_time, "from_time", iso(parse_iso(end) - timedelta(days=1)))
     return MemoryDiff(**svc.diff(who.workspace_id, start, end, session_id, limit))

@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from engram import keys
+from engram.agent_scope import UNBOUND, AgentScope
 from engram.clock import Clock, iso, parse_iso
 from engram.config import get_settings
-from engram.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
-from engram.events import Draft, Publisher
+from engram.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from engram.event_types import Draft, Publisher
 from engram.ids import new_id
 from engram.memories.models import (
     Memory,
@@ -24,28 +22,7 @@ from engram.memories.repository import DedupClaim, DedupTaken, MemoryFilters, Me
 from engram.observability import logger
 from engram.queues import Queues
 from engram.sessions.repository import SessionRepository
-
-
-def count_tokens(text: str) -> int:
-    """WordPiece tokens of the embedding model; approximate for other models' tokenizers."""
-    from engram.adapters.local_embedder import count_tokens as wordpiece
-
-    return wordpiece(text)
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def indexed_text(title: str | None, content: str, context: str | None = None) -> str:
-    """What is keyword-indexed: the title and content, with the context that makes a bare
-    message findable (the message before it) when there is some. The vector is made from
-    title and content alone (`search/sync.py`): context dilutes a small model's embedding."""
-    return "\n".join(part for part in (title or "", context or "", content) if part)
-
-
-def search_text_of(memory: Memory, context: str | None = None) -> str:
-    return indexed_text(memory.title, memory.content, context)
+from engram.text import content_hash, count_tokens, indexed_text
 
 
 class MemoryService:
@@ -56,16 +33,16 @@ class MemoryService:
         events: Publisher,
         clock: Clock,
         sessions: SessionRepository | None = None,
-        agent_id: str | None = None,
+        scope: AgentScope = UNBOUND,
         sync_now: Callable[[list[tuple[str, str]]], object] | None = None,
     ) -> None:
-        """`agent_id`: the caller's key is bound to this agent, so it sees and writes only
-        that agent's memories (others are 404, as if they did not exist). `sync_now` embeds
+        """`scope`: a key bound to an agent sees and writes only that agent's memories
+        (others are 404, as if they did not exist). `sync_now` embeds
         and indexes (workspace_id, memory_id) jobs in this process: `sync_embedding`."""
         self._repo = repo
         self._sync_now = sync_now
         self._sessions = sessions
-        self._agent_id = agent_id
+        self._scope = scope
         self._queues = queues
         self._events = events
         self._clock = clock
@@ -134,7 +111,7 @@ class MemoryService:
             held_by = holders.get(body.dedup_key) if body.dedup_key else None
             target = self._live(workspace_id, held_by) if held_by else None
             if target is not None:
-                if self._agent_id and target.agent_id != self._agent_id:
+                if not self._scope.owns(target):
                     raise Conflict(
                         f"dedup_key {body.dedup_key!r} is held by a memory this key cannot change."
                     )
@@ -178,10 +155,7 @@ class MemoryService:
         rows = []
         for body, context, memory_id in zip(bodies, contexts, ids, strict=True):
             fields = body.model_dump(exclude={"sync_embedding"})
-            if self._agent_id:
-                if body.agent_id not in (None, self._agent_id):
-                    raise Forbidden(f"This key is bound to agent '{self._agent_id}'.")
-                fields["agent_id"] = self._agent_id
+            fields["agent_id"] = self._scope.check(body.agent_id)
             memory = Memory(
                 **fields,
                 memory_id=memory_id,
@@ -190,7 +164,7 @@ class MemoryService:
                 token_count=count_tokens(body.content),
                 created_at=now,
             )
-            text = search_text_of(memory, context)
+            text = indexed_text(memory.title, memory.content, context)
             rows.append((memory, content_hash(text), text))
         memories = [m for m, _, _ in rows]
         # The memory.stored events are written with the memories (one transaction when it fits).
@@ -229,17 +203,14 @@ class MemoryService:
         return self._owned(self._repo.get(workspace_id, memory_id, include_deleted))
 
     def _owned(self, memory: Memory) -> Memory:
-        if self._agent_id and memory.agent_id != self._agent_id:
+        if not self._scope.owns(memory):
             raise NotFound(f"Memory {memory.memory_id} was not found.")
         return memory
 
     def list(
         self, workspace_id: str, filters: MemoryFilters, limit: int, cursor: str | None
     ) -> MemoryList:
-        if self._agent_id:
-            if filters.agent_id not in (None, self._agent_id):
-                raise Forbidden(f"This key is bound to agent '{self._agent_id}'.")
-            filters = replace(filters, agent_id=self._agent_id)
+        filters = self._scope.narrow(filters)
         page = self._repo.list(workspace_id, filters, limit, cursor)
         unfiltered = filters == MemoryFilters()
         return MemoryList(
@@ -264,20 +235,14 @@ class MemoryService:
             self._check_metadata(changes["metadata"])
         now = iso(self._clock.now())
         changes["updated_at"] = now
-        changes["GSI3SK"] = keys.stamped(now, memory_id)
         updated = current.model_copy(update=changes)
-        text = search_text_of(updated)
+        text = indexed_text(updated.title, updated.content)
         if "content" in given or "title" in given:
             changes["token_count"] = count_tokens(updated.content)
             changes["search_text"] = text
             changes["content_hash"] = content_hash(text)
             if changes["content_hash"] != stored.content_hash:
-                changes.update(
-                    embedding_status="pending",
-                    embedding_error=None,
-                    GSI4PK=keys.MAINT_PENDING,
-                    GSI4SK=keys.stamped(now, memory_id),
-                )
+                changes.update(embedding_status="pending", embedding_error=None)
         memory = self._repo.update(workspace_id, memory_id, changes)
         self.enqueue_sync(workspace_id, memory_id)  # index filters (tags, metadata) follow too
         self._events.publish(
@@ -315,13 +280,11 @@ class MemoryService:
         """Soft-deletes every live memory of the session; answers how many."""
         if self._sessions is not None:
             session = self._sessions.get(workspace_id, session_id)  # 404 unless it is ours
-            if self._agent_id and session.agent_id != self._agent_id:
+            if not self._scope.owns(session):
                 raise NotFound(f"Session {session_id} was not found.")
-        memories = [
-            m
-            for m in self._repo.session_memories(workspace_id, session_id)
-            if not self._agent_id or m.agent_id == self._agent_id
-        ]
+        memories = self._repo.session_memories(
+            workspace_id, session_id, agent_id=self._scope.agent_id
+        )
         for memory in memories:
             self.soft_delete(workspace_id, memory.memory_id)
         return len(memories)
@@ -332,11 +295,10 @@ class MemoryService:
         if parse_iso(from_time) > parse_iso(to_time):
             raise ValidationFailed("from_time must not be after to_time.")
         added, updated, deleted = [], [], []
-        for memory in self._repo.changes(workspace_id, from_time, to_time, limit):
-            if session_id and memory.session_id != session_id:
-                continue
-            if self._agent_id and memory.agent_id != self._agent_id:
-                continue
+        changed = self._repo.changes(
+            workspace_id, from_time, to_time, limit, session_id, self._scope.agent_id
+        )
+        for memory in changed:
             if memory.deleted_at:
                 deleted.append(memory)
             elif memory.created_at >= from_time:

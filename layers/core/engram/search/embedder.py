@@ -1,16 +1,15 @@
 """The Embedder port: texts in, L2-normalised float32 vectors out.
 
-Nothing heavy is imported here: numpy where vectors are made, the adapters (model runtimes,
-boto3) inside `get_embedder`, so API functions that import this module cold-start fast.
+Nothing heavy is imported here (numpy only where vectors are made); `engram.wiring` picks
+and builds the adapter, importing its model runtime or boto3 only then, so API functions
+that import this module cold-start fast.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from engram.config import get_settings
 from engram.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -62,20 +61,3 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, np.float32(1e-12))
-
-
-@cache
-def get_embedder() -> Embedder:
-    """The configured embedder, built once per process."""
-    settings = get_settings()
-    if settings.embedder == "bedrock":
-        from engram.adapters.bedrock_embedder import BedrockEmbedder
-
-        return BedrockEmbedder(
-            model_id=settings.bedrock_embedding_model_id,
-            dimension=settings.embedding_dimension,
-            concurrency=settings.bedrock_embedding_concurrency,
-        )
-    from engram.adapters.local_embedder import LocalEmbedder
-
-    return LocalEmbedder()

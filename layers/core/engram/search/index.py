@@ -1,7 +1,7 @@
 """The SearchIndex port: documents in, raw per-leg hits out.
 
 Two adapters implement it: the embedded local index (`engram.adapters.local_index`)
-and OpenSearch (`engram.adapters.opensearch_index`). Both report the same raw scales:
+and OpenSearch (`engram.adapters.opensearch_index`); `engram.wiring` picks one. Both report the same raw scales:
 k-NN hits carry the cosine similarity in [-1, 1], keyword hits the BM25 score. Every
 query is scoped to one workspace inside the adapter; callers cannot widen it.
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, Literal, Protocol
 
 TagOp = Literal["eq", "neq", "exists", "prefix"]
@@ -137,18 +136,3 @@ def metadata_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-@cache
-def get_search_index() -> SearchIndex:
-    """The configured adapter, built once per process."""
-    from engram.config import get_settings
-
-    settings = get_settings()
-    if settings.search_backend == "opensearch":
-        from engram.adapters.opensearch_index import OpenSearchIndex
-
-        return OpenSearchIndex.from_settings(settings)
-    from engram.adapters.local_index import LocalIndex
-
-    return LocalIndex(path=settings.local_index_path)

@@ -111,8 +111,8 @@ class SearchRequest(_Request):
         """The query, or '' for a filter-only listing."""
         return (self.query or "").strip()
 
-    def index_filters(self, agent_id: str | None = None) -> SearchFilters:
-        """The port's filters; `agent_id` (an agent-bound key's) overrides the body's."""
+    def index_filters(self) -> SearchFilters:
+        """The port's filters (the caller's agent scope narrows them further)."""
         return SearchFilters(
             session_id=self.session_id,
             memory_types=tuple(self.memory_types) if self.memory_types else None,
@@ -121,7 +121,7 @@ class SearchRequest(_Request):
             tag_filters=tuple(TagFilter(t.key, t.op, t.value) for t in self.tag_filters),
             metadata=dict(self.filters),
             user_id=self.user_id,
-            agent_id=agent_id or self.agent_id,
+            agent_id=self.agent_id,
             from_time=self.from_time,
             to_time=self.to_time,
         )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from engram.agent_scope import UNBOUND, AgentScope
 from engram.clock import Clock, parse_iso
 from engram.config import get_settings
 from engram.memories.models import Memory
@@ -71,8 +72,10 @@ class SearchService:
         clock: Clock,
         half_life_days: float | None = None,
         candidates_factor: int | None = None,
+        scope: AgentScope = UNBOUND,
     ) -> None:
         settings = get_settings()
+        self._scope = scope  # an agent-bound key's agent narrows every search, in the index
         self._index = index
         self._embedder = embedder  # or a factory, so keyword and listing never load a model
         self._repo = repo
@@ -80,12 +83,9 @@ class SearchService:
         self._half_life = half_life_days or settings.recency_half_life_days
         self._factor = candidates_factor or settings.search_candidates_factor
 
-    def search(
-        self, workspace_id: str, request: SearchRequest, agent_id: str | None = None
-    ) -> SearchResponse:
-        """`agent_id`: an agent-bound key's agent, which narrows every search."""
+    def search(self, workspace_id: str, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
-        filters = request.index_filters(agent_id)
+        filters = self._scope.narrow(request.index_filters())
         k = self._factor * (request.limit + request.offset)
         if request.text:
             ranked = self._ranked(workspace_id, request, filters, k)
@@ -98,6 +98,11 @@ class SearchService:
         return SearchResponse(
             results=[_result(s) for s in page], total=len(ranked), query_time_ms=round(elapsed, 2)
         )
+
+    def ranked_ids(self, workspace_id: str, query: str, limit: int) -> list[str]:
+        """The ids of the best `limit` memories for `query` (hybrid), best first."""
+        response = self.search(workspace_id, SearchRequest(query=query, limit=limit))
+        return [hit.memory_id for hit in response.results]
 
     # ranking ------------------------------------------------------------------------------
 

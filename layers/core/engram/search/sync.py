@@ -16,13 +16,13 @@ import numpy as np
 
 from engram.clock import Clock, iso, parse_iso
 from engram.errors import NotFound
-from engram.events import Draft, Publisher
+from engram.event_types import Draft, Publisher
 from engram.memories.models import Memory
 from engram.memories.repository import EmbeddingWrite, MemoryRepository, StoredMemory
-from engram.memories.service import content_hash, search_text_of
 from engram.observability import logger
 from engram.search.embedder import Embedder
 from engram.search.index import IndexDocument, SearchIndex
+from engram.text import content_hash, indexed_text
 
 
 def to_document(memory: Memory, vector: np.ndarray, search_text: str | None) -> IndexDocument:
@@ -94,8 +94,8 @@ class IndexSync:
             # Keywords get the context (the message before); the vector is of the memory alone,
             # which context dilutes for a small model (measured: docs/benchmarks.md, "Retrieval").
             text, own = (
-                stored.search_text or search_text_of(stored.memory),
-                search_text_of(stored.memory),
+                stored.search_text or indexed_text(stored.memory.title, stored.memory.content),
+                indexed_text(stored.memory.title, stored.memory.content),
             )
             wanted = content_hash(f"{self._embedder.name}\n{own}")
             if stored.embedding is not None and stored.embedded_hash == wanted:
@@ -163,7 +163,7 @@ class IndexSync:
                 plan.upserts[job] = (
                     stored,
                     vector,
-                    stored.search_text or search_text_of(stored.memory),
+                    stored.search_text or indexed_text(stored.memory.title, stored.memory.content),
                 )
                 outcomes[job] = "embedded"
                 recorded.add(job)

@@ -3,20 +3,14 @@ from its memory's outcome (or, if the batch step failed, by its own IndexSync.sy
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from engram import aws
-from engram.clock import get_clock
+from engram import wiring
 from engram.config import get_settings
-from engram.events import EventFeed
-from engram.memories.repository import MemoryRepository
 from engram.observability import count, log_keys
-from engram.search.embedder import get_embedder
-from engram.search.index import get_search_index
-from engram.search.sync import IndexSync, Job
+from engram.search.sync import Job
 from engram.workers import with_last_attempt
 
 
@@ -24,14 +18,6 @@ class EmbedMessage(BaseModel):
     kind: Literal["memory.sync"] = "memory.sync"
     workspace_id: str
     memory_id: str
-
-
-@cache
-def get_index_sync() -> IndexSync:
-    table, clock = aws.table(), get_clock()
-    return IndexSync(
-        MemoryRepository(table), get_search_index(), get_embedder(), EventFeed(table, clock), clock
-    )
 
 
 def prepare_embed_batch(records: list[dict]) -> dict[Job, str | Exception]:
@@ -44,7 +30,7 @@ def prepare_embed_batch(records: list[dict]) -> dict[Job, str | Exception]:
         except ValueError:
             continue
         jobs.append((message.workspace_id, message.memory_id))
-    return get_index_sync().sync_many(jobs) if jobs else {}
+    return wiring.index_sync().sync_many(jobs) if jobs else {}
 
 
 def handle_embed_record(record: Any, prepared: dict[Job, str | Exception] | None = None) -> str:
@@ -58,7 +44,7 @@ def handle_embed_record(record: Any, prepared: dict[Job, str | Exception] | None
 def _handle_embed_job(
     record: Any, message: EmbedMessage, prepared: dict[Job, str | Exception] | None
 ) -> str:
-    sync, ws, memory_id = get_index_sync(), message.workspace_id, message.memory_id
+    sync, ws, memory_id = wiring.index_sync(), message.workspace_id, message.memory_id
 
     def job() -> str:
         if prepared is None or (ws, memory_id) not in prepared:

@@ -7,14 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel
 
-from engram import aws
+from engram import wiring
+from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
-from engram.clock import get_clock
-from engram.events import EventFeed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
-from engram.memories.repository import MemoryRepository
-from engram.memories.deps import get_memory_service
 from engram.sessions.messages import (
     Checkpoint,
     ConversationService,
@@ -27,7 +24,6 @@ from engram.sessions.messages import (
     StoredMessage,
     Window,
 )
-from engram.sessions.repository import SessionRepository
 from engram.validation import parse_one_or_many
 
 router = APIRouter(
@@ -36,15 +32,7 @@ router = APIRouter(
 
 
 def get_conversation_service(who: PrincipalDep) -> ConversationService:
-    table, clock = aws.table(), get_clock()
-    return ConversationService(
-        SessionRepository(table),
-        get_memory_service(who),
-        MemoryRepository(table),
-        EventFeed(table, clock),
-        clock,
-        agent_id=who.agent_id,
-    )
+    return wiring.conversation_service(AgentScope.of(who))
 
 
 ConversationDep = Annotated[ConversationService, Depends(get_conversation_service)]

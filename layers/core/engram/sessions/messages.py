@@ -7,16 +7,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from engram.agent_scope import UNBOUND, AgentScope
 from engram.clock import Clock, iso
 from engram.config import get_settings
 from engram.errors import NotFound
-from engram.events import Publisher
+from engram.event_types import Publisher
 from engram.ids import new_id
 from engram.memories.models import Content, Importance, Memory, MemoryCreate, Tags
 from engram.memories.repository import MemoryRepository
-from engram.memories.service import MemoryService, count_tokens
+from engram.memories.service import MemoryService
 from engram.sessions.models import Session
 from engram.sessions.repository import SessionRepository
+from engram.text import count_tokens
 from engram.validation import Metadata, check_batch_size
 
 Role = Literal["user", "assistant", "system", "tool"]
@@ -112,9 +114,9 @@ class ConversationService:
         memory_repo: MemoryRepository,
         events: Publisher,
         clock: Clock,
-        agent_id: str | None = None,
+        scope: AgentScope = UNBOUND,
     ) -> None:
-        self._agent_id = agent_id  # a key bound to an agent sees only that agent's sessions
+        self._scope = scope  # a key bound to an agent sees only that agent's sessions
         self._sessions = sessions
         self._memories = memories
         self._memory_repo = memory_repo
@@ -174,7 +176,7 @@ class ConversationService:
 
     def _session(self, workspace_id: str, session_id: str) -> Session:
         session = self._sessions.get(workspace_id, session_id)
-        if self._agent_id and session.agent_id != self._agent_id:
+        if not self._scope.owns(session):
             raise NotFound(f"Session {session_id} was not found.")
         return session
 

@@ -6,15 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from engram import aws
+from engram import wiring
+from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
-from engram.clock import get_clock
-from engram.events import EventFeed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.paging import Cursor, PageLimit, page_size
-from engram.queues import get_queues
-from engram.sessions.message_routes import get_conversation_service
 from engram.sessions.models import (
     Session,
     SessionCreate,
@@ -24,21 +21,13 @@ from engram.sessions.models import (
     SessionStatus,
     SessionUpdate,
 )
-from engram.sessions.repository import SessionRepository
 from engram.sessions.service import SessionService
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=IdempotentRoute)
 
 
 def get_session_service(who: PrincipalDep) -> SessionService:
-    table, clock = aws.table(), get_clock()
-    return SessionService(
-        SessionRepository(table),
-        get_queues(),
-        EventFeed(table, clock),
-        clock,
-        conversation=get_conversation_service(who),
-    )
+    return wiring.session_service(AgentScope.of(who))
 
 
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
@@ -48,7 +37,7 @@ FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
 
 @router.post("", status_code=201)
 def create_session(body: SessionCreate, who: PrincipalDep, svc: SessionServiceDep) -> Session:
-    return svc.create(who.workspace_id, body, agent_id=who.agent_id)
+    return svc.create(who.workspace_id, body)
 
 
 @router.get("")
@@ -72,24 +61,24 @@ def list_sessions(
         project_name=project_name,
         active=active,
     )
-    return svc.list(who.workspace_id, filters, page_size(limit), cursor, agent_id=who.agent_id)
+    return svc.list(who.workspace_id, filters, page_size(limit), cursor)
 
 
 @router.get("/{session_id}")
 def get_session(session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep) -> Session:
-    return svc.get(who.workspace_id, session_id, agent_id=who.agent_id)
+    return svc.get(who.workspace_id, session_id)
 
 
 @router.patch("/{session_id}")
 def update_session(
     session_id: SessionId, body: SessionUpdate, who: PrincipalDep, svc: SessionServiceDep
 ) -> Session:
-    return svc.update(who.workspace_id, session_id, body, agent_id=who.agent_id)
+    return svc.update(who.workspace_id, session_id, body)
 
 
 @router.delete("/{session_id}", status_code=204)
 def delete_session(session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep) -> Response:
-    svc.delete(who.workspace_id, session_id, agent_id=who.agent_id)
+    svc.delete(who.workspace_id, session_id)
     return Response(status_code=204)
 
 
@@ -97,4 +86,4 @@ def delete_session(session_id: SessionId, who: PrincipalDep, svc: SessionService
 def end_session(
     session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep, body: SessionEnd | None = None
 ) -> Session:
-    return svc.end(who.workspace_id, session_id, body or SessionEnd(), agent_id=who.agent_id)
+    return svc.end(who.workspace_id, session_id, body or SessionEnd())

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from engram.agent_scope import UNBOUND, AgentScope
 from engram.clock import Clock, iso
-from engram.errors import Forbidden, NotFound
-from engram.events import Publisher
+from engram.errors import NotFound
+from engram.event_types import Publisher
 from engram.ids import new_id
 from engram.queues import Queues
 from engram.sessions.messages import ConversationService, MessageIn
@@ -27,22 +28,19 @@ class SessionService:
         events: Publisher,
         clock: Clock,
         conversation: ConversationService | None = None,
+        scope: AgentScope = UNBOUND,
     ) -> None:
         self._repo = repo
+        self._scope = scope
         self._conversation = conversation
         self._queues = queues
         self._events = events
         self._clock = clock
 
-    def create(
-        self, workspace_id: str, body: SessionCreate, agent_id: str | None = None
-    ) -> Session:
+    def create(self, workspace_id: str, body: SessionCreate) -> Session:
         now = iso(self._clock.now())
         fields = body.model_dump(exclude={"prompt", "session_id"})
-        if agent_id:  # an agent-bound key creates only its agent's sessions
-            if body.agent_id not in (None, agent_id):
-                raise Forbidden(f"This key is bound to agent '{agent_id}'.")
-            fields["agent_id"] = agent_id
+        fields["agent_id"] = self._scope.check(body.agent_id)
         session = Session(
             **fields,
             session_id=body.session_id or new_id("sess"),
@@ -70,9 +68,9 @@ class SessionService:
             raise
         return self._repo.get(workspace_id, session_id)
 
-    def get(self, workspace_id: str, session_id: str, agent_id: str | None = None) -> Session:
+    def get(self, workspace_id: str, session_id: str) -> Session:
         session = self._repo.get(workspace_id, session_id)
-        if agent_id and session.agent_id != agent_id:  # as if it did not exist
+        if not self._scope.owns(session):  # as if it did not exist
             raise NotFound(f"Session {session_id} was not found.")
         return session
 
@@ -82,12 +80,8 @@ class SessionService:
         filters: SessionFilters,
         limit: int,
         cursor: str | None,
-        agent_id: str | None = None,
     ) -> SessionList:
-        if agent_id:
-            if filters.agent_id not in (None, agent_id):
-                raise Forbidden(f"This key is bound to agent '{agent_id}'.")
-            filters = filters.model_copy(update={"agent_id": agent_id})
+        filters = self._scope.narrow(filters)
         page = self._repo.list(workspace_id, filters, limit, cursor)
         return SessionList(
             data=page.items,
@@ -96,11 +90,9 @@ class SessionService:
             count=self._repo.count(workspace_id, filters),
         )
 
-    def update(
-        self, workspace_id: str, session_id: str, body: SessionUpdate, agent_id: str | None = None
-    ) -> Session:
-        if agent_id:  # a session's agent never changes, so checking first is race-free
-            self.get(workspace_id, session_id, agent_id)
+    def update(self, workspace_id: str, session_id: str, body: SessionUpdate) -> Session:
+        if self._scope.bound:  # a session's agent never changes, so checking first is race-free
+            self.get(workspace_id, session_id)
         # null clears a text field but means "leave as is" for metadata and status.
         changes = {
             k: v
@@ -121,19 +113,17 @@ class SessionService:
                 changes.setdefault("ended_at", changes["updated_at"])
         return self._repo.update(workspace_id, session_id, changes, allowed_from)
 
-    def delete(self, workspace_id: str, session_id: str, agent_id: str | None = None) -> None:
-        if agent_id:
-            self.get(workspace_id, session_id, agent_id)
+    def delete(self, workspace_id: str, session_id: str) -> None:
+        if self._scope.bound:
+            self.get(workspace_id, session_id)
         if self._conversation:  # API.md: its memories are soft-deleted (restorable)
             self._conversation.forget_memories(workspace_id, session_id)
         self._repo.delete(workspace_id, session_id)
 
-    def end(
-        self, workspace_id: str, session_id: str, body: SessionEnd, agent_id: str | None = None
-    ) -> Session:
+    def end(self, workspace_id: str, session_id: str, body: SessionEnd) -> Session:
         """Closes the session and queues its extraction job; the job itself runs later."""
-        if agent_id:
-            self.get(workspace_id, session_id, agent_id)
+        if self._scope.bound:
+            self.get(workspace_id, session_id)
         now = iso(self._clock.now())
         changes = {
             "status": body.status,

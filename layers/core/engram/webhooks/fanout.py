@@ -1,6 +1,6 @@
-"""Webhook fan-out, called by EventFeed.publish_many for the events it stored: one delivery
-record and one deliver-queue message per active webhook of the workspace subscribed to an
-event's type. A workspace without webhooks costs one Query per publish_many call."""
+"""Webhook fan-out, subscribed to the event feed (`engram.wiring.events`) for the events it
+stored: one delivery record and one deliver-queue message per active webhook of the workspace
+subscribed to an event's type. A workspace without webhooks costs one Query per publish."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from typing import Any
 
 from engram.clock import iso
 from engram.config import get_settings
+from engram.event_types import TEST_EVENT
 from engram.ids import new_id
 from engram.observability import logger
 from engram.queues import Queues
 from engram.webhooks.models import Delivery, DeliveryJob, WebhookRecord
 from engram.webhooks.repository import WebhookRepository
-
-TEST_EVENT = "webhook.test"
 
 
 def targets(webhooks: list[WebhookRecord], event: dict[str, Any]) -> list[WebhookRecord]:
@@ -26,15 +25,30 @@ def targets(webhooks: list[WebhookRecord], event: dict[str, Any]) -> list[Webhoo
     return [w for w in webhooks if w.subscribes(event["type"])]
 
 
+class WebhookFanOut:
+    """An event feed subscriber. `queues` is a factory: the deliver queue's client is made
+    only when some webhook wants an event."""
+
+    def __init__(self, repo: WebhookRepository, queues: Callable[[], Queues]) -> None:
+        self._repo = repo
+        self._queues = queues
+
+    def __call__(self, events: Sequence[dict[str, Any]], at: datetime) -> list[Delivery]:
+        return fan_out(self._repo, self._queues, events, at)
+
+
 def fan_out(
-    table: Any, queues: Callable[[], Queues], events: Sequence[dict[str, Any]], now: datetime
+    repo: WebhookRepository,
+    queues: Callable[[], Queues],
+    events: Sequence[dict[str, Any]],
+    now: datetime,
 ) -> list[Delivery]:
     """Events of one workspace, in order: their delivery records written 25 to a
     BatchWriteItem, their jobs sent 10 to a SendMessageBatch. A job that could not be queued
     leaves its delivery marked failed; the events themselves stand."""
     if not events:
         return []
-    repo, workspace_id = WebhookRepository(table), events[0]["workspace_id"]
+    workspace_id = events[0]["workspace_id"]
     webhooks = repo.all(workspace_id)
     pairs = [(webhook, event) for event in events for webhook in targets(webhooks, event)]
     if not pairs:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from engram.events import EVENT_TYPES
+from engram.event_types import EVENT_TYPES
 
 DeliveryStatus = Literal["pending", "retrying", "succeeded", "failed"]
 MAX_ATTEMPTS = 8  # the DeliverQueue's maxReceiveCount: the 8th failure dead-letters

@@ -6,11 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from engram import aws
+from engram import wiring
 from engram.auth import Principal, PrincipalDep
-from engram.clock import get_clock
-from engram.config import get_settings
-from engram.events import EventFeed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.paging import Cursor, PageLimit, page_size
@@ -23,15 +20,13 @@ from engram.webhooks.models import (
     WebhookUpdate,
     WebhookWithSecret,
 )
-from engram.webhooks.repository import WebhookRepository
 from engram.webhooks.service import WebhookService
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=IdempotentRoute)
 
 
 def get_webhook_service() -> WebhookService:
-    table, clock = aws.table(), get_clock()
-    return WebhookService(WebhookRepository(table), EventFeed(table, clock), clock, get_settings())
+    return wiring.webhook_service()
 
 
 def admin(who: PrincipalDep) -> Principal:

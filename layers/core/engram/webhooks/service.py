@@ -9,9 +9,8 @@ from typing import Any
 from engram.clock import Clock, iso
 from engram.config import Settings
 from engram.errors import Conflict, ValidationFailed
-from engram.events import Publisher
+from engram.event_types import TEST_EVENT, Publisher
 from engram.ids import new_id
-from engram.webhooks.fanout import TEST_EVENT
 from engram.webhooks.guard import Resolver, UnsafeUrl, check_url
 from engram.webhooks.models import (
     DeliveryList,

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from engram import aws
-from engram.clock import Clock, get_clock, iso, parse_iso
+from engram import aws, wiring
+from engram.clock import Clock, iso, parse_iso
 from engram.config import Settings, get_settings
+from engram.event_types import TEST_EVENT
 from engram.observability import count, log_keys, logger
 from engram.webhooks.delivery import Attempt, backoff_seconds, post
-from engram.webhooks.fanout import TEST_EVENT
 from engram.webhooks.guard import Resolver, UnsafeUrl, check_url
 from engram.webhooks.models import MAX_ATTEMPTS, DeliveryJob, WebhookRecord
 from engram.webhooks.repository import WebhookRepository
@@ -201,15 +201,11 @@ class DeliveryWorker:
 # --- the Lambda side: SQS records in, outcomes as batch item failures -----------------
 
 
-def default_worker() -> DeliveryWorker:
-    return DeliveryWorker(WebhookRepository(aws.table()), get_clock(), get_settings())
-
-
 def handle_record(record: Any, worker: DeliveryWorker | None = None) -> None:
     """Powertools record handler: raising marks this record (only) failed."""
     job = DeliveryJob.model_validate_json(record.body)
     attempt = int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-    outcome = (worker or default_worker()).deliver(job, attempt)
+    outcome = (worker or wiring.delivery_worker()).deliver(job, attempt)
     if outcome.kind == "retry":
         _delay(record, outcome.delay)
         raise RetryLater(f"attempt {attempt} failed; next in {outcome.delay}s")

@@ -6,21 +6,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from engram import aws
+from engram import wiring
 from engram.auth import PrincipalDep
-from engram.clock import get_clock
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.paging import Cursor, PageLimit, page_size
 from engram.workspaces.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList
-from engram.workspaces.repository import WorkspaceRepository
 from engram.workspaces.service import WorkspaceService
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], route_class=IdempotentRoute)
 
 
 def get_workspace_service() -> WorkspaceService:
-    return WorkspaceService(WorkspaceRepository(aws.table()), get_clock())
+    return wiring.workspace_service()
 
 
 WorkspaceServiceDep = Annotated[WorkspaceService, Depends(get_workspace_service)]

@@ -1,0 +1,68 @@
+"""Text helpers shared by the API and the workers: content hashing, the text that is keyword
+indexed, and token counting.
+
+Tokens are counted with the embedding model's own WordPiece tokenizer (all-MiniLM-L6-v2's
+`tokenizer.json`, shipped in `engram/adapters/minilm/`, run by `tokenizers`): exact for that
+tokenizer, approximate for whichever LLM reads the text. Counting needs only the tokenizer,
+never the model runtime, whichever embedder is configured."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from importlib import resources
+from typing import Any
+
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+
+
+class ModelIntegrityError(RuntimeError):
+    """A model or tokenizer file is not the one this code was validated with."""
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def indexed_text(title: str | None, content: str, context: str | None = None) -> str:
+    """What is keyword-indexed: the title and content, with the context that makes a bare
+    message findable (the message before it) when there is some. The vector is made from
+    title and content alone (`search/sync.py`): context dilutes a small model's embedding."""
+    return "\n".join(part for part in (title or "", context or "", content) if part)
+
+
+def verified(data: bytes, expected: str, what: str) -> bytes:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"The {what} has SHA-256 {actual}, but {expected} is expected; "
+            "the file is corrupt or a different version. Reinstall it."
+        )
+    return data
+
+
+def tokenizer_json() -> str:
+    ref = resources.files("engram.adapters") / "minilm" / "tokenizer.json"
+    return verified(ref.read_bytes(), TOKENIZER_SHA256, f"tokenizer file {ref}").decode()
+
+
+_lock = threading.Lock()
+_counter: list[Any] = []  # the counting tokenizer, loaded once per process
+
+
+def _counting_tokenizer() -> Any:
+    if not _counter:
+        with _lock:
+            if not _counter:
+                from tokenizers import Tokenizer
+
+                tokenizer = Tokenizer.from_str(tokenizer_json())
+                tokenizer.no_truncation()  # counts must be true lengths, not the model's window
+                tokenizer.no_padding()
+                _counter.append(tokenizer)
+    return _counter[0]
+
+
+def count_tokens(text: str) -> int:
+    """WordPiece tokens in `text`, without [CLS]/[SEP] and without truncation."""
+    return len(_counting_tokenizer().encode(text, add_special_tokens=False).ids)
