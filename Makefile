@@ -8,10 +8,11 @@ LAMBDA_PYTHON ?= python3.12
 
 .PHONY: install dev test lint build bench clean
 
-$(STAMP): pyproject.toml
+# The server and, editable beside it, its clients (SDK, MCP server, user CLI: clients/python).
+$(STAMP): pyproject.toml clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e 'clients/python[mcp]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,0 +1,874 @@
+"""The asynchronous client. `_sync.py` is generated from this file by
+`scripts/unasync.py` (edit here, then run it): the two clients have one surface."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from functools import cache
+from typing import Any, Generic, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from engram_sdk import models as m
+from engram_sdk.errors import APIConnectionError, APITimeoutError, error_from_response
+
+T = TypeVar("T")
+VERSION = "0.1.0"
+DEFAULT_URL = "http://127.0.0.1:8000"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_BACKOFF = 8.0  # seconds, before jitter
+MAX_RETRY_AFTER = 60.0  # a longer Retry-After is the caller's business, not a retry's
+MAX_PAGES = 100_000  # a bound on any pagination loop
+
+
+def _query(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Query parameters without the ones not given (booleans as the API spells them)."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else value
+    return out
+
+
+def _body(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The server's `Retry-After` in seconds (a number or an HTTP date), capped."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - time.time()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+class AsyncPaginator(Generic[T]):
+    """Iterating yields every item, fetching pages by `next_cursor` as needed."""
+
+    def __init__(self, fetch: Callable[[str | None], Awaitable[m.Page[T]]]) -> None:
+        self._fetch = fetch
+
+    async def pages(self) -> AsyncIterator[m.Page[T]]:
+        cursor: str | None = None
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            page = await self._fetch(cursor)
+            yield page
+            if not page.has_more or not page.next_cursor or page.next_cursor in seen:
+                return
+            cursor = page.next_cursor
+            seen.add(cursor)
+
+    async def __aiter__(self) -> AsyncIterator[T]:
+        async for page in self.pages():
+            for item in page.data:
+                yield item
+
+
+class _AsyncTransport:
+    """Sends requests: credentials, error mapping and retries where a retry is safe."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str | None,
+        timeout: float,
+        max_retries: int,
+        backoff: float,
+        sleep: Callable[[float], Awaitable[None]] | None,
+    ) -> None:
+        self.base_url = (base_url or os.environ.get("ENGRAM_URL") or DEFAULT_URL).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("ENGRAM_API_KEY")
+        self.max_retries, self.backoff = max_retries, backoff
+        self._sleep = sleep or asyncio.sleep
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=timeout,
+            headers={"User-Agent": f"engram-sdk/{VERSION}", "Accept": "application/json"},
+        )
+
+    def _headers(self, idempotency_key: str | None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        return headers
+
+    def delay(self, attempt: int, response: httpx.Response | None) -> float:
+        """Retry-After when the server gave one, else exponential backoff with jitter."""
+        if response is not None and (after := retry_after(response)) is not None:
+            return after
+        return min(MAX_BACKOFF, self.backoff * 2**attempt) * random.uniform(0.5, 1.0)
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        keyed: bool = False,
+        safe: bool = False,
+    ) -> httpx.Response:
+        """`keyed`: the route takes an Idempotency-Key (one is made, kept across retries).
+        `safe`: a read sent as POST. Only GET/PUT/DELETE, keyed and safe requests retry."""
+        key = str(uuid.uuid4()) if keyed else None
+        retryable = keyed or safe or method in ("GET", "HEAD", "PUT", "DELETE")
+        attempts = 1 + (self.max_retries if retryable else 0)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                response = await self._http.request(
+                    method,
+                    path,
+                    params=_query(params or {}),
+                    json=json,
+                    headers=self._headers(key),
+                )
+            except httpx.TimeoutException as exc:
+                if last:
+                    raise APITimeoutError(f"{method} {path} timed out: {exc}") from exc
+                await self._sleep(self.delay(attempt, None))
+                continue
+            except httpx.TransportError as exc:
+                if last:
+                    raise APIConnectionError(f"{method} {path} failed: {exc}") from exc
+                await self._sleep(self.delay(attempt, None))
+                continue
+            if response.status_code in RETRY_STATUSES and not last:
+                await self._sleep(self.delay(attempt, response))
+                continue
+            if response.is_error:
+                raise error_from_response(response)
+            return response
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def stream(
+        self, path: str, params: Mapping[str, Any], chunk_size: int = 65_536
+    ) -> AsyncIterator[bytes]:
+        """A GET whose body is streamed; a 303 (a large export) is followed to its presigned
+        Location without our credentials."""
+        request = self._http.build_request(
+            "GET", path, params=_query(params), headers=self._headers(None)
+        )
+        try:
+            response = await self._http.send(request, stream=True)
+            if response.status_code == 303:
+                await response.aclose()
+                response = await self._http.send(
+                    self._http.build_request("GET", response.headers["location"]), stream=True
+                )
+            try:
+                if response.is_error:
+                    await response.aread()
+                    raise error_from_response(response)
+                async for chunk in response.aiter_bytes(chunk_size):
+                    yield chunk
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"GET {path} timed out: {exc}") from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"GET {path} failed: {exc}") from exc
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+class _AsyncResource:
+    def __init__(self, transport: _AsyncTransport) -> None:
+        self._t = transport
+
+    async def _request(
+        self,
+        model: Any,
+        method: str,
+        route: str,
+        *,
+        path: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        keyed: bool = False,
+        safe: bool = False,
+    ) -> Any:
+        """One API call: `route` is the OpenAPI path template (tests check each exists),
+        `model` the answer's type (None for 204)."""
+        url = route.format_map({k: _segment(v) for k, v in (path or {}).items()})
+        response = await self._t.send(method, url, params=params, json=json, keyed=keyed, safe=safe)
+        if model is None:
+            return None
+        return _adapter(model).validate_python(response.json())
+
+    def _paginate(
+        self,
+        model: type[BaseModel],
+        route: str,
+        params: Mapping[str, Any],
+        path: Mapping[str, str] | None = None,
+    ) -> AsyncPaginator[Any]:
+        async def fetch(cursor: str | None) -> m.Page[Any]:
+            query = {**params, "cursor": cursor}
+            page_type = m.Page[model]  # type: ignore[valid-type]
+            return await self._request(page_type, "GET", route, path=path, params=query)
+
+        return AsyncPaginator(fetch)
+
+
+def _segment(value: str) -> str:
+    """A path parameter, percent-encoded: an id with a slash must not change the route."""
+    return quote(str(value), safe="")
+
+
+@cache
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+class AsyncSessions(_AsyncResource):
+    """Sessions, their conversation (messages, window, history, checkpoints) and context."""
+
+    async def create(
+        self,
+        *,
+        session_id: str | None = None,
+        agent_id: str | None = None,
+        task_id: str | None = None,
+        user_id: str | None = None,
+        user_email: str | None = None,
+        project_name: str | None = None,
+        branch_name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        prompt: str | None = None,
+        status: str | None = None,
+    ) -> m.Session:
+        body = _body(
+            {
+                "session_id": session_id,
+                "agent_id": agent_id,
+                "task_id": task_id,
+                "user_id": user_id,
+                "user_email": user_email,
+                "project_name": project_name,
+                "branch_name": branch_name,
+                "metadata": metadata,
+                "prompt": prompt,
+                "status": status,
+            }
+        )
+        return await self._request(m.Session, "POST", "/v1/sessions", json=body, keyed=True)
+
+    async def get(self, session_id: str) -> m.Session:
+        return await self._request(
+            m.Session, "GET", "/v1/sessions/{session_id}", path={"session_id": session_id}
+        )
+
+    def list(
+        self,
+        *,
+        agent_id: str | None = None,
+        task_id: str | None = None,
+        user_id: str | None = None,
+        status: str | None = None,
+        project_name: str | None = None,
+        active: bool | None = None,
+        limit: int | None = None,
+    ) -> AsyncPaginator[m.Session]:
+        filters = {
+            "agent_id": agent_id,
+            "task_id": task_id,
+            "user_id": user_id,
+            "status": status,
+            "project_name": project_name,
+            "active": active,
+            "limit": limit,
+        }
+        return self._paginate(m.Session, "/v1/sessions", filters)
+
+    async def update(
+        self,
+        session_id: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        summary: str | None = None,
+        status: str | None = None,
+        task_id: str | None = None,
+        project_name: str | None = None,
+        branch_name: str | None = None,
+    ) -> m.Session:
+        body = _body(
+            {
+                "metadata": metadata,
+                "summary": summary,
+                "status": status,
+                "task_id": task_id,
+                "project_name": project_name,
+                "branch_name": branch_name,
+            }
+        )
+        return await self._request(
+            m.Session,
+            "PATCH",
+            "/v1/sessions/{session_id}",
+            path={"session_id": session_id},
+            json=body,
+        )
+
+    async def end(
+        self, session_id: str, *, summary: str | None = None, status: str | None = None
+    ) -> m.Session:
+        """Ends the session; its extraction job is queued (`summary_status` pending)."""
+        return await self._request(
+            m.Session,
+            "POST",
+            "/v1/sessions/{session_id}/end",
+            path={"session_id": session_id},
+            json=_body({"summary": summary, "status": status}),
+            keyed=True,
+        )
+
+    async def delete(self, session_id: str) -> None:
+        """Deletes the session; its memories are soft-deleted (restorable)."""
+        await self._request(
+            None, "DELETE", "/v1/sessions/{session_id}", path={"session_id": session_id}
+        )
+
+    async def add_messages(
+        self, session_id: str, messages: Iterable[Mapping[str, Any]]
+    ) -> list[m.StoredMessage]:
+        """Stores messages (`{"role", "content", "tags"?, "metadata"?}`) in order."""
+        answer = await self._request(
+            dict[str, list[m.StoredMessage]],
+            "POST",
+            "/v1/sessions/{session_id}/messages",
+            path={"session_id": session_id},
+            json={"messages": [dict(message) for message in messages]},
+            keyed=True,
+        )
+        return answer["messages"]
+
+    async def add_message(self, session_id: str, role: str, content: str) -> m.StoredMessage:
+        return (await self.add_messages(session_id, [{"role": role, "content": content}]))[0]
+
+    async def window(self, session_id: str) -> m.Window:
+        """The short-term window: the newest messages within its budget, oldest first."""
+        return await self._request(
+            m.Window,
+            "GET",
+            "/v1/sessions/{session_id}/messages",
+            path={"session_id": session_id},
+        )
+
+    async def history(self, session_id: str, *, limit: int = 20, offset: int = 0) -> m.History:
+        """Every message of the session, oldest first (offset-paged)."""
+        return await self._request(
+            m.History,
+            "GET",
+            "/v1/sessions/{session_id}/history",
+            path={"session_id": session_id},
+            params={"limit": limit, "offset": offset},
+        )
+
+    async def checkpoint(self, session_id: str) -> m.Checkpoint:
+        """Snapshots the window."""
+        return await self._request(
+            m.Checkpoint,
+            "POST",
+            "/v1/sessions/{session_id}/checkpoints",
+            path={"session_id": session_id},
+            keyed=True,
+        )
+
+    async def checkpoints(self, session_id: str) -> list[m.Checkpoint]:
+        answer = await self._request(
+            dict[str, list[m.Checkpoint]],
+            "GET",
+            "/v1/sessions/{session_id}/checkpoints",
+            path={"session_id": session_id},
+        )
+        return answer["data"]
+
+    async def restore(self, session_id: str, checkpoint_id: str) -> m.Restored:
+        """Puts the window back as it was at the checkpoint."""
+        return await self._request(
+            m.Restored,
+            "POST",
+            "/v1/sessions/{session_id}/restore",
+            path={"session_id": session_id},
+            json={"checkpoint_id": checkpoint_id},
+            keyed=True,
+        )
+
+    async def embedding_status(self, session_id: str) -> m.EmbeddingCounts:
+        return await self._request(
+            m.EmbeddingCounts,
+            "GET",
+            "/v1/sessions/{session_id}/embedding-status",
+            path={"session_id": session_id},
+        )
+
+    async def context(
+        self,
+        session_id: str,
+        *,
+        max_memories: int | None = None,
+        max_tokens: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        include_types: list[str] | None = None,
+        exclude_types: list[str] | None = None,
+        order: str | None = None,
+        query: str | None = None,
+        scope: str | None = None,
+        recent_sessions: int | None = None,
+    ) -> m.Context:
+        """The LLM-ready context block (`.markdown`) for the start of a session."""
+        return await self._request(
+            m.Context,
+            "GET",
+            "/v1/sessions/{session_id}/context",
+            path={"session_id": session_id},
+            params={
+                "max_memories": max_memories,
+                "max_tokens": max_tokens,
+                "since": since,
+                "until": until,
+                "include_types": include_types,
+                "exclude_types": exclude_types,
+                "order": order,
+                "query": query,
+                "scope": scope,
+                "recent_sessions": recent_sessions,
+            },
+        )
+
+    async def context_post(self, session_id: str, **options: Any) -> m.Context:
+        """The same as `context`, the options sent as a JSON body (API.md's POST form)."""
+        return await self._request(
+            m.Context,
+            "POST",
+            "/v1/sessions/{session_id}/context",
+            path={"session_id": session_id},
+            json=_body(options),
+            safe=True,
+        )
+
+
+class AsyncMemories(_AsyncResource):
+    """Memories: store, read, update, delete and restore, search, diff, forget."""
+
+    async def create(
+        self,
+        content: str,
+        *,
+        memory_type: str | None = None,
+        role: str | None = None,
+        title: str | None = None,
+        importance_score: float | None = None,
+        session_id: str | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> m.Memory:
+        body = _body(
+            {
+                "content": content,
+                "memory_type": memory_type,
+                "role": role,
+                "title": title,
+                "importance_score": importance_score,
+                "session_id": session_id,
+                "tags": tags,
+                "metadata": metadata,
+                "user_id": user_id,
+                "agent_id": agent_id,
+            }
+        )
+        return await self._request(m.Memory, "POST", "/v1/memories", json=body, keyed=True)
+
+    async def batch(self, memories: Iterable[Mapping[str, Any]]) -> list[m.Memory]:
+        """Stores up to 100 memories at once, all or none, answered in input order."""
+        answer = await self._request(
+            dict[str, list[m.Memory]],
+            "POST",
+            "/v1/memories",
+            json={"memories": [dict(memory) for memory in memories]},
+            keyed=True,
+        )
+        return answer["memories"]
+
+    async def get(self, memory_id: str) -> m.Memory:
+        return await self._request(
+            m.Memory, "GET", "/v1/memories/{memory_id}", path={"memory_id": memory_id}
+        )
+
+    def list(
+        self,
+        *,
+        memory_type: str | None = None,
+        session_id: str | None = None,
+        tag: str | None = None,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        include_deleted: bool | None = None,
+        limit: int | None = None,
+    ) -> AsyncPaginator[m.Memory]:
+        filters = {
+            "memory_type": memory_type,
+            "session_id": session_id,
+            "tag": tag,
+            "user_id": user_id,
+            "agent_id": agent_id,
+            "include_deleted": include_deleted,
+            "limit": limit,
+        }
+        return self._paginate(m.Memory, "/v1/memories", filters)
+
+    async def update(
+        self,
+        memory_id: str,
+        *,
+        content: str | None = None,
+        title: str | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        importance_score: float | None = None,
+        memory_type: str | None = None,
+    ) -> m.Memory:
+        """A partial update: new `content` is re-embedded; `metadata` is merged."""
+        body = _body(
+            {
+                "content": content,
+                "title": title,
+                "tags": tags,
+                "metadata": metadata,
+                "importance_score": importance_score,
+                "memory_type": memory_type,
+            }
+        )
+        return await self._request(
+            m.Memory, "PATCH", "/v1/memories/{memory_id}", path={"memory_id": memory_id}, json=body
+        )
+
+    async def delete(self, memory_id: str) -> m.DeletedMemory:
+        """A soft delete, restorable until `restorable_until`."""
+        return await self._request(
+            m.DeletedMemory, "DELETE", "/v1/memories/{memory_id}", path={"memory_id": memory_id}
+        )
+
+    async def hard_delete(self, memory_id: str) -> None:
+        """Gone from every store, at once and for good."""
+        await self._request(
+            None, "DELETE", "/v1/memories/{memory_id}/hard", path={"memory_id": memory_id}
+        )
+
+    async def restore(self, memory_id: str) -> m.Memory:
+        return await self._request(
+            m.Memory,
+            "POST",
+            "/v1/memories/{memory_id}/restore",
+            path={"memory_id": memory_id},
+            keyed=True,
+        )
+
+    async def status(self, memory_id: str) -> m.MemoryStatus:
+        """The embedding's state: `pending`, `ready` or `failed`."""
+        return await self._request(
+            m.MemoryStatus,
+            "GET",
+            "/v1/memories/{memory_id}/status",
+            path={"memory_id": memory_id},
+        )
+
+    async def search(
+        self,
+        query: str | None = None,
+        *,
+        search_mode: str | None = None,
+        weights: Mapping[str, float] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        session_id: str | None = None,
+        memory_types: list[str] | None = None,
+        role: str | None = None,
+        tags: list[str] | None = None,
+        tag_filters: list[Mapping[str, Any]] | None = None,
+        filters: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        from_time: str | None = None,
+        to_time: str | None = None,
+        min_score: float | None = None,
+    ) -> m.SearchResponse:
+        """Semantic, keyword or hybrid (default) search; with no query, the filters list
+        matching memories newest first."""
+        body = _body(
+            {
+                "query": query,
+                "search_mode": search_mode,
+                "weights": weights,
+                "limit": limit,
+                "offset": offset,
+                "session_id": session_id,
+                "memory_types": memory_types,
+                "role": role,
+                "tags": tags,
+                "tag_filters": tag_filters,
+                "filters": filters,
+                "user_id": user_id,
+                "agent_id": agent_id,
+                "from_time": from_time,
+                "to_time": to_time,
+                "min_score": min_score,
+            }
+        )
+        return await self._request(
+            m.SearchResponse, "POST", "/v1/memories/search", json=body, safe=True
+        )
+
+    async def diff(
+        self,
+        *,
+        from_time: str | None = None,
+        to_time: str | None = None,
+        session_id: str | None = None,
+        limit: int | None = None,
+    ) -> m.MemoryDiff:
+        """What was added, updated and deleted between two times (default: the last day)."""
+        params = {
+            "from_time": from_time,
+            "to_time": to_time,
+            "session_id": session_id,
+            "limit": limit,
+        }
+        return await self._request(m.MemoryDiff, "GET", "/v1/memories/diff", params=params)
+
+    async def forget_session(self, session_id: str) -> m.ForgottenSession:
+        """Soft-deletes every memory of a session."""
+        return await self._request(
+            m.ForgottenSession,
+            "DELETE",
+            "/v1/sessions/{session_id}/memories",
+            path={"session_id": session_id},
+        )
+
+    async def forget_user(self, user_id: str) -> m.ForgottenUser:
+        """Soft-deletes a user's memories and sessions (admin scope)."""
+        return await self._request(
+            m.ForgottenUser,
+            "DELETE",
+            "/v1/users/{user_id}/memories",
+            path={"user_id": user_id},
+        )
+
+    async def restore_user(self, user_id: str) -> m.RestoredUser:
+        """Brings back a forgotten user's memories and sessions still restorable (admin)."""
+        return await self._request(
+            m.RestoredUser,
+            "POST",
+            "/v1/users/{user_id}/restore",
+            path={"user_id": user_id},
+        )
+
+
+class AsyncWebhooks(_AsyncResource):
+    """Webhooks (admin scope). The secret is shown on create and rotate only."""
+
+    async def create(
+        self, url: str, events: list[str], *, active: bool | None = None
+    ) -> m.WebhookWithSecret:
+        body = _body({"url": url, "events": events, "active": active})
+        return await self._request(
+            m.WebhookWithSecret, "POST", "/v1/webhooks", json=body, keyed=True
+        )
+
+    def list(self, *, limit: int | None = None) -> AsyncPaginator[m.Webhook]:
+        return self._paginate(m.Webhook, "/v1/webhooks", {"limit": limit})
+
+    async def get(self, webhook_id: str) -> m.Webhook:
+        return await self._request(
+            m.Webhook, "GET", "/v1/webhooks/{webhook_id}", path={"webhook_id": webhook_id}
+        )
+
+    async def update(
+        self,
+        webhook_id: str,
+        *,
+        url: str | None = None,
+        events: list[str] | None = None,
+        active: bool | None = None,
+    ) -> m.Webhook:
+        return await self._request(
+            m.Webhook,
+            "PATCH",
+            "/v1/webhooks/{webhook_id}",
+            path={"webhook_id": webhook_id},
+            json=_body({"url": url, "events": events, "active": active}),
+        )
+
+    async def delete(self, webhook_id: str) -> None:
+        await self._request(
+            None, "DELETE", "/v1/webhooks/{webhook_id}", path={"webhook_id": webhook_id}
+        )
+
+    async def rotate_secret(self, webhook_id: str) -> m.WebhookWithSecret:
+        """A new secret; deliveries are signed with both for a grace period."""
+        return await self._request(
+            m.WebhookWithSecret,
+            "POST",
+            "/v1/webhooks/{webhook_id}/rotate-secret",
+            path={"webhook_id": webhook_id},
+            keyed=True,
+        )
+
+    def deliveries(
+        self, webhook_id: str, *, limit: int | None = None
+    ) -> AsyncPaginator[m.Delivery]:
+        return self._paginate(
+            m.Delivery,
+            "/v1/webhooks/{webhook_id}/deliveries",
+            {"limit": limit},
+            path={"webhook_id": webhook_id},
+        )
+
+    async def test(self, webhook_id: str) -> m.QueuedTest:
+        """Queues a `webhook.test` delivery."""
+        return await self._request(
+            m.QueuedTest,
+            "POST",
+            "/v1/webhooks/{webhook_id}/test",
+            path={"webhook_id": webhook_id},
+            keyed=True,
+        )
+
+
+class AsyncApiKeys(_AsyncResource):
+    """API keys (admin scope). The key itself is shown once, on create."""
+
+    async def create(
+        self,
+        name: str,
+        *,
+        agent_id: str | None = None,
+        scopes: list[str] | None = None,
+        expires_at: str | None = None,
+    ) -> m.ApiKeyCreated:
+        body = _body(
+            {"name": name, "agent_id": agent_id, "scopes": scopes, "expires_at": expires_at}
+        )
+        return await self._request(m.ApiKeyCreated, "POST", "/v1/api-keys", json=body, keyed=True)
+
+    def list(self, *, limit: int | None = None) -> AsyncPaginator[m.ApiKey]:
+        return self._paginate(m.ApiKey, "/v1/api-keys", {"limit": limit})
+
+    async def revoke(self, key_id: str) -> None:
+        await self._request(None, "DELETE", "/v1/api-keys/{key_id}", path={"key_id": key_id})
+
+
+class AsyncExport(_AsyncResource):
+    """The workspace's memories, streamed (admin scope)."""
+
+    def stream(
+        self,
+        *,
+        format: str = "json",
+        from_date: str | None = None,
+        to_date: str | None = None,
+        session_id: str | None = None,
+        include_deleted: bool | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The raw export, chunk by chunk (a JSON array or CSV with a header row)."""
+        params = {
+            "format": format,
+            "from_date": from_date,
+            "to_date": to_date,
+            "session_id": session_id,
+            "include_deleted": include_deleted,
+        }
+        return self._t.stream("/v1/export", params)
+
+    async def memories(self, **filters: Any) -> list[m.Memory]:
+        """The JSON export parsed (for a workspace that fits in memory)."""
+        raw = b"".join([chunk async for chunk in self.stream(format="json", **filters)])
+        return TypeAdapter(list[m.Memory]).validate_json(raw)
+
+
+class AsyncAuth(_AsyncResource):
+    """Accounts: register, log in, refresh and log out (tokens), and who am I."""
+
+    async def register(self, email: str, password: str, workspace_name: str) -> m.TokenPair:
+        body = {"email": email, "password": password, "workspace_name": workspace_name}
+        return await self._request(m.TokenPair, "POST", "/v1/auth/register", json=body)
+
+    async def login(self, email: str, password: str) -> m.TokenPair:
+        body = {"email": email, "password": password}
+        return await self._request(m.TokenPair, "POST", "/v1/auth/login", json=body)
+
+    async def refresh(self, refresh_token: str) -> m.TokenPair:
+        """A new access token; the refresh token is rotated (the old one stops working)."""
+        body = {"refresh_token": refresh_token}
+        return await self._request(m.TokenPair, "POST", "/v1/auth/refresh", json=body)
+
+    async def logout(self, refresh_token: str) -> None:
+        body = {"refresh_token": refresh_token}
+        await self._request(None, "POST", "/v1/auth/logout", json=body)
+
+    async def me(self) -> m.Me:
+        return await self._request(m.Me, "GET", "/v1/auth/me")
+
+
+class AsyncEngram:
+    """The Engram API. `base_url` and `api_key` default to `ENGRAM_URL` and
+    `ENGRAM_API_KEY`; GET/PUT/DELETE and idempotency-keyed POSTs are retried up to
+    `max_retries` times on connection errors, 429 and 5xx."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        backoff: float = 0.5,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
+        self._transport = _AsyncTransport(base_url, api_key, timeout, max_retries, backoff, sleep)
+        self.sessions = AsyncSessions(self._transport)
+        self.memories = AsyncMemories(self._transport)
+        self.webhooks = AsyncWebhooks(self._transport)
+        self.api_keys = AsyncApiKeys(self._transport)
+        self.export = AsyncExport(self._transport)
+        self.auth = AsyncAuth(self._transport)
+        self._root = _AsyncResource(self._transport)
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    async def health(self) -> m.Health:
+        return await self._root._request(m.Health, "GET", "/health")
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
