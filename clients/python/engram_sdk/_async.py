@@ -62,11 +62,17 @@ def retry_after(response: httpx.Response) -> float | None:
 class AsyncPaginator(Generic[T]):
     """Iterating yields every item, fetching pages by `next_cursor` as needed."""
 
-    def __init__(self, fetch: Callable[[str | None], Awaitable[m.Page[T]]]) -> None:
-        self._fetch = fetch
+    def __init__(
+        self, fetch: Callable[[str | None], Awaitable[m.Page[T]]], cursor: str | None = None
+    ) -> None:
+        self._fetch, self._cursor = fetch, cursor
+
+    async def page(self) -> m.Page[T]:
+        """Only the first page (from the cursor given to `list`, if any)."""
+        return await self._fetch(self._cursor)
 
     async def pages(self) -> AsyncIterator[m.Page[T]]:
-        cursor: str | None = None
+        cursor = self._cursor
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
             page = await self._fetch(cursor)
@@ -221,13 +227,14 @@ class _AsyncResource:
         route: str,
         params: Mapping[str, Any],
         path: Mapping[str, str] | None = None,
+        cursor: str | None = None,
     ) -> AsyncPaginator[Any]:
         async def fetch(cursor: str | None) -> m.Page[Any]:
             query = {**params, "cursor": cursor}
             page_type = m.Page[model]  # type: ignore[valid-type]
             return await self._request(page_type, "GET", route, path=path, params=query)
 
-        return AsyncPaginator(fetch)
+        return AsyncPaginator(fetch, cursor)
 
 
 def _segment(value: str) -> str:
@@ -288,6 +295,7 @@ class AsyncSessions(_AsyncResource):
         project_name: str | None = None,
         active: bool | None = None,
         limit: int | None = None,
+        cursor: str | None = None,
     ) -> AsyncPaginator[m.Session]:
         filters = {
             "agent_id": agent_id,
@@ -298,7 +306,7 @@ class AsyncSessions(_AsyncResource):
             "active": active,
             "limit": limit,
         }
-        return self._paginate(m.Session, "/v1/sessions", filters)
+        return self._paginate(m.Session, "/v1/sessions", filters, cursor=cursor)
 
     async def update(
         self,
@@ -528,6 +536,7 @@ class AsyncMemories(_AsyncResource):
         agent_id: str | None = None,
         include_deleted: bool | None = None,
         limit: int | None = None,
+        cursor: str | None = None,
     ) -> AsyncPaginator[m.Memory]:
         filters = {
             "memory_type": memory_type,
@@ -538,7 +547,7 @@ class AsyncMemories(_AsyncResource):
             "include_deleted": include_deleted,
             "limit": limit,
         }
-        return self._paginate(m.Memory, "/v1/memories", filters)
+        return self._paginate(m.Memory, "/v1/memories", filters, cursor=cursor)
 
     async def update(
         self,

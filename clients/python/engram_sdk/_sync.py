@@ -61,11 +61,15 @@ def retry_after(response: httpx.Response) -> float | None:
 class Paginator(Generic[T]):
     """Iterating yields every item, fetching pages by `next_cursor` as needed."""
 
-    def __init__(self, fetch: Callable[[str | None], m.Page[T]]) -> None:
-        self._fetch = fetch
+    def __init__(self, fetch: Callable[[str | None], m.Page[T]], cursor: str | None = None) -> None:
+        self._fetch, self._cursor = fetch, cursor
+
+    def page(self) -> m.Page[T]:
+        """Only the first page (from the cursor given to `list`, if any)."""
+        return self._fetch(self._cursor)
 
     def pages(self) -> Iterator[m.Page[T]]:
-        cursor: str | None = None
+        cursor = self._cursor
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
             page = self._fetch(cursor)
@@ -220,13 +224,14 @@ class _Resource:
         route: str,
         params: Mapping[str, Any],
         path: Mapping[str, str] | None = None,
+        cursor: str | None = None,
     ) -> Paginator[Any]:
         def fetch(cursor: str | None) -> m.Page[Any]:
             query = {**params, "cursor": cursor}
             page_type = m.Page[model]  # type: ignore[valid-type]
             return self._request(page_type, "GET", route, path=path, params=query)
 
-        return Paginator(fetch)
+        return Paginator(fetch, cursor)
 
 
 def _segment(value: str) -> str:
@@ -287,6 +292,7 @@ class Sessions(_Resource):
         project_name: str | None = None,
         active: bool | None = None,
         limit: int | None = None,
+        cursor: str | None = None,
     ) -> Paginator[m.Session]:
         filters = {
             "agent_id": agent_id,
@@ -297,7 +303,7 @@ class Sessions(_Resource):
             "active": active,
             "limit": limit,
         }
-        return self._paginate(m.Session, "/v1/sessions", filters)
+        return self._paginate(m.Session, "/v1/sessions", filters, cursor=cursor)
 
     def update(
         self,
@@ -525,6 +531,7 @@ class Memories(_Resource):
         agent_id: str | None = None,
         include_deleted: bool | None = None,
         limit: int | None = None,
+        cursor: str | None = None,
     ) -> Paginator[m.Memory]:
         filters = {
             "memory_type": memory_type,
@@ -535,7 +542,7 @@ class Memories(_Resource):
             "include_deleted": include_deleted,
             "limit": limit,
         }
-        return self._paginate(m.Memory, "/v1/memories", filters)
+        return self._paginate(m.Memory, "/v1/memories", filters, cursor=cursor)
 
     def update(
         self,

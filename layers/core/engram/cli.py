@@ -1,12 +1,17 @@
 """`engram` command line. `engram admin create-workspace NAME` creates a workspace and
 prints its first API key, against whatever the settings point at: the local stack when
-AWS_ENDPOINT_URL and TABLE_NAME come from `.engram/dev.env`, real AWS otherwise."""
+AWS_ENDPOINT_URL and TABLE_NAME come from `.engram/dev.env`, real AWS otherwise.
+
+Other distributions add commands through the `engram.cli` entry point group (a function
+given the sub-command set): engram-sdk adds the user commands (remember, search,
+sessions...), so one help page shows all. The server never imports them itself."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 
@@ -94,7 +99,7 @@ def _create_index(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="engram", description="Engram administration.")
+    parser = argparse.ArgumentParser(prog="engram", description="Engram's command line.")
     parser.add_argument(
         "--env-file", type=Path, help="read settings from this file first (e.g. .engram/dev.env)"
     )
@@ -112,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     index = admin.add_parser("create-index", help="create the search index from infra/opensearch/")
     index.add_argument("--dimension", type=int, help="vector size (default: the embedder's)")
     index.set_defaults(run=_create_index)
+    for plugin in entry_points(group="engram.cli"):
+        plugin.load()(commands)
     return parser
 
 
