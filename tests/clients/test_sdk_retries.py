@@ -148,3 +148,16 @@ def test_the_async_client_retries_the_same_way(scripted):
     assert sleeps == [2.0]
     keys = [headers.get("idempotency-key") for _, _, headers, _ in scripted.received]
     assert keys[0] and keys[0] == keys[1]
+
+
+def test_a_large_export_follows_its_presigned_link_without_our_credentials(scripted):
+    link = f"{scripted.url}/presigned/export.json?X-Amz-Signature=abc"
+    scripted.script = [
+        (303, {"Location": link}, {"url": link, "bytes": 2, "format": "json"}),
+        (200, {}, [MEMORY]),
+    ]
+    exported = client(scripted, []).export.memories()
+    assert [m.memory_id for m in exported] == ["mem_1"]
+    (_, first, first_headers, _), (_, second, second_headers, _) = scripted.received
+    assert first.startswith("/v1/export?format=json") and first_headers["authorization"]
+    assert second.startswith("/presigned/export.json") and "authorization" not in second_headers
