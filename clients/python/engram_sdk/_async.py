@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any, Generic, Self, TypeVar
@@ -358,10 +359,10 @@ class AsyncSessions(_AsyncResource):
 
     async def add_messages(
         self, session_id: str, messages: Iterable[Mapping[str, Any]]
-    ) -> list[m.StoredMessage]:
+    ) -> builtins.list[m.StoredMessage]:
         """Stores messages (`{"role", "content", "tags"?, "metadata"?}`) in order."""
         answer = await self._request(
-            dict[str, list[m.StoredMessage]],
+            dict[str, builtins.list[m.StoredMessage]],
             "POST",
             "/v1/sessions/{session_id}/messages",
             path={"session_id": session_id},
@@ -402,9 +403,9 @@ class AsyncSessions(_AsyncResource):
             keyed=True,
         )
 
-    async def checkpoints(self, session_id: str) -> list[m.Checkpoint]:
+    async def checkpoints(self, session_id: str) -> builtins.list[m.Checkpoint]:
         answer = await self._request(
-            dict[str, list[m.Checkpoint]],
+            dict[str, builtins.list[m.Checkpoint]],
             "GET",
             "/v1/sessions/{session_id}/checkpoints",
             path={"session_id": session_id},
@@ -438,8 +439,8 @@ class AsyncSessions(_AsyncResource):
         max_tokens: int | None = None,
         since: str | None = None,
         until: str | None = None,
-        include_types: list[str] | None = None,
-        exclude_types: list[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
         order: str | None = None,
         query: str | None = None,
         scope: str | None = None,
@@ -489,7 +490,7 @@ class AsyncMemories(_AsyncResource):
         title: str | None = None,
         importance_score: float | None = None,
         session_id: str | None = None,
-        tags: list[str] | None = None,
+        tags: Sequence[str] | None = None,
         metadata: dict[str, Any] | None = None,
         user_id: str | None = None,
         agent_id: str | None = None,
@@ -510,10 +511,10 @@ class AsyncMemories(_AsyncResource):
         )
         return await self._request(m.Memory, "POST", "/v1/memories", json=body, keyed=True)
 
-    async def batch(self, memories: Iterable[Mapping[str, Any]]) -> list[m.Memory]:
+    async def batch(self, memories: Iterable[Mapping[str, Any]]) -> builtins.list[m.Memory]:
         """Stores up to 100 memories at once, all or none, answered in input order."""
         answer = await self._request(
-            dict[str, list[m.Memory]],
+            dict[str, builtins.list[m.Memory]],
             "POST",
             "/v1/memories",
             json={"memories": [dict(memory) for memory in memories]},
@@ -555,7 +556,7 @@ class AsyncMemories(_AsyncResource):
         *,
         content: str | None = None,
         title: str | None = None,
-        tags: list[str] | None = None,
+        tags: Sequence[str] | None = None,
         metadata: dict[str, Any] | None = None,
         importance_score: float | None = None,
         memory_type: str | None = None,
@@ -614,10 +615,10 @@ class AsyncMemories(_AsyncResource):
         limit: int | None = None,
         offset: int | None = None,
         session_id: str | None = None,
-        memory_types: list[str] | None = None,
+        memory_types: Sequence[str] | None = None,
         role: str | None = None,
-        tags: list[str] | None = None,
-        tag_filters: list[Mapping[str, Any]] | None = None,
+        tags: Sequence[str] | None = None,
+        tag_filters: Sequence[Mapping[str, Any]] | None = None,
         filters: Mapping[str, Any] | None = None,
         user_id: str | None = None,
         agent_id: str | None = None,
@@ -700,7 +701,7 @@ class AsyncWebhooks(_AsyncResource):
     """Webhooks (admin scope). The secret is shown on create and rotate only."""
 
     async def create(
-        self, url: str, events: list[str], *, active: bool | None = None
+        self, url: str, events: Sequence[str], *, active: bool | None = None
     ) -> m.WebhookWithSecret:
         body = _body({"url": url, "events": events, "active": active})
         return await self._request(
@@ -720,7 +721,7 @@ class AsyncWebhooks(_AsyncResource):
         webhook_id: str,
         *,
         url: str | None = None,
-        events: list[str] | None = None,
+        events: Sequence[str] | None = None,
         active: bool | None = None,
     ) -> m.Webhook:
         return await self._request(
@@ -775,7 +776,7 @@ class AsyncApiKeys(_AsyncResource):
         name: str,
         *,
         agent_id: str | None = None,
-        scopes: list[str] | None = None,
+        scopes: Sequence[str] | None = None,
         expires_at: str | None = None,
     ) -> m.ApiKeyCreated:
         body = _body(
@@ -812,10 +813,10 @@ class AsyncExport(_AsyncResource):
         }
         return self._t.stream("/v1/export", params)
 
-    async def memories(self, **filters: Any) -> list[m.Memory]:
+    async def memories(self, **filters: Any) -> builtins.list[m.Memory]:
         """The JSON export parsed (for a workspace that fits in memory)."""
         raw = b"".join([chunk async for chunk in self.stream(format="json", **filters)])
-        return TypeAdapter(list[m.Memory]).validate_json(raw)
+        return TypeAdapter(builtins.list[m.Memory]).validate_json(raw)
 
 
 class AsyncAuth(_AsyncResource):

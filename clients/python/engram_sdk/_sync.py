@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any, Generic, Self, TypeVar
@@ -353,10 +354,10 @@ class Sessions(_Resource):
 
     def add_messages(
         self, session_id: str, messages: Iterable[Mapping[str, Any]]
-    ) -> list[m.StoredMessage]:
+    ) -> builtins.list[m.StoredMessage]:
         """Stores messages (`{"role", "content", "tags"?, "metadata"?}`) in order."""
         answer = self._request(
-            dict[str, list[m.StoredMessage]],
+            dict[str, builtins.list[m.StoredMessage]],
             "POST",
             "/v1/sessions/{session_id}/messages",
             path={"session_id": session_id},
@@ -397,9 +398,9 @@ class Sessions(_Resource):
             keyed=True,
         )
 
-    def checkpoints(self, session_id: str) -> list[m.Checkpoint]:
+    def checkpoints(self, session_id: str) -> builtins.list[m.Checkpoint]:
         answer = self._request(
-            dict[str, list[m.Checkpoint]],
+            dict[str, builtins.list[m.Checkpoint]],
             "GET",
             "/v1/sessions/{session_id}/checkpoints",
             path={"session_id": session_id},
@@ -433,8 +434,8 @@ class Sessions(_Resource):
         max_tokens: int | None = None,
         since: str | None = None,
         until: str | None = None,
-        include_types: list[str] | None = None,
-        exclude_types: list[str] | None = None,
+        include_types: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
         order: str | None = None,
         query: str | None = None,
         scope: str | None = None,
@@ -484,7 +485,7 @@ class Memories(_Resource):
         title: str | None = None,
         importance_score: float | None = None,
         session_id: str | None = None,
-        tags: list[str] | None = None,
+        tags: Sequence[str] | None = None,
         metadata: dict[str, Any] | None = None,
         user_id: str | None = None,
         agent_id: str | None = None,
@@ -505,10 +506,10 @@ class Memories(_Resource):
         )
         return self._request(m.Memory, "POST", "/v1/memories", json=body, keyed=True)
 
-    def batch(self, memories: Iterable[Mapping[str, Any]]) -> list[m.Memory]:
+    def batch(self, memories: Iterable[Mapping[str, Any]]) -> builtins.list[m.Memory]:
         """Stores up to 100 memories at once, all or none, answered in input order."""
         answer = self._request(
-            dict[str, list[m.Memory]],
+            dict[str, builtins.list[m.Memory]],
             "POST",
             "/v1/memories",
             json={"memories": [dict(memory) for memory in memories]},
@@ -550,7 +551,7 @@ class Memories(_Resource):
         *,
         content: str | None = None,
         title: str | None = None,
-        tags: list[str] | None = None,
+        tags: Sequence[str] | None = None,
         metadata: dict[str, Any] | None = None,
         importance_score: float | None = None,
         memory_type: str | None = None,
@@ -609,10 +610,10 @@ class Memories(_Resource):
         limit: int | None = None,
         offset: int | None = None,
         session_id: str | None = None,
-        memory_types: list[str] | None = None,
+        memory_types: Sequence[str] | None = None,
         role: str | None = None,
-        tags: list[str] | None = None,
-        tag_filters: list[Mapping[str, Any]] | None = None,
+        tags: Sequence[str] | None = None,
+        tag_filters: Sequence[Mapping[str, Any]] | None = None,
         filters: Mapping[str, Any] | None = None,
         user_id: str | None = None,
         agent_id: str | None = None,
@@ -693,7 +694,7 @@ class Webhooks(_Resource):
     """Webhooks (admin scope). The secret is shown on create and rotate only."""
 
     def create(
-        self, url: str, events: list[str], *, active: bool | None = None
+        self, url: str, events: Sequence[str], *, active: bool | None = None
     ) -> m.WebhookWithSecret:
         body = _body({"url": url, "events": events, "active": active})
         return self._request(m.WebhookWithSecret, "POST", "/v1/webhooks", json=body, keyed=True)
@@ -711,7 +712,7 @@ class Webhooks(_Resource):
         webhook_id: str,
         *,
         url: str | None = None,
-        events: list[str] | None = None,
+        events: Sequence[str] | None = None,
         active: bool | None = None,
     ) -> m.Webhook:
         return self._request(
@@ -762,7 +763,7 @@ class ApiKeys(_Resource):
         name: str,
         *,
         agent_id: str | None = None,
-        scopes: list[str] | None = None,
+        scopes: Sequence[str] | None = None,
         expires_at: str | None = None,
     ) -> m.ApiKeyCreated:
         body = _body(
@@ -799,10 +800,10 @@ class Export(_Resource):
         }
         return self._t.stream("/v1/export", params)
 
-    def memories(self, **filters: Any) -> list[m.Memory]:
+    def memories(self, **filters: Any) -> builtins.list[m.Memory]:
         """The JSON export parsed (for a workspace that fits in memory)."""
         raw = b"".join([chunk for chunk in self.stream(format="json", **filters)])
-        return TypeAdapter(list[m.Memory]).validate_json(raw)
+        return TypeAdapter(builtins.list[m.Memory]).validate_json(raw)
 
 
 class Auth(_Resource):
