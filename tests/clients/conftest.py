@@ -1,6 +1,5 @@
-"""Fixtures for the client tests: one local stack for the whole session (as `make dev`
-starts it), and a scripted 127.0.0.1 HTTP server that answers errors first and then
-forwards to the stack."""
+"""Fixtures for the client tests: the session's shared local stack (as `make dev` starts
+it), and a scripted 127.0.0.1 HTTP server that answers errors first and then forwards."""
 
 from __future__ import annotations
 
@@ -14,23 +13,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.stack import Stack
 
 
 @pytest.fixture(scope="session")
-def stack_env(tmp_path_factory) -> Iterator[dict[str, str]]:
-    """ENGRAM_URL, ENGRAM_API_KEY and the rest of `.engram/dev.env` of a running stack."""
-    # webhooks may target the tests' 127.0.0.1 receivers (as in local development)
+def stack_env(running_stack) -> dict[str, str]:
+    """The shared stack's .engram/dev.env (ENGRAM_URL, ENGRAM_API_KEY...) and its directory."""
+    return {**running_stack.env, "ENGRAM_STACK_DIR": str(running_stack.cwd)}
+
+
+@pytest.fixture(scope="module")
+def webhook_stack_env(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """A stack of its own whose webhooks may target 127.0.0.1 receivers (as in local
+    development with WEBHOOK_ALLOW_PRIVATE): the shared one keeps the SSRF guard."""
     os.environ["WEBHOOK_ALLOW_PRIVATE"] = "true"
     try:
-        running = Stack(tmp_path_factory.mktemp("clients-stack"))
+        running = Stack(tmp_path_factory.mktemp("webhook-stack"))
     finally:
         del os.environ["WEBHOOK_ALLOW_PRIVATE"]
     try:
-        env = running.wait_ready()
-        env["ENGRAM_DEV_ENV"] = str(running.cwd / ".engram" / "dev.env")
-        env["ENGRAM_STACK_DIR"] = str(running.cwd)
-        yield env
+        yield running.wait_ready()
     finally:
         running.kill()
 

@@ -18,7 +18,7 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from tests.e2e.conftest import free_port
+from tests.stack import free_port
 
 pytestmark = pytest.mark.e2e
 

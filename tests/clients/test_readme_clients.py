@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from engram.cli import build_parser
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()

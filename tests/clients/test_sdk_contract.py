@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 
 import pytest
-from engram.local.app import build_app
-from engram.webhooks.signing import signature_header
 from engram_sdk import WebhookVerificationError, verify_webhook
+
+from engram.webhooks.signing import signature_header
+from engram_local.app import build_app
 
 CLIENT = Path(__file__).resolve().parents[2] / "clients" / "python"
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}

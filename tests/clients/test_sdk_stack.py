@@ -150,9 +150,10 @@ def test_export_streams_json_and_csv(engram):
     assert csv.splitlines()[0].startswith("memory_id") and memory.memory_id in csv
 
 
-def test_webhooks_and_a_signed_delivery(engram):
+def test_webhooks_and_a_signed_delivery(webhook_stack_env):
     receiver = ScriptedServer()
     receiver.script = [(200, {}, {})]
+    engram = Engram(webhook_stack_env["ENGRAM_URL"], webhook_stack_env["ENGRAM_API_KEY"])
     try:
         hook = engram.webhooks.create(f"{receiver.url}/hook", ["webhook.test"])
         assert hook.secret and engram.webhooks.get(hook.webhook_id).url.endswith("/hook")
@@ -173,6 +174,7 @@ def test_webhooks_and_a_signed_delivery(engram):
             engram.webhooks.get(hook.webhook_id)
     finally:
         receiver.close()
+        engram.close()
 
 
 def test_a_lost_answer_is_retried_and_replayed_not_duplicated(stack_env, engram):

@@ -494,7 +494,16 @@ class AsyncMemories(_AsyncResource):
         metadata: dict[str, Any] | None = None,
         user_id: str | None = None,
         agent_id: str | None = None,
+        event_type: str | None = None,
+        dedup_key: str | None = None,
+        parent_id: str | None = None,
+        confidence_score: float | None = None,
+        concepts: Sequence[str] | None = None,
+        source_files: Sequence[str] | None = None,
+        sync_embedding: bool | None = None,
     ) -> m.Memory:
+        """Stores a memory. `dedup_key`: a second write with the same key updates that
+        memory; `sync_embedding`: embedded and searchable before the answer."""
         body = _body(
             {
                 "content": content,
@@ -507,6 +516,13 @@ class AsyncMemories(_AsyncResource):
                 "metadata": metadata,
                 "user_id": user_id,
                 "agent_id": agent_id,
+                "event_type": event_type,
+                "dedup_key": dedup_key,
+                "parent_id": parent_id,
+                "confidence_score": confidence_score,
+                "concepts": concepts,
+                "source_files": source_files,
+                "sync_embedding": sync_embedding,
             }
         )
         return await self._request(m.Memory, "POST", "/v1/memories", json=body, keyed=True)
@@ -560,6 +576,11 @@ class AsyncMemories(_AsyncResource):
         metadata: dict[str, Any] | None = None,
         importance_score: float | None = None,
         memory_type: str | None = None,
+        event_type: str | None = None,
+        parent_id: str | None = None,
+        confidence_score: float | None = None,
+        concepts: Sequence[str] | None = None,
+        source_files: Sequence[str] | None = None,
     ) -> m.Memory:
         """A partial update: new `content` is re-embedded; `metadata` is merged."""
         body = _body(
@@ -570,6 +591,11 @@ class AsyncMemories(_AsyncResource):
                 "metadata": metadata,
                 "importance_score": importance_score,
                 "memory_type": memory_type,
+                "event_type": event_type,
+                "parent_id": parent_id,
+                "confidence_score": confidence_score,
+                "concepts": concepts,
+                "source_files": source_files,
             }
         )
         return await self._request(

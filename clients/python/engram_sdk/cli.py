@@ -83,6 +83,7 @@ def remember(args: argparse.Namespace, engram: Engram) -> None:
         importance_score=args.importance,
         title=args.title,
         session_id=args.session,
+        sync_embedding=True,  # a search typed next finds it
     )
     show(args, memory, ["memory_id", "memory_type", "tags", "content"])
 

@@ -100,6 +100,7 @@ def build_server(client: AsyncEngram | None = None) -> MCPServer:
             importance_score=importance,
             title=title,
             session_id=session_id,
+            sync_embedding=True,  # so the agent's next recall finds it
         )
         return _memory(memory)
 

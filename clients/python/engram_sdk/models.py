@@ -66,6 +66,12 @@ class Memory(Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
     user_id: str | None = None
     agent_id: str | None = None
+    event_type: str | None = None
+    dedup_key: str | None = None
+    parent_id: str | None = None
+    confidence_score: float | None = None
+    concepts: list[str] = Field(default_factory=list)
+    source_files: list[str] = Field(default_factory=list)
     source: str = "api"
     token_count: int = 0
     embedding_status: str = "pending"
