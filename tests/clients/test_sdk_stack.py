@@ -107,7 +107,9 @@ def test_memories_crud_search_diff_and_forget(engram):
         memory_type="preference",
         tags=[tag],
         user_id="ada",
+        sync_embedding=True,  # searchable before the answer
     )
+    assert engram.memories.status(memory.memory_id).embedding_status == "ready"
     batch = engram.memories.batch(
         [
             {"content": "Invoices go out on the first business day.", "tags": [tag]},
@@ -115,9 +117,11 @@ def test_memories_crud_search_diff_and_forget(engram):
         ]
     )
     assert [m.tags for m in batch] == [[tag], [tag]]
-    eventually(
-        lambda: engram.memories.status(memory.memory_id).embedding_status == "ready", "embed"
-    )
+    for stored in batch:
+        eventually(
+            lambda m=stored: engram.memories.status(m.memory_id).embedding_status == "ready",
+            "embedding",
+        )
     assert engram.memories.get(memory.memory_id).content.startswith("The customer Ada")
     listed = list(engram.memories.list(tag=tag, limit=2))
     assert len(listed) == 3
