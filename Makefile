@@ -6,13 +6,16 @@ STAMP := $(VENV)/.installed-stamp
 # The template's Runtime: `make build` compiles the functions' bytecode with it.
 LAMBDA_PYTHON ?= python3.12
 
-.PHONY: install dev test lint build bench clean
+.PHONY: install dev test lint lock build bench clean
 
-# The server and, editable beside it, its clients (SDK, MCP server, user CLI: clients/python).
-$(STAMP): pyproject.toml clients/python/pyproject.toml
+# The locked versions of everything (the server's extras and its clients'), then the server
+# and, editable beside it, its clients (SDK, MCP server, user CLI: clients/python), without
+# resolving again.
+$(STAMP): pyproject.toml clients/python/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]' -e 'clients/python[mcp]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e . -e clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +28,17 @@ test: install
 
 lint: install
 	$(BIN)/cfn-lint template.yaml
+
+# After changing a dependency in a pyproject.toml: the lock (every extra, every platform), and
+# the layer's packages resolved within it for Lambda's Python and architecture, without the
+# requirements no function imports (infra/layer-unused.txt); the layer installs that list
+# with --no-deps (layers/core/Makefile).
+lock: install
+	$(BIN)/uv pip compile --quiet pyproject.toml clients/python/pyproject.toml --all-extras \
+		--universal --python-version 3.11 --output-file requirements.lock
+	$(BIN)/uv pip compile --quiet pyproject.toml --constraints requirements.lock \
+		--excludes infra/layer-unused.txt --python-version 3.12 \
+		--python-platform aarch64-manylinux_2_34 --output-file layers/core/requirements.txt
 
 # The deployable build: SAM's, then bytecode for Lambda's Python (infra/bytecode.py says why).
 build:

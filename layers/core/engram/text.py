@@ -2,8 +2,9 @@
 indexed, and token counting.
 
 Tokens are counted with the embedding model's own WordPiece tokenizer (all-MiniLM-L6-v2's
-`tokenizer.json`, shipped in `engram/adapters/minilm/`, run by `tokenizers`): exact for that
-tokenizer, approximate for whichever LLM reads the text. Counting needs only the tokenizer,
+`tokenizer.json`, shipped in `engram/adapters/minilm/`, counted by `engram.wordpiece` as
+`tokenizers` counts them): exact for that tokenizer, approximate for whichever LLM reads the
+text. Counting needs only the tokenizer,
 never the model runtime, whichever embedder is configured."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from importlib import resources
-from typing import Any
+
+from engram.wordpiece import WordPiece
 
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 
@@ -47,22 +49,17 @@ def tokenizer_json() -> str:
 
 
 _lock = threading.Lock()
-_counter: list[Any] = []  # the counting tokenizer, loaded once per process
+_counter: list[WordPiece] = []  # the counting tokenizer, loaded once per process
 
 
-def _counting_tokenizer() -> Any:
+def _counting_tokenizer() -> WordPiece:
     if not _counter:
         with _lock:
             if not _counter:
-                from tokenizers import Tokenizer
-
-                tokenizer = Tokenizer.from_str(tokenizer_json())
-                tokenizer.no_truncation()  # counts must be true lengths, not the model's window
-                tokenizer.no_padding()
-                _counter.append(tokenizer)
+                _counter.append(WordPiece(tokenizer_json()))
     return _counter[0]
 
 
 def count_tokens(text: str) -> int:
     """WordPiece tokens in `text`, without [CLS]/[SEP] and without truncation."""
-    return len(_counting_tokenizer().encode(text, add_special_tokens=False).ids)
+    return _counting_tokenizer().count(text)
