@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # The template's Runtime: `make build` compiles the functions' bytecode with it.
 LAMBDA_PYTHON ?= python3.12
 
-.PHONY: install dev test lint lock build bench clean
+.PHONY: install dev test lint lock build deploy bench clean
 
 # The locked versions of everything (the server's extras and its clients'), then the server
 # and, editable beside it, its clients (SDK, MCP server, user CLI: clients/python), without
@@ -44,6 +44,10 @@ lock: install
 build:
 	sam build
 	$(LAMBDA_PYTHON) infra/bytecode.py .aws-sam/build
+
+# Build, then deploy: guided the first time (it saves the answers in samconfig.toml).
+deploy: build
+	if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided; fi
 
 bench: install
 	$(BIN)/python bench/cold_start.py --quick

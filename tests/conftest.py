@@ -200,3 +200,17 @@ def running_stack(tmp_path_factory):
         yield running
     finally:
         running.kill()
+
+
+@pytest.fixture(scope="session")
+def osmem_base():
+    """One osmem-server (an in-memory OpenSearch) for the session on a free loopback port;
+    bounded start, stopped after. The search index contract and the setup function use it."""
+    from osmem_server import OsmemServer
+
+    server = OsmemServer.start(japanese=False, addr="127.0.0.1:0", startup_timeout=30.0)
+    try:
+        assert server.url.startswith("http://127.0.0.1:"), server.url
+        yield server
+    finally:
+        server.close(grace=5.0)

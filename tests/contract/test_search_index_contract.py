@@ -20,13 +20,19 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from engram.adapters.local_index import LocalIndex
-from engram.adapters.opensearch_index import OpenSearchIndex, make_client
+from engram.adapters.opensearch_index import (
+    MAPPING_PATH,
+    DimensionMismatch,
+    OpenSearchIndex,
+    make_client,
+)
 from engram.search.index import IndexDocument, SearchFilters, SearchIndex, TagFilter
 
 DIMENSION = 8
@@ -69,19 +75,6 @@ class Harness:
             self.index = LocalIndex(path=self.path)
             self.index.ensure_index(DIMENSION)
             self.reloads += 1
-
-
-@pytest.fixture(scope="session")
-def osmem_base() -> Iterator[Any]:
-    """One osmem-server for the session on a free loopback port; bounded start, stopped after."""
-    from osmem_server import OsmemServer
-
-    server = OsmemServer.start(japanese=False, addr="127.0.0.1:0", startup_timeout=30.0)
-    try:
-        assert server.url.startswith("http://127.0.0.1:"), server.url
-        yield server
-    finally:
-        server.close(grace=5.0)
 
 
 def _opensearch_harness(name: str, url: str, supports_knn: bool) -> Iterator[Harness]:
@@ -597,21 +590,26 @@ def test_local_index_refuses_a_different_dimension() -> None:
         index.ensure_index(DIMENSION * 2)
 
 
-def test_opensearch_index_must_be_provisioned_where_the_mapping_is_not_deployed(
-    osmem_base, tmp_path
-):
-    """In a Lambda only the layer is deployed, not infra/: ensure_index then needs the index to
-    exist already and says how to create it; once it exists, no mapping file is needed."""
+def test_opensearch_index_is_made_from_the_packaged_mapping_and_keeps_its_dimension(osmem_base):
+    """The mapping ships inside the engram package, so the deployed layer carries it (the
+    stack's setup function creates the index from it); an existing index of another
+    dimension is refused, never replaced."""
+    import engram
+
+    assert MAPPING_PATH.is_file()
+    assert MAPPING_PATH.is_relative_to(Path(engram.__file__).resolve().parent)
     client = make_client(osmem_base.url, region="us-east-1", service="es", timeout=10.0)
     name = f"engram-provision-{uuid.uuid4().hex[:12]}"
-    missing = tmp_path / "not-deployed.json"
     try:
-        with pytest.raises(RuntimeError, match="engram admin create-index"):
-            OpenSearchIndex(client, name, mapping_path=missing).ensure_index(DIMENSION)
-        OpenSearchIndex(client, name).ensure_index(DIMENSION)  # provisioning, from a checkout
-        deployed = OpenSearchIndex(client, name, mapping_path=missing)
-        deployed.ensure_index(DIMENSION)
-        deployed.ensure_index(DIMENSION)  # the second call is answered from memory
+        OpenSearchIndex(client, name).ensure_index(DIMENSION)
+        again = OpenSearchIndex(client, name)
+        again.ensure_index(DIMENSION)  # exists with the same dimension: nothing to do
+        again.ensure_index(DIMENSION)  # the second call is answered from memory
+        with pytest.raises(DimensionMismatch) as refused:
+            OpenSearchIndex(client, name).ensure_index(DIMENSION * 2)
+        assert (refused.value.found, refused.value.wanted) == (DIMENSION, DIMENSION * 2)
+        mapping = client.indices.get_mapping(index=name)[name]["mappings"]
+        assert mapping["properties"]["embedding"]["dimension"] == DIMENSION
     finally:
         client.indices.delete(index=name, ignore_unavailable=True)
 

@@ -1,5 +1,6 @@
 """The Serverless collection the stack creates when no OpenSearch endpoint is given: its
-encryption, network and data-access policies, and exactly the functions that use the index."""
+encryption, network and data-access policies: the setup function creates the one index, the
+functions that use it read and write its documents."""
 
 import json
 
@@ -45,20 +46,38 @@ def _rendered(admin: str) -> list[dict]:
     """The data-access policy as CloudFormation would render it, `admin` being what the
     IndexAdmin variable resolves to."""
     text, variables = RESOURCES["SearchDataAccessPolicy"]["Properties"]["Policy"]["Fn::Sub"]
-    rendered = text.replace("${Stage}", "dev").replace("${IndexAdmin}", admin)
+    rendered = (
+        text.replace("${Stage}", "dev")
+        .replace("${OpenSearchIndex}", "engram-memories")
+        .replace("${IndexAdmin}", admin)
+    )
     for name in variables:
         rendered = rendered.replace("${" + name + "}", f"arn:{name}")
     return json.loads(rendered)
 
 
-def test_data_access_is_granted_to_exactly_the_functions_that_use_the_index():
+def _permissions(statement: dict) -> set[str]:
+    return {p for rule in statement["Rules"] for p in rule["Permission"]}
+
+
+def test_only_the_setup_function_may_create_the_index_and_only_that_one():
     _, variables = RESOURCES["SearchDataAccessPolicy"]["Properties"]["Policy"]["Fn::Sub"]
     functions = {k: v for k, v in variables.items() if k != "IndexAdmin"}
     principals = {v["Fn::GetAtt"][0].removesuffix("Role") for v in functions.values()}
     assert principals == _index_users()
-    (statement,) = _rendered("")
-    assert {r["ResourceType"] for r in statement["Rules"]} == {"index", "collection"}
-    assert statement["Principal"] == [f"arn:{name}" for name in functions]
+    create, use = _rendered("")
+    assert create["Principal"] == ["arn:Setup"]
+    assert _permissions(create) == {"aoss:CreateIndex", "aoss:DescribeIndex", "aoss:UpdateIndex"}
+    assert use["Principal"] == [f"arn:{name}" for name in functions if name != "Setup"]
+    assert _permissions(use) == {
+        "aoss:DescribeIndex",
+        "aoss:ReadDocument",
+        "aoss:WriteDocument",
+        "aoss:DescribeCollectionItems",
+    }
+    for statement in (create, use):
+        index_rules = [r for r in statement["Rules"] if r["ResourceType"] == "index"]
+        assert [r["Resource"] for r in index_rules] == [["index/engram-dev/engram-memories"]]
 
 
 def test_the_index_admin_is_granted_data_access_only_when_given():
@@ -66,9 +85,10 @@ def test_the_index_admin_is_granted_data_access_only_when_given():
     condition, given, absent = variables["IndexAdmin"]["Fn::If"]
     assert condition == "HasIndexAdmin" and absent == ""
     arn = "arn:aws:iam::123456789012:role/ops"
-    (statement,) = _rendered(given["Fn::Sub"].replace("${IndexAdminArn}", arn))
-    functions = [f"arn:{name}" for name in variables if name != "IndexAdmin"]
-    assert statement["Principal"] == [arn, *functions]
+    create, use = _rendered(given["Fn::Sub"].replace("${IndexAdminArn}", arn))
+    functions = [f"arn:{name}" for name in variables if name not in ("IndexAdmin", "Setup")]
+    assert create["Principal"] == ["arn:Setup", arn]
+    assert use["Principal"] == [*functions, arn]
     assert load_template()["Conditions"]["HasIndexAdmin"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "IndexAdminArn"}, ""]}]
     }

@@ -422,7 +422,8 @@ def test_get_embedder_picks_bedrock_from_settings(monkeypatch, clean_caches):
     embedder = wiring.embedder()
     assert isinstance(embedder, BedrockEmbedder)
     assert embedder.dimension == 512
-    assert embedder.name == "bedrock:amazon.titan-embed-text-v2:0"
+    # another size is another embedding space: a reindex must not reuse 1024-size vectors
+    assert embedder.name == "bedrock:amazon.titan-embed-text-v2:0/512"
     assert embedder.concurrency == 8  # the setting's default
 
 
@@ -430,3 +431,11 @@ def test_bedrock_concurrency_comes_from_settings(monkeypatch, clean_caches):
     monkeypatch.setenv("EMBEDDER", "bedrock")
     monkeypatch.setenv("BEDROCK_EMBEDDING_CONCURRENCY", "3")
     assert wiring.embedder().concurrency == 3
+
+
+def test_bedrock_name_changes_with_the_dimension_but_not_at_the_default():
+    """Stored vectors are reused by name: 1024 (Titan's default) keeps the name existing
+    vectors were made under; any other size is a new name, so they are embedded again."""
+    model = "amazon.titan-embed-text-v2:0"
+    assert BedrockEmbedder(model, 1024).name == f"bedrock:{model}"
+    assert BedrockEmbedder(model, 256).name == f"bedrock:{model}/256"

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = admin.add_parser("reindex", help="rebuild the search index from DynamoDB")
     rebuild.add_argument("--workspace", help="only this workspace's memories")
     rebuild.set_defaults(run=_reindex)
-    index = admin.add_parser("create-index", help="create the search index from infra/opensearch/")
+    index = admin.add_parser("create-index", help="create the search index (the mapping ships in engram/adapters/)")
     index.add_argument("--dimension", type=int, help="vector size (default: the embedder's)")
     index.set_defaults(run=_create_index)
     for plugin in entry_points(group="engram.cli"):

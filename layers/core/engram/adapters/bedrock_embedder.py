@@ -19,6 +19,7 @@ from engram.observability import in_current_trace
 from engram.search.embedder import EmbeddingError, check_texts, normalise
 
 TITAN_V2_DIMENSIONS = (256, 512, 1024)
+DEFAULT_DIMENSION = 1024  # Titan V2's own default size
 COHERE_BATCH = 96  # Bedrock's limit on texts per Cohere embed call
 MAX_CONCURRENCY = 10  # botocore's connection pool per client (max_pool_connections)
 RETRYABLE_CODES = {
@@ -46,7 +47,11 @@ class BedrockEmbedder:
             )
         self.model_id = model_id
         self.dimension = dimension
-        self.name = f"bedrock:{model_id}"
+        # The name keys stored vectors (a reindex reuses those made under the same name), so
+        # another size than the model's default is another name: its vectors are made anew.
+        self.name = f"bedrock:{model_id}" + (
+            "" if dimension == DEFAULT_DIMENSION else f"/{dimension}"
+        )
         self._client = client  # tests pass a stubbed client; otherwise the cached factory's
         self.concurrency = concurrency
         self._pool: ThreadPoolExecutor | None = None  # made on the first batch that needs it

@@ -25,7 +25,9 @@ from urllib.parse import urlparse
 
 from engram.search.index import Hit, IndexDocument, SearchFilters, metadata_text, tag_keys
 
-MAPPING_PATH = Path(__file__).resolve().parents[4] / "infra" / "opensearch" / "memories-index.json"
+# In the package, so the deployed layer carries it: the stack's setup function creates the
+# index from it (functions/setup), as `engram admin create-index` does from a checkout.
+MAPPING_PATH = Path(__file__).resolve().parent / "memories-index.json"
 KEYWORD_FIELDS = ("search_text", "title", "content")
 PAGE_SIZE = 500
 
@@ -270,19 +272,14 @@ class OpenSearchIndex:
     # -- port --
 
     def ensure_index(self, dimension: int) -> None:
-        """Creates the index from the mapping in infra/ when it is missing. In a Lambda the
-        mapping file is not deployed (only the layer is), so there the index must have been
-        provisioned first (`engram admin create-index`); checked once per process."""
+        """Creates the index from the mapping when it is missing (the deployed functions'
+        roles may not: the stack's setup function creates it); refuses an index of another
+        dimension. Checked once per process."""
         from opensearchpy.exceptions import RequestError
 
         if self._ensured == dimension:
             return
         if not self._client.indices.exists(index=self._index):
-            if not Path(self._mapping_path).is_file():
-                raise RuntimeError(
-                    f"OpenSearch index {self._index} does not exist; create it with "
-                    "`engram admin create-index` from a checkout (it reads infra/opensearch/)."
-                )
             try:
                 self._client.indices.create(
                     index=self._index, body=index_body(dimension, self._mapping_path)
@@ -390,6 +387,14 @@ class OpenSearchIndex:
         for entry in mappings.values():
             found = entry["mappings"]["properties"].get("embedding", {}).get("dimension")
             if found is not None and int(found) != int(dimension):
-                raise ValueError(
-                    f"index {self._index} holds {found}-dimensional vectors, the embedder makes {dimension}"
-                )
+                raise DimensionMismatch(self._index, int(found), int(dimension))
+
+
+class DimensionMismatch(ValueError):
+    """The index holds vectors of another size than the embedder makes."""
+
+    def __init__(self, index: str, found: int, wanted: int) -> None:
+        super().__init__(
+            f"index {index} holds {found}-dimensional vectors, the embedder makes {wanted}"
+        )
+        self.index, self.found, self.wanted = index, found, wanted

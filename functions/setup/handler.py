@@ -1,0 +1,12 @@
+"""Setup function: the stack's custom resources (the search index with its mapping, the
+first workspace and its admin key), answered to CloudFormation by engram.custom_resources."""
+
+from engram.custom_resources import HANDLERS, serve
+from engram.observability import lambda_entry
+
+
+def setup(event: dict, context: object) -> dict:
+    return serve(event, context, HANDLERS)
+
+
+lambda_handler = lambda_entry(setup)
