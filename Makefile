@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 # The template's Runtime: `make build` compiles the functions' bytecode with it.
 LAMBDA_PYTHON ?= python3.12
 
-.PHONY: install dev test lint lock build deploy bench clean
+.PHONY: install dev test lint lock build deploy smoke bench clean
 
 # The locked versions of everything (the server's extras and its clients'), then the server
 # and, editable beside it, its clients (SDK, MCP server, user CLI: clients/python), without
@@ -48,6 +48,14 @@ build:
 # Build, then deploy: guided the first time (it saves the answers in samconfig.toml).
 deploy: build
 	if [ -f samconfig.toml ]; then sam deploy; else sam deploy --guided; fi
+
+# A short end-to-end check of a running Engram: URL=... KEY=... (or ENGRAM_URL and
+# ENGRAM_API_KEY), or STACK_NAME=... (its outputs and key secret); WEBHOOK_RECEIVER=https://...
+# adds a test delivery. The key goes through the environment, never the command line.
+smoke: install
+	@ENGRAM_URL="$(or $(URL),$(ENGRAM_URL))" ENGRAM_API_KEY="$(or $(KEY),$(ENGRAM_API_KEY))" \
+	  $(BIN)/engram smoke $(if $(STACK_NAME),--stack-name "$(STACK_NAME)") \
+	  $(if $(WEBHOOK_RECEIVER),--webhook-receiver "$(WEBHOOK_RECEIVER)")
 
 bench: install
 	$(BIN)/python bench/cold_start.py --quick

@@ -31,7 +31,7 @@ def port_is_free(port: int) -> bool:
 
 
 class Stack:
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
         self.cwd = tmp_path
         self.ports = (free_port(), free_port())
         self.log = tmp_path / "stack.log"
@@ -41,6 +41,7 @@ class Stack:
             "PORT": str(self.ports[0]),
             "EMULATOR_PORT": str(self.ports[1]),
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         with self.log.open("wb") as out:  # a file, not a pipe: nothing can block on a full pipe
             self.process = subprocess.Popen(

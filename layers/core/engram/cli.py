@@ -98,6 +98,37 @@ def _create_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _smoke(args: argparse.Namespace) -> int:
+    import os
+
+    from engram.smoke import Http, Smoke, Target, target_from_stack
+
+    url = args.url or os.environ.get("ENGRAM_URL")
+    key = os.environ.get("ENGRAM_API_KEY")  # never an argument: it would show in `ps`
+    if args.stack_name:
+        try:
+            target = target_from_stack(args.stack_name, args.region)
+        except Exception as exc:  # noqa: BLE001 - any reason the stack cannot be read
+            print(f"error: cannot read stack {args.stack_name}: {exc}", file=sys.stderr)
+            return 2
+    elif url and key:
+        target = Target(url, key)
+    else:
+        print(
+            "error: give URL= and KEY= (or ENGRAM_URL and ENGRAM_API_KEY), or STACK_NAME=",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"smoke: {target.url}")
+    smoke = Smoke(
+        Http(target),
+        sys.stdout,
+        webhook_receiver=args.webhook_receiver or os.environ.get("WEBHOOK_RECEIVER") or None,
+        wait_seconds=args.wait,
+    )
+    return 0 if smoke.run() else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engram", description="Engram's command line.")
     parser.add_argument(
@@ -114,9 +145,25 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = admin.add_parser("reindex", help="rebuild the search index from DynamoDB")
     rebuild.add_argument("--workspace", help="only this workspace's memories")
     rebuild.set_defaults(run=_reindex)
-    index = admin.add_parser("create-index", help="create the search index (the mapping ships in engram/adapters/)")
+    index = admin.add_parser(
+        "create-index", help="create the search index (the mapping ships in engram/adapters/)"
+    )
     index.add_argument("--dimension", type=int, help="vector size (default: the embedder's)")
     index.set_defaults(run=_create_index)
+    smoke = commands.add_parser(
+        "smoke",
+        help="a short end-to-end check of a running Engram (the key comes from ENGRAM_API_KEY)",
+    )
+    smoke.add_argument("--url", help="the API's base URL (default: ENGRAM_URL)")
+    smoke.add_argument("--stack-name", help="read the URL and key from this stack's outputs")
+    smoke.add_argument("--region", help="the stack's region (default: the AWS settings')")
+    smoke.add_argument(
+        "--webhook-receiver", help="an https URL that answers 2xx: adds a test delivery to it"
+    )
+    smoke.add_argument(
+        "--wait", type=float, default=90.0, help="seconds each background step may take"
+    )
+    smoke.set_defaults(run=_smoke)
     for plugin in entry_points(group="engram.cli"):
         plugin.load()(commands)
     return parser
