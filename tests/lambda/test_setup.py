@@ -246,7 +246,6 @@ def test_an_unreachable_index_fails_after_bounded_retries(receiver, lambda_conte
 @pytest.fixture
 def workspace_props(aws_env):
     return {
-        "TableName": aws_env.tables["Table"],
         "SecretId": aws_env.secrets["AdminKeySecret"],
         "WorkspaceName": "engram-test",
     }

@@ -282,26 +282,20 @@ def first_workspace(
     props: Mapping[str, Any],
     old: Mapping[str, Any],
     physical_id: str | None,
-    *,
-    clock: Any = None,
 ) -> Outcome:
-    """Create makes the workspace and its admin key once and puts the key in the secret (a
-    repeated Create finds it there); Update and Delete keep both."""
+    """Create makes the workspace (in the functions' table) and its admin key once and puts
+    the key in the secret (a repeated Create finds it there); Update and Delete keep both."""
     if request_type != "Create" and physical_id:
         return Outcome(physical_id, {"WorkspaceId": physical_id})
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.workspaces.repository import WorkspaceRepository
-    from engram.workspaces.service import WorkspaceService, hash_key
+    from engram import aws, wiring
+    from engram.workspaces.service import hash_key
 
-    repo = WorkspaceRepository(aws.dynamodb_resource().Table(_required(props, "TableName")))
     secret = KeySecret(aws.client("secretsmanager"), _required(props, "SecretId"))
     kept = secret.read()
-    if kept and repo.find_key(hash_key(kept["api_key"])) is not None:
+    if kept and wiring.workspace_repository().find_key(hash_key(kept["api_key"])) is not None:
         workspace_id = kept["workspace_id"]
     else:
-        service = WorkspaceService(repo, clock or get_clock())
-        workspace, key = service.create_workspace(
+        workspace, key = wiring.workspace_service().create_workspace(
             str(props.get("WorkspaceName") or "default"), key_name="admin"
         )
         secret.write(
