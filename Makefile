@@ -26,7 +26,11 @@ dev: install
 test: install
 	$(BIN)/pytest
 
+# ruff (lint and format) and mypy, configured in pyproject.toml; cfn-lint for the template.
 lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
 # After changing a dependency in a pyproject.toml: the lock (every extra, every platform), and

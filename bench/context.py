@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from metrics import DATA, percentile
 from stack import LocalStack
 
@@ -189,11 +188,15 @@ def context_rows(stack: LocalStack, memories: int, requests: int, embed_last: in
         "so that background embedding did not slow the writes)"
     )
     head = [
-        f"{memories:,} memories stored in {store_s:.0f} s with batch POSTs; about {ready:,} of them "
-        f"embedded and in the search index{drained}; requests start once the embed queue is "
-        "empty.\n",
-        "| GET /v1/sessions/{id}/context | requests | p50 / p95 (ms) | recent / relevant "
-        "memories returned | token_estimate |",
+        (
+            f"{memories:,} memories stored in {store_s:.0f} s with batch POSTs; about {ready:,} of them "
+            f"embedded and in the search index{drained}; requests start once the embed queue is "
+            "empty.\n"
+        ),
+        (
+            "| GET /v1/sessions/{id}/context | requests | p50 / p95 (ms) | recent / relevant "
+            "memories returned | token_estimate |"
+        ),
         "|---|---:|---:|---|---:|",
     ]
     return head + rows
@@ -290,8 +293,10 @@ def quality_rows() -> list[str]:
     from engram.extraction.extractor import Episode
 
     rows = [
-        "| fixture | yielded | matching a must | precision | musts found | recall "
-        "| must-not hits |",
+        (
+            "| fixture | yielded | matching a must | precision | musts found | recall "
+            "| must-not hits |"
+        ),
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     totals = [0, 0, 0, 0, 0]

@@ -47,7 +47,10 @@ def corpus(n_sentences: int) -> tuple[list[str], list[str], str]:
         "project",
         "deploy",
     ]
-    make = lambda i, n: " ".join(words[(i * 7 + j) % len(words)] for j in range(n))
+
+    def make(i, n):
+        return " ".join(words[(i * 7 + j) % len(words)] for j in range(n))
+
     sentences = [make(i, 8 + i % 24) for i in range(n_sentences)]
     return sentences, [make(i, 6) + "?" for i in range(n_sentences)], "generated sentences"
 

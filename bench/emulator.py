@@ -39,9 +39,10 @@ ITEM = {
 
 def cpu_ms_per_write(writes: int) -> float:
     import boto3
+    from moto import mock_aws
+
     from engram_local import moto_fixes
     from engram_local.resources import create_resources
-    from moto import mock_aws
 
     moto_fixes.apply()
     with mock_aws():

@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from metrics import (
     DATA,
     Conversation,
@@ -279,7 +278,7 @@ def main() -> None:
                 t0 = time.monotonic()
                 dia_of, sessions = store(http, conv, args.via, dated)
                 t1 = time.monotonic()
-                waited, failed = wait_embedded(http, sessions, EMBED_TIMEOUT)
+                _waited, failed = wait_embedded(http, sessions, EMBED_TIMEOUT)
                 if failed:
                     raise RuntimeError(f"{failed} embeddings failed")
                 t2 = time.monotonic()

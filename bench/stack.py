@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Self
 
 READY = "Engram is ready"
 READY_TIMEOUT = 90.0
@@ -60,7 +60,7 @@ class LocalStack:
         self.env_file = self.cwd / ".engram" / "dev.env"
         self.url = self.api_key = ""
 
-    def __enter__(self) -> LocalStack:
+    def __enter__(self) -> Self:
         started = time.monotonic()
         with self.log.open("wb") as out:  # a file, not a pipe: nothing blocks on a full pipe
             self.process = subprocess.Popen(
@@ -89,7 +89,7 @@ class LocalStack:
         self.ready_s = time.monotonic() - started
         return self
 
-    def __exit__(self, kind: Any, *exc: Any) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
         if kind is not None and self.log.exists():
             kept = Path(tempfile.gettempdir()) / "engram-bench-stack.log"
             self.stop()

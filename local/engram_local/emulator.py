@@ -184,5 +184,5 @@ def _wait_ready(endpoint: str, region: str, timeout: float = READY_TIMEOUT_SECON
             if time.monotonic() >= deadline:
                 raise TimeoutError(
                     f"The AWS emulator at {endpoint} did not answer in {timeout:.0f} s."
-                )
+                ) from None
             time.sleep(0.05)

@@ -436,7 +436,7 @@ def _cached_expression_parses(patches: Patches) -> None:
 
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
-    parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    parse = UpdateExpressionParser.make.__func__
 
     @lru_cache(maxsize=1024)
     def make(expression: str) -> Any:

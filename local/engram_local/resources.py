@@ -37,7 +37,7 @@ _CfnLoader.add_multi_constructor("!", _cfn_tag)
 
 @cache
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load(path.read_text(), Loader=_CfnLoader)
 
 
 def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -174,7 +174,7 @@ def _create_secrets(
         region_name=dynamodb.meta.region_name,
         endpoint_url=None if "amazonaws.com" in endpoint else endpoint,
     )
-    for logical_id, res in resources_of_type(template, "AWS::S3::Bucket").items():
+    for logical_id in resources_of_type(template, "AWS::S3::Bucket"):
         name = f"{prefix}-{logical_id}".lower()
         region = dynamodb.meta.region_name
         where = (

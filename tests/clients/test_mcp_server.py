@@ -123,7 +123,7 @@ async def conversation(env: dict[str, str]) -> dict:
 def test_every_tool_over_stdio(stack_env):
     out = asyncio.run(conversation(stack_env))
     tools = out["tools"]
-    assert TOOLS <= set(tools)
+    assert set(tools) >= TOOLS
     for tool in tools.values():
         assert tool.description and tool.input_schema["type"] == "object", tool.name
     assert tools["remember"].input_schema["required"] == ["content"]
@@ -196,7 +196,7 @@ def test_streamable_http_transport(stack_env, tmp_path):
         process.terminate()
         process.wait(10)
         log.close()
-    assert TOOLS <= names and "memories" in listed
+    assert names >= TOOLS and "memories" in listed
 
 
 def port_in_use(port: int) -> bool:

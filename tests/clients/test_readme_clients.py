@@ -33,7 +33,7 @@ def test_the_quick_start_stores_and_recalls_a_memory(stack_env, monkeypatch):
     namespace: dict = {}
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(code, "README quick start", "exec"), namespace)  # noqa: S102
+        exec(compile(code, "README quick start", "exec"), namespace)
     # search catches up with a write in the background: the recall is re-run until it does
     search = code.split("for hit", 1)[1]
     deadline = time.monotonic() + 60
@@ -41,7 +41,7 @@ def test_the_quick_start_stores_and_recalls_a_memory(stack_env, monkeypatch):
         assert time.monotonic() < deadline, printed.getvalue()
         time.sleep(0.25)
         with contextlib.redirect_stdout(printed):
-            exec(compile("for hit" + search, "README recall", "exec"), namespace)  # noqa: S102
+            exec(compile("for hit" + search, "README recall", "exec"), namespace)
 
 
 def test_the_mcp_snippet_runs_the_installed_server():

@@ -124,7 +124,7 @@ def queue_problems(cfn: dict[str, Any]) -> list[str]:
     """Each queue that is not a DLQ redrives to a queue of the template; each DLQ has an alarm."""
     queues = of_type(cfn, "AWS::SQS::Queue")
     problems, dlqs = [], set()
-    for name, queue in queues.items():
+    for queue in queues.values():
         redrive = (queue.get("Properties") or {}).get("RedrivePolicy")
         if isinstance(redrive, dict):
             dlqs |= referenced_ids(redrive.get("deadLetterTargetArn")) & set(queues)

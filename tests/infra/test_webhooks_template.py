@@ -8,8 +8,8 @@ import ast
 import importlib.util
 from pathlib import Path
 
-from engram_local.resources import load_template
 from engram.webhooks.models import MAX_ATTEMPTS
+from engram_local.resources import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 

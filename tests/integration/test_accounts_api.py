@@ -4,6 +4,7 @@ logout, me, and the bad input of issue 5 (each a clear 4xx, nothing half-written
 from __future__ import annotations
 
 import pytest
+
 from engram import keys
 
 PASSWORD = "correct horse 42"

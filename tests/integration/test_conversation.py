@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+
 from engram import wiring
 from engram.search.index import SearchFilters
 
@@ -252,6 +253,7 @@ def test_a_message_is_keyword_indexed_with_its_context_but_embedded_alone(
     """The message before gives a bare reply its keywords; the vector is of the reply alone
     (context dilutes a small model's embedding: docs/benchmarks.md, Retrieval)."""
     import numpy as np
+
     from engram import aws
     from engram.memories.repository import MemoryRepository
 

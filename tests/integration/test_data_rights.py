@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import boto3
 import pytest
+
 from engram import wiring
 from engram.clock import FixedClock
 from engram.datarights import service as datarights_service

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from engram import wiring
 
+from engram import wiring
 from tests.integration.webhooks_helpers import failed_ids, receive_all, sqs_event, sqs_record
 
 
@@ -105,7 +105,6 @@ def test_a_record_that_fails_is_retried_alone(
     client, auth, store, embed_records, embed_calls, lambda_context, monkeypatch
 ):
     from engram.memories.repository import MemoryRepository
-
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("first note", "second note", "third note")
@@ -158,7 +157,6 @@ def test_when_the_batch_step_fails_each_record_does_its_own_work(
     client, auth, store, embed_records, embed_calls, lambda_context, monkeypatch
 ):
     from engram.memories.repository import MemoryRepository
-
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("alpha", "beta")
@@ -252,7 +250,6 @@ def test_an_index_write_that_fails_still_announces_the_stored_events_once(
     write fails; the retried records find their vectors and announce nothing again."""
     from engram.events import EventFeed
     from engram.search import sync
-
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("Ada prefers tea.", "Bob likes long walks.")

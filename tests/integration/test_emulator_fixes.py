@@ -341,7 +341,7 @@ def test_update_expressions_still_validate_and_apply(table):
             ExpressionAttributeValues={":v": 9, ":one": 1},
         )
     for _ in range(2):  # a malformed expression fails every time (parses are cached)
-        with pytest.raises(ClientError, match="(?i)syntax error"):
+        with pytest.raises(ClientError, match=r"(?i)syntax error"):
             table.update_item(
                 Key=key, UpdateExpression="SET n = = :v", ExpressionAttributeValues={":v": 1}
             )
@@ -370,13 +370,18 @@ def test_simple_set_and_remove_updates_answer_as_moto_does(table):
             "note": "x",
         }
     )
-    update = dict(
-        Key=key,
-        ConditionExpression="content_hash = :c AND attribute_not_exists(deleted_at)",
-        UpdateExpression="SET embedding = :v, #s = :ready, err = :none REMOVE GSI4PK, GSI4SK, absent",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":v": b"\x00\x01", ":ready": "ready", ":none": None, ":c": "h1"},
-    )
+    update = {
+        "Key": key,
+        "ConditionExpression": "content_hash = :c AND attribute_not_exists(deleted_at)",
+        "UpdateExpression": "SET embedding = :v, #s = :ready, err = :none REMOVE GSI4PK, GSI4SK, absent",
+        "ExpressionAttributeNames": {"#s": "status"},
+        "ExpressionAttributeValues": {
+            ":v": b"\x00\x01",
+            ":ready": "ready",
+            ":none": None,
+            ":c": "h1",
+        },
+    }
     answer = table.update_item(**update, ReturnValues="ALL_NEW")["Attributes"]
     assert (
         answer
@@ -426,7 +431,7 @@ def test_simple_set_and_remove_updates_answer_as_moto_does(table):
         ExpressionAttributeValues={":v": 1, ":e": ""},
     )  # no item yet: moto creates it
     assert _item(table, "S#2") == {"PK": "S#2", "SK": "A", "n": 1, "e": ""}
-    with pytest.raises(ClientError, match="(?i)size"):
+    with pytest.raises(ClientError, match=r"(?i)size"):
         table.update_item(
             Key=key,
             UpdateExpression="SET big = :b",
@@ -438,7 +443,7 @@ def test_simple_set_and_remove_updates_answer_as_moto_does(table):
             Key=key, UpdateExpression="ADD hits :n", ExpressionAttributeValues={":n": value}
         )
     assert _item(table, "S#1")["hits"] == Decimal("3.5")
-    with pytest.raises(ClientError, match="(?i)type"):  # a number added to a string
+    with pytest.raises(ClientError, match=r"(?i)type"):  # a number added to a string
         table.update_item(
             Key=key, UpdateExpression="ADD note :n", ExpressionAttributeValues={":n": 1}
         )
@@ -495,7 +500,7 @@ def test_clients_served_in_process_get_the_same_answers_without_the_socket():
     bucket = running.resources.buckets["ExportBucket"]
     s3.put_object(Bucket=bucket, Key="a/b.json", Body=b'{"x": 1}')
     assert s3.get_object(Bucket=bucket, Key="a/b.json")["Body"].read() == b'{"x": 1}'
-    with pytest.raises(Exception, match="(?i)connect"):
+    with pytest.raises(Exception, match=r"(?i)connect"):
         http_only.list_tables()
 
 
@@ -642,12 +647,12 @@ def test_the_server_finds_each_service_once_per_host(emulator, monkeypatch):
     listed = []
     real_listdir = os.listdir
     monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(path) or real_listdir(path))
-    options = dict(
-        endpoint_url=emulator.endpoint,
-        region_name=emulator.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    options = {
+        "endpoint_url": emulator.endpoint,
+        "region_name": emulator.region,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     for attempt in range(3):
         boto3.client("dynamodb", **options).list_tables()
         boto3.client("sqs", **options).list_queues()

@@ -1,6 +1,7 @@
 """End of session → extract queue → extract worker → typed memories, summaries, dedup."""
 
 import pytest
+
 from engram import wiring
 from engram.extraction.extractor import Candidate, Extraction
 

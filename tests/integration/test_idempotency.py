@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from fastapi.routing import APIRoute
+
 from engram.idempotency import IdempotentRoute
 from engram_local.app import ROUTERS, build_app
-from fastapi.routing import APIRoute
 
 # Not keyed on purpose (see engram/accounts/routes.py): replaying token responses.
 UNKEYED = {("POST", "/v1/auth/register")}

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import boto3
 from boto3.dynamodb.conditions import Key
+
 from engram import aws, keys, wiring
 from engram.clock import FixedClock, iso
 from engram.memories.maintenance import Maintenance

@@ -5,6 +5,7 @@ import math
 
 import boto3
 import pytest
+
 from engram import wiring
 from engram.search.index import SearchFilters
 

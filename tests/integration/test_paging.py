@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from engram.config import get_settings
 
 pytestmark = pytest.mark.usefixtures("fake_dns")  # webhook URLs are resolved when created

@@ -10,6 +10,7 @@ import socket
 from typing import Any
 
 import pytest
+
 from engram_local.app import build_app
 
 PUBLIC = {
@@ -185,7 +186,7 @@ def test_another_workspace_gets_404_and_never_the_data(client, auth, other_auth,
     for method, path, op in operations():
         response = call(client, method, path, op, seed, other_auth)
         names = set(re.findall(r"{(\w+)}", path))
-        if names - LABEL_PARAMS and response.status_code != 404 or response.status_code >= 500:
+        if (names - LABEL_PARAMS and response.status_code != 404) or response.status_code >= 500:
             problems.append(f"{method} {path}: {response.status_code} {response.text[:120]}")
         if leaks(response, seed):
             problems.append(f"{method} {path}: leaked {leaks(response, seed)}")

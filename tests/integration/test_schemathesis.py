@@ -11,7 +11,6 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from engram_local.app import build_app
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -21,6 +20,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+
+from engram_local.app import build_app
 
 TOTAL_REQUESTS = 1_500
 TIME_BUDGET_SECONDS = 170

@@ -3,44 +3,45 @@
 import itertools
 
 import pytest
+
 from engram import wiring
 
 CORPUS = {
-    "email": dict(
-        content="The customer prefers email over phone calls.",
-        memory_type="preference",
-        tags=["customer:ada", "vip"],
-        metadata={"category": "preferences", "tier": 2},
-        session_id="sess_a",
-        role="user",
-        user_id="user_ada",
-    ),
-    "deploy": dict(
-        content="Deploys go out every Tuesday after the standup meeting.",
-        memory_type="fact",
-        tags=["team:infra"],
-        session_id="sess_b",
-        role="assistant",
-        agent_id="agent_ops",
-        metadata={"category": "process"},
-    ),
-    "ocaml": dict(
-        content="Ada thinks zygomorphic folds in OCaml are elegant.",
-        memory_type="entity",
-        tags=["customer:ada", "kind:trivia"],
-        session_id="sess_a",
-        role="user",
-        user_id="user_ada",
-        metadata={"category": "trivia"},
-    ),
-    "report": dict(
-        content="The quarterly report must reach finance before the fifth.",
-        memory_type="decision",
-        tags=["kind:deadline", "team:finance"],
-        session_id="sess_b",
-        role="assistant",
-        metadata={"category": "process"},
-    ),
+    "email": {
+        "content": "The customer prefers email over phone calls.",
+        "memory_type": "preference",
+        "tags": ["customer:ada", "vip"],
+        "metadata": {"category": "preferences", "tier": 2},
+        "session_id": "sess_a",
+        "role": "user",
+        "user_id": "user_ada",
+    },
+    "deploy": {
+        "content": "Deploys go out every Tuesday after the standup meeting.",
+        "memory_type": "fact",
+        "tags": ["team:infra"],
+        "session_id": "sess_b",
+        "role": "assistant",
+        "agent_id": "agent_ops",
+        "metadata": {"category": "process"},
+    },
+    "ocaml": {
+        "content": "Ada thinks zygomorphic folds in OCaml are elegant.",
+        "memory_type": "entity",
+        "tags": ["customer:ada", "kind:trivia"],
+        "session_id": "sess_a",
+        "role": "user",
+        "user_id": "user_ada",
+        "metadata": {"category": "trivia"},
+    },
+    "report": {
+        "content": "The quarterly report must reach finance before the fifth.",
+        "memory_type": "decision",
+        "tags": ["kind:deadline", "team:finance"],
+        "session_id": "sess_b",
+        "role": "assistant",
+        "metadata": {"category": "process"},
+    },
 }
 
 

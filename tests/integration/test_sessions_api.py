@@ -4,6 +4,7 @@ import json
 
 import boto3
 import pytest
+
 from engram import wiring
 
 

@@ -8,9 +8,10 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 PUBLIC_IP = "93.184.216.34"
 FAKE_DNS = {
@@ -58,11 +59,11 @@ class Receiver:
         with self._lock:
             return self.script.pop(0) if self.script else self.then
 
-    def start(self) -> "Receiver":
+    def start(self) -> Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(min(length, 1_000_000))
                 received = Received(self.path, dict(self.headers.items()), body, time.monotonic())

@@ -61,7 +61,9 @@ def creds(client, make_key, workspace):
     def forged(key: str = secret, algorithm: str = "HS256", **changes) -> str:
         return jwt.encode({**claims, **changes}, key, algorithm=algorithm)
 
-    bearer = lambda value: {"authorization": f"Bearer {value}"}
+    def bearer(value):
+        return {"authorization": f"Bearer {value}"}
+
     cases = {
         "api key (Bearer)": (bearer(workspace[1]), True),
         "api key (Token)": ({"authorization": f"Token {workspace[1]}"}, True),

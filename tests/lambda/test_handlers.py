@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from engram import keys, wiring
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"

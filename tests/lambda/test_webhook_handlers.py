@@ -10,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+
 from engram import keys, wiring
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -73,7 +74,6 @@ def test_deliver_worker_sends_to_a_real_webhook_target(
 ):
     """With the HTTP call replaced: the worker signs and records what the receiver said."""
     from engram.webhooks import delivery, worker
-
     from functions.deliver_worker.handler import lambda_handler
 
     created = _create(workspace[1], lambda_context)

@@ -146,7 +146,7 @@ def test_send_many_batches_ten_at_a_time_in_order_and_raises_on_a_refused_messag
             ]
             successful = [
                 {"Id": e["Id"], "MessageId": f"m{b['n']}", "MD5OfMessageBody": "x"}
-                for e, b in reversed(list(zip(entries, chunk)))
+                for e, b in reversed(list(zip(entries, chunk, strict=False)))
             ]  # any order back
             stub.add_response(
                 "send_message_batch",
@@ -211,6 +211,7 @@ def test_metadata_that_passes_validation_can_always_be_written(value):
     """The validator and boto3's serializer agree: what the API accepts never fails to store
     (a refused write after validation is a 500), and what it refuses has a sentence."""
     from boto3.dynamodb.types import TypeSerializer
+
     from engram.validation import _check_metadata
 
     try:

@@ -15,6 +15,7 @@ from importlib import resources
 
 import numpy as np
 import pytest
+
 from engram import text, wiring
 from engram.adapters import local_embedder
 from engram.adapters.bedrock_embedder import BedrockEmbedder
@@ -267,7 +268,7 @@ def test_throttling_is_a_retryable_embedding_error(stubbed):
 def test_access_denied_is_not_retryable(stubbed):
     client, stubber = stubbed
     stubber.add_client_error("invoke_model", "AccessDeniedException", "no model access", 403)
-    with pytest.raises(EmbeddingError, match="AccessDeniedException.*no model access") as caught:
+    with pytest.raises(EmbeddingError, match=r"AccessDeniedException.*no model access") as caught:
         BedrockEmbedder(TITAN, 256, client=client).embed(["hi"])
     assert not caught.value.retryable
 

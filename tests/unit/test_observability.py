@@ -9,6 +9,7 @@ import threading
 from types import SimpleNamespace
 
 import pytest
+
 from engram.observability import in_current_trace, lambda_entry, log_keys, logger
 
 

@@ -253,7 +253,7 @@ def test_the_embedder_may_be_a_factory_called_only_when_needed():
     ],
 )
 def test_weights_must_sum_to_one(weights):
-    with pytest.raises(ValidationError, match="sum to 1.0"):
+    with pytest.raises(ValidationError, match=r"sum to 1\.0"):
         request(weights=weights)
 
 

@@ -58,7 +58,7 @@ def parts():
 
 
 def test_create_stamps_times_and_publishes(parts):
-    service, repo, _, events, _ = parts
+    service, _repo, _, events, _ = parts
     session = service.create("ws1", SessionCreate(agent_id="a", status="created"))
     assert session.status == "created" and session.started_at == "2026-03-01T12:00:00.000Z"
     assert events.published == [
@@ -76,7 +76,7 @@ def test_create_stamps_times_and_publishes(parts):
 
 
 def test_end_closes_queues_extraction_then_publishes(parts):
-    service, repo, queues, events, clock = parts
+    service, _repo, queues, events, clock = parts
     sid = service.create("ws1", SessionCreate()).session_id
     clock.advance(hours=1)
     ended = service.end("ws1", sid, SessionEnd(summary="s"))

@@ -98,7 +98,7 @@ def test_previous_secret_signs_only_until_its_grace_ends():
 
 
 def _resolver(*addresses: str):
-    def resolve(host, port, type=0):  # noqa: A002 - getaddrinfo's name
+    def resolve(host, port, type=0):
         family = socket.AF_INET6 if ":" in addresses[0] else socket.AF_INET
         return [(family, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
 
@@ -244,14 +244,14 @@ def test_duplicate_event_names_collapse():
 
 
 def _webhook(**fields) -> WebhookRecord:
-    base = dict(
-        webhook_id="wh_1",
-        workspace_id="ws_1",
-        url="https://hooks.example.com/in",
-        events=["memory.stored"],
-        secret=SECRET,
-        created_at="2030-01-01T00:00:00.000Z",
-    )
+    base = {
+        "webhook_id": "wh_1",
+        "workspace_id": "ws_1",
+        "url": "https://hooks.example.com/in",
+        "events": ["memory.stored"],
+        "secret": SECRET,
+        "created_at": "2030-01-01T00:00:00.000Z",
+    }
     return WebhookRecord(**{**base, **fields})
 
 
@@ -329,7 +329,7 @@ def test_worker_signs_the_exact_body_and_records_success():
     repo = FakeRepo(_webhook(failure_count=3))
     worker, sent = _worker(repo, [Attempt(204, 12)])
     assert worker.deliver(JOB, 1).kind == "done"
-    target, body, headers = sent[0]
+    _target, body, headers = sent[0]
     assert body == body_of(JOB.event) and headers["Engram-Delivery"] == "dlv_1"
     assert headers["Engram-Event"] == "memory.stored"
     assert verify(SECRET, headers, body, now=datetime(2030, 1, 1, tzinfo=UTC).timestamp())

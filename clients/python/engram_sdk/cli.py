@@ -59,7 +59,9 @@ def table(rows: Iterable[BaseModel | dict[str, Any]], columns: Sequence[str]) ->
         return "(none)"
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = [[c.upper() for c in columns], *cells]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip() for line in lines)
+    return "\n".join(
+        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=False)).rstrip() for line in lines
+    )
 
 
 def show(args: argparse.Namespace, value: Any, columns: Sequence[str] | None = None) -> None:

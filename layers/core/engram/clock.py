@@ -36,5 +36,5 @@ def iso(moment: datetime) -> str:
 
 
 def parse_iso(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(text)  # Python 3.11 reads a trailing Z
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -148,7 +148,7 @@ def _validation_sentence(errors: list[dict[str, Any]]) -> tuple[int, str]:
     first = errors[0] if errors else {}
     if first.get("type") == "json_invalid":
         return 400, "The request body is not valid JSON."
-    loc = [str(part) for part in first.get("loc", ()) if part not in ("body",)]
+    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
     where = ".".join(loc) or "the request body"
     kind = first.get("type", "")
     if kind == "extra_forbidden":
@@ -156,8 +156,7 @@ def _validation_sentence(errors: list[dict[str, Any]]) -> tuple[int, str]:
     if kind == "missing":
         return 422, f"'{where}' is required."
     message = str(first.get("msg", "is not valid")).rstrip(".")
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
+    message = message.removeprefix("Value error, ")
     return 422, f"'{where}': {message}."
 
 

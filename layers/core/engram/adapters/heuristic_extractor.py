@@ -140,8 +140,10 @@ CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = tuple(
         (
             "decision",
             1.0,
-            r"\b(?:we|i|they|team)\s+(?:have\s+|'ve\s+|just\s+|finally\s+)?"
-            r"(?:decided|agreed|settled|opted|chose|committed)\b",
+            (
+                r"\b(?:we|i|they|team)\s+(?:have\s+|'ve\s+|just\s+|finally\s+)?"
+                r"(?:decided|agreed|settled|opted|chose|committed)\b"
+            ),
         ),
         ("decision", 1.0, r"\bdecided\s+(?:to|on|that|against)\b|\bdecision\s+(?:is|was)\b"),
         ("decision", 0.9, r"\blet's\s+(?:go|stick|stay)\s+with\b|\bagreed\s+(?:to|on|that)\b"),
@@ -149,41 +151,53 @@ CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = tuple(
         (
             "decision",
             0.8,
-            r"\blet's\s+(?:use|switch|move|adopt|keep|drop|standardi[sz]e|"
-            r"migrate|replace|remove)\b",
+            (
+                r"\blet's\s+(?:use|switch|move|adopt|keep|drop|standardi[sz]e|"
+                r"migrate|replace|remove)\b"
+            ),
         ),
         (
             "decision",
             0.8,
-            r"\b(?:we'll|we\s+will|we're\s+going\s+to|we\s+are\s+going\s+to)\s+"
-            r"(?:use|go\s+with|switch|move|adopt|stick\s+with|migrate|drop|keep|standardi[sz]e)\b",
+            (
+                r"\b(?:we'll|we\s+will|we're\s+going\s+to|we\s+are\s+going\s+to)\s+"
+                r"(?:use|go\s+with|switch|move|adopt|stick\s+with|migrate|drop|keep|standardi[sz]e)\b"
+            ),
         ),
         ("decision", 0.7, r"\bgoing\s+with\b|\bgo\s+with\b|\b(?:chose|chosen|picked)\b"),
         (
             "decision",
             0.5,
-            r"\b(?:switched|migrated)\s+(?:over\s+)?(?:to|from)\b|"
-            r"\bthe\s+plan\s+is\s+to\b",
+            (
+                r"\b(?:switched|migrated)\s+(?:over\s+)?(?:to|from)\b|"
+                r"\bthe\s+plan\s+is\s+to\b"
+            ),
         ),
         (
             "preference",
             1.0,
-            r"\bi\s+(?:really\s+|strongly\s+|much\s+|generally\s+)?prefer\b|"
-            r"\bprefers\b|\bpreferred\b|\bpreference\s+(?:is|for)\b",
+            (
+                r"\bi\s+(?:really\s+|strongly\s+|much\s+|generally\s+)?prefer\b|"
+                r"\bprefers\b|\bpreferred\b|\bpreference\s+(?:is|for)\b"
+            ),
         ),
         (
             "preference",
             0.9,
-            r"\bi'd\s+rather\b|\bi\s+would\s+rather\b|\bi\s+(?:really\s+)?"
-            r"(?:like|love|hate|dislike|enjoy|can't\s+stand)\b|\bi\s+(?:don't|do\s+not)\s+"
-            r"(?:like|want|enjoy|care\s+for)\b",
+            (
+                r"\bi'd\s+rather\b|\bi\s+would\s+rather\b|\bi\s+(?:really\s+)?"
+                r"(?:like|love|hate|dislike|enjoy|can't\s+stand)\b|\bi\s+(?:don't|do\s+not)\s+"
+                r"(?:like|want|enjoy|care\s+for)\b"
+            ),
         ),
         (
             "preference",
             0.8,
-            r"^please\s+(?:always\s+|never\s+|don't\s+|do\s+not\s+)?"
-            r"(?:use|avoid|keep|write|reply|respond|answer|send|call|format|include|add|stop|"
-            r"make|put|show|give|email|text|contact)\b",
+            (
+                r"^please\s+(?:always\s+|never\s+|don't\s+|do\s+not\s+)?"
+                r"(?:use|avoid|keep|write|reply|respond|answer|send|call|format|include|add|stop|"
+                r"make|put|show|give|email|text|contact)\b"
+            ),
         ),
         ("preference", 0.8, r"\b(?:my|our)\s+(?:favou?rite|preferred)\b"),
         ("preference", 0.7, r"\bi\s+(?:always|never|usually|generally|tend\s+to)\b"),
@@ -191,33 +205,43 @@ CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = tuple(
         (
             "pattern",
             1.0,
-            r"\b(?:every\s+time|whenever|as\s+a\s+rule|rule\s+of\s+thumb|"
-            r"by\s+convention|naming\s+convention|the\s+convention|our\s+convention)\b",
+            (
+                r"\b(?:every\s+time|whenever|as\s+a\s+rule|rule\s+of\s+thumb|"
+                r"by\s+convention|naming\s+convention|the\s+convention|our\s+convention)\b"
+            ),
         ),
         (
             "pattern",
             0.9,
-            r"\b(?:should|must)\s+(?:always|never)\b|"
-            r"\b(?:we|they|the\s+team)\s+(?:always|never)\b",
+            (
+                r"\b(?:should|must)\s+(?:always|never)\b|"
+                r"\b(?:we|they|the\s+team)\s+(?:always|never)\b"
+            ),
         ),
         (
             "pattern",
             0.8,
-            r"^(?:always|never)\s+\w+|\b(?:we|they|the\s+team)\s+(?:usually|"
-            r"typically|normally)\b|\bconvention\b|\b(?:standard|best)\s+practice\b",
+            (
+                r"^(?:always|never)\s+\w+|\b(?:we|they|the\s+team)\s+(?:usually|"
+                r"typically|normally)\b|\bconvention\b|\b(?:standard|best)\s+practice\b"
+            ),
         ),
         (
             "pattern",
             0.7,
-            r"\bmake\s+sure\s+(?:to|that|you|we)\b|\bdon't\s+forget\s+to\b|"
-            r"\bremember\s+to\b|\bmust\s+(?!be\s+the\b|have\s+been\b)\w+",
+            (
+                r"\bmake\s+sure\s+(?:to|that|you|we)\b|\bdon't\s+forget\s+to\b|"
+                r"\bremember\s+to\b|\bmust\s+(?!be\s+the\b|have\s+been\b)\w+"
+            ),
         ),
         (
             "pattern",
             0.5,
-            r"\b(?:usually|typically|normally|each\s+time)\b|\bevery\s+(?:pr|"
-            r"commit|release|deploy|morning|week|day|sprint|monday|tuesday|wednesday|thursday|"
-            r"friday|sunday|saturday|month|build)\b",
+            (
+                r"\b(?:usually|typically|normally|each\s+time)\b|\bevery\s+(?:pr|"
+                r"commit|release|deploy|morning|week|day|sprint|monday|tuesday|wednesday|thursday|"
+                r"friday|sunday|saturday|month|build)\b"
+            ),
         ),
     )
 )
@@ -247,24 +271,24 @@ VERB = re.compile(
     r"goes|gets|sends?|reads?|writes?|points?|lands?|due|\w{3,}ed|\w{3,}ing)\b"
 )
 WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
+FENCE = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
 LOG_LINE = re.compile(
     r"^(?:\s{2,}\S|\t|Traceback \(most recent call last\)|\w*(?:Error|Exception|Warning)\b:|"
     r"\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d|(?:DEBUG|INFO|WARN|WARNING|ERROR|FATAL)\b|\$ |>>> )"
 )
-TRAILING_LAUGH = re.compile(r"[\s,]+(?:lol|lmao|haha+|hehe|:\)|:D|xd)[\s.!]*$", re.I)
+TRAILING_LAUGH = re.compile(r"[\s,]+(?:lol|lmao|haha+|hehe|:\)|:D|xd)[\s.!]*$", re.IGNORECASE)
 BULLET = re.compile(r"^\s*(?:[-*•>#]+|\d+[.)])\s+")
 SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[`@]?[A-Z0-9@`/])")
-ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|vs|mr|mrs|ms|dr|st|approx|no|fig)\.$", re.I)
+ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|vs|mr|mrs|ms|dr|st|approx|no|fig)\.$", re.IGNORECASE)
 INTERJECTION = re.compile(
     r"^(?:(?:ok(?:ay)?|so|alright|all\s+right|yeah|yes|right|cool|great|sure|well|hmm+|fine|"
     r"good|perfect|also|and|but|anyway|oh|ah|btw|fyi)\b[,!.:;]?\s+)+",
-    re.I,
+    re.IGNORECASE,
 )
 
 REMINDER = re.compile(
     r"^(?:again|remember|reminder|note|to\s+repeat|as\s+i\s+said|like\s+i\s+said)\s*[,:;!-]\s*",
-    re.I,
+    re.IGNORECASE,
 )
 
 # Named things.
@@ -277,7 +301,7 @@ HANDLE = re.compile(r"(?<![\w.@])@[A-Za-z0-9_][\w.-]*[A-Za-z0-9_]")
 SERVICE = re.compile(
     r"\bthe\s+([A-Za-z][\w-]*)\s+(service|api|database|db|bucket|queue|cluster|library|"
     r"pipeline|endpoint|server|module|package|repo|repository|microservice|worker|app)\b",
-    re.I,
+    re.IGNORECASE,
 )
 GENERIC = frozenset(
     """new old main same other whole first last current right wrong this that our their my
@@ -373,8 +397,7 @@ def split_sentences(content: str) -> list[str]:
 
 def stem(word: str) -> str:
     """Crude suffix stripping: enough for "decided"/"deciding"/"decides" to meet."""
-    if word.endswith("'s"):
-        word = word[:-2]
+    word = word.removesuffix("'s")
     for suffix, repl, min_len in (("ies", "y", 5), ("ing", "", 6), ("ed", "", 5), ("es", "", 5)):
         if word.endswith(suffix) and len(word) >= min_len:
             return word[: -len(suffix)] + repl

@@ -295,7 +295,7 @@ class LocalIndex:
     def delete(self, workspace_id: str, memory_ids: Sequence[str]) -> None:
         with self._lock:
             shard = self._shards.get(workspace_id)
-            if shard is not None and any([shard.remove(m) for m in memory_ids]):
+            if shard is not None and any(shard.remove(m) for m in memory_ids):
                 self._changed()
 
     def knn(

@@ -98,11 +98,12 @@ def _tag_clause(key: str, op: str, value: str | None) -> tuple[str, dict[str, An
 
 def filter_clauses(filters: SearchFilters) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(filter, must_not) clauses for everything except the workspace."""
-    must: list[dict[str, Any]] = []
+    must: list[dict[str, Any]] = [
+        _term(field, value)
+        for field in ("session_id", "role", "user_id", "agent_id")
+        if (value := getattr(filters, field)) is not None
+    ]
     must_not: list[dict[str, Any]] = []
-    for field in ("session_id", "role", "user_id", "agent_id"):
-        if (value := getattr(filters, field)) is not None:
-            must.append(_term(field, value))
     if filters.memory_types is not None:
         must.append({"terms": {"memory_type": list(filters.memory_types)}})
     must.extend(_term("tags", tag) for tag in filters.tags)

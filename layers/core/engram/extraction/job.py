@@ -5,6 +5,7 @@ summary is ready is skipped)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from typing import Any
@@ -120,10 +121,8 @@ class SessionExtraction:
             metadata={"source_ids": list(candidate.source_ids), "extracted_from": session_id},
         )
         memory_id = extracted_id(session_id, candidate.memory_type, candidate.content)
-        try:
+        with contextlib.suppress(Conflict):  # a previous run stored it
             self._memories.create(workspace_id, [body], source="extraction", ids=[memory_id])
-        except Conflict:
-            pass  # a previous run stored it
         return memory_id
 
     def _near_duplicate(self, workspace_id: str, candidate: Candidate) -> Memory | None:

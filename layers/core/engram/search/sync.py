@@ -103,10 +103,13 @@ class IndexSync:
                 outcomes[job] = "indexed"
             else:
                 plan.to_embed[job] = (stored, own, wanted)
+        # _each calls its action at once, so the lambdas below see this iteration's values.
         for workspace_id, gone in removed.items():
             outcomes.update(
                 _each(
-                    gone, lambda: self._index.delete(workspace_id, [m for _, m in gone]), "removed"
+                    gone,
+                    lambda: self._index.delete(workspace_id, [m for _, m in gone]),  # noqa: B023
+                    "removed",
                 )
             )
         ready = self._embed_planned(plan, outcomes)
@@ -116,7 +119,7 @@ class IndexSync:
         for recorded, draft in ready:
             # Their events are stored with their vectors, so they are announced even when the
             # index write failed (those records are retried, and find their vectors).
-            failed = _each(recorded, lambda: self._events.announce(draft), None)
+            failed = _each(recorded, lambda: self._events.announce(draft), None)  # noqa: B023
             outcomes.update(
                 {job: exc for job, exc in failed.items() if outcomes[job] == "embedded"}
             )
@@ -135,7 +138,7 @@ class IndexSync:
         try:
             vectors = self._embedder.embed([plan.to_embed[j][1] for j in jobs]).astype(np.float32)
         except Exception as exc:
-            outcomes.update({job: exc for job in jobs})
+            outcomes.update(dict.fromkeys(jobs, exc))
             return []
         now = iso(self._clock.now())
         drafts, event_of = self._draft_events(jobs)
@@ -186,7 +189,7 @@ class IndexSync:
                     for _, memory_id in workspace_jobs
                 ],
             )
-            event_of.update(zip(workspace_jobs, draft.items))
+            event_of.update(zip(workspace_jobs, draft.items, strict=False))
             drafts.append((workspace_jobs, draft))
         return drafts, event_of
 
@@ -228,5 +231,5 @@ def _each(
     try:
         step()
     except Exception as exc:
-        return {job: exc for job in jobs}
-    return {job: outcome for job in jobs} if outcome is not None else {}
+        return dict.fromkeys(jobs, exc)
+    return dict.fromkeys(jobs, outcome) if outcome is not None else {}
