@@ -180,7 +180,7 @@ def _wait_ready(endpoint: str, region: str, timeout: float = READY_TIMEOUT_SECON
         try:
             probe.list_queues()
             return
-        except Exception:
+        except Exception:  # noqa: BLE001
             if time.monotonic() >= deadline:
                 raise TimeoutError(
                     f"The AWS emulator at {endpoint} did not answer in {timeout:.0f} s."

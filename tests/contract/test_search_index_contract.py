@@ -554,7 +554,7 @@ def test_local_index_is_thread_safe() -> None:
                 index.upsert([doc(f"{n}-{i}", f"word{i % 7} common", embedding=vec(1.0, i % 5))])
                 if i % 3 == 0:
                     index.delete(WS, [f"{n}-{i - 1}"])
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001
             errors.append(error)
 
     def reader() -> None:
@@ -563,7 +563,7 @@ def test_local_index_is_thread_safe() -> None:
                 index.knn(WS, vec(1.0), EVERYTHING, k=5)
                 index.bm25(WS, "common", EVERYTHING, k=5)
                 index.list(WS, EVERYTHING, limit=5)
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001
             errors.append(error)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)] + [

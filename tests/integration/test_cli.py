@@ -29,7 +29,7 @@ def test_env_file_is_read_before_settings(aws_env, tmp_path, monkeypatch, capsys
     monkeypatch.setenv("TABLE_NAME", "placeholder")
     try:
         main(["--env-file", str(env), "admin", "create-workspace", "x"])
-    except Exception as exc:  # the table does not exist: proves the file's TABLE_NAME was used
+    except Exception as exc:  # the table does not exist: proves the file's TABLE_NAME was used  # noqa: BLE001
         assert "no-such-table" in str(exc) or "ResourceNotFound" in type(exc).__name__ + str(exc)
     else:
         raise AssertionError("expected the missing table to fail")

@@ -66,7 +66,7 @@ def test_concurrent_posts_lose_no_count(client, auth, monkeypatch):
         try:
             for i in range(3):
                 _post(client, auth, sid, f"thread {n} message {i}")
-        except Exception as exc:  # pragma: no cover - shown by the assert below
+        except Exception as exc:  # pragma: no cover - shown by the assert below  # noqa: BLE001
             errors.append(exc)
 
     threads = [threading.Thread(target=post, args=(n,)) for n in range(4)]

@@ -95,7 +95,7 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, watched)
-        except Exception:
+        except Exception:  # noqa: BLE001
             logger.exception("unhandled error", extra={"request_id": current_request_id()})
             if not started:
                 detail = "Something went wrong on our side; the request id helps us find it."

@@ -68,7 +68,7 @@ class SqsQueues:
                         {"Id": str(i), "MessageBody": _encode(body)} for i, body in enumerate(chunk)
                     ],
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001
                 outcomes += [exc] * len(chunk)
             else:
                 sent = {e["Id"]: e["MessageId"] for e in response.get("Successful", [])}

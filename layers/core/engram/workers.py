@@ -60,6 +60,6 @@ def sqs_lambda_handler(
 def _prepared(prepare: Callable[[list[dict]], Any], records: list[dict]) -> Any:
     try:
         return prepare(records)
-    except Exception:
+    except Exception:  # noqa: BLE001
         logger.exception("batch preparation failed; the records are handled one by one")
         return None

@@ -284,7 +284,7 @@ class MemoryRepository:
             chunk = writes[start : start + VECTOR_TRANSACTION_SIZE]
             try:
                 self._transact_embeddings(chunk)
-            except Exception:
+            except Exception:  # noqa: BLE001
                 answers.extend(self._set_one_by_one(chunk))
             else:
                 answers.extend([True] * len(chunk))
@@ -308,7 +308,7 @@ class MemoryRepository:
         for w in writes:
             try:
                 answers.append(self._set_one(w))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001
                 answers.append(exc)
         return answers
 

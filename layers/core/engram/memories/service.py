@@ -90,7 +90,7 @@ class MemoryService:
             raise ServiceUnavailable("sync_embedding is not available here; omit it and retry.")
         try:
             self._sync_now([(workspace_id, m.memory_id) for m in wanted])
-        except Exception:
+        except Exception:  # noqa: BLE001
             logger.exception("sync_embedding failed; the embed queue will catch up")
         stored = self._repo.get_stored_many([m.memory_id for m in wanted])  # consistent reads
         return [stored[m.memory_id].memory if m.memory_id in stored else m for m in memories]

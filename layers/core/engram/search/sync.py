@@ -137,7 +137,7 @@ class IndexSync:
             return []
         try:
             vectors = self._embedder.embed([plan.to_embed[j][1] for j in jobs]).astype(np.float32)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             outcomes.update(dict.fromkeys(jobs, exc))
             return []
         now = iso(self._clock.now())
@@ -230,6 +230,6 @@ def _each(
     the one they have), on failure each gets the exception."""
     try:
         step()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         return dict.fromkeys(jobs, exc)
     return dict.fromkeys(jobs, outcome) if outcome is not None else {}

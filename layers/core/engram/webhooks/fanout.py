@@ -78,7 +78,7 @@ def fan_out(
     ]
     try:
         outcomes = queues().send_each("deliver", jobs)
-    except Exception as exc:  # the deliver queue is not configured
+    except Exception as exc:  # the deliver queue is not configured  # noqa: BLE001
         outcomes = [exc] * len(jobs)
     return [
         _settle(repo, workspace_id, delivery, outcome)

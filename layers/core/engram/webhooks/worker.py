@@ -221,5 +221,5 @@ def _delay(record: Any, seconds: int) -> None:
         aws.client("sqs").change_message_visibility(
             QueueUrl=url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
         )
-    except Exception:
+    except Exception:  # noqa: BLE001
         logger.exception("could not set the retry delay; the queue's default applies")
