@@ -513,3 +513,24 @@ def test_a_dedup_key_claimed_meanwhile_cancels_the_whole_write(client, auth, aws
         repo.add_many([(loser, "h", None)], claims=[DedupClaim(ws, "race", "mem_loser")])
     assert client.get("/v1/memories/mem_loser", headers=auth).status_code == 404
     assert repo.dedup_holders(ws, ["race"]) == {"race": winner["memory_id"]}
+
+
+def test_a_batch_indexes_each_memory_with_the_one_before_it_in_its_session(client, auth, pump):
+    """A reply's own words are few; keywords find it through the turn before it (issue 21)."""
+    turns = [
+        {"content": "Shall we go kayaking on Saturday?", "session_id": "trip"},
+        {"content": "Sounds great!", "session_id": "other"},
+        {"content": "Sounds great!", "session_id": "trip"},
+        {"content": "Sounds great!"},
+    ]
+    response = client.post("/v1/memories", json={"memories": turns}, headers=auth)
+    assert response.status_code == 201, response.text
+    ids = [m["memory_id"] for m in response.json()["memories"]]
+    pump.drain_once()
+    found = client.post(
+        "/v1/memories/search",
+        json={"query": "kayaking", "search_mode": "keyword"},
+        headers=auth,
+    ).json()
+    assert sorted(r["memory_id"] for r in found["results"]) == sorted([ids[0], ids[2]])
+    assert {r["content"] for r in found["results"]} == {turns[0]["content"], "Sounds great!"}

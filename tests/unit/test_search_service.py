@@ -12,7 +12,14 @@ from engram.agent_scope import UNBOUND, AgentScope
 from engram.clock import FixedClock, iso
 from engram.errors import Forbidden
 from engram.memories.models import Memory
-from engram.search.fusion import calibrate, identifier_matches, identifiers, logistic, standardise
+from engram.search.fusion import (
+    calibrate,
+    identifier_matches,
+    identifiers,
+    logistic,
+    session_support,
+    standardise,
+)
 from engram.search.index import Hit, SearchFilters
 from engram.search.models import DEFAULT_WEIGHTS, SearchRequest, Weights
 from engram.search.service import SearchService, mode_weights, recency_score
@@ -360,3 +367,35 @@ def test_request_filters_map_to_the_port():
     assert f.tag_filters[0].op == "exists" and f.from_time.tzinfo is not None
     assert f.to_time == datetime(2026, 1, 31, 23, tzinfo=UTC)
     assert request(memory_types=[]).index_filters().memory_types is None
+
+
+# session support -----------------------------------------------------------------------
+
+
+def test_session_support_adds_a_share_of_the_best_other_of_the_session():
+    values = {"a": 2.0, "b": 1.0, "c": -1.0, "d": 3.0, "e": 0.5}
+    sessions = {"a": "s1", "b": "s1", "c": "s1", "d": "s2", "e": None}
+    got = session_support(values, sessions, 0.5)
+    assert got == {"a": 2.5, "b": 2.0, "c": 0.0, "d": 3.0, "e": 0.5}
+    assert session_support({"a": 1.0, "b": 1.0}, {"a": "s", "b": "s"}, 0.5) == {"a": 1.5, "b": 1.5}
+    # a negative best other gives nothing
+    assert session_support({"a": -1.0, "b": -2.0}, {"a": "s", "b": "s"}, 0.5) == {
+        "a": -1.0,
+        "b": -2.0,
+    }
+
+
+def test_hybrid_lifts_a_candidate_whose_session_matches_too():
+    knn = [Hit("lone", 0.60), Hit("paired", 0.59), Hit("mate", 0.58)]
+    knn += [Hit(f"v{i}", 0.3 - i * 0.01) for i in range(8)]
+    index = FakeIndex(knn=knn, bm25=[Hit("mate", 4.0), Hit("lone", 1.0), Hit("paired", 1.0)])
+    memories = [memory(h.memory_id) for h in knn]
+    memories = [
+        m.model_copy(update={"session_id": "talk"}) if m.memory_id in ("paired", "mate") else m
+        for m in memories
+    ]
+    svc = service(index, memories, factor=1)
+    hybrid = [r.memory_id for r in svc.search("ws_1", request(limit=11)).results]
+    assert hybrid.index("paired") < hybrid.index("lone")
+    semantic = svc.search("ws_1", request(search_mode="semantic", limit=11)).results
+    assert [r.memory_id for r in semantic][:2] == ["lone", "paired"]  # one leg: no support

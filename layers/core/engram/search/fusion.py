@@ -12,6 +12,9 @@ Recency is z-scored over the candidates too (all equal: no effect). The fused va
 the weighted sum of the three z-scores; the reported score is its logistic, in (0, 1), and
 each leg's reported score the logistic of its z-score (recency is reported as the decay).
 
+Session support (hybrid only): a candidate gains a share of the fused value of the best other
+candidate of its session, so turns of one conversation that match together rise together.
+
 Exact identifiers: a query token shaped like an identifier (letters with digits or an
 underscore, a file-like dot, capitals throughout or inside a word: ERR-7F3K2, user_id,
 invoice.pdf, NASA, getUserId; not plain words or hyphenated English like dairy-free)
@@ -118,6 +121,10 @@ class Fused:
         # Only where the keyword leg runs: semantic mode stays a pure vector search.
         self._identifiers = identifiers(query) if "keyword" in legs else []
 
+    @property
+    def hybrid(self) -> bool:
+        return len(self._legs) > 1
+
     def candidates(self) -> list[str]:
         return list(dict.fromkeys(m for z, _ in self._legs.values() for m in z))
 
@@ -132,3 +139,34 @@ class Fused:
     def tier(self, text: str) -> int:
         """How many of the query's identifiers the text holds: ranks before the score."""
         return identifier_matches(self._identifiers, text)
+
+
+# A hybrid candidate gains this share of the best other candidate of its session (when that
+# one scores above the mean): memories of one conversation that match together support each
+# other. Chosen by leave-one-conversation-out on LoCoMo dev (docs/benchmarks.md, "Retrieval").
+SESSION_SUPPORT = 0.2
+
+
+def session_support(
+    values: Mapping[str, float], session_of: Mapping[str, str | None], share: float
+) -> dict[str, float]:
+    """Each value plus `share` x the best positive value among the other candidates of its
+    session; memories without a session are left as they are."""
+    best: dict[str, list[float]] = {}
+    for memory_id, value in values.items():
+        session = session_of.get(memory_id)
+        if session is not None:
+            top = best.setdefault(session, [])
+            top.append(value)
+            top.sort(reverse=True)
+            del top[2:]  # the two best are enough to know "the best other"
+    supported = {}
+    for memory_id, value in values.items():
+        session = session_of.get(memory_id)
+        top = best.get(session, []) if session is not None else []
+        # the best other: the runner-up if this one is the best (a tie is the same value)
+        other = (
+            (top[1] if len(top) > 1 else 0.0) if top and value >= top[0] else top[0] if top else 0.0
+        )
+        supported[memory_id] = value + share * max(0.0, other)
+    return supported

@@ -2,8 +2,9 @@
 
 Fusion (`search/fusion.py`, issue 21): each leg's raw scores become z-scores over its
 candidate slots, recency (0.5 ** (age_days / half_life)) a z-score over the candidates;
-the score is the logistic of their weighted sum, and a candidate holding more of the
-query's exact identifiers ranks first. Single-leg modes keep the recency weight as given
+the score is the logistic of their weighted sum (in hybrid, plus a share of the best other
+candidate of the same session), and a candidate holding more of the query's exact
+identifiers ranks first. Single-leg modes keep the recency weight as given
 and give the leg the rest (1 - recency), so `semantic` with the default weights is
 0.9 semantic + 0.1 recency.
 """
@@ -21,7 +22,13 @@ from engram.config import get_settings
 from engram.memories.models import Memory
 from engram.memories.repository import MemoryRepository
 from engram.search.embedder import Embedder, embed_one
-from engram.search.fusion import Fused, logistic, standardise
+from engram.search.fusion import (
+    SESSION_SUPPORT,
+    Fused,
+    logistic,
+    session_support,
+    standardise,
+)
 from engram.search.index import Hit, SearchFilters, SearchIndex
 from engram.search.models import (
     DEFAULT_WEIGHTS,
@@ -151,27 +158,36 @@ def fuse(
     memories: list[Memory], fused: Fused, weights: Weights, recency: Callable[[Memory], float]
 ) -> list[Scored]:
     """The candidates best first: more exact identifiers of the query, then the logistic of
-    the weighted z-scores, then the newest, then the id."""
-    memories_by = {m.memory_id: m for m in memories}
+    the weighted z-scores (in hybrid, with the support of the session's best other
+    candidate), then the newest, then the id."""
+    by_id = {m.memory_id: m for m in memories}
     decay = {m.memory_id: recency(m) for m in memories}
     recent = standardise(decay)
-    scored = []
+    values, legs = {}, {}
     for memory in memories:
         semantic, keyword = (fused.leg(leg, memory.memory_id) for leg in LEGS)
-        value = (
+        values[memory.memory_id] = (
             weights.semantic * (semantic or 0.0)
             + weights.keyword * (keyword or 0.0)
             + weights.recency * recent[memory.memory_id]
         )
-        legs = LegScores(
+        legs[memory.memory_id] = LegScores(
             semantic=0.0 if semantic is None else logistic(semantic),
             keyword=0.0 if keyword is None else logistic(keyword),
             recency=decay[memory.memory_id],
         )
-        tier = fused.tier(f"{memory.title}\n{memory.content}" if memory.title else memory.content)
-        scored.append((-tier, -value, _newest_first(memory), memory.memory_id, legs))
-    scored.sort(key=lambda row: row[:4])
-    return [Scored(memories_by[row[3]], logistic(-row[1]), row[4]) for row in scored]
+    if fused.hybrid:
+        sessions = {m.memory_id: m.session_id for m in memories}
+        values = session_support(values, sessions, SESSION_SUPPORT)
+    order = sorted(
+        by_id,
+        key=lambda i: (-fused.tier(_text(by_id[i])), -values[i], _newest_first(by_id[i]), i),
+    )
+    return [Scored(by_id[i], logistic(values[i]), legs[i]) for i in order]
+
+
+def _text(memory: Memory) -> str:
+    return f"{memory.title}\n{memory.content}" if memory.title else memory.content
 
 
 def _newest_first(memory: Memory) -> float:
