@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from engram.accounts.routes import router as auth_router
 from engram.context.routes import router as context_router
 from engram.datarights.routes import router as datarights_router
+from engram.dialects.agent_sessions.routes import router as agent_sessions_router
 from engram.health import router as health_router
 from engram.http import create_app
 from engram.memories.routes import router as memories_router
@@ -27,6 +28,7 @@ ROUTERS = (
     search_router,
     memories_router,
     webhooks_router,
+    agent_sessions_router,
 )
 
 

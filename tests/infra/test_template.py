@@ -66,7 +66,23 @@ def referenced_ids(value: Any) -> set[str]:
 
 
 def normalise_path(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "{}", path)
+    """Parameters become `{}`; a greedy one (`{proxy+}`) stays, it matches a whole subtree."""
+    return re.sub(r"\{[^}+]+\}", "{}", path)
+
+
+_GREEDY = re.compile(r"^(.*)/\{\w+\+\}$")
+
+
+def route_owner(declared: dict[tuple[str, str], str], method: str, path: str) -> str | None:
+    """The function API Gateway sends `method path` to: an exact route before a greedy one."""
+    exact = declared.get((method, path)) or declared.get(("ANY", path))
+    if exact:
+        return exact
+    for (declared_method, declared_path), owner in declared.items():
+        greedy = _GREEDY.match(declared_path)
+        if greedy and declared_method in (method, "ANY") and path.startswith(greedy[1] + "/"):
+            return owner
+    return None
 
 
 # ---- the checks, as functions so they can be tested on hand-made templates ----
@@ -216,7 +232,11 @@ def test_template_translates_and_declares_routes(cfn):
 def test_every_route_is_served_by_its_functions_app(sam, cfn):
     for (method, path), function_id in sorted(http_routes(cfn).items()):
         served = _app_routes(_handler_module(sam, function_id))
-        if method == "ANY":
+        greedy = _GREEDY.match(path)
+        if greedy:
+            under = [p for _, p in served if p.startswith(greedy[1] + "/")]
+            assert under, f"{function_id} serves nothing under {greedy[1]}"
+        elif method == "ANY":
             assert any(p == path for _, p in served), f"{function_id} does not serve {path}"
         else:
             assert (method, path) in served, f"{function_id}'s app does not serve {method} {path}"
@@ -229,7 +249,7 @@ def test_every_app_route_is_declared_in_the_template(sam, cfn):
         if not hasattr(module, "app"):
             continue  # a worker
         for method, path in sorted(_app_routes(module)):
-            owner = declared.get((method, path)) or declared.get(("ANY", path))
+            owner = route_owner(declared, method, path)
             assert owner == function_id, (
                 f"{function_id}'s app serves {method} {path} but the template routes it to {owner}"
             )

@@ -24,7 +24,18 @@ _SCHEMES = ("bearer", "token")
 _MAX_CREDENTIAL = 4096
 _IMPLIED = {"read": {"read", "write", "admin"}, "write": {"write", "admin"}, "admin": {"admin"}}
 # API.md: admin for keys, webhooks, export, forget-user; read for GETs, search and context.
-_ADMIN_PREFIXES = ("/v1/api-keys", "/v1/webhooks", "/v1/export", "/v1/users")
+# The dialects (engram.dialects) name the same operations in their products' words.
+_ADMIN_PREFIXES = (
+    "/v1/api-keys",
+    "/v1/webhooks",
+    "/v1/export",
+    "/v1/users",
+    "/remembr/api/v1/api-keys",
+    "/remembr/api/v1/webhooks",
+    "/remembr/api/v1/export",
+    "/remembr/api/v1/memory/user/",
+)
+_AUTH_PREFIXES = ("/v1/auth/", "/remembr/api/v1/auth/")
 _READ_POSTS = ("/search", "/context")
 
 
@@ -66,7 +77,7 @@ class Principal:
 def required_scope(method: str, route_path: str) -> str:
     if route_path.startswith(_ADMIN_PREFIXES):
         return "admin"
-    if method in ("GET", "HEAD") or route_path.startswith("/v1/auth/"):
+    if method in ("GET", "HEAD") or route_path.startswith(_AUTH_PREFIXES):
         return "read"
     return "read" if route_path.endswith(_READ_POSTS) else "write"
 

@@ -47,5 +47,11 @@ class ValidationFailed(DomainError):
         self.errors = errors or [{"msg": detail}]
 
 
+class NotOffered(DomainError):
+    """A route of another product's API (engram.dialects) that Engram has no counterpart for."""
+
+    status, code = 501, "not_implemented"
+
+
 class ServiceUnavailable(DomainError):
     status, code = 503, "service_unavailable"

@@ -39,7 +39,11 @@ _STATUS_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
     429: "throttled",
+    501: "not_implemented",
 }
+# A dialect router (engram.dialects) speaks another product's error body under its mount:
+# (status, Engram's error body) -> that product's body.
+ErrorShape = Callable[[int, dict[str, Any]], dict[str, Any]]
 
 
 def current_request_id() -> str:
@@ -50,8 +54,21 @@ def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, "request_id": current_request_id(), **extra}
 
 
-def _error(status: int, detail: str, code: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(error_body(detail, code, **extra), status_code=status)
+def _error(status: int, detail: str, code: str, scope: Scope, **extra: Any) -> JSONResponse:
+    body = error_body(detail, code, **extra)
+    shape = _error_shape(scope)
+    return JSONResponse(shape(status, body) if shape else body, status_code=status)
+
+
+def _error_shape(scope: Scope) -> ErrorShape | None:
+    """The error body of the dialect whose mount the path is under, if any (for unknown
+    routes and middleware refusals too, so a client sees one shape under its mount)."""
+    state = getattr(scope.get("app"), "state", None)
+    path = scope.get("path", "")
+    for mount, shape in getattr(state, "error_shapes", ()):
+        if path == mount or path.startswith(mount + "/"):
+            return shape
+    return None
 
 
 class RequestContextMiddleware:
@@ -74,7 +91,7 @@ class RequestContextMiddleware:
             limit = get_settings().max_body_bytes
             length = headers.get("content-length", "")
             if length.isdigit() and int(length) > limit:
-                response = _too_large(limit)
+                response = _too_large(limit, scope)
                 await _with_request_id(response, request_id)(scope, receive, send)
                 return
             await self._call_guarded(
@@ -99,13 +116,12 @@ class RequestContextMiddleware:
             logger.exception("unhandled error", extra={"request_id": current_request_id()})
             if not started:
                 detail = "Something went wrong on our side; the request id helps us find it."
-                await _error(500, detail, "internal")(scope, receive, send)
+                await _error(500, detail, "internal", scope)(scope, receive, send)
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return _error(
-        413, f"The request body is larger than the limit of {limit} bytes.", "payload_too_large"
-    )
+def _too_large(limit: int, scope: Scope) -> JSONResponse:
+    detail = f"The request body is larger than the limit of {limit} bytes."
+    return _error(413, detail, "payload_too_large", scope)
 
 
 def _with_request_id(response: JSONResponse, request_id: str) -> JSONResponse:
@@ -209,19 +225,19 @@ def _path_regex(template: str) -> re.Pattern[str]:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+    async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         extra = {"errors": exc.errors} if hasattr(exc, "errors") else {}
-        response = _error(exc.status, exc.detail, exc.code, **extra)
+        response = _error(exc.status, exc.detail, exc.code, request.scope, **extra)
         if exc.retry_after is not None:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = list(exc.errors())
         status, detail = _validation_sentence(errors)
         code = "bad_request" if status == 400 else "validation_error"
-        return _error(status, detail, code, errors=_clean_errors(errors))
+        return _error(status, detail, code, request.scope, errors=_clean_errors(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -233,14 +249,15 @@ def _install_error_handlers(app: FastAPI) -> None:
             detail = "No such route."
         if status == 405:
             detail = f"{request.method} is not allowed on this route."
-        response = _error(status, detail, _STATUS_CODES.get(status, "error"))
+        response = _error(status, detail, _STATUS_CODES.get(status, "error"), request.scope)
         if status == 405:
             response.headers["Allow"] = _allowed_methods(app, request.url.path)
         return response
 
 
 def create_app(*routers: APIRouter, docs: bool = False, title: str = "Engram") -> FastAPI:
-    """Every function serves its own routers; the local server passes them all, with docs."""
+    """Every function serves its own routers; the local server passes them all, with docs.
+    A dialect router brings its mount's error body (`mount` and `error_shape` attributes)."""
     app = FastAPI(
         title=title,
         version=__version__,
@@ -249,6 +266,12 @@ def create_app(*routers: APIRouter, docs: bool = False, title: str = "Engram") -
         openapi_url="/openapi.json" if docs else None,
     )
     _install_error_handlers(app)
+    app.state.error_shapes = tuple(
+        (r.mount, r.error_shape) for r in routers if getattr(r, "error_shape", None)
+    )
+    app.state.error_schemas = tuple(
+        (r.mount, *r.error_schema) for r in routers if getattr(r, "error_schema", None)
+    )
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware)

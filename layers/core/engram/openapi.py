@@ -45,7 +45,7 @@ def complete_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         if app.openapi_schema is None:
             schema = original()
             _add_missing_models(schema, app)
-            _document_errors(schema)
+            _document_errors(schema, getattr(app.state, "error_schemas", ()))
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -86,12 +86,19 @@ def _routes(routes: list[Any]) -> list[APIRoute]:
     return found
 
 
-def _document_errors(schema: dict[str, Any]) -> None:
+def _document_errors(schema: dict[str, Any], dialects: tuple[tuple[str, str, dict], ...]) -> None:
+    """Engram's error body on every operation; a dialect's own under its mount."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
     components.pop("HTTPValidationError", None)
-    ref = {"$ref": "#/components/schemas/Error"}
-    for operations in schema.get("paths", {}).values():
+    for _, name, body in dialects:
+        components[name] = body
+    for path, operations in schema.get("paths", {}).items():
+        name = next(
+            (n for mount, n, _ in dialects if path.startswith(mount + "/")),
+            "Error",
+        )
+        ref = {"$ref": f"#/components/schemas/{name}"}
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             for status, description in ERROR_STATUSES.items():
