@@ -25,7 +25,7 @@ from engram.ids import ID_PATTERN
 router = APIRouter(tags=["data rights"])
 UserId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
-_EXPORT_RESPONSES = {
+EXPORT_RESPONSES = {
     200: {
         "description": "The memories, newest first.",
         "content": {
@@ -49,7 +49,7 @@ def get_data_rights_service() -> DataRightsService:
 DataRightsDep = Annotated[DataRightsService, Depends(get_data_rights_service)]
 
 
-@router.get("/v1/export", response_class=Response, responses=_EXPORT_RESPONSES)
+@router.get("/v1/export", response_class=Response, responses=EXPORT_RESPONSES)
 def export(
     who: PrincipalDep,
     svc: DataRightsDep,
