@@ -19,14 +19,13 @@ from tests.e2e.dialects.helpers import eventually, receiver, unique
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def remembr(shared_stack):
+def runner(engram):
     """run(coroutine function): runs it with a client of the dev workspace's admin key."""
 
     def run(call, key: str | None = None):
         async def go():
             client = RemembrClient(
-                api_key=key or shared_stack.key, base_url=f"{shared_stack.url}/remembr/api/v1"
+                api_key=key or engram.key, base_url=f"{engram.url}/remembr/api/v1"
             )
             try:
                 return await call(client)
@@ -38,16 +37,27 @@ def remembr(shared_stack):
     return run
 
 
+@pytest.fixture
+def remembr(engram):
+    return runner(engram)
+
+
+@pytest.fixture
+def hooks(private_webhooks_engram):
+    """The webhook tests' client: deliveries go to a receiver on 127.0.0.1."""
+    return runner(private_webhooks_engram)
+
+
 def _ready(remembr, episode_id: str) -> None:
     status = lambda c: c.arequest("GET", f"/memory/{episode_id}/status")
     eventually(lambda: remembr(status)["embedding_status"] == "ready", "embedding")
 
 
-def test_create_session(remembr, shared_stack):
+def test_create_session(remembr, engram):
     session = remembr(lambda c: c.create_session(metadata={"thread": "support-42"}))
     assert isinstance(session, Session)
     assert session.session_id.startswith("sess_") and session.request_id.startswith("req_")
-    assert session.org_id == shared_stack.workspace_id()
+    assert session.org_id == engram.workspace_id()
     assert session.metadata == {"thread": "support-42"}
     assert session.created_at.tzinfo is not None
 
@@ -77,12 +87,12 @@ def test_get_session_of_an_unknown_id_raises_not_found(remembr):
     assert "sess_does_not_exist" in caught.value.message and caught.value.request_id
 
 
-def test_list_sessions(remembr, shared_stack):
+def test_list_sessions(remembr, engram):
     made = [remembr(lambda c, n=n: c.create_session(metadata={"n": n})) for n in range(3)]
     first = remembr(lambda c: c.list_sessions(limit=2, offset=0))
     second = remembr(lambda c: c.list_sessions(limit=2, offset=2))
     assert len(first) == 2 and all(isinstance(s, Session) for s in first)
-    assert {s.org_id for s in first} == {shared_stack.workspace_id()}
+    assert {s.org_id for s in first} == {engram.workspace_id()}
     seen = {s.session_id for s in first + second}
     assert not {s.session_id for s in first} & {s.session_id for s in second}
     newest = {m.session_id for m in made[1:]}
@@ -211,10 +221,10 @@ def test_forget_session(remembr):
     assert remembr(lambda c: c.get_session_history(session.session_id)) == []
 
 
-def test_forget_user(remembr, shared_stack):
+def test_forget_user(remembr, engram):
     user = unique("user-")
-    auth = {"Authorization": f"Bearer {shared_stack.key}"}
-    made = httpx.post(f"{shared_stack.url}/v1/sessions", headers=auth, json={"user_id": user})
+    auth = {"Authorization": f"Bearer {engram.key}"}
+    made = httpx.post(f"{engram.url}/v1/sessions", headers=auth, json={"user_id": user})
     sid = made.json()["session_id"]
     remembr(lambda c: c.store("Mine.", session_id=sid))
     answer = remembr(lambda c: c.forget_user(user))
@@ -224,8 +234,8 @@ def test_forget_user(remembr, shared_stack):
         remembr(lambda c: c.get_session(sid))
 
 
-def test_forget_user_needs_an_admin_key(remembr, shared_stack):
-    key = shared_stack.make_key(scopes=["read", "write"])
+def test_forget_user_needs_an_admin_key(remembr, engram):
+    key = engram.make_key(scopes=["read", "write"])
     with pytest.raises(AuthenticationError) as caught:
         remembr(lambda c: c.forget_user("anyone"), key=key)
     assert caught.value.status_code == 403 and "admin" in caught.value.message
@@ -246,10 +256,10 @@ def test_export(remembr):
     assert isinstance(csv, bytes) and b"Exported line." in csv and csv.startswith(b"memory_id")
 
 
-def test_request_and_arequest_return_the_data_of_the_envelope(remembr, shared_stack):
+def test_request_and_arequest_return_the_data_of_the_envelope(remembr, engram):
     session = remembr(lambda c: c.create_session())
     # `request` is the SDK's one synchronous method (asyncio.run inside): used outside a loop
-    client = RemembrClient(api_key=shared_stack.key, base_url=f"{shared_stack.url}/remembr/api/v1")
+    client = RemembrClient(api_key=engram.key, base_url=f"{engram.url}/remembr/api/v1")
     counts = client.request("GET", f"/sessions/{session.session_id}/embedding-status")
     assert counts == {
         "session_id": session.session_id,
@@ -270,62 +280,62 @@ def test_a_bad_key_raises_authentication_error(remembr):
 # ---- client.webhooks ----
 
 
-def test_webhooks_create(remembr, shared_stack):
-    hook = remembr(lambda c: c.webhooks.create("http://127.0.0.1:9/hook", ["memory.stored"]))
+def test_webhooks_create(hooks, private_webhooks_engram):
+    hook = hooks(lambda c: c.webhooks.create("http://127.0.0.1:9/hook", ["memory.stored"]))
     assert hook.secret and hook.active is True and hook.events == ["memory.stored"]
-    assert hook.org_id == shared_stack.workspace_id() and hook.failure_count == 0
+    assert hook.org_id == private_webhooks_engram.workspace_id() and hook.failure_count == 0
     assert hook.updated_at >= hook.created_at and hook.last_delivery_at is None
-    remembr(lambda c: c.webhooks.delete(hook.id))
+    hooks(lambda c: c.webhooks.delete(hook.id))
 
 
-def test_webhooks_list(remembr):
-    hook = remembr(lambda c: c.webhooks.create("http://127.0.0.1:9/list", ["session.created"]))
-    listed = remembr(lambda c: c.webhooks.list())
+def test_webhooks_list(hooks):
+    hook = hooks(lambda c: c.webhooks.create("http://127.0.0.1:9/list", ["session.created"]))
+    listed = hooks(lambda c: c.webhooks.list())
     assert hook.id in [w.id for w in listed]
     assert not hasattr(next(w for w in listed if w.id == hook.id), "secret")
-    remembr(lambda c: c.webhooks.delete(hook.id))
+    hooks(lambda c: c.webhooks.delete(hook.id))
 
 
-def test_webhooks_get(remembr):
-    hook = remembr(lambda c: c.webhooks.create("http://127.0.0.1:9/get", ["memory.deleted"]))
-    got = remembr(lambda c: c.webhooks.get(hook.id))
+def test_webhooks_get(hooks):
+    hook = hooks(lambda c: c.webhooks.create("http://127.0.0.1:9/get", ["memory.deleted"]))
+    got = hooks(lambda c: c.webhooks.get(hook.id))
     assert (got.id, got.url, got.events) == (hook.id, "http://127.0.0.1:9/get", ["memory.deleted"])
-    remembr(lambda c: c.webhooks.delete(hook.id))
+    hooks(lambda c: c.webhooks.delete(hook.id))
 
 
-def test_webhooks_update(remembr):
-    hook = remembr(lambda c: c.webhooks.create("http://127.0.0.1:9/up", ["memory.stored"]))
-    updated = remembr(
+def test_webhooks_update(hooks):
+    hook = hooks(lambda c: c.webhooks.create("http://127.0.0.1:9/up", ["memory.stored"]))
+    updated = hooks(
         lambda c: c.webhooks.update(hook.id, events=["checkpoint.created"], active=False)
     )
     assert updated.events == ["checkpoint.created"] and updated.active is False
     assert updated.updated_at >= hook.updated_at
-    remembr(lambda c: c.webhooks.delete(hook.id))
+    hooks(lambda c: c.webhooks.delete(hook.id))
 
 
-def test_webhooks_delete(remembr):
-    hook = remembr(lambda c: c.webhooks.create("http://127.0.0.1:9/del", ["memory.stored"]))
-    assert remembr(lambda c: c.webhooks.delete(hook.id)) == {"id": hook.id, "deleted": True}
+def test_webhooks_delete(hooks):
+    hook = hooks(lambda c: c.webhooks.create("http://127.0.0.1:9/del", ["memory.stored"]))
+    assert hooks(lambda c: c.webhooks.delete(hook.id)) == {"id": hook.id, "deleted": True}
     with pytest.raises(NotFoundError):
-        remembr(lambda c: c.webhooks.get(hook.id))
+        hooks(lambda c: c.webhooks.get(hook.id))
 
 
-def test_webhooks_rotate_secret(remembr):
-    hook = remembr(lambda c: c.webhooks.create("http://127.0.0.1:9/rot", ["memory.stored"]))
-    rotated = remembr(lambda c: c.webhooks.rotate_secret(hook.id))
+def test_webhooks_rotate_secret(hooks):
+    hook = hooks(lambda c: c.webhooks.create("http://127.0.0.1:9/rot", ["memory.stored"]))
+    rotated = hooks(lambda c: c.webhooks.rotate_secret(hook.id))
     assert rotated.id == hook.id and rotated.secret and rotated.secret != hook.secret
-    remembr(lambda c: c.webhooks.delete(hook.id))
+    hooks(lambda c: c.webhooks.delete(hook.id))
 
 
-def test_webhooks_test_and_deliveries(remembr):
+def test_webhooks_test_and_deliveries(hooks):
     with receiver() as (url, bodies):
-        hook = remembr(lambda c: c.webhooks.create(url, ["memory.stored"]))
-        queued = remembr(lambda c: c.webhooks.test(hook.id))
+        hook = hooks(lambda c: c.webhooks.create(url, ["memory.stored"]))
+        queued = hooks(lambda c: c.webhooks.test(hook.id))
         assert queued["webhook_id"] == hook.id and queued["queued"] is True
         delivered = eventually(
             lambda: [
                 d
-                for d in remembr(lambda c: c.webhooks.deliveries(hook.id))
+                for d in hooks(lambda c: c.webhooks.deliveries(hook.id))
                 if d.status == "succeeded"
             ],
             "the test delivery",
@@ -334,4 +344,4 @@ def test_webhooks_test_and_deliveries(remembr):
         assert delivered[0].response_status_code == 200
         assert delivered[0].payload == {"id": queued["event_id"], "type": "webhook.test"}
         assert json.loads(bodies[0])["type"] == "webhook.test"
-        remembr(lambda c: c.webhooks.delete(hook.id))
+        hooks(lambda c: c.webhooks.delete(hook.id))
