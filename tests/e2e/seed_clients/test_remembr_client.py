@@ -14,7 +14,7 @@ from remembr import RemembrClient
 from remembr.exceptions import AuthenticationError, NotFoundError, RemembrError
 from remembr.models import CheckpointInfo, Episode, MemoryQueryResult, Session, TagFilter
 
-from tests.e2e.dialects.helpers import eventually, receiver, unique
+from tests.e2e.seed_clients.helpers import eventually, receiver, unique
 
 pytestmark = pytest.mark.e2e
 
