@@ -8,6 +8,7 @@ from engram.accounts.routes import router as auth_router
 from engram.context.routes import router as context_router
 from engram.datarights.routes import router as datarights_router
 from engram.dialects.agent_sessions.routes import router as agent_sessions_router
+from engram.dialects.memtrace.routes import router as memtrace_router
 from engram.dialects.remembr.routes import router as remembr_router
 from engram.health import router as health_router
 from engram.http import create_app
@@ -31,6 +32,7 @@ ROUTERS = (
     webhooks_router,
     agent_sessions_router,
     remembr_router,
+    memtrace_router,
 )
 
 

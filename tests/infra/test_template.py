@@ -423,3 +423,15 @@ def test_permission_check_catches_full_access_and_star_actions():
         }
     }
     assert broad_permissions(sam) == ["Fn: AmazonDynamoDBFullAccess", "Role: Action *"]
+
+
+def test_route_owner_prefers_an_exact_route_to_a_greedy_one():
+    declared = {
+        ("ANY", "/remembr/{proxy+}"): "Remembr",
+        ("GET", "/remembr/api/v1/health"): "Health",
+        ("GET", "/v1/sessions/{}"): "Sessions",
+    }
+    assert route_owner(declared, "GET", "/remembr/api/v1/health") == "Health"
+    assert route_owner(declared, "POST", "/remembr/api/v1/memory/{}") == "Remembr"
+    assert route_owner(declared, "GET", "/v1/sessions/{}") == "Sessions"
+    assert route_owner(declared, "GET", "/remembrance") is None
