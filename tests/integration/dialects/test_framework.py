@@ -5,8 +5,9 @@ and the combined OpenAPI document keeps every dialect's models apart."""
 from __future__ import annotations
 
 import pytest
+
 from engram.dialects import offset_page
-from engram.local.app import build_app
+from engram_local.app import build_app
 
 
 def test_remembr_errors_are_its_nested_error_object(client, auth):
