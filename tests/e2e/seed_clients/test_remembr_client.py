@@ -48,9 +48,17 @@ def hooks(private_webhooks_engram):
     return runner(private_webhooks_engram)
 
 
-def _ready(remembr, episode_id: str) -> None:
-    status = lambda c: c.arequest("GET", f"/memory/{episode_id}/status")
-    eventually(lambda: remembr(status)["embedding_status"] == "ready", "embedding")
+def _searchable(remembr, word: str, episode_id: str) -> None:
+    """Until a keyword search finds it: the embed worker records `ready` just before its
+    index write, so the status alone can run ahead of the index."""
+
+    def found(c):
+        body = {"query": word, "search_mode": "keyword", "limit": 5}
+        return c.arequest("POST", "/memory/search", json=body)
+
+    eventually(
+        lambda: episode_id in [r["episode_id"] for r in remembr(found)["results"]], "indexing"
+    )
 
 
 def test_create_session(remembr, engram):
@@ -134,7 +142,7 @@ def test_search(remembr):
         )
     )
     remembr(lambda c: c.store("Unrelated: the build runs nightly.", session_id=session.session_id))
-    _ready(remembr, stored.episode_id)
+    _searchable(remembr, word, stored.episode_id)
     result = remembr(
         lambda c: c.search(
             word,
