@@ -399,3 +399,28 @@ def test_hybrid_lifts_a_candidate_whose_session_matches_too():
     assert hybrid.index("paired") < hybrid.index("lone")
     semantic = svc.search("ws_1", request(search_mode="semantic", limit=11)).results
     assert [r.memory_id for r in semantic][:2] == ["lone", "paired"]  # one leg: no support
+
+
+def test_a_factory_built_once_is_built_once_when_threads_ask_together():
+    import threading
+
+    from engram.wiring import _once as built_once
+
+    built, release = [], threading.Event()
+
+    @built_once
+    def make() -> object:
+        release.wait(5)  # a slow build: the other threads ask meanwhile
+        built.append(object())
+        return built[-1]
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(make())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert len(built) == 1 and got == built * 4
+    make.cache_clear()
+    assert make() is not built[0]

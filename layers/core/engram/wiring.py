@@ -15,8 +15,9 @@ tests, the local stack pointing itself at its emulator)."""
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
-from functools import cache
+from functools import cache, wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram import aws
@@ -55,10 +56,21 @@ _kept: list[Any] = []  # every cached builder, for reset()
 
 
 def _once(build: Callable[[], T]) -> Callable[[], T]:
-    """`build` runs once per process (until reset())."""
+    """`build` runs once per process (until reset()), also when threads ask first at the same
+    moment: `cache` alone lets both build (the local stack's API and its embed worker each
+    kept a search index of their own, and searches missed every new memory). A lock per
+    builder cannot deadlock: builders call each other without cycles."""
     cached = cache(build)
-    _kept.append(cached)
-    return cached
+    lock = threading.Lock()
+
+    @wraps(build)
+    def get() -> T:
+        with lock:
+            return cached()
+
+    get.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    _kept.append(get)
+    return get
 
 
 def reset() -> None:
