@@ -59,6 +59,7 @@ def ids(client, auth) -> dict[str, str]:
     return {
         "session_id": sid,
         "memory_id": memory.json()["memory_id"],
+        "episode_id": memory.json()["memory_id"],  # the Remembr dialect's name for it
         "webhook_id": hook.get("webhook_id") or hook["id"],
         "key_id": key["id"],
         "user_id": "fuzz-user",

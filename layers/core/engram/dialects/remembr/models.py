@@ -221,10 +221,10 @@ class RemembrStored(BaseModel):
     embedding_status: str
 
 
-class RemembrTagFilter(_Request):
-    key: str = Field(min_length=1, max_length=128)
-    value: str | None = Field(None, max_length=128)
-    op: Literal["eq", "ne", "exists", "prefix"] = "eq"
+class RemembrTagFilter(TagFilterIn):
+    """Engram's tag filter (a value unless `exists`), with Remembr's `ne` for `neq`."""
+
+    op: Literal["eq", "ne", "exists", "prefix"] = "eq"  # type: ignore[assignment]
 
 
 class RemembrSearch(SearchRequest):
