@@ -17,11 +17,10 @@ from engram.dialects.agent_sessions.models import (
     AgentSessionSentMessage,
     AgentSessionUpdate,
 )
+from engram.dialects.deps import ConversationDep, SessionServiceDep
 from engram.ids import ID_PATTERN
-from engram.sessions.message_routes import ConversationDep
 from engram.sessions.messages import MessageIn as EngramMessage
 from engram.sessions.models import SessionCreate, SessionFilters, SessionStatus, SessionUpdate
-from engram.sessions.routes import SessionServiceDep
 
 router = DialectRouter("/agent-sessions", "/api/sessions", "agent-sessions dialect")
 SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
@@ -42,7 +41,7 @@ def list_sessions(
     counted: list[int | None] = [None]
 
     def fetch(size: int, cursor: str | None):
-        page = svc.list(who.workspace_id, filters, size, cursor, agent_id=who.agent_id)
+        page = svc.list(who.workspace_id, filters, size, cursor)
         counted[0] = page.count
         return page
 
@@ -59,12 +58,12 @@ def create_session(
     create = SessionCreate(
         agent_id=body.agent_id, task_id=body.task_id, prompt=body.prompt, status="created"
     )
-    return AgentSession.of(svc.create(who.workspace_id, create, agent_id=who.agent_id))
+    return AgentSession.of(svc.create(who.workspace_id, create))
 
 
 @router.get("/{session_id}")
 def get_session(session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep) -> AgentSession:
-    return AgentSession.of(svc.get(who.workspace_id, session_id, agent_id=who.agent_id))
+    return AgentSession.of(svc.get(who.workspace_id, session_id))
 
 
 @router.patch("/{session_id}")
@@ -79,12 +78,12 @@ def update_session(
         message = EngramMessage(role="user", content=body.prompt)
         conversation.add_messages(who.workspace_id, session_id, [message])
     changes = SessionUpdate(status=body.status, metadata=body.data)
-    return AgentSession.of(svc.update(who.workspace_id, session_id, changes, agent_id=who.agent_id))
+    return AgentSession.of(svc.update(who.workspace_id, session_id, changes))
 
 
 @router.delete("/{session_id}", status_code=204)
 def delete_session(session_id: SessionId, who: PrincipalDep, svc: SessionServiceDep) -> Response:
-    svc.delete(who.workspace_id, session_id, agent_id=who.agent_id)
+    svc.delete(who.workspace_id, session_id)
     return Response(status_code=204)
 
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Path, Query
 
 from engram.auth import PrincipalDep
-from engram.context.routes import ContextServiceDep
 from engram.dialects import DialectRouter, offset_page
+from engram.dialects.deps import ContextServiceDep, SessionServiceDep
 from engram.dialects.memtrace.models import (
     ERROR_SCHEMA,
     MemtraceContext,
@@ -21,7 +21,6 @@ from engram.dialects.memtrace.models import (
 )
 from engram.ids import ID_PATTERN
 from engram.sessions.models import SessionCreate, SessionEnd, SessionFilters, SessionUpdate
-from engram.sessions.routes import SessionServiceDep
 
 router = DialectRouter(
     "/memtrace", "/api/v1", "memtrace dialect", error_shape=error_body, error_schema=ERROR_SCHEMA
@@ -39,7 +38,7 @@ def create_session(
     body: MemtraceSessionCreate, who: PrincipalDep, svc: SessionServiceDep
 ) -> MemtraceSession:
     create = SessionCreate(agent_id=body.agent_id, metadata=body.metadata)
-    return MemtraceSession.of(svc.create(who.workspace_id, create, agent_id=who.agent_id))
+    return MemtraceSession.of(svc.create(who.workspace_id, create))
 
 
 @router.get("/sessions")
@@ -50,7 +49,7 @@ def list_sessions(
     total: list[int | None] = [None]
 
     def fetch(size: int, cursor: str | None):
-        page = svc.list(who.workspace_id, filters, size, cursor, agent_id=who.agent_id)
+        page = svc.list(who.workspace_id, filters, size, cursor)
         total[0] = page.count
         return page
 
@@ -62,7 +61,7 @@ def list_sessions(
 
 @router.get("/sessions/{session_id}")
 def get_session(session_id: Id, who: PrincipalDep, svc: SessionServiceDep) -> MemtraceSession:
-    return MemtraceSession.of(svc.get(who.workspace_id, session_id, agent_id=who.agent_id))
+    return MemtraceSession.of(svc.get(who.workspace_id, session_id))
 
 
 @router.put("/sessions/{session_id}")
@@ -71,14 +70,14 @@ def update_session(
 ) -> MemtraceSession:
     """`{"status": "closed"}` ends the session (its memories are distilled, as on /v1's
     end); `metadata` replaces the session's. Closing a closed session is a 409."""
-    ws, agent = who.workspace_id, who.agent_id
+    ws = who.workspace_id
     session = None
     if body.metadata is not None or body.status == "active":
         changes = SessionUpdate(metadata=body.metadata, status=body.status)
-        session = svc.update(ws, session_id, changes, agent_id=agent)
+        session = svc.update(ws, session_id, changes)
     if body.status == "closed":
-        session = svc.end(ws, session_id, SessionEnd(), agent_id=agent)
-    return MemtraceSession.of(session or svc.get(ws, session_id, agent_id=agent))
+        session = svc.end(ws, session_id, SessionEnd())
+    return MemtraceSession.of(session or svc.get(ws, session_id))
 
 
 @router.post("/sessions/{session_id}/context")

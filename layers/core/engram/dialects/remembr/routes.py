@@ -8,14 +8,24 @@ from typing import Annotated, Any
 
 from fastapi import Path, Query, Response
 
+from engram import wiring
 from engram.accounts.models import LoginRequest, Me, RefreshRequest, RegisterRequest, TokenPair
-from engram.accounts.routes import AccountServiceDep
 from engram.auth import PrincipalDep
-from engram.clock import get_clock, iso, parse_iso
+from engram.clock import iso, parse_iso
 from engram.datarights import routes as datarights
 from engram.datarights.models import ExportFormat
-from engram.datarights.routes import DataRightsDep
 from engram.dialects import MAX_OFFSET, DialectRouter, offset_page
+from engram.dialects.deps import (
+    AccountServiceDep,
+    AdminDep,
+    ConversationDep,
+    DataRightsDep,
+    MemoryServiceDep,
+    SearchServiceDep,
+    SessionServiceDep,
+    WebhookServiceDep,
+    WorkspaceServiceDep,
+)
 from engram.dialects.remembr.models import (
     ERROR_SCHEMA,
     RemembrApiKey,
@@ -58,17 +68,11 @@ from engram.dialects.remembr.models import (
 from engram.errors import ValidationFailed
 from engram.http import current_request_id
 from engram.ids import ID_PATTERN
-from engram.memories.deps import MemoryServiceDep
 from engram.memories.models import Memory, MemoryCreate
-from engram.search.routes import SearchServiceDep
-from engram.sessions.message_routes import ConversationDep
 from engram.sessions.messages import EmbeddingCounts, MessageIn
 from engram.sessions.models import SessionCreate, SessionFilters
-from engram.sessions.routes import SessionServiceDep
 from engram.webhooks.models import WebhookCreate, WebhookUpdate
-from engram.webhooks.routes import AdminDep, WebhookServiceDep
 from engram.workspaces.models import ApiKeyCreate, ApiKeyInfo
-from engram.workspaces.routes import WorkspaceServiceDep
 
 router = DialectRouter(
     "/remembr", "/api/v1", "remembr dialect", error_shape=error_body, error_schema=ERROR_SCHEMA
@@ -163,7 +167,7 @@ def create_session(
     who: PrincipalDep, svc: SessionServiceDep, body: RemembrSessionCreate | None = None
 ) -> Env[RemembrCreatedSession]:
     create = SessionCreate(metadata=(body or RemembrSessionCreate()).metadata)
-    session = svc.create(who.workspace_id, create, agent_id=who.agent_id)
+    session = svc.create(who.workspace_id, create)
     return envelope({**RemembrSession.of(session).model_dump(), "request_id": current_request_id()})
 
 
@@ -177,7 +181,7 @@ def list_sessions(
     total: list[int | None] = [None]
 
     def fetch(size: int, cursor: str | None):
-        page = svc.list(who.workspace_id, SessionFilters(), size, cursor, agent_id=who.agent_id)
+        page = svc.list(who.workspace_id, SessionFilters(), size, cursor)
         total[0] = page.count
         return page
 
@@ -198,7 +202,7 @@ def list_sessions(
 def get_session(
     session_id: Id, who: PrincipalDep, svc: SessionServiceDep, conversation: ConversationDep
 ) -> Env[RemembrSessionDetail]:
-    session = svc.get(who.workspace_id, session_id, agent_id=who.agent_id)
+    session = svc.get(who.workspace_id, session_id)
     window = conversation.window(who.workspace_id, session_id)
     detail = RemembrSessionDetail(
         request_id=current_request_id(),
@@ -302,13 +306,8 @@ def store(
 def search(
     body: RemembrSearch, who: PrincipalDep, svc: SearchServiceDep
 ) -> Env[RemembrSearchResponse]:
-    request = body.engram()
-    if who.agent_id and request.agent_id not in (None, who.agent_id):
-        found = []  # another agent's memories are "none" to a bound key, as on /v1
-        total, took = 0, 0.0
-    else:
-        answer = svc.search(who.workspace_id, request, agent_id=who.agent_id)
-        found, total, took = answer.results, answer.total, answer.query_time_ms
+    answer = svc.search(who.workspace_id, body.engram())
+    found, total, took = answer.results, answer.total, answer.query_time_ms
     results = [
         RemembrSearchResult(
             episode_id=hit.memory_id,
@@ -341,7 +340,7 @@ def memory_diff(
     session_id: FilterId = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Env[RemembrDiff]:
-    end = _moment(to_time, get_clock().now())
+    end = _moment(to_time, wiring.clock().now())
     start = _moment(from_time, parse_iso(end) - timedelta(days=1))
     found = memories.diff(who.workspace_id, start, end, session_id, limit)
     added = [
