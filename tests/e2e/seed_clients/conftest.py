@@ -44,7 +44,7 @@ def engram(running_stack) -> Engram:
 def private_webhooks_engram(tmp_path_factory):
     """A stack of its own with WEBHOOK_ALLOW_PRIVATE=true: the shared one refuses webhook
     URLs on 127.0.0.1, as a deployment does."""
-    running = Stack(tmp_path_factory.mktemp("webhooks-stack"), WEBHOOK_ALLOW_PRIVATE="true")
+    running = Stack(tmp_path_factory.mktemp("webhooks-stack"), {"WEBHOOK_ALLOW_PRIVATE": "true"})
     try:
         yield Engram(running.wait_ready())
     finally:
