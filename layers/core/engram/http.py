@@ -257,7 +257,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def create_app(*routers: APIRouter, docs: bool = False, title: str = "Engram") -> FastAPI:
     """Every function serves its own routers; the local server passes them all, with docs.
-    A dialect router brings its mount's error body (`mount` and `error_shape` attributes)."""
+    A dialect router brings its mount's error body (`mount_prefix`, `error_shape`)."""
     app = FastAPI(
         title=title,
         version=__version__,
@@ -266,11 +266,16 @@ def create_app(*routers: APIRouter, docs: bool = False, title: str = "Engram") -
         openapi_url="/openapi.json" if docs else None,
     )
     _install_error_handlers(app)
+    mounts = [(getattr(r, "mount_prefix", ""), r) for r in routers]
     app.state.error_shapes = tuple(
-        (r.mount, r.error_shape) for r in routers if getattr(r, "error_shape", None)
+        (mount, shape)
+        for mount, r in mounts
+        if mount and (shape := getattr(r, "error_shape", None))
     )
     app.state.error_schemas = tuple(
-        (r.mount, *r.error_schema) for r in routers if getattr(r, "error_schema", None)
+        (mount, *schema)
+        for mount, r in mounts
+        if mount and (schema := getattr(r, "error_schema", None))
     )
     for router in routers:
         app.include_router(router)

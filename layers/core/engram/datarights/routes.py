@@ -4,7 +4,7 @@ only."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -25,7 +25,7 @@ from engram.ids import ID_PATTERN
 router = APIRouter(tags=["data rights"])
 UserId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
-EXPORT_RESPONSES = {
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The memories, newest first.",
         "content": {

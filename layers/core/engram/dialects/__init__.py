@@ -25,7 +25,7 @@ _PAGE = 100
 
 class DialectRouter(APIRouter):
     """The routes of one product's API under `mount` + `base`; errors under the mount are
-    answered in that product's shape (`engram.http.create_app` reads `mount` and
+    answered in that product's shape (`engram.http.create_app` reads `mount_prefix` and
     `error_shape`; `engram.openapi` documents `error_schema`)."""
 
     def __init__(
@@ -37,7 +37,7 @@ class DialectRouter(APIRouter):
         error_schema: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(prefix=mount + base, tags=[tag], route_class=IdempotentRoute)
-        self.mount = mount
+        self.mount_prefix = mount
         self.error_shape = error_shape
         self.error_schema = error_schema
 

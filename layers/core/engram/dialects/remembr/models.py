@@ -24,7 +24,7 @@ class RemembrEnvelope(BaseModel, Generic[T]):
     request_id: str
 
 
-def envelope(data: Any) -> dict[str, Any]:
+def envelope(data: Any) -> Any:  # FastAPI validates it against the route's RemembrEnvelope[...]
     return {"success": True, "data": data, "request_id": current_request_id()}
 
 
