@@ -499,7 +499,7 @@ class RecordingClient:
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
 
-    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+    def search(self, index: str, body: dict[str, Any], **params: Any) -> dict[str, Any]:
         self.bodies.append(body)
         return {"hits": {"hits": [{"_id": "x", "_score": 0.75, "_source": {"memory_id": "m"}}]}}
 

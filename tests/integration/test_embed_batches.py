@@ -177,7 +177,8 @@ def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready
     client, auth, workspace, store, embed_records, lambda_context, monkeypatch
 ):
     """The changed memory's condition cancels the batch's transaction; each vector is then
-    written on its own, so only the changed memory is skipped (its new message re-embeds it)."""
+    written on its own, so only the changed memory is skipped: its record is retried (the
+    index may hold its old text), and its new message re-embeds it."""
     from functions.embed_worker.handler import lambda_handler
 
     ids = store("Ada prefers tea.", "Bob likes long walks.", "Cy is allergic to nuts.")
@@ -195,7 +196,8 @@ def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready
 
     monkeypatch.setattr(wiring, "embedder", lambda: EditsMeanwhile())
     wiring.index_sync.cache_clear()
-    assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == []
+    bobs = [r["messageId"] for r in records if json.loads(r["body"])["memory_id"] == ids[1]]
+    assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == bobs
     assert [_status(client, auth, m) for m in ids] == ["ready", "pending", "ready"]
     assert sorted(_ready_events(workspace[0].workspace_id)) == sorted(
         [ids[0], ids[2]]
@@ -243,11 +245,12 @@ def test_vectors_go_25_to_a_transaction_and_a_cancelled_one_settles_memory_by_me
     assert answers == [True] * 27 + [False] + [True] * 2
 
 
-def test_an_index_write_that_fails_still_announces_the_stored_events_once(
+def test_an_index_write_that_fails_leaves_memories_pending_and_announces_once(
     client, auth, workspace, store, embed_records, lambda_context, monkeypatch
 ):
-    """The events are stored with the vectors, so webhooks hear of them even when the index
-    write fails; the retried records find their vectors and announce nothing again."""
+    """The index is written before the vectors and their events are recorded: while it
+    fails the memories stay `pending` (search cannot find them in the index) and nothing is
+    announced; the retried records index, record and announce each memory once."""
     from engram.events import EventFeed
     from engram.search import sync
     from functions.embed_worker.handler import lambda_handler
@@ -273,10 +276,14 @@ def test_an_index_write_that_fails_still_announces_the_stored_events_once(
 
     with pytest.raises(BatchProcessingError, match="All records failed"):  # Lambda retries them
         lambda_handler(sqs_event(*records), lambda_context)
-    assert sorted(announced) == sorted(ids) == sorted(_ready_events(workspace[0].workspace_id))
+    assert announced == [] == _ready_events(workspace[0].workspace_id)
+    assert [_status(client, auth, m) for m in ids] == ["pending", "pending"]
     monkeypatch.setattr(sync.IndexSync, "_upsert_many", real_upsert)
     assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == []
-    assert sorted(announced) == sorted(ids)  # not again
+    assert sorted(announced) == sorted(ids) == sorted(_ready_events(workspace[0].workspace_id))
+    assert [_status(client, auth, m) for m in ids] == ["ready", "ready"]
+    assert failed_ids(lambda_handler(sqs_event(*records), lambda_context)) == []
+    assert sorted(announced) == sorted(ids)  # a redelivery announces nothing again
     hits = client.post(
         "/v1/memories/search", json={"query": "tea", "search_mode": "keyword"}, headers=auth
     )

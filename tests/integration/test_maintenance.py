@@ -110,7 +110,13 @@ def test_expired_soft_deleted_sessions_are_purged_with_their_checkpoints(client,
 
 
 def test_the_scheduled_event_runs_both_jobs(aws_env):
-    assert run_maintenance({}) == {"requeued": 0, "purged": 0, "reindexed": 0, "purged_sessions": 0}
+    assert run_maintenance({}) == {
+        "requeued": 0,
+        "purged": 0,
+        "reindexed": 0,
+        "purged_sessions": 0,
+        "healed": 0,
+    }
 
 
 def test_reindex_rebuilds_a_lost_index_without_reembedding(
@@ -134,6 +140,38 @@ def test_reindex_rebuilds_a_lost_index_without_reembedding(
     assert reindex(ws, seen.append) == 3 and seen == [1, 2, 3]
     assert index.count(ws) == 3
     assert reindex(None) == 3  # the all-workspaces path (maintenance-only scan)
+
+
+def test_the_scheduled_run_heals_a_workspace_its_index_lost(client, auth, pump, workspace):
+    ws = workspace[0].workspace_id
+    ids = [_store(client, auth, text) for text in ("tea with Ada", "walks with Bob")]
+    pump.drain_once()
+    index = wiring.search_index()
+    index.clear_workspace(ws)
+    assert run_maintenance({})["healed"] == 2
+    assert index.count(ws) == 2
+    found = client.post(
+        "/v1/memories/search", json={"query": "Ada tea", "search_mode": "keyword"}, headers=auth
+    )
+    assert [r["memory_id"] for r in found.json()["results"]] == [ids[0]]
+    assert run_maintenance({"action": "heal-index"}) == {"healed": 0}  # nothing missing now
+
+
+def test_reindex_sends_one_bulk_write_per_batch(client, auth, pump, workspace, monkeypatch):
+    from engram.memories import maintenance
+
+    ws = workspace[0].workspace_id
+    for text in ("one", "two", "three"):
+        _store(client, auth, text)
+    pump.drain_once()
+    monkeypatch.setattr(maintenance, "REINDEX_BATCH", 2)  # pages are cut to it
+    index, batches = wiring.search_index(), []
+    real = type(index).upsert
+    monkeypatch.setattr(
+        type(index), "upsert", lambda self, docs: batches.append(len(docs)) or real(self, docs)
+    )
+    assert reindex(ws) == 3
+    assert batches == [2, 1]
 
 
 def test_cli_reindex_prints_progress(client, auth, pump, workspace, capsys):

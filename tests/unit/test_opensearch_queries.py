@@ -334,7 +334,7 @@ class FakeClient:
         self.bulk_calls.append((body, params))
         return {"errors": False, "items": []}
 
-    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+    def search(self, index: str, body: dict[str, Any], **params: Any) -> dict[str, Any]:
         self.searches.append(body)
         hits = (
             []
@@ -343,7 +343,7 @@ class FakeClient:
         )
         return {"hits": {"hits": hits}}
 
-    def count(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+    def count(self, index: str, body: dict[str, Any], **params: Any) -> dict[str, Any]:
         return {"count": 1}
 
 

@@ -39,6 +39,20 @@ class Settings(BaseSettings):
     opensearch_service: Literal["es", "aoss"] = Field(
         "es", description="SigV4 service name: es (OpenSearch Service) or aoss (Serverless)."
     )
+    search_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="How long a search waits for OpenSearch before answering 503 with "
+        "Retry-After (after 3 failures in a row searches fail at once for 10 s).",
+    )
+    opensearch_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=60,
+        description="How long the workers' index writes wait for OpenSearch (not retried on "
+        "timeout; the record is retried with backoff instead).",
+    )
     local_index_path: str | None = Field(
         None, description="File the embedded local index persists to; unset keeps it in memory."
     )
@@ -77,7 +91,7 @@ class Settings(BaseSettings):
         description="Days a soft-deleted memory (or a forgotten user's session) can be restored before it is purged.",
     )
     embed_max_attempts: int = Field(
-        5,
+        25,
         ge=1,
         description="Embed attempts before a memory is marked failed (the embed queue's "
         "maxReceiveCount).",

@@ -104,6 +104,8 @@ def delivery_key(workspace_id: str, webhook_id: str, delivery_id: str) -> dict[s
 #             GSI3: WS#<ws>#CHANGES / <changed>#<mid>                  diff by period
 #             GSI4: MAINT#PENDING / <created>#<mid> while embedding is pending,
 #                   MAINT#PURGE / <restorable_until>#<mid> while soft-deleted (sparse)
+#             GSI5: WS#<ws>#UNINDEXED / <changed>#<mid> while the search index does not
+#                   hold its current state (sparse; search reads it: read-your-writes)
 MAINT_PENDING = "MAINT#PENDING"
 MAINT_PURGE = "MAINT#PURGE"
 MAINT_PURGE_SESSIONS = "MAINT#PURGE#SESSIONS"  # soft-deleted sessions, same stamp
@@ -129,6 +131,18 @@ def memory_changes(workspace_id: str) -> str:
 #             the memory's own transaction, so one key never names two live memories
 def dedup_key(workspace_id: str, dedup: str) -> dict[str, str]:
     return {"PK": f"DEDUP#{workspace_id}#{dedup}", "SK": "DEDUP"}
+
+
+def memories_unindexed(workspace_id: str) -> str:
+    return f"WS#{workspace_id}#UNINDEXED"
+
+
+def unindexed(workspace_id: str, moment: str, memory_id: str) -> dict[str, str]:
+    """The GSI5 attributes that put a memory on its workspace's not-yet-indexed list."""
+    return {"GSI5PK": memories_unindexed(workspace_id), "GSI5SK": stamped(moment, memory_id)}
+
+
+UNINDEXED_ATTRS = ("GSI5PK", "GSI5SK")
 
 
 def stamped(moment: str, item_id: str) -> str:

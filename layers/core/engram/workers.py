@@ -11,19 +11,45 @@ from engram.observability import lambda_entry, logger
 
 
 def with_last_attempt(
-    record: Any, job: Callable[[], str], give_up: Callable[[str], None], max_attempts: int
+    record: Any,
+    job: Callable[[], str],
+    give_up: Callable[[str], None],
+    max_attempts: int,
+    backoff: Callable[[int], int] | None = None,
 ) -> str:
     """Runs `job` for one SQS record. A failure re-raises so the queue retries the record;
     on the last attempt `give_up(reason)` runs first, so a dead-lettered job leaves its
-    reason where users look (the memory, the session) rather than only in the DLQ."""
+    reason where users look (the memory, the session) rather than only in the DLQ.
+    With `backoff(attempt)`, the record comes back after that many seconds instead of the
+    queue's visibility timeout."""
     try:
         return job()
     except Exception as exc:
         attempt = int(record.attributes.approximate_receive_count or 1)
         if attempt >= max_attempts:
             give_up(f"{type(exc).__name__}: {exc}")
+        elif backoff is not None:
+            retry_in(record, backoff(attempt))
         logger.warning("job attempt failed", extra={"attempt": attempt, "error": str(exc)})
         raise
+
+
+def backoff_seconds(attempt: int, first: int = 2, cap: int = 60) -> int:
+    """2, 4, 8, ... seconds after attempts 1, 2, 3, ..., at most `cap`."""
+    return min(cap, first * 2 ** (max(1, attempt) - 1))
+
+
+def retry_in(record: Any, seconds: int) -> None:
+    """Hides a failed record for `seconds` (its queue's own timeout applies otherwise)."""
+    from engram import aws
+
+    try:
+        queue_url = record.queue_url
+        aws.client("sqs").change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
+        )
+    except Exception:
+        logger.exception("could not set the retry delay; the queue's default applies")
 
 
 def sqs_lambda_handler(

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from engram.search.index import Hit, IndexDocument, SearchFilters, metadata_text, tag_keys
+from engram.search.breaker import CircuitBreaker
+from engram.search.index import (
+    Hit,
+    IndexDocument,
+    IndexUnavailable,
+    SearchFilters,
+    metadata_text,
+    tag_keys,
+)
 
 # In the package, so the deployed layer carries it: the stack's setup function creates the
 # index from it (functions/setup), as `engram admin create-index` does from a checkout.
@@ -56,14 +64,14 @@ def doc_id(workspace_id: str, memory_id: str) -> str:
     return f"{workspace_id}:{memory_id}"
 
 
-def doc_source(doc: IndexDocument) -> dict[str, Any]:
+def doc_source(doc: IndexDocument, vector: bool = True) -> dict[str, Any]:
     source = {
         "memory_id": doc.memory_id,
         "workspace_id": doc.workspace_id,
         "content": doc.content,
         "title": doc.title,
         "search_text": doc.search_text,
-        "embedding": [float(x) for x in doc.embedding],
+        "embedding": vector_json(doc.embedding) if vector else None,
         "memory_type": doc.memory_type,
         "session_id": doc.session_id,
         "role": doc.role,
@@ -77,6 +85,29 @@ def doc_source(doc: IndexDocument) -> dict[str, Any]:
         "created_at": _iso(doc.created_at),
     }
     return {key: value for key, value in source.items() if value is not None}
+
+
+def vector_json(vector: Sequence[float]) -> list[float]:
+    return [float(x) for x in vector]
+
+
+def vector_text(vector: Sequence[float]) -> str:
+    """A vector as JSON with 7 significant digits (what float32 holds): a third of the time
+    json.dumps takes on the float32 values, and half the bytes for the cluster to parse
+    (a bulk request of vectors is mostly that)."""
+    values = vector.tolist() if hasattr(vector, "tolist") else list(vector)
+    return "[" + ",".join(["%.7g"] * len(values)) % tuple(values) + "]"
+
+
+def index_lines(index: str, docs: Sequence[IndexDocument]) -> str:
+    """The NDJSON body of a bulk request that indexes `docs` under their ids."""
+    lines = []
+    for doc in docs:
+        action = {"index": {"_index": index, "_id": doc_id(doc.workspace_id, doc.memory_id)}}
+        head = json.dumps(doc_source(doc, vector=False), separators=(",", ":"))
+        lines.append(json.dumps(action, separators=(",", ":")))
+        lines.append(f'{head[:-1]},"embedding":{vector_text(doc.embedding)}}}')
+    return "\n".join(lines) + "\n"
 
 
 def _term(field: str, value: Any) -> dict[str, Any]:
@@ -219,11 +250,13 @@ def make_client(
     from opensearchpy import OpenSearch, RequestsHttpConnection
 
     url = endpoint if "://" in endpoint else f"https://{endpoint}"
+    # A timeout is not retried: a frozen cluster costs one timeout, not three (searches
+    # pass their own shorter one, see OpenSearchIndex._read).
     kwargs: dict[str, Any] = {
         "hosts": [url],
         "timeout": timeout,
-        "max_retries": 2,
-        "retry_on_timeout": True,
+        "max_retries": 1,
+        "retry_on_timeout": False,
     }
     if sigv4 if sigv4 is not None else is_aws_endpoint(url):
         import boto3
@@ -240,6 +273,12 @@ def make_client(
     return OpenSearch(**kwargs)
 
 
+def _client_error(error: Any) -> bool:
+    """A 4xx other than 404/429: our request was wrong, not the cluster unavailable."""
+    status = getattr(error, "status_code", None)
+    return isinstance(status, int) and 400 <= status < 500 and status != 429
+
+
 # --- the adapter ---
 
 
@@ -252,6 +291,8 @@ class OpenSearchIndex:
         serverless: bool = False,
         refresh: bool | str = False,
         mapping_path: Path | str = MAPPING_PATH,
+        search_timeout: float = 2.0,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._client = client
         self._index = index
@@ -259,6 +300,8 @@ class OpenSearchIndex:
         self._refresh = False if serverless else refresh  # aoss rejects refresh
         self._mapping_path = mapping_path
         self._ensured: int | None = None  # the dimension already checked in this process
+        self._search_timeout = search_timeout
+        self._breaker = breaker or CircuitBreaker()
 
     @classmethod
     def from_settings(cls, settings: Any) -> OpenSearchIndex:
@@ -266,31 +309,43 @@ class OpenSearchIndex:
             raise ValueError("search_backend is opensearch but OPENSEARCH_ENDPOINT is empty")
         service = aws_service(settings.opensearch_endpoint, settings.opensearch_service)
         client = make_client(
-            settings.opensearch_endpoint, region=settings.aws_region, service=service
+            settings.opensearch_endpoint,
+            region=settings.aws_region,
+            service=service,
+            timeout=settings.opensearch_timeout_seconds,
         )
-        return cls(client, settings.opensearch_index, serverless=service == "aoss")
+        return cls(
+            client,
+            settings.opensearch_index,
+            serverless=service == "aoss",
+            search_timeout=settings.search_timeout_seconds,
+        )
 
     # -- port --
 
     def ensure_index(self, dimension: int) -> None:
-        """Creates the index from the mapping when it is missing (the deployed functions'
-        roles may not: the stack's setup function creates it); refuses an index of another
-        dimension. Checked once per process."""
+        """Creates the index from the packaged mapping when it is missing: checked before
+        every write (one HEAD), because a write into a missing index would make OpenSearch
+        create one with default field types, where tag filters find nothing. The create is
+        conditional (a concurrent creator wins, and that is fine); an index of another
+        dimension is refused, checked once per process. On AWS only the stack's setup role
+        may create the index: there such a write fails, and its record is retried with
+        backoff until the index is back."""
         from opensearchpy.exceptions import RequestError
 
-        if self._ensured == dimension:
-            return
-        if not self._client.indices.exists(index=self._index):
-            try:
-                self._client.indices.create(
-                    index=self._index, body=index_body(dimension, self._mapping_path)
-                )
+        if self._client.indices.exists(index=self._index):
+            if self._ensured != dimension:
+                self._check_dimension(dimension)
                 self._ensured = dimension
-                return
-            except RequestError as error:  # another process created it first
-                if error.error != "resource_already_exists_exception":
-                    raise
-        self._check_dimension(dimension)
+            return
+        try:
+            self._client.indices.create(
+                index=self._index, body=index_body(dimension, self._mapping_path)
+            )
+        except RequestError as error:  # another process created it first
+            if error.error != "resource_already_exists_exception":
+                raise
+            self._check_dimension(dimension)
         self._ensured = dimension
 
     def upsert(self, docs: Sequence[IndexDocument]) -> None:
@@ -298,16 +353,7 @@ class OpenSearchIndex:
             return
         if self._serverless:
             return self._upsert_without_ids(docs)
-        actions = [
-            {
-                "_op_type": "index",
-                "_index": self._index,
-                "_id": doc_id(d.workspace_id, d.memory_id),
-                "_source": doc_source(d),
-            }
-            for d in docs
-        ]
-        self._bulk(actions)
+        self._bulk_index(docs)
 
     def delete(self, workspace_id: str, memory_ids: Sequence[str]) -> None:
         if not memory_ids:
@@ -338,7 +384,12 @@ class OpenSearchIndex:
         return self._search(list_body(workspace_id, filters, limit, offset), "list")
 
     def count(self, workspace_id: str) -> int:
-        return int(self._client.count(index=self._index, body=count_body(workspace_id))["count"])
+        response = self._read(
+            lambda timeout: self._client.count(
+                index=self._index, body=count_body(workspace_id), request_timeout=timeout
+            )
+        )
+        return int(response["count"]) if response else 0
 
     def clear_workspace(self, workspace_id: str) -> None:
         for page in self._id_pages(workspace_id, None):
@@ -347,13 +398,54 @@ class OpenSearchIndex:
     # -- helpers --
 
     def _search(self, body: dict[str, Any], kind: str) -> list[Hit]:
-        return hits_from_response(self._client.search(index=self._index, body=body), kind)
+        response = self._read(
+            lambda timeout: self._client.search(
+                index=self._index, body=body, request_timeout=timeout
+            )
+        )
+        return hits_from_response(response, kind) if response else []
+
+    def _read(self, call: Any) -> Any:
+        """One read within the search timeout, behind the circuit breaker: a failing or
+        frozen cluster costs a search at most the timeout, and once the breaker is open
+        nothing (IndexUnavailable: 503 with Retry-After). A missing index answers None
+        (nothing is indexed; maintenance rebuilds it)."""
+        from opensearchpy.exceptions import ConnectionError as Unreachable
+        from opensearchpy.exceptions import NotFoundError, TransportError
+
+        wait = self._breaker.wait()
+        if wait:
+            raise IndexUnavailable(wait)
+        try:
+            response = call(self._search_timeout)
+        except NotFoundError as error:
+            if error.error != "index_not_found_exception":
+                raise IndexUnavailable(self._breaker.failed()) from error
+            self._breaker.succeeded()
+            return None
+        except (Unreachable, TransportError) as error:
+            if isinstance(error, TransportError) and _client_error(error):
+                raise
+            raise IndexUnavailable(self._breaker.failed()) from error
+        self._breaker.succeeded()
+        return response
 
     def _bulk(self, actions: list[dict[str, Any]], ignore_status: tuple[int, ...] = ()) -> None:
         from opensearchpy import helpers
 
         kwargs: dict[str, Any] = {"refresh": self._refresh} if self._refresh else {}
         helpers.bulk(self._client, actions, ignore_status=ignore_status, **kwargs)
+
+    def _bulk_index(self, docs: Sequence[IndexDocument]) -> None:
+        """One bulk request (NDJSON built here, vectors formatted fast); any item's
+        failure raises, so the workers retry the batch."""
+        kwargs: dict[str, Any] = {"refresh": self._refresh} if self._refresh else {}
+        response = self._client.bulk(body=index_lines(self._index, docs), **kwargs)
+        if response.get("errors"):
+            failed = [i["index"] for i in response["items"] if i["index"].get("error")]
+            raise RuntimeError(
+                f"OpenSearch refused {len(failed)} of {len(docs)} documents: {failed[0]['error']}"
+            )
 
     def _delete_ids(self, ids: Sequence[str]) -> None:
         if ids:

@@ -4,18 +4,21 @@ AWS it may lag by days): the sparse GSI4 says what is due."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from engram import keys
 from engram.clock import Clock, iso
 from engram.config import get_settings
-from engram.memories.repository import MemoryRepository
+from engram.memories.repository import MemoryRepository, StoredMemory
 from engram.observability import logger
 from engram.sessions.repository import SessionRepository
 
 BATCH = 500  # one run's bound; the next run picks up the rest
+REINDEX_BATCH = 500  # memories per sync_many call (one bulk request) when rebuilding
+
+SyncStored = Callable[[Sequence[StoredMemory]], dict[tuple[str, str], object]]
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class MaintenanceReport:
     purged: int = 0
     reindexed: int = 0
     purged_sessions: int = 0
+    healed: int = 0  # memories re-indexed because their workspace's index count fell short
 
 
 class Maintenance:
@@ -82,16 +86,34 @@ class Maintenance:
 
     def reindex(
         self,
-        sync: Callable[[str, str], object],
+        sync_stored: SyncStored,
         workspace_id: str | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> int:
-        """Rebuilds index documents from the table (stored vectors are reused; only changed
-        text is embedded again). `sync` is IndexSync.sync or a queueing stand-in."""
+        """Rebuilds index documents from the table, a page of memories at a time as read
+        (with their vectors: only changed text is embedded again), at most REINDEX_BATCH per
+        IndexSync.sync_stored call: one bulk index request and at most one embedding call
+        each. Raises the first failure after its batch."""
         done = 0
-        for ws, memory_id in self._repo.all_memory_ids(workspace_id):
-            sync(ws, memory_id)
-            done += 1
-            if progress:
-                progress(done)
+        for page in self._repo.stored_pages(workspace_id):
+            for start in range(0, len(page), REINDEX_BATCH):
+                batch = page[start : start + REINDEX_BATCH]
+                failures = [o for o in sync_stored(batch).values() if isinstance(o, Exception)]
+                if failures:
+                    raise failures[0]
+                for _ in batch:
+                    done += 1
+                    if progress:
+                        progress(done)
         return done
+
+    def heal_index(
+        self, workspaces: Iterable[str], index_count: Callable[[str], int], sync_stored: SyncStored
+    ) -> int:
+        """A lost or partly lost index heals from the table: a workspace whose index holds
+        fewer documents than it has live memories is re-indexed (vectors reused)."""
+        healed = 0
+        for workspace_id in workspaces:
+            if index_count(workspace_id) < self._repo.count(workspace_id):
+                healed += self.reindex(sync_stored, workspace_id)
+        return healed

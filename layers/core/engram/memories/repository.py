@@ -42,6 +42,20 @@ class StoredMemory:
     embedded_hash: str | None
     embedding: bytes | None
     search_text: str | None
+    index_stamp: str | None = None  # GSI5SK: set while the index lags this state
+
+    @property
+    def index_pending(self) -> bool:
+        return self.index_stamp is not None
+
+
+def _same_index_stamp(stored: StoredMemory, values: dict[str, Any]) -> str:
+    """A condition that the memory's not-yet-indexed stamp is still the one read (a change
+    since then keeps it on the list, for its own sync)."""
+    if stored.index_stamp is None:
+        return "attribute_not_exists(GSI5SK)"
+    values[":stamp"] = stored.index_stamp
+    return "GSI5SK = :stamp"
 
 
 @dataclass(frozen=True)
@@ -60,23 +74,25 @@ class EmbeddingWrite:
 def _embedding_update(write: EmbeddingWrite) -> dict[str, Any]:
     """The conditional UpdateItem of a vector: only while the content is the one embedded."""
     memory = write.stored.memory
+    values = {
+        ":v": write.vector,
+        ":m": write.model,
+        ":h": write.embedded_hash,
+        ":ready": "ready",
+        ":now": write.now,
+        ":none": None,
+        ":c": write.stored.content_hash,
+        ":ws": memory.workspace_id,
+    }
+    stamp = _same_index_stamp(write.stored, values)
     return {
         "Key": keys.memory_key(memory.memory_id),
         "UpdateExpression": "SET embedding = :v, embedding_model = :m, embedded_hash = :h, "
         "embedding_status = :ready, embedding_generated_at = :now, "
-        "embedding_error = :none REMOVE GSI4PK, GSI4SK",
+        "embedding_error = :none REMOVE GSI4PK, GSI4SK, GSI5PK, GSI5SK",
         "ConditionExpression": "content_hash = :c AND workspace_id = :ws "
-        "AND attribute_not_exists(deleted_at)",
-        "ExpressionAttributeValues": {
-            ":v": write.vector,
-            ":m": write.model,
-            ":h": write.embedded_hash,
-            ":ready": "ready",
-            ":now": write.now,
-            ":none": None,
-            ":c": write.stored.content_hash,
-            ":ws": memory.workspace_id,
-        },
+        f"AND attribute_not_exists(deleted_at) AND {stamp}",
+        "ExpressionAttributeValues": values,
     }
 
 
@@ -199,12 +215,15 @@ class MemoryRepository:
         condition: Any = None,
     ) -> Memory:
         """Sets `changes` on a live memory of this workspace; 404 otherwise. The indexes
-        follow: a change of `updated_at` is a change in the diff's order, and
-        `embedding_status="pending"` puts the memory on the maintenance index."""
+        follow: a change of `updated_at` is a change in the diff's order and puts the memory
+        on the not-yet-indexed list (read-your-writes), and `embedding_status="pending"` puts
+        it on the maintenance index."""
         base = attr("workspace_id").eq(workspace_id) & attr("deleted_at").not_exists()
         changes = dict(changes)
         if "updated_at" in changes:
             changes["GSI3SK"] = keys.stamped(changes["updated_at"], memory_id)
+            if "deleted_at" not in changes:  # on the not-yet-indexed list until indexed
+                changes.update(keys.unindexed(workspace_id, changes["updated_at"], memory_id))
         if changes.get("embedding_status") == "pending":
             changes["GSI4PK"] = keys.MAINT_PENDING
             changes["GSI4SK"] = keys.stamped(changes["updated_at"], memory_id)
@@ -227,7 +246,8 @@ class MemoryRepository:
             "GSI4PK": keys.MAINT_PURGE,
             "GSI4SK": keys.stamped(until, memory_id),
         }
-        memory = self.update(workspace_id, memory_id, changes)
+        # Deleted: nothing for search to show, so off the not-yet-indexed list too.
+        memory = self.update(workspace_id, memory_id, changes, remove=keys.UNINDEXED_ATTRS)
         self._count(workspace_id, -1)
         return memory
 
@@ -240,7 +260,11 @@ class MemoryRepository:
         memory = self._update(
             workspace_id,
             memory_id,
-            {"updated_at": now, "GSI3SK": keys.stamped(now, memory_id)},
+            {
+                "updated_at": now,
+                "GSI3SK": keys.stamped(now, memory_id),
+                **keys.unindexed(workspace_id, now, memory_id),
+            },
             ("deleted_at", "restorable_until", "ttl", "GSI4PK", "GSI4SK"),
             condition,
             conflict="Memory {id} is not deleted or its restore window has passed.",
@@ -333,7 +357,7 @@ class MemoryRepository:
             lambda: self._table.update_item(
                 Key=keys.memory_key(memory_id),
                 UpdateExpression="SET embedding_status = :failed, embedding_error = :why "
-                "REMOVE GSI4PK, GSI4SK",
+                "REMOVE GSI4PK, GSI4SK, GSI5PK, GSI5SK",
                 ConditionExpression="content_hash = :c AND attribute_not_exists(deleted_at)",
                 ExpressionAttributeValues={
                     ":failed": "failed",
@@ -343,7 +367,42 @@ class MemoryRepository:
             )
         )
 
+    def mark_indexed(self, stored: StoredMemory) -> bool:
+        """The index holds this memory as read (its stored vector was current): `ready`,
+        off the not-yet-indexed list. False if it changed since it was read."""
+        values: dict[str, Any] = {
+            ":ready": "ready",
+            ":none": None,
+            ":c": stored.content_hash,
+            ":ws": stored.memory.workspace_id,
+        }
+        stamp = _same_index_stamp(stored, values)
+        return (
+            conditional_write(
+                lambda: self._table.update_item(
+                    Key=keys.memory_key(stored.memory.memory_id),
+                    UpdateExpression="SET embedding_status = :ready, embedding_error = :none "
+                    "REMOVE GSI4PK, GSI4SK, GSI5PK, GSI5SK",
+                    ConditionExpression="content_hash = :c AND workspace_id = :ws AND "
+                    f"attribute_not_exists(deleted_at) AND {stamp}",
+                    ExpressionAttributeValues=values,
+                )
+            )
+            is not None
+        )
+
     # reads --------------------------------------------------------------------------------
+
+    def unindexed(self, workspace_id: str, limit: int) -> list[StoredMemory]:
+        """The workspace's memories the search index does not hold as they are now (sparse
+        GSI5), newest change first; one Query, empty when everything is indexed."""
+        response = self._table.query(
+            IndexName="GSI5",
+            KeyConditionExpression=key("GSI5PK").eq(keys.memories_unindexed(workspace_id)),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [_stored(item) for item in response.get("Items", []) if item.get("type") == "Memory"]
 
     def get(self, workspace_id: str, memory_id: str, include_deleted: bool = False) -> Memory:
         return self.get_stored(workspace_id, memory_id, include_deleted).memory
@@ -507,6 +566,33 @@ class MemoryRepository:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def stored_pages(self, workspace_id: str | None = None) -> Iterable[list[StoredMemory]]:
+        """Every live memory with its vector, a page at a time, for rebuilding the index: per
+        workspace through GSI1, across all workspaces a Scan (maintenance only)."""
+        if workspace_id:
+            kwargs: dict[str, Any] = {
+                "IndexName": "GSI1",
+                "KeyConditionExpression": key("GSI1PK").eq(
+                    keys.memories_by_workspace(workspace_id)
+                ),
+            }
+            operation = self._table.query
+        else:
+            kwargs = {"FilterExpression": attr("type").eq("Memory")}
+            operation = self._table.scan
+        while True:
+            response = operation(**kwargs)
+            page = [
+                _stored(item)
+                for item in response.get("Items", [])
+                if item.get("type") == "Memory" and not item.get("deleted_at")
+            ]
+            if page:
+                yield page
+            if not response.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def count(self, workspace_id: str) -> int:
         item = self._table.get_item(Key=keys.workspace_key(workspace_id)).get("Item") or {}
         return int(item.get("memory_count", 0))
@@ -580,6 +666,7 @@ class MemoryRepository:
             "GSI3SK": stamp,
             "GSI4PK": keys.MAINT_PENDING,
             "GSI4SK": stamp,
+            **keys.unindexed(memory.workspace_id, memory.created_at, memory.memory_id),
             "content_hash": content_hash,
             **memory.model_dump(exclude_none=True),
         }
@@ -642,4 +729,5 @@ def _stored(item: dict[str, Any]) -> StoredMemory:
         if vector is not None
         else None,
         search_text=item.get("search_text"),
+        index_stamp=item.get("GSI5SK"),
     )

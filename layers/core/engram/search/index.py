@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from engram.errors import ServiceUnavailable
+
 TagOp = Literal["eq", "neq", "exists", "prefix"]
 TAG_OPS: tuple[str, ...] = ("eq", "neq", "exists", "prefix")
 MetadataValue = str | int | float | bool
@@ -23,6 +25,17 @@ MetadataValue = str | int | float | bool
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class IndexUnavailable(ServiceUnavailable):
+    """The search index failed or did not answer in time (503 with Retry-After)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "The search index is not answering; your memories are stored and will be "
+            f"searchable again when it recovers. Retry in {retry_after} s.",
+            retry_after=retry_after,
+        )
 
 
 @dataclass(frozen=True)

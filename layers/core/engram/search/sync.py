@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -53,8 +53,15 @@ Job = tuple[str, str]  # (workspace_id, memory_id)
 class _Plan:
     """What sync_many found to do, by job."""
 
-    upserts: dict[Job, tuple[StoredMemory, np.ndarray, str]]
+    upserts: dict[Job, tuple[StoredMemory, np.ndarray, str]]  # the stored vector is current
     to_embed: dict[Job, tuple[StoredMemory, str, str]]  # stored, the text to embed, its hash
+    upserts_of_embedded: dict[Job, tuple[StoredMemory, np.ndarray, str]] = field(
+        default_factory=dict
+    )
+
+
+class StaleContent(Exception):
+    """The memory changed between its read and its write: the record is retried."""
 
 
 class IndexSync:
@@ -79,12 +86,19 @@ class IndexSync:
             raise outcome
         return outcome
 
-    def sync_many(self, jobs: Sequence[Job]) -> dict[Job, str | Exception]:
+    def sync_many(
+        self, jobs: Sequence[Job], found: dict[str, StoredMemory] | None = None
+    ) -> dict[Job, str | Exception]:
         """sync() for each job, batched. A job's value is its outcome, or the exception that
-        stopped it (its record is retried; the others stand)."""
+        stopped it (its record is retried; the others stand).
+
+        The index is written before the table records the memory as `ready`: a memory says
+        `ready` only once search can find it (an index failure leaves it `pending`, and
+        its record is retried)."""
         outcomes: dict[Job, str | Exception] = {}
         jobs = list(dict.fromkeys(jobs))
-        found = self._repo.get_stored_many([memory_id for _, memory_id in jobs])
+        if found is None:  # a rebuild passes what it has just read
+            found = self._repo.get_stored_many([memory_id for _, memory_id in jobs])
         plan, removed = _Plan({}, {}), defaultdict(list)
         for job in jobs:
             stored = found.get(job[1])
@@ -112,65 +126,93 @@ class IndexSync:
                     "removed",
                 )
             )
-        ready = self._embed_planned(plan, outcomes)
-        outcomes.update(
-            _each(list(plan.upserts), lambda: self._upsert_many(plan.upserts.values()), None)
-        )
-        for recorded, draft in ready:
-            # Their events are stored with their vectors, so they are announced even when the
-            # index write failed (those records are retried, and find their vectors).
+        vectors = self._embed_planned(plan, outcomes)
+        indexed = {**plan.upserts, **{job: plan.upserts_of_embedded[job] for job in vectors}}
+        failed = _each(list(indexed), lambda: self._upsert_many(indexed.values()), None)
+        if failed:
+            outcomes.update(failed)
+            return outcomes
+        for recorded, draft in self._record_vectors(plan, vectors, outcomes):
+            # Their events are stored with their vectors; a failed announcement retries the
+            # record, which then finds its vector and only indexes (and announces nothing).
             failed = _each(recorded, lambda: self._events.announce(draft), None)  # noqa: B023
             outcomes.update(
                 {job: exc for job, exc in failed.items() if outcomes[job] == "embedded"}
             )
+        self._mark_ready(plan, outcomes)
         return outcomes
+
+    def sync_stored(self, memories: Sequence[StoredMemory]) -> dict[Job, str | Exception]:
+        """sync_many for memories just read from the table (a rebuild's pages)."""
+        jobs = [(s.memory.workspace_id, s.memory.memory_id) for s in memories]
+        return self.sync_many(jobs, {s.memory.memory_id: s for s in memories})
 
     def _embed_planned(
         self, plan: _Plan, outcomes: dict[Job, str | Exception]
-    ) -> list[tuple[list[Job], Draft]]:
-        """Embeds what needs it in one call and records the vectors with their
-        `embedding.ready` events (MemoryRepository.set_embeddings: a transaction per 25, each
-        vector conditional); moves each recorded one to the upserts. Returns, per workspace,
-        the recorded jobs and the draft of their events, to announce."""
+    ) -> dict[Job, np.ndarray]:
+        """Embeds what needs it in one call; each job's document goes to
+        `plan.upserts_of_embedded`. A failed call fails those jobs."""
         jobs = list(plan.to_embed)
         if not jobs:
-            return []
+            return {}
         try:
             vectors = self._embedder.embed([plan.to_embed[j][1] for j in jobs]).astype(np.float32)
-        except Exception as exc:  # noqa: BLE001
-            outcomes.update(dict.fromkeys(jobs, exc))
+        except Exception as exc:
+            outcomes.update({job: exc for job in jobs})
+            return {}
+        for job, vector in zip(jobs, vectors, strict=True):
+            stored = plan.to_embed[job][0]
+            text = stored.search_text or indexed_text(stored.memory.title, stored.memory.content)
+            plan.upserts_of_embedded[job] = (stored, vector, text)
+        return dict(zip(jobs, vectors, strict=True))
+
+    def _record_vectors(
+        self, plan: _Plan, vectors: dict[Job, np.ndarray], outcomes: dict[Job, str | Exception]
+    ) -> list[tuple[list[Job], Draft]]:
+        """Records the indexed vectors with their `embedding.ready` events and the status
+        `ready` (MemoryRepository.set_embeddings: a transaction per 25, each vector
+        conditional). Returns, per workspace, the recorded jobs and the draft of their
+        events, to announce."""
+        jobs = list(vectors)
+        if not jobs:
             return []
         now = iso(self._clock.now())
         drafts, event_of = self._draft_events(jobs)
         writes = [
             EmbeddingWrite(
                 plan.to_embed[job][0],
-                vector.tobytes(),
+                vectors[job].tobytes(),
                 self._embedder.name,
                 plan.to_embed[job][2],
                 now,
                 event_of.get(job),
             )
-            for job, vector in zip(jobs, vectors, strict=True)
+            for job in jobs
         ]
         recorded: set[Job] = set()
-        for job, vector, written in zip(
-            jobs, vectors, self._repo.set_embeddings(writes), strict=True
-        ):
+        for job, written in zip(jobs, self._repo.set_embeddings(writes), strict=True):
             if isinstance(written, Exception):
                 outcomes[job] = written
             elif not written:
-                outcomes[job] = "stale"  # the content changed meanwhile; its own message follows
+                # The memory changed meanwhile, so the index may hold its old text: retried,
+                # the record indexes what the table holds now.
+                outcomes[job] = StaleContent(f"memory {job[1]} changed while it was embedded")
             else:
-                stored = plan.to_embed[job][0]
-                plan.upserts[job] = (
-                    stored,
-                    vector,
-                    stored.search_text or indexed_text(stored.memory.title, stored.memory.content),
-                )
                 outcomes[job] = "embedded"
                 recorded.add(job)
         return [_recorded(workspace_jobs, draft, recorded) for workspace_jobs, draft in drafts]
+
+    def _mark_ready(self, plan: _Plan, outcomes: dict[Job, str | Exception]) -> None:
+        """Memories whose stored vector was only (re-)indexed: `ready` now, if they did not
+        say so yet (an index failure, or a text changed and changed back)."""
+        for job, (stored, _, _) in plan.upserts.items():
+            if not stored.index_pending and stored.memory.embedding_status == "ready":
+                continue
+            try:
+                if not self._repo.mark_indexed(stored):
+                    outcomes[job] = StaleContent(f"memory {job[1]} changed while it was indexed")
+            except Exception as exc:
+                outcomes[job] = exc
 
     def _draft_events(
         self, jobs: list[Job]

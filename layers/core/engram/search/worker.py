@@ -11,7 +11,7 @@ from engram import wiring
 from engram.config import get_settings
 from engram.observability import count, log_keys
 from engram.search.sync import Job
-from engram.workers import with_last_attempt
+from engram.workers import backoff_seconds, with_last_attempt
 
 
 class EmbedMessage(BaseModel):
@@ -55,7 +55,11 @@ def _handle_embed_job(
         return outcome
 
     outcome = with_last_attempt(
-        record, job, lambda why: sync.give_up(ws, memory_id, why), get_settings().embed_max_attempts
+        record,
+        job,
+        lambda why: sync.give_up(ws, memory_id, why),
+        get_settings().embed_max_attempts,
+        backoff=backoff_seconds,
     )
     count(f"Memory{outcome.capitalize()}")
     return outcome

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+
 from engram import keys
-from engram.dynamo import Page, conflict_on_condition, from_dynamo, query_page, to_dynamo
+from engram.dynamo import Page, attr, conflict_on_condition, from_dynamo, query_page, to_dynamo
 from engram.errors import NotFound
 from engram.workspaces.models import ApiKey, Workspace
 
@@ -25,6 +27,19 @@ class WorkspaceRepository:
         """The workspace and its first key land together or not at all."""
         with conflict_on_condition(f"Workspace {workspace.workspace_id} already exists."):
             self._transact([self.workspace_put(workspace), *self._key_puts(key, key_hash)])
+
+    def all_ids(self) -> Iterator[str]:
+        """Every workspace's id: a Scan, for maintenance only (never a request)."""
+        kwargs: dict[str, Any] = {
+            "FilterExpression": attr("type").eq("Workspace"),
+            "ProjectionExpression": "workspace_id",
+        }
+        while True:
+            response = self._table.scan(**kwargs)
+            yield from (item["workspace_id"] for item in response.get("Items", []))
+            if not response.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def get(self, workspace_id: str) -> Workspace | None:
         item = self._table.get_item(Key=keys.workspace_key(workspace_id)).get("Item")
