@@ -44,8 +44,8 @@ def _clear_caches() -> None:
 def _moto(backend: dict[str, str]) -> Any:
     """moto in process with the template's resources; the settings point at them."""
     import boto3
-    from engram.local import moto_fixes
-    from engram.local.resources import create_resources, function_environment
+    from engram_local import moto_fixes
+    from engram_local.resources import create_resources, function_environment
     from moto import mock_aws
 
     moto_fixes.apply()
