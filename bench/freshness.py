@@ -7,6 +7,11 @@
    osmem-server on 127.0.0.1, moto in process; beside it, in the same run, the one-memory-
    at-a-time path it replaced (IndexSync.sync per memory), on the same memories.
    Target: >= 500 memories/s.
+2. pending: p95 of SearchService.search (hybrid, keyword, semantic; query embedding
+   included) on the local index with --indexed memories indexed and 0, 10 and 100 written
+   but not yet indexed (read-your-writes scores those in process), moto in process; beside
+   it, the same searches with the not-yet-indexed read switched off, and the read alone
+   (one Query of the sparse GSI5).
 """
 
 from __future__ import annotations
@@ -44,9 +49,10 @@ def _clear_caches() -> None:
 def _moto(backend: dict[str, str]) -> Any:
     """moto in process with the template's resources; the settings point at them."""
     import boto3
+    from moto import mock_aws
+
     from engram_local import moto_fixes
     from engram_local.resources import create_resources, function_environment
-    from moto import mock_aws
 
     moto_fixes.apply()
     mock = mock_aws()
@@ -57,19 +63,20 @@ def _moto(backend: dict[str, str]) -> Any:
     return mock
 
 
-def _store(workspace_id: str, n: int) -> None:
+def _store(workspace_id: str, n: int, offset: int = 0) -> None:
+    from metrics import Discard
+
     from engram import aws
     from engram.clock import get_clock
     from engram.memories.models import MemoryCreate
     from engram.memories.repository import MemoryRepository
     from engram.memories.service import MemoryService
-    from metrics import Discard
 
     service = MemoryService(MemoryRepository(aws.table()), Discard(), Discard(), get_clock())  # type: ignore[arg-type]
-    for start in range(0, n, 100):
+    for start in range(offset, offset + n, 100):
         bodies = [
             MemoryCreate(content=f"Note {i}: the customer {i % 97} prefers email on weekdays.")
-            for i in range(start, min(n, start + 100))
+            for i in range(start, min(offset + n, start + 100))
         ]
         service.create(workspace_id, bodies)
 
@@ -130,9 +137,84 @@ def _one_by_one(sync: Any, workspace: str) -> int:
     return done
 
 
+def pending(indexed: int, searches: int) -> list[str]:
+    mock = _moto({"SEARCH_BACKEND": "local"})
+    try:
+        return _pending_rows(indexed, searches)
+    finally:
+        mock.stop()
+
+
+def _pending_rows(indexed: int, searches: int) -> list[str]:
+    from metrics import percentile
+
+    from engram import aws
+    from engram.clock import get_clock
+    from engram.memories.repository import MemoryRepository
+    from engram.search import pending as pending_module
+    from engram.search import service as service_module
+    from engram.search.embedder import get_embedder
+    from engram.search.index import get_search_index
+    from engram.search.models import SearchRequest
+    from engram.search.service import SearchService
+    from engram.search.worker import get_index_sync
+
+    workspace, repo = "ws_pending", MemoryRepository(aws.table())
+    _store(workspace, indexed)
+    for page in repo.stored_pages(workspace):
+        for start in range(0, len(page), 100):
+            get_index_sync().sync_stored(page[start : start + 100])
+    service = SearchService(get_search_index(), get_embedder, repo, get_clock())
+    queries = [f"which channel does customer {i % 97} prefer" for i in range(searches)]
+    rows = [
+        "| pending | mode | search p50 / p95 (ms) | without the pending read p95 (ms) |",
+        "|---:|---|---:|---:|",
+    ]
+    written = 0
+    for wanted in (0, 10, 100):
+        if wanted > written:
+            _store(workspace, wanted - written, offset=indexed + written)
+            written = wanted
+        assert len(repo.unindexed(workspace, 500)) == wanted
+        for mode in ("hybrid", "keyword", "semantic"):
+            with_read = _timed(service, workspace, queries, mode, SearchRequest)
+            real = service_module.read_pending
+            service_module.read_pending = lambda *a: pending_module.Pending({}, frozenset())
+            try:
+                without = _timed(service, workspace, queries, mode, SearchRequest)
+            finally:
+                service_module.read_pending = real
+            rows.append(
+                f"| {wanted} | {mode} | {percentile(with_read, 0.5):.1f} / "
+                f"{percentile(with_read, 0.95):.1f} | {percentile(without, 0.95):.1f} |"
+            )
+    samples = []
+    for _ in range(searches):
+        started = time.perf_counter()
+        repo.unindexed("ws_none", 200)
+        samples.append((time.perf_counter() - started) * 1000)
+    rows.append(
+        f"| (the read alone, nothing pending) | | {percentile(samples, 0.5):.2f} / "
+        f"{percentile(samples, 0.95):.2f} | |"
+    )
+    return rows
+
+
+def _timed(service: Any, workspace: str, queries: list[str], mode: str, request: Any) -> list:
+    samples = []
+    for query in queries:
+        body = request(query=query, search_mode=mode, limit=10)
+        started = time.perf_counter()
+        service.search(workspace, body)
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memories", type=int, default=2000)
+    parser.add_argument("--indexed", type=int, default=1000, help="memories indexed (pending)")
+    parser.add_argument("--searches", type=int, default=100, help="searches per case (pending)")
     parser.add_argument("--skip", default="", help="comma-separated: reindex,pending")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
@@ -145,6 +227,13 @@ def main() -> None:
     if "reindex" not in skip:
         print(f"Reindex into osmem-server, {args.memories} memories:\n", flush=True)
         print("\n".join(reindex(args.memories)) + "\n", flush=True)
+    if "pending" not in skip:
+        print(
+            f"Search with memories not yet indexed, {args.indexed} indexed, {args.searches} "
+            "searches per row (local index, moto in process):\n",
+            flush=True,
+        )
+        print("\n".join(pending(args.indexed, args.searches)) + "\n", flush=True)
     print(f"Load average at the end: {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
 

@@ -57,8 +57,12 @@ class FakeEmbedder:
 
 
 class FakeRepo:
-    def __init__(self, memories):
+    def __init__(self, memories, pending=()):
         self.memories = {m.memory_id: m for m in memories}
+        self.pending = list(pending)  # StoredMemory: written, not yet indexed
+
+    def unindexed(self, workspace_id, limit):
+        return [s for s in self.pending if s.memory.workspace_id == workspace_id][:limit]
 
     def get_many(self, workspace_id, ids):
         return {
@@ -77,11 +81,11 @@ def memory(memory_id, age_days=0.0, workspace_id="ws_1"):
     )
 
 
-def service(index, memories, half_life=30.0, factor=4, embedder=None, scope=UNBOUND):
+def service(index, memories, half_life=30.0, factor=4, embedder=None, scope=UNBOUND, pending=()):
     return SearchService(
         index,
         embedder or FakeEmbedder(),
-        FakeRepo(memories),
+        FakeRepo(memories, pending),
         FixedClock(NOW),
         half_life_days=half_life,
         candidates_factor=factor,
@@ -424,3 +428,50 @@ def test_a_factory_built_once_is_built_once_when_threads_ask_together():
     assert len(built) == 1 and got == built * 4
     make.cache_clear()
     assert make() is not built[0]
+
+
+# read-your-writes: memories not yet indexed ------------------------------------------------
+
+
+def stored(memory_id, content, tags=()):
+    from engram.memories.repository import StoredMemory
+
+    m = Memory(
+        memory_id=memory_id,
+        workspace_id="ws_1",
+        content=content,
+        tags=list(tags),
+        created_at=iso(NOW),
+    )
+    return StoredMemory(m, "hash", None, None, None, index_stamp=f"{iso(NOW)}#{memory_id}")
+
+
+def test_a_pending_memory_holding_every_query_term_ties_the_best_index_hit():
+    fresh = stored("new", "Ada drinks green tea")
+    svc = service(
+        FakeIndex(bm25=[Hit("old", 8.0), Hit("older", 2.0)]),
+        [memory("old"), memory("older"), fresh.memory],
+        pending=[fresh],
+    )
+    got = by_id(svc.search("ws_1", request(query="green tea", search_mode="keyword")))
+    assert got["new"].scores.keyword == got["old"].scores.keyword
+    assert got["older"].scores.keyword < got["old"].scores.keyword
+
+
+def test_the_index_copy_of_a_pending_memory_is_replaced_by_what_it_is_now():
+    """The index still holds the old tags; the memory no longer passes the filter."""
+    changed = stored("m", "Ada drinks coffee", tags=["kind:coffee"])
+    svc = service(FakeIndex(bm25=[Hit("m", 5.0)]), [changed.memory], pending=[changed])
+    old_tag = request(query="coffee", search_mode="keyword", tags=["kind:tea"])
+    assert svc.search("ws_1", old_tag).results == []
+    new_tag = request(query="coffee", search_mode="keyword", tags=["kind:coffee"])
+    assert [r.memory_id for r in svc.search("ws_1", new_tag).results] == ["m"]
+
+
+def test_pending_memories_are_embedded_for_semantic_search_with_the_query_vector():
+    fresh = stored("new", "Ada drinks green tea")
+    embedder = FakeEmbedder()
+    svc = service(FakeIndex(), [fresh.memory], embedder=embedder, pending=[fresh])
+    got = svc.search("ws_1", request(query="what does Ada drink", search_mode="semantic"))
+    assert [r.memory_id for r in got.results] == ["new"]
+    assert embedder.texts == ["what does Ada drink", "Ada drinks green tea"]  # query once

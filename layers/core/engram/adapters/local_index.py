@@ -21,18 +21,19 @@ import re
 import tempfile
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from engram.search.filtering import metadata_ok as _metadata_ok
+from engram.search.filtering import tag_filter_ok as _tag_filter_ok
 from engram.search.index import (
     Hit,
     IndexDocument,
     SearchFilters,
-    metadata_text,
     tag_keys,
 )
 
@@ -74,63 +75,7 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms == 0, 1.0, norms)
 
 
-# --- filter semantics (the OpenSearch adapter's query builders mirror these) ---
-
-
-def _tag_filter_ok(
-    tags: frozenset[str], keys: frozenset[str], key: str, op: str, value: Any
-) -> bool:
-    if op == "eq":
-        return f"{key}:{value}" in tags
-    if op == "neq":
-        return f"{key}:{value}" not in tags
-    if op == "exists":
-        return key in keys
-    prefix = f"{key}:{value}"
-    return any(t.startswith(prefix) for t in tags)
-
-
-def _metadata_value(metadata: Mapping[str, Any], key: str) -> Any:
-    """A metadata value by key, or by dotted path into nested objects (as flat_object)."""
-    if key in metadata:
-        return metadata[key]
-    node: Any = metadata
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _metadata_ok(metadata: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    for key, value in wanted.items():
-        found = _metadata_value(metadata, key)
-        values = found if isinstance(found, list) else [found]
-        if metadata_text(value) not in {metadata_text(v) for v in values if v is not None}:
-            return False
-    return True
-
-
-def matches(
-    doc: IndexDocument, tags: frozenset[str], keys: frozenset[str], f: SearchFilters
-) -> bool:
-    """Every non-time filter for one document: the reference semantics. `_scope` applies the
-    scalar ones and time ranges vectorised over a shard's columns, and `_rest_ok` the rest."""
-    if f.session_id is not None and doc.session_id != f.session_id:
-        return False
-    if f.memory_types is not None and doc.memory_type not in f.memory_types:
-        return False
-    if f.role is not None and doc.role != f.role:
-        return False
-    if f.user_id is not None and doc.user_id != f.user_id:
-        return False
-    if f.agent_id is not None and doc.agent_id != f.agent_id:
-        return False
-    if any(t not in tags for t in f.tags):
-        return False
-    if not all(_tag_filter_ok(tags, keys, t.key, t.op, t.value) for t in f.tag_filters):
-        return False
-    return _metadata_ok(doc.metadata, f.metadata) if f.metadata else True
+# --- filter semantics: engram.search.filtering (the OpenSearch builders mirror them) ---
 
 
 # Scalar fields kept as a column per shard, so their filters are one vectorised comparison.

@@ -25,6 +25,11 @@ DedupKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 DISTILLED_TYPES = ("decision", "preference", "pattern", "fact", "entity")
 Source = Literal["api", "message", "extraction"]
 EmbeddingStatus = Literal["pending", "ready", "failed"]
+EMBEDDING_STATUS_DOC = (
+    "pending: not yet embedded and indexed (search still finds it: read-your-writes); "
+    "ready: embedded, and the search index holds it; failed: every embed attempt failed "
+    "(embedding_error says why)."
+)
 Role = Literal["user", "assistant", "system", "tool"]
 
 
@@ -138,7 +143,7 @@ class Memory(BaseModel):
     source_files: list[str] = Field(default_factory=list)
     source: Source = "api"
     token_count: int = 0
-    embedding_status: EmbeddingStatus = "pending"
+    embedding_status: EmbeddingStatus = Field("pending", description=EMBEDDING_STATUS_DOC)
     embedding_error: str | None = None
     embedding_generated_at: str | None = None
     created_at: str
@@ -156,7 +161,7 @@ class MemoryList(BaseModel):
 
 class MemoryStatus(BaseModel):
     memory_id: str
-    embedding_status: EmbeddingStatus
+    embedding_status: EmbeddingStatus = Field(description=EMBEDDING_STATUS_DOC)
     embedding_generated_at: str | None
     embedding_error: str | None
 

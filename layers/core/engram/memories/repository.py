@@ -419,10 +419,11 @@ class MemoryRepository:
         return _stored(item)
 
     def get_many(self, workspace_id: str, memory_ids: Sequence[str]) -> dict[str, Memory]:
-        """Live memories of this workspace among `memory_ids` (search's re-check)."""
+        """Live memories of this workspace among `memory_ids` (search's re-check), strongly
+        consistent: a memory deleted just now is never returned."""
         return {
             item["memory_id"]: _memory(item)
-            for item in self._batch_get(memory_ids)
+            for item in self._batch_get(memory_ids, consistent=True)
             if item.get("workspace_id") == workspace_id and not item.get("deleted_at")
         }
 

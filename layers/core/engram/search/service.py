@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from engram.agent_scope import UNBOUND, AgentScope
 from engram.clock import Clock, parse_iso
@@ -38,6 +39,7 @@ from engram.search.models import (
     SearchResult,
     Weights,
 )
+from engram.search.pending import Pending, read_pending
 
 LEGS = ("semantic", "keyword")
 
@@ -89,6 +91,7 @@ class SearchService:
         self._clock = clock
         self._half_life = half_life_days or settings.recency_half_life_days
         self._factor = candidates_factor or settings.search_candidates_factor
+        self._query: tuple[str, Any] | None = None
 
     def search(self, workspace_id: str, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
@@ -117,8 +120,9 @@ class SearchService:
         self, workspace_id: str, request: SearchRequest, filters: SearchFilters, k: int
     ) -> list[Scored]:
         weights = mode_weights(request.search_mode, request.weights)
+        pending = read_pending(self._repo, workspace_id, filters)
         hits = {
-            leg: self._leg(leg, workspace_id, request.text, filters, k)
+            leg: self._leg_with_pending(leg, workspace_id, request.text, filters, k, pending)
             for leg in legs_of(request.search_mode)
         }
         fused = Fused(hits, k, request.text)
@@ -130,13 +134,40 @@ class SearchService:
     ) -> list[Hit]:
         if leg == "keyword":
             return self._index.bm25(workspace_id, text, filters, k)
-        vector = embed_one(self._model(), text)
-        return self._index.knn(workspace_id, vector.tolist(), filters, k)
+        return self._index.knn(workspace_id, self._query_vector(text).tolist(), filters, k)
+
+    def _leg_with_pending(
+        self,
+        leg: str,
+        workspace_id: str,
+        text: str,
+        filters: SearchFilters,
+        k: int,
+        pending: Pending,
+    ) -> list[Hit]:
+        """Read-your-writes (engram.search.pending): a leg's index hits, with the index's
+        copies of not-yet-indexed memories replaced by those memories scored here."""
+        hits = self._leg(leg, workspace_id, text, filters, k)
+        if not pending:
+            return hits
+        hits = pending.without_stale(hits)
+        if leg == "keyword":
+            return hits + pending.keyword_hits(text, hits, k)
+        return hits + pending.semantic_hits(self._query_vector(text), self._model(), k)
+
+    def _query_vector(self, text: str) -> Any:
+        """The query's embedding, made once per search (the index's leg and the pending
+        memories' both use it)."""
+        if self._query is None or self._query[0] != text:
+            self._query = (text, embed_one(self._model(), text))
+        return self._query[1]
 
     def _listing(self, workspace_id: str, filters: SearchFilters, k: int) -> list[Scored]:
         """No query: matching memories newest first, scored by recency alone."""
         hits = self._index.list(workspace_id, filters, k)
-        live = self._repo.get_many(workspace_id, [h.memory_id for h in hits])
+        pending = read_pending(self._repo, workspace_id, filters)
+        ids = [h.memory_id for h in pending.without_stale(hits)] + list(pending.memories)[:k]
+        live = self._repo.get_many(workspace_id, ids)
         memories = sorted(live.values(), key=lambda m: (_newest_first(m), m.memory_id))
         return [self._listed(m) for m in memories]
 
