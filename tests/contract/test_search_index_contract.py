@@ -648,6 +648,9 @@ class _Memories:
             for m, (c, _, h) in RANKING_CORPUS.items()
         }
 
+    def unindexed(self, workspace_id: str, limit: int) -> list[Any]:
+        return []  # everything is indexed here
+
     def get_many(self, workspace_id: str, memory_ids: Sequence[str]) -> dict[str, Any]:
         return {m: self.memories[m] for m in memory_ids if m in self.memories}
 
