@@ -22,6 +22,10 @@ from engram_local.resources import function_environment
 HOST = "127.0.0.1"
 DEV_ENV = Path(".engram") / "dev.env"
 READY_TIMEOUT_SECONDS = 30.0
+# Event loops serving the API socket, each on its own thread and each running FastAPI's
+# sync calls inline (no thread hand-offs): a slow request holds only its own loop, so
+# /health and the other requests are answered by the others meanwhile.
+API_LOOPS = 4  # ENGRAM_API_LOOPS overrides it (1: the former one-request-at-a-time server)
 
 
 class Stop:
@@ -31,14 +35,14 @@ class Stop:
 
     def __init__(self) -> None:
         self.requested = threading.Event()
-        self.server: Any = None
+        self.servers: list[Any] = []
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._handle)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.requested.set()
-        if self.server is not None:
-            self.server.should_exit = True
+        for server in self.servers:
+            server.should_exit = True
 
 
 def main() -> int:
@@ -133,29 +137,76 @@ def _start_pump(emulator: Emulator) -> QueuePump:
 
 
 def _serve(stop: Stop, sock: socket.socket, url: str, api_key: str, emulator: Emulator) -> None:
-    import uvicorn
-
     from engram.fastapi_compat import run_sync_on_event_loop
     from engram_local.app import build_app
 
-    run_sync_on_event_loop()  # one request at a time, with no thread handoffs (see there)
-    config = uvicorn.Config(build_app(), log_level="info", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    stop.server = server
-    server.should_exit = stop.requested.is_set()  # a signal that came before the line above
-    announcer = threading.Thread(
-        target=_announce_when_started,
-        daemon=True,
-        name="announce",
-        args=(server, stop, url, api_key, emulator),
+    run_sync_on_event_loop()  # no thread hand-offs within a request (see there)
+    app = build_app()
+
+    def announce(first: Any) -> threading.Thread:
+        announcer = threading.Thread(
+            target=_announce_when_started,
+            daemon=True,
+            name="announce",
+            args=(first, stop, url, api_key, emulator),
+        )
+        announcer.start()
+        return announcer
+
+    loops = os.environ.get("ENGRAM_API_LOOPS", "")
+    serve_api(
+        app, sock, stop, int(loops) if loops.isdigit() and int(loops) > 0 else API_LOOPS, announce
     )
-    announcer.start()
+
+
+def serve_api(
+    app: Any,
+    sock: socket.socket,
+    stop: Stop,
+    loops: int,
+    started: Any = None,
+) -> None:
+    """Serves `app` on `sock` from `loops` event loops: the calling thread's (which owns the
+    signals) and one thread each for the others. The kernel hands each new connection to
+    one of them. Returns when the first loop's server stops; the others stop with it.
+    `started(first_server)` may start a watcher and return its thread (joined at the end)."""
+    import uvicorn
+
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_level="info",
+                timeout_graceful_shutdown=5,
+                log_config=uvicorn.config.LOGGING_CONFIG if i == 0 else None,
+            )
+        )
+        for i in range(loops)
+    ]
+    stop.servers = servers
+    for server in servers:
+        server.should_exit = stop.requested.is_set()  # a signal that came before the line above
+    watcher = started(servers[0]) if started else None
     _freeze_startup_objects()
+    # Each loop listens on its own descriptor of the one socket (a dup: the same queue of
+    # connections), as each closes its own when it stops.
+    others = [
+        threading.Thread(
+            target=server.run, kwargs={"sockets": [sock.dup()]}, daemon=True, name=f"api-loop-{i}"
+        )
+        for i, server in enumerate(servers[1:], start=1)
+    ]
+    for thread in others:
+        thread.start()
     try:
-        server.run(sockets=[sock])
+        servers[0].run(sockets=[sock])
     finally:
-        server.should_exit = True
-        announcer.join(READY_TIMEOUT_SECONDS)
+        for server in servers:
+            server.should_exit = True
+        for thread in others:
+            thread.join(10)
+        if watcher is not None:
+            watcher.join(READY_TIMEOUT_SECONDS)
 
 
 def _freeze_startup_objects() -> None:

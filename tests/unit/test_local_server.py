@@ -87,5 +87,59 @@ def test_the_server_runs_sync_calls_on_the_loop_and_freezes_its_start_up_objects
         gc.unfreeze()
         for sig, handler in handlers.items():  # Stop() installs the stack's own
             signal.signal(sig, handler)
-    assert len(frozen_when_serving) == 1 and frozen_when_serving[0] > 10_000
-    assert inline_when_serving == [True]
+    assert len(frozen_when_serving) == server.API_LOOPS  # one run per event loop
+    assert all(count > 10_000 for count in frozen_when_serving)
+    assert inline_when_serving == [True] * server.API_LOOPS
+
+
+def test_a_slow_request_holds_only_its_own_event_loop(restored_threadpool):
+    """Two loops serve one socket: while a request blocks one of them (until the test lets
+    it go), /health is answered by the other."""
+    import httpx
+
+    entered, release = threading.Event(), threading.Event()
+    app = FastAPI()
+
+    @app.get("/slow")
+    def slow() -> dict:
+        entered.set()
+        release.wait(30)
+        return {"slow": True}
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"ok": True}
+
+    run_sync_on_event_loop()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = server.Stop()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    runner = threading.Thread(target=server.serve_api, args=(app, sock, stop, 2), daemon=True)
+    runner.start()
+    slow_answers: list[int] = []
+    try:
+        for _ in range(500):  # at most 10 s until both loops listen
+            if len(stop.servers) == 2 and all(s.started for s in stop.servers):
+                break
+            threading.Event().wait(0.02)
+        caller = threading.Thread(
+            target=lambda: slow_answers.append(httpx.get(f"{url}/slow", timeout=30).status_code)
+        )
+        caller.start()
+        assert entered.wait(10), "the slow request never started"
+        assert httpx.get(f"{url}/health", timeout=5).json() == {"ok": True}
+        assert not release.is_set() and slow_answers == []  # still held
+        release.set()
+        caller.join(10)
+        assert slow_answers == [200]
+    finally:
+        release.set()
+        for running in stop.servers:
+            running.should_exit = True
+        runner.join(15)
+        sock.close()
+        gc.unfreeze()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
