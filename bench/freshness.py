@@ -66,13 +66,11 @@ def _moto(backend: dict[str, str]) -> Any:
 def _store(workspace_id: str, n: int, offset: int = 0) -> None:
     from metrics import Discard
 
-    from engram import aws
-    from engram.clock import get_clock
+    from engram import wiring
     from engram.memories.models import MemoryCreate
-    from engram.memories.repository import MemoryRepository
     from engram.memories.service import MemoryService
 
-    service = MemoryService(MemoryRepository(aws.table()), Discard(), Discard(), get_clock())  # type: ignore[arg-type]
+    service = MemoryService(wiring.memory_repository(), Discard(), Discard(), wiring.clock())  # type: ignore[arg-type]
     for start in range(offset, offset + n, 100):
         bodies = [
             MemoryCreate(content=f"Note {i}: the customer {i % 97} prefers email on weekdays.")
@@ -92,9 +90,8 @@ def reindex(n: int) -> list[str]:
     }
     mock = _moto(backend)
     try:
-        from engram.memories.maintenance_jobs import build_maintenance
-        from engram.memories.maintenance_jobs import reindex as rebuild
         from engram import wiring
+        from engram.memories.maintenance_jobs import reindex as rebuild
 
         workspace = "ws_bench"
         _store(workspace, n)
@@ -119,7 +116,6 @@ def reindex(n: int) -> list[str]:
             rate = done / seconds
             verdict = "met" if rate >= 500 else "missed"
             rows.append(f"| {name} | {done} | {seconds:.1f} | {rate:.0f} | {verdict} |")
-        build_maintenance()  # keeps the import used
         return rows
     finally:
         mock.stop()
@@ -127,11 +123,10 @@ def reindex(n: int) -> list[str]:
 
 
 def _one_by_one(sync: Any, workspace: str) -> int:
-    from engram import aws
-    from engram.memories.repository import MemoryRepository
+    from engram import wiring
 
     done = 0
-    for ws, memory_id in MemoryRepository(aws.table()).all_memory_ids(workspace):
+    for ws, memory_id in wiring.memory_repository().all_memory_ids(workspace):
         sync.sync(ws, memory_id)
         done += 1
     return done
@@ -148,23 +143,18 @@ def pending(indexed: int, searches: int) -> list[str]:
 def _pending_rows(indexed: int, searches: int) -> list[str]:
     from metrics import percentile
 
-    from engram import aws
-    from engram.clock import get_clock
-    from engram.memories.repository import MemoryRepository
+    from engram import wiring
     from engram.search import pending as pending_module
     from engram.search import service as service_module
-    from engram.search.embedder import get_embedder
-    from engram.search.index import get_search_index
     from engram.search.models import SearchRequest
     from engram.search.service import SearchService
-    from engram.search.worker import get_index_sync
 
-    workspace, repo = "ws_pending", MemoryRepository(aws.table())
+    workspace, repo = "ws_pending", wiring.memory_repository()
     _store(workspace, indexed)
     for page in repo.stored_pages(workspace):
         for start in range(0, len(page), 100):
-            get_index_sync().sync_stored(page[start : start + 100])
-    service = SearchService(get_search_index(), get_embedder, repo, get_clock())
+            wiring.index_sync().sync_stored(page[start : start + 100])
+    service = SearchService(wiring.search_index(), wiring.embedder, repo, wiring.clock())
     queries = [f"which channel does customer {i % 97} prefer" for i in range(searches)]
     rows = [
         "| pending | mode | search p50 / p95 (ms) | without the pending read p95 (ms) |",

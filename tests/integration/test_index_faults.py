@@ -138,8 +138,8 @@ def _store(client, auth, content: str, tags: list[str]) -> str:
 def test_freeze_kill_restart_statuses_stay_true_searches_fail_fast_and_all_heals(
     osmem, ticks, aws_env, client, auth, lambda_context
 ):
-    from engram.memories.maintenance_jobs import run_maintenance
     from engram import wiring
+    from engram.memories.maintenance_jobs import run_maintenance
 
     tea = _store(client, auth, "Ada prefers green tea.", ["kind:preference"])
     assert _work(aws_env, lambda_context)[1] == []

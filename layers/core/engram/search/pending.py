@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 
 from engram.memories.models import Memory
 from engram.memories.repository import MemoryRepository, StoredMemory
-from engram.memories.service import content_hash, search_text_of
 from engram.search.filtering import matches
 from engram.search.index import Hit, SearchFilters, tag_keys
+from engram.text import content_hash, indexed_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -81,7 +81,11 @@ class Pending:
         top = max((h.score for h in index_hits), default=1.0)
         hits = []
         for memory_id, stored in self.memories.items():
-            found = terms & set(analyze(stored.search_text or search_text_of(stored.memory)))
+            found = terms & set(
+                analyze(
+                    stored.search_text or indexed_text(stored.memory.title, stored.memory.content)
+                )
+            )
             if found:
                 hits.append(Hit(memory_id, top * len(found) / len(terms)))
         return _best(hits, k)
@@ -134,7 +138,7 @@ def pending_vectors(
     vectors: dict[str, np.ndarray] = {}
     missing: list[tuple[str, str, str]] = []  # memory id, text, cache key
     for stored in memories:
-        own = search_text_of(stored.memory)
+        own = indexed_text(stored.memory.title, stored.memory.content)
         wanted = content_hash(f"{embedder.name}\n{own}")
         if stored.embedding is not None and stored.embedded_hash == wanted:
             vectors[stored.memory.memory_id] = np.frombuffer(stored.embedding, dtype=np.float32)
