@@ -49,6 +49,9 @@ class DictRepo:
     def get_many(self, workspace_id: str, ids: list[str]) -> dict[str, Memory]:
         return {i: self.memories[i] for i in ids if i in self.memories}
 
+    def unindexed(self, workspace_id: str, limit: int) -> list:
+        return []  # everything is indexed here
+
 
 def _markers(rng: random.Random) -> list[tuple[str, str]]:
     """50 (marker, memory text) pairs: made-up words, ids, error codes, file names."""
