@@ -15,7 +15,6 @@ import time
 from datetime import UTC, datetime
 
 import httpx
-
 from metrics import percentile
 from stack import LocalStack
 
@@ -58,8 +57,9 @@ def run(loops: str, posts: int) -> str:
             worker = threading.Thread(target=batches)
             worker.start()
             with httpx.Client(base_url=stack.url, timeout=60) as probe:
-                for _ in range(50):
-                    health.append(_timed(lambda: probe.get("/health").raise_for_status()))
+                health.extend(
+                    _timed(lambda: probe.get("/health").raise_for_status()) for _ in range(50)
+                )
             busy.set()
             worker.join(300)
     return (

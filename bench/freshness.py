@@ -37,7 +37,7 @@ os.environ.update(
 for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "EMBEDDER", "LOCAL_INDEX_PATH"):
     os.environ.pop(_name, None)
 
-from stack import cpu_note
+from stack import cpu_note  # noqa: E402 - after the environment above
 
 
 def _clear_caches() -> None:

@@ -115,7 +115,7 @@ def test_a_slow_request_holds_only_its_own_event_loop(restored_threadpool):
     stop = server.Stop()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    url = "http://127.0.0.1:%d" % sock.getsockname()[1]
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     runner = threading.Thread(target=server.serve_api, args=(app, sock, stop, 2), daemon=True)
     runner.start()
     slow_answers: list[int] = []

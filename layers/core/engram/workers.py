@@ -48,7 +48,7 @@ def retry_in(record: Any, seconds: int) -> None:
         aws.client("sqs").change_message_visibility(
             QueueUrl=queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds
         )
-    except Exception:
+    except Exception:  # noqa: BLE001 - the queue's own timeout still brings it back
         logger.exception("could not set the retry delay; the queue's default applies")
 
 

@@ -4,7 +4,7 @@ AWS it may lag by days): the sparse GSI4 says what is due."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +18,7 @@ from engram.sessions.repository import SessionRepository
 BATCH = 500  # one run's bound; the next run picks up the rest
 REINDEX_BATCH = 500  # memories per sync_many call (one bulk request) when rebuilding
 
-SyncStored = Callable[[Sequence[StoredMemory]], dict[tuple[str, str], object]]
+SyncStored = Callable[[Sequence[StoredMemory]], Mapping[tuple[str, str], object]]
 
 
 @dataclass(frozen=True)

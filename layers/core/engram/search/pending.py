@@ -151,7 +151,7 @@ def pending_vectors(
     if missing:
         try:
             made = embedder.embed([text for _, text, _ in missing]).astype(np.float32)
-        except Exception:  # keyword only until the worker embeds them
+        except Exception:  # noqa: BLE001 - keyword only until the worker embeds them
             return vectors
         for (memory_id, _, wanted), vector in zip(missing, made, strict=True):
             vectors[memory_id] = _vectors[wanted] = vector

@@ -157,8 +157,8 @@ class IndexSync:
             return {}
         try:
             vectors = self._embedder.embed([plan.to_embed[j][1] for j in jobs]).astype(np.float32)
-        except Exception as exc:
-            outcomes.update({job: exc for job in jobs})
+        except Exception as exc:  # noqa: BLE001 - each job records it, and its record is retried
+            outcomes.update(dict.fromkeys(jobs, exc))
             return {}
         for job, vector in zip(jobs, vectors, strict=True):
             stored = plan.to_embed[job][0]
@@ -211,7 +211,7 @@ class IndexSync:
             try:
                 if not self._repo.mark_indexed(stored):
                     outcomes[job] = StaleContent(f"memory {job[1]} changed while it was indexed")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - that record is retried
                 outcomes[job] = exc
 
     def _draft_events(

@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-
 from engram import keys
 from engram.dynamo import Page, attr, conflict_on_condition, from_dynamo, query_page, to_dynamo
 from engram.errors import NotFound
