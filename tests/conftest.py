@@ -31,6 +31,10 @@ for _name in (
 ):
     os.environ.pop(_name, None)
 
+from engram.bootstrap import bootstrap  # noqa: E402
+
+bootstrap()  # the tests run FastAPI and pydantic as the functions do
+
 import pytest  # noqa: E402
 
 

@@ -1,7 +1,11 @@
 """API keys function: /v1/api-keys create, list, revoke."""
 
-from engram.http import create_app, lambda_api_handler
-from engram.workspaces.routes import router
+from engram.bootstrap import bootstrap
+
+bootstrap()  # first: before fastapi, the routes and the models are imported (cold start)
+
+from engram.http import create_app, lambda_api_handler  # noqa: E402
+from engram.workspaces.routes import router  # noqa: E402
 
 app = create_app(router)
 lambda_handler = lambda_api_handler(app)

@@ -1,12 +1,16 @@
 """HttpApi REQUEST authorizer (payload 2.0, simple responses): the same verification as the
 FastAPI dependency; the principal travels to the functions as the context."""
 
-from typing import Any
+from engram.bootstrap import bootstrap
 
-from engram import wiring
-from engram.credentials import credential_from_headers
-from engram.errors import Unauthorized
-from engram.observability import logger
+bootstrap(api=False)  # first: before our models are imported (cold start)
+
+from typing import Any  # noqa: E402
+
+from engram import wiring  # noqa: E402
+from engram.credentials import credential_from_headers  # noqa: E402
+from engram.errors import Unauthorized  # noqa: E402
+from engram.observability import logger  # noqa: E402
 
 
 @logger.inject_lambda_context

@@ -1,8 +1,12 @@
 """Data rights function: GET /v1/export, DELETE /v1/users/{user_id}/memories and
 POST /v1/users/{user_id}/restore."""
 
-from engram.datarights.routes import router
-from engram.http import create_app, lambda_api_handler
+from engram.bootstrap import bootstrap
+
+bootstrap()  # first: before fastapi, the routes and the models are imported (cold start)
+
+from engram.datarights.routes import router  # noqa: E402
+from engram.http import create_app, lambda_api_handler  # noqa: E402
 
 app = create_app(router)
 lambda_handler = lambda_api_handler(app)

@@ -1,7 +1,11 @@
 """Memories function: the /v1/memories routes (search has its own function)."""
 
-from engram.http import create_app, lambda_api_handler
-from engram.memories.routes import router
+from engram.bootstrap import bootstrap
+
+bootstrap()  # first: before fastapi, the routes and the models are imported (cold start)
+
+from engram.http import create_app, lambda_api_handler  # noqa: E402
+from engram.memories.routes import router  # noqa: E402
 
 app = create_app(router)
 lambda_handler = lambda_api_handler(app)

@@ -137,11 +137,13 @@ def _start_pump(emulator: Emulator) -> QueuePump:
 
 
 def _serve(stop: Stop, sock: socket.socket, url: str, api_key: str, emulator: Emulator) -> None:
+    from engram.bootstrap import bootstrap
     from engram.fastapi_compat import run_sync_on_event_loop
     from engram_local.app import build_app
 
-    run_sync_on_event_loop()  # no thread hand-offs within a request (see there)
     app = build_app()
+    if bootstrap():  # FastAPI is the pinned version (engram.bootstrap)
+        run_sync_on_event_loop()  # no thread hand-offs within a request (see there)
 
     def announce(first: Any) -> threading.Thread:
         announcer = threading.Thread(

@@ -9,7 +9,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from engram.idempotency import IdempotentRoute
-from engram_local.app import ROUTERS, build_app
+from engram_local.app import build_app, routers
 
 # Not keyed on purpose (see engram/accounts/routes.py): replaying token responses.
 UNKEYED = {("POST", "/v1/auth/register")}
@@ -89,7 +89,7 @@ def test_without_credentials_it_is_still_401(client):
 def test_every_creating_post_takes_an_idempotency_key():
     creating = [
         r
-        for router in ROUTERS
+        for router in routers()
         for r in router.routes
         if isinstance(r, APIRoute)
         and "POST" in r.methods

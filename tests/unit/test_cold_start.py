@@ -1,6 +1,6 @@
 """What keeps the API functions' INIT short (bench/cold_start.py measures it), checked in
 fresh interpreters as Lambda's INIT is: a function does not import the routes of another,
-and pydantic models and FastAPI's adapters are built on first use (`engram/__init__.py`)."""
+and pydantic models and FastAPI's adapters are built on first use (`engram.bootstrap`)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_importing_an_api_function_builds_no_model_until_it_is_used():
 
 
 def test_no_engram_model_relies_on_the_silenced_field_warning():
-    """engram/__init__.py silences UnsupportedFieldAttributeWarning for FastAPI's deferred
+    """engram.bootstrap silences UnsupportedFieldAttributeWarning for FastAPI's deferred
     adapters; every model of ours must build without it."""
     import engram
 
@@ -88,11 +88,8 @@ def test_the_deferred_builds_give_the_same_document():
         "print(json.dumps(build_app().openapi(), sort_keys=True))"
     )
     undeferred = (
-        "from pydantic import BaseModel\n"
-        "import engram\n"
-        "from engram import fastapi_compat\n"
-        "fastapi_compat._defer_field_adapters = lambda: None\n"
-        "BaseModel.model_rebuild = classmethod(BaseModel.model_rebuild.__wrapped__)\n"
+        "from engram import bootstrap\n"
+        "bootstrap._applied.update(pydantic=False, fastapi=False)  # as if refused\n"
         "import fastapi.openapi.models as m\n"
         "assert m.Schema.__pydantic_complete__\n"
     )
@@ -115,7 +112,8 @@ def test_a_routes_field_adapters_are_built_on_first_use_only():
 
 def test_a_forced_or_first_use_rebuild_still_builds_an_openapi_model():
     out = run_python(
-        "import engram\n"
+        "from engram.bootstrap import bootstrap\n"
+        "bootstrap()\n"
         "from fastapi.openapi.models import Operation, Schema\n"
         "print(Schema.model_rebuild(), Schema.__pydantic_complete__)\n"
         "Operation(responses={'200': {'description': 'ok'}})\n"
@@ -180,7 +178,10 @@ def test_the_v1_checks_answer_as_fastapis_own():
         New | None
     )
     out = run_python(
-        "import sys, engram.auth\n"
+        "import sys\n"
+        "from engram.bootstrap import bootstrap\n"
+        "bootstrap()\n"
+        "import engram.auth\n"
         "from fastapi._compat import shared\n"
         "print(shared.is_pydantic_v1_model_class(int), 'pydantic.v1' in sys.modules)"
     )

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from engram import fastapi_compat, wiring
+from engram import wiring
 from engram.credentials import Authenticator, Principal, credential_from_headers, required_scope
 
 __all__ = [
@@ -20,8 +20,6 @@ __all__ = [
     "required_scope",
     "resolve_principal",
 ]
-
-fastapi_compat.apply()  # every router module imports this one before it declares routes
 
 
 def get_authenticator() -> Authenticator:

@@ -1,15 +1,14 @@
 """Fixes to FastAPI (pinned at 0.165.0): three for cold start, one for the local server.
+Nothing here runs on import: `engram.bootstrap` applies them, for the pinned versions only.
 
-`defer_openapi_models()`, installed by `engram/__init__.py` before anything imports
-fastapi: `fastapi.openapi.models` ends with `Schema.model_rebuild()` and two more, which
+`defer_openapi_models()`, installed by `engram.bootstrap` before anything imports fastapi: `fastapi.openapi.models` ends with `Schema.model_rebuild()` and two more, which
 build the validators of most of its ~40 models at import (40-55 ms of every API function's
 INIT) though they are only used to write /openapi.json. Skipped, those models stay
 deferred like every other (`defer_build`) and pydantic builds them on first use, resolving
 their forward references from the module as the skipped call would have; /openapi.json is
 byte-for-byte the same (tests/unit/test_cold_start.py).
 
-`apply()`, called by the modules that declare routes (`engram.auth`, `engram.health`)
-before they declare any. For every parameter and response model of every route it
+`apply()`, called by `engram.bootstrap` before any route is declared. For every parameter and response model of every route it
 declares, FastAPI asks whether the annotation is a pydantic v1 model, and to answer it
 imports `pydantic.v1` (with `pickle` and the rest of v1): 25-40 ms of each API function's
 INIT for a check that is always false here. A v1 model class or instance can only exist
@@ -23,8 +22,8 @@ module, 2.5-5 ms of CPU, though a request uses one route's. Each is built on its
 use instead, by FastAPI's own code; /openapi.json, which uses them all, is the same
 (tests/unit/test_cold_start.py).
 
-`run_sync_on_event_loop()`, called by the local server only (local/engram_local/server.py): see
-its docstring.
+`run_sync_on_event_loop()`, called by the local server only (local/engram_local/server.py),
+when bootstrap() found the pinned FastAPI: see its docstring.
 """
 
 from __future__ import annotations

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from engram import __version__, fastapi_compat
-
-fastapi_compat.apply()
+from engram import __version__
 
 router = APIRouter(tags=["health"])
 

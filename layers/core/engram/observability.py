@@ -19,8 +19,6 @@ from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service="engram")
 metrics = Metrics(namespace="Engram", service="engram")
-# Most invocations (every API request) count nothing: not worth a warning in each one's log.
-warnings.filterwarnings("ignore", message="No application metrics to publish")
 # What Powertools' inject_lambda_context (and a correlation id path) put on every line.
 _INVOCATION_KEYS = (
     "cold_start",
@@ -56,6 +54,9 @@ def lambda_entry(
 
     @cache
     def observed() -> Callable[[dict, Any], Any]:
+        # Most invocations (every API request) count nothing: not worth a warning in each
+        # one's log. Set here, in a Lambda process, not when this module is imported.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         traced = get_tracer().capture_lambda_handler(metrics.log_metrics(counted))
         # clear_state: an invocation's lines never carry keys left by the one before
         return logger.inject_lambda_context(
