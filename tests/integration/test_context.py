@@ -150,17 +150,29 @@ def test_recent_sessions_and_workspace_summary(client, auth, seeded):
     assert none["context"]["recent_sessions"] == []
 
 
-def test_max_tokens_drops_whole_items_from_the_bottom(client, auth, seeded):
+def test_max_tokens_keeps_whole_items_in_rank_order(client, auth, seeded):
     sid, ids = seeded
     full = client.get(f"/v1/sessions/{sid}/context", headers=auth).json()
     budget = full["token_estimate"] - 5
     cut = client.get(f"/v1/sessions/{sid}/context?max_tokens={budget}", headers=auth).json()
     assert cut["token_estimate"] <= budget
     kept = [m["memory_id"] for m in cut["context"]["recent_memories"]]
-    assert kept == [m["memory_id"] for m in full["context"]["recent_memories"]][: len(kept)]
+    ranked = [m["memory_id"] for m in full["context"]["recent_memories"]]
+    assert kept == [i for i in ranked if i in kept]  # the same order, some left out
     assert len(kept) < 5 and ids["decision"] in kept
     for memory in cut["context"]["recent_memories"]:
         assert memory["narrative"] in cut["markdown"]  # never cut mid-item
+
+
+def test_a_small_item_that_fits_is_kept_when_a_better_one_does_not(client, auth):
+    """The top-ranked decision is far over the budget alone; the next one fits, so the
+    block has it (dropping from the bottom until it fits would have left nothing)."""
+    sid = client.post("/v1/sessions", json={}, headers=auth).json()["session_id"]
+    _memory(client, auth, "Release notes go out with every deploy. " * 40, "decision", 0.9)
+    small = _memory(client, auth, "We deploy on Fridays.", "decision", 0.5)
+    cut = client.get(f"/v1/sessions/{sid}/context?max_tokens=60", headers=auth).json()
+    assert [m["memory_id"] for m in cut["context"]["recent_memories"]] == [small]
+    assert "- We deploy on Fridays." in cut["markdown"] and cut["token_estimate"] <= 60
 
 
 def test_same_data_gives_byte_identical_output(client, auth, seeded):

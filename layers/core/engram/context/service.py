@@ -4,7 +4,7 @@ output (prompt caches depend on it), so every ordering has a total tiebreak."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from engram.agent_scope import UNBOUND, AgentScope
@@ -170,22 +170,39 @@ class ContextService:
     # budget -------------------------------------------------------------------------------
 
     def _fit(self, session: Session, parts: _Parts, max_tokens: int) -> _Parts:
-        """Drops whole items until the markdown fits, lowest-ranked first: the oldest ended
-        sessions, then recent memories from the bottom of the ranking, then relevant ones
-        (they answer the caller's query), and the workspace summary last."""
-        recent, relevant, sessions = list(parts.recent), list(parts.relevant), list(parts.sessions)
-        summary = parts.workspace_summary
-        while True:
-            current = _Parts(recent, relevant, sessions, summary)
-            if self._count_tokens(render_markdown(session, current)) <= max_tokens:
-                return current
-            droppable = next((group for group in (sessions, recent, relevant) if group), None)
-            if droppable is not None:
-                droppable.pop()
-            elif summary:
-                summary = ""
-            else:
-                return current  # only the heading is left
+        """Keeps the best whole items that fit, best first: the memories that answer the
+        caller's query, the recent memories by rank, the workspace summary, then ended
+        sessions newest first. An item that does not fit is skipped and the next (maybe
+        smaller) one tried, so an item is dropped only when it alone does not fit beside
+        the better ones, and the block is never empty when one item fits."""
+        kept = _Parts([], [], [], "")
+        for add in _candidates(parts):
+            trial = add(kept)
+            if self._count_tokens(render_markdown(session, trial)) <= max_tokens:
+                kept = trial
+        return kept
+
+
+def _candidates(parts: _Parts) -> list[Callable[[_Parts], _Parts]]:
+    """One function per item, in the order the budget takes them, each adding it to a
+    `_Parts` (appending keeps every group in its rank order)."""
+
+    def relevant(m: Memory) -> Callable[[_Parts], _Parts]:
+        return lambda p: replace(p, relevant=[*p.relevant, m])
+
+    def recent(m: Memory) -> Callable[[_Parts], _Parts]:
+        return lambda p: replace(p, recent=[*p.recent, m])
+
+    def ended(s: Session) -> Callable[[_Parts], _Parts]:
+        return lambda p: replace(p, sessions=[*p.sessions, s])
+
+    summary = parts.workspace_summary
+    return [
+        *map(relevant, parts.relevant),
+        *map(recent, parts.recent),
+        *([lambda p: replace(p, workspace_summary=summary)] if summary else []),
+        *map(ended, parts.sessions),
+    ]
 
 
 def _item(memory: Memory) -> ContextMemory:
