@@ -115,3 +115,23 @@ def test_405_allow_follows_the_most_specific_route(client, auth):
     response = client.request("OPTIONS", "/v1/memories/search", headers=auth)
     assert response.status_code == 405
     assert response.headers["Allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    "path, name",
+    [
+        ("/v1/memories?colour=red", "colour"),
+        ("/v1/sessions?limit=5&sort=name", "sort"),
+        ("/v1/api-keys?page=2", "page"),
+        ("/health?verbose=1", "verbose"),
+    ],
+)
+def test_a_query_parameter_the_route_does_not_take_is_422(client, auth, path, name):
+    response = client.get(path, headers=auth)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(f"Unknown query parameter '{name}'")
+
+
+def test_declared_query_parameters_and_aliases_still_pass(client, auth):
+    assert client.get("/v1/sessions?limit=5&active=true", headers=auth).status_code == 200
+    assert client.get("/v1/memories?memory_type=fact&tag=x", headers=auth).status_code == 200

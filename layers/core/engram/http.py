@@ -11,17 +11,18 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engram import __version__
 from engram.config import get_settings
-from engram.errors import DomainError, PayloadTooLarge
+from engram.errors import DomainError, PayloadTooLarge, ValidationFailed
 from engram.observability import logger
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -255,10 +256,54 @@ def _install_error_handlers(app: FastAPI) -> None:
         return response
 
 
+def reject_unknown_query(request: Request) -> None:
+    """A query parameter the route does not take is a 422, not silently ignored: a client
+    that sends `offset` or `tag` to a route without them would otherwise get a wrong page."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    unknown = sorted(set(request.query_params) - _query_names(route))
+    if unknown:
+        takes = ", ".join(sorted(_query_names(route))) or "no query parameters"
+        raise ValidationFailed(
+            f"Unknown query parameter '{unknown[0]}'; this route takes {takes}.",
+            [
+                {
+                    "loc": ["query", name],
+                    "msg": "unknown query parameter",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown
+            ],
+        )
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    """Kept on the route (routes are not hashable, and an app lives as long as its routes)."""
+    names = route.__dict__.get("_query_names")
+    if names is None:
+        names = route.__dict__["_query_names"] = frozenset(_dependant_query_names(route.dependant))
+    return names
+
+
+def _dependant_query_names(dependant: Any) -> set[str]:
+    names: set[str] = set()
+    for param in dependant.query_params:
+        model = param.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):  # a query-parameter model
+            names |= {f.alias or n for n, f in model.model_fields.items()}
+        else:
+            names.add(param.alias)
+    for sub in dependant.dependencies:
+        names |= _dependant_query_names(sub)
+    return names
+
+
 def create_app(*routers: APIRouter, docs: bool = False, title: str = "Engram") -> FastAPI:
     """Every function serves its own routers; the local server passes them all, with docs.
     A dialect router brings its mount's error body (`mount_prefix`, `error_shape`)."""
     app = FastAPI(
+        dependencies=[Depends(reject_unknown_query)],
         title=title,
         version=__version__,
         docs_url="/docs" if docs else None,
