@@ -31,6 +31,7 @@ def _documented_header(
         str | None,
         Header(
             alias=HEADER,
+            min_length=1,
             max_length=MAX_KEY_CHARS,
             description="Retry-safe creation: the same key and body within 24 h return the first "
             "response; the same key with another body or on another route is a "

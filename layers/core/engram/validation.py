@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from engram.config import get_settings
-from engram.ids import id_problem
+from engram.ids import ID_PATTERN, id_problem
 
 
 def _check_id(value: str) -> str:
@@ -51,7 +60,44 @@ def _check_metadata(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-EngramId = Annotated[str, AfterValidator(_check_id)]
+# A character that is not white space, as JSON Schema (ECMAScript) counts it: the schema and
+# the check share one definition (Python's own \s also counts \x1c-\x1f and \x85).
+NON_BLANK = r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+_NON_BLANK = re.compile(NON_BLANK)
+
+
+def is_blank(text: str) -> bool:
+    return _NON_BLANK.search(text) is None
+
+
+def _iso_time(value: Any) -> datetime:
+    """An ISO 8601 time (as the schema's `date-time`), naive read as UTC; pydantic's own
+    datetime also takes unix numbers and "0.5", which the schema does not allow."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z") from None
+    else:
+        raise ValueError("must be an ISO 8601 time string, e.g. 2026-01-31T12:00:00Z")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+IsoTime = Annotated[
+    datetime,
+    PlainValidator(_iso_time, json_schema_input_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+# JSON numbers and booleans as they are: `true` is not 1 and "0.5" is not a number (422)
+StrictFloat = Annotated[float, Field(strict=True)]
+StrictInt = Annotated[int, Field(strict=True)]
+StrictBool = Annotated[bool, Field(strict=True)]
+
+EngramId = Annotated[
+    str, AfterValidator(_check_id), Field(json_schema_extra={"pattern": ID_PATTERN})
+]
 Metadata = Annotated[dict[str, Any], AfterValidator(_check_metadata)]
 ShortText = Annotated[str, Field(max_length=255)]
 

@@ -5,21 +5,39 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from engram.accounts import passwords
 from engram.workspaces.models import Workspace
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+# No white space or control character anywhere (the same in JSON Schema and in Python).
+EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]{1,64}@[^@\x00-\x20\x7f.]+(\.[^@\x00-\x20\x7f.]+)+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def _email(value: str) -> str:
-    value = value.strip().lower()
     if len(value) > 254 or not _EMAIL.match(value):
         raise ValueError("not an email address")
-    return value
+    return value.lower()
 
 
-Email = Annotated[str, AfterValidator(_email)]
-# Length and strength are checked by the service, so the error states the whole rule.
+Email = Annotated[
+    str,
+    AfterValidator(_email),
+    Field(json_schema_extra={"pattern": EMAIL_PATTERN, "maxLength": 254}),
+]
 Password = Annotated[str, Field(max_length=1024)]
+# Length and strength are checked by the service, so the error states the whole rule; the
+# schema states it too, so that a client (or a fuzzer) knows what is accepted.
+NewPassword = Annotated[
+    str,
+    Field(
+        max_length=1024,
+        json_schema_extra={
+            "minLength": passwords.MIN_LENGTH,
+            "maxLength": passwords.MAX_LENGTH,
+            "pattern": passwords.PATTERN,
+        },
+    ),
+]
 
 
 class _Request(BaseModel):
@@ -28,7 +46,7 @@ class _Request(BaseModel):
 
 class RegisterRequest(_Request):
     email: Email
-    password: Password
+    password: NewPassword
     workspace_name: str = Field(min_length=1, max_length=255)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from engram.errors import ValidationFailed
 
 MIN_LENGTH, MAX_LENGTH = 12, 256
+LETTER, NOT_LETTER = r"[^\W\d_]", r"[\W\d_]"
+# The rule as a JSON Schema pattern (in the OpenAPI document): a letter and a non-letter.
+PATTERN = f"{LETTER}[\\s\\S]*{NOT_LETTER}|{NOT_LETTER}[\\s\\S]*{LETTER}"
 RULE = (
     f"A password must be {MIN_LENGTH} to {MAX_LENGTH} characters long and contain at least "
     "one letter and one character that is not a letter."
@@ -26,9 +30,7 @@ def _dummy_hash() -> str:
 
 
 def check_rule(password: str) -> None:
-    has_letter = any(c.isalpha() for c in password)
-    has_other = any(not c.isalpha() for c in password)
-    if not MIN_LENGTH <= len(password) <= MAX_LENGTH or not (has_letter and has_other):
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH or not re.search(PATTERN, password):
         raise ValidationFailed(RULE)
 
 

@@ -2,14 +2,24 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from engram.clock import parse_iso
 from engram.memories.models import MemoryType
+from engram.validation import StrictInt
 
-_RELATIVE = re.compile(r"^(\d{1,6})([smhdw])$")
+RELATIVE_PATTERN = r"^(\d{1,6})([smhdw])$"
+_RELATIVE = re.compile(RELATIVE_PATTERN)
+# What parse_moment takes, in the schema: relative, or an ISO 8601 time.
+MOMENT_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": RELATIVE_PATTERN},
+        {"type": "string", "format": "date-time", "maxLength": 64},
+    ]
+}
+Moment = Annotated[str, Field(max_length=64), WithJsonSchema(MOMENT_SCHEMA)]
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -28,16 +38,16 @@ def parse_moment(value: str, now: datetime, name: str) -> datetime:
 
 class ContextRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_memories: int = Field(15, ge=1, le=100)
-    max_tokens: int | None = Field(None, ge=50, le=200_000)
-    since: str | None = Field(None, max_length=64)
-    until: str | None = Field(None, max_length=64)
+    max_memories: StrictInt = Field(15, ge=1, le=100)
+    max_tokens: StrictInt | None = Field(None, ge=50, le=200_000)
+    since: Moment | None = None
+    until: Moment | None = None
     include_types: list[MemoryType] | None = Field(None, max_length=7)
     exclude_types: list[MemoryType] | None = Field(None, max_length=7)
     order: Literal["desc", "asc"] = "desc"
     query: str | None = Field(None, max_length=2000)
     scope: Literal["workspace", "session", "project"] = "workspace"
-    recent_sessions: int = Field(5, ge=0, le=50)
+    recent_sessions: StrictInt = Field(5, ge=0, le=50)
 
     @model_validator(mode="after")
     def _moments_parse(self) -> ContextRequest:

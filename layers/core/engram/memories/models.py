@@ -13,7 +13,14 @@ from pydantic import (
 )
 
 from engram.config import get_settings
-from engram.validation import EngramId, Metadata, check_batch_size
+from engram.validation import (
+    NON_BLANK,
+    EngramId,
+    Metadata,
+    StrictBool,
+    check_batch_size,
+    is_blank,
+)
 
 # Engram's own types; the seeds' products use open ones (`architecture`, `bug_fix`,
 # `configuration`, ...), so any lower-case word of this pattern is a type.
@@ -34,7 +41,7 @@ Role = Literal["user", "assistant", "system", "tool"]
 
 
 def _check_content(value: str) -> str:
-    if not value.strip():
+    if is_blank(value):
         raise ValueError("content must not be empty")
     limit = get_settings().max_content_bytes
     size = len(value.encode())
@@ -62,11 +69,35 @@ def _check_paths(value: list[str]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
-Content = Annotated[str, AfterValidator(_check_content)]
-Tags = Annotated[list[str], AfterValidator(_check_tags)]
-Concepts = Annotated[list[str], AfterValidator(_check_tags)]  # the same limits as tags
-SourceFiles = Annotated[list[str], AfterValidator(_check_paths)]
-Importance = Annotated[float, Field(ge=0.0, le=1.0)]
+def _content_schema(schema: dict[str, Any]) -> None:
+    """What _check_content enforces, in the schema (the byte limit bounds the characters)."""
+    schema.update(minLength=1, maxLength=get_settings().max_content_bytes, pattern=NON_BLANK)
+
+
+def _tags_schema(schema: dict[str, Any]) -> None:
+    settings = get_settings()
+    schema["maxItems"] = settings.max_tags
+    schema["items"] = {"type": "string", "minLength": 1, "maxLength": settings.max_tag_chars}
+
+
+def _paths_schema(schema: dict[str, Any]) -> None:
+    schema["maxItems"] = get_settings().max_tags
+    schema["items"] = {"type": "string", "minLength": 1, "maxLength": 1024}
+
+
+Content = Annotated[
+    str, AfterValidator(_check_content), Field(json_schema_extra=_content_schema)
+]
+Tags = Annotated[list[str], AfterValidator(_check_tags), Field(json_schema_extra=_tags_schema)]
+# the same limits as tags
+Concepts = Annotated[
+    list[str], AfterValidator(_check_tags), Field(json_schema_extra=_tags_schema)
+]
+SourceFiles = Annotated[
+    list[str], AfterValidator(_check_paths), Field(json_schema_extra=_paths_schema)
+]
+# strict: `true` or "0.5" is a wrong type (422), not a number
+Importance = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
 
 
 class _Request(BaseModel):
@@ -94,7 +125,7 @@ class MemoryCreate(_Request):
     confidence_score: Importance | None = None
     concepts: Concepts = Field(default_factory=list)
     source_files: SourceFiles = Field(default_factory=list)
-    sync_embedding: bool = Field(
+    sync_embedding: StrictBool = Field(
         False, description="Embed and index the memory before answering (status then ready)."
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import (
@@ -10,13 +9,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    field_validator,
     model_validator,
 )
 
 from engram.memories.models import MemoryType, Role
 from engram.search.index import SearchFilters, TagFilter, TagOp
-from engram.validation import EngramId
+from engram.validation import EngramId, IsoTime, StrictFloat, StrictInt
 
 SearchMode = Literal["semantic", "keyword", "hybrid"]
 MetadataScalar = str | int | float | bool
@@ -31,9 +29,9 @@ class _Request(BaseModel):
 class Weights(_Request):
     """How the legs combine; must sum to 1. A leg not given weighs 0."""
 
-    semantic: float = Field(0.0, ge=0.0, le=1.0)
-    keyword: float = Field(0.0, ge=0.0, le=1.0)
-    recency: float = Field(0.0, ge=0.0, le=1.0)
+    semantic: StrictFloat = Field(0.0, ge=0.0, le=1.0)
+    keyword: StrictFloat = Field(0.0, ge=0.0, le=1.0)
+    recency: StrictFloat = Field(0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> Weights:
@@ -53,6 +51,17 @@ DEFAULT_WEIGHTS = Weights(semantic=0.4, keyword=0.5, recency=0.1)
 
 
 class TagFilterIn(_Request):
+    # the schema says what _value_unless_exists enforces: a value unless op is exists
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["value"], "properties": {"value": {"type": "string"}}},
+                {"required": ["op"], "properties": {"op": {"const": "exists"}}},
+            ]
+        },
+    )
+
     key: str = Field(min_length=1, max_length=128)
     value: str | None = Field(None, max_length=128)
     op: TagOp = "eq"
@@ -70,8 +79,8 @@ class SearchRequest(_Request):
     query: str | None = Field(None, max_length=8192)
     search_mode: SearchMode = "hybrid"
     weights: Weights | None = None
-    limit: int = Field(10, ge=1, le=100, validation_alias=AliasChoices("limit", "topK"))
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    limit: StrictInt = Field(10, ge=1, le=100, validation_alias=AliasChoices("limit", "topK"))
+    offset: StrictInt = Field(0, ge=0, le=MAX_OFFSET)
     session_id: EngramId | None = None
     memory_types: list[MemoryType] | None = None  # empty or null: any type
     role: Role | None = None
@@ -80,9 +89,9 @@ class SearchRequest(_Request):
     filters: dict[str, MetadataScalar] = Field(default_factory=dict, max_length=50)
     user_id: EngramId | None = None
     agent_id: EngramId | None = None
-    from_time: datetime | None = None
-    to_time: datetime | None = None
-    min_score: float | None = Field(None, ge=0.0, le=1.0)
+    from_time: IsoTime | None = None  # from after to: an empty range, nothing found
+    to_time: IsoTime | None = None
+    min_score: StrictFloat | None = Field(None, ge=0.0, le=1.0)
 
     @model_validator(mode="before")
     @classmethod
@@ -92,19 +101,6 @@ class SearchRequest(_Request):
                 raise ValueError("give limit or its alias topK, not both")
             data = {k: v for k, v in data.items() if k != "topK"}
         return data
-
-    @field_validator("from_time", "to_time")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-    @model_validator(mode="after")
-    def _range_in_order(self) -> SearchRequest:
-        if self.from_time and self.to_time and self.from_time > self.to_time:
-            raise ValueError("from_time must not be after to_time")
-        return self
 
     @property
     def text(self) -> str:

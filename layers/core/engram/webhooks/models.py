@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from engram.event_types import EVENT_TYPES
+from engram.validation import StrictBool
 
 DeliveryStatus = Literal["pending", "retrying", "succeeded", "failed"]
 MAX_ATTEMPTS = 8  # the DeliverQueue's maxReceiveCount: the 8th failure dead-letters
@@ -25,7 +26,13 @@ def _check_events(value: list[str]) -> list[str]:
 
 
 EventList = Annotated[
-    list[str], Field(max_length=len(EVENT_TYPES) * 2), AfterValidator(_check_events)
+    list[str],
+    Field(
+        max_length=len(EVENT_TYPES) * 2,
+        # what _check_events enforces, stated in the schema
+        json_schema_extra={"minItems": 1, "items": {"type": "string", "enum": list(EVENT_TYPES)}},
+    ),
+    AfterValidator(_check_events),
 ]
 Url = Annotated[str, Field(min_length=1, max_length=2048)]
 
@@ -37,13 +44,13 @@ class _Request(BaseModel):
 class WebhookCreate(_Request):
     url: Url
     events: EventList
-    active: bool = True
+    active: StrictBool = True
 
 
 class WebhookUpdate(_Request):
     url: Url | None = None
     events: EventList | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class Webhook(BaseModel):
