@@ -224,7 +224,7 @@ def test_soft_delete_restore_and_hard_delete(client, auth, pump, workspace):
     assert client.delete(f"/v1/memories/{mid}/hard", headers=auth).status_code == 204
     pump.drain_once()
     assert wiring.search_index().count(ws) == 0
-    _error(client.get(f"/v1/memories/{mid}?include_deleted=true", headers=auth), 404)
+    _error(client.get(f"/v1/memories/{mid}", headers=auth), 404)
     assert client.get("/v1/memories", headers=auth).json()["count"] == 0
 
 
