@@ -128,6 +128,22 @@ def test_query_adds_relevant_memories(client, auth, seeded, pump):
     assert "### Relevant Memories" in body["markdown"]
 
 
+def test_include_types_filter_the_relevant_memories_too(client, auth, seeded, pump):
+    """The query's hits are asked of the index with the types, before its limit: more
+    episodes that match the query better than the decision cannot crowd it out."""
+    sid, ids = seeded
+    for i in range(6):
+        _memory(client, auth, f"Which database do we use? Asked again ({i}).", "episodic", 0.5)
+    pump.drain_once()
+    body = {"query": "which database do we use?", "include_types": ["decision"], "max_memories": 3}
+    got = client.post(f"/v1/sessions/{sid}/context", json=body, headers=auth).json()
+    assert [m["memory_id"] for m in got["context"]["relevant_memories"]] == [ids["decision"]]
+    body = {"query": "which database do we use?", "exclude_types": ["episodic"]}
+    got = client.post(f"/v1/sessions/{sid}/context", json=body, headers=auth).json()
+    types = {m["memory_type"] for m in got["context"]["relevant_memories"]}
+    assert "episodic" not in types and ids["decision"] in str(got["context"])
+
+
 def test_recent_sessions_and_workspace_summary(client, auth, seeded):
     sid, _ = seeded
     done = _session(client, auth)

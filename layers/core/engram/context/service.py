@@ -38,8 +38,10 @@ PROJECT_SESSIONS = 20
 
 
 class _Search(Protocol):
-    def ranked_ids(self, workspace_id: str, query: str, limit: int) -> list[str]:
-        """Memory ids, best first, of the caller's agent scope."""
+    def ranked_ids(
+        self, workspace_id: str, query: str, limit: int, memory_types: list[str] | None = None
+    ) -> list[str]:
+        """Memory ids, best first, of the caller's agent scope and these types."""
         ...
 
 
@@ -154,10 +156,20 @@ class ContextService:
     def _relevant(self, workspace_id: str, request: ContextRequest) -> list[Memory]:
         if not request.query or not request.query.strip():
             return []
-        # The search is narrowed to the caller's agent in the index, before its limit.
-        ids = self._search.ranked_ids(workspace_id, request.query, request.max_memories)
+        # The search is narrowed to the caller's agent and to include_types in the index,
+        # before its limit; without include_types any type may answer the query (types are
+        # open), less exclude_types.
+        types = sorted(self._types(request)) if request.include_types else None
+        if types == []:
+            return []  # every included type is also excluded
+        ids = self._search.ranked_ids(workspace_id, request.query, request.max_memories, types)
         found = self._memories.get_many(workspace_id, ids)
-        return [found[i] for i in ids if i in found and self._scope.owns(found[i])]
+        excluded = set(request.exclude_types or ())
+        return [
+            found[i]
+            for i in ids
+            if i in found and self._scope.owns(found[i]) and found[i].memory_type not in excluded
+        ]
 
     def _recent_sessions(self, workspace_id: str, current: Session, count: int) -> list[Session]:
         if count == 0:

@@ -109,9 +109,13 @@ class SearchService:
             results=[_result(s) for s in page], total=len(ranked), query_time_ms=round(elapsed, 2)
         )
 
-    def ranked_ids(self, workspace_id: str, query: str, limit: int) -> list[str]:
-        """The ids of the best `limit` memories for `query` (hybrid), best first."""
-        response = self.search(workspace_id, SearchRequest(query=query, limit=limit))
+    def ranked_ids(
+        self, workspace_id: str, query: str, limit: int, memory_types: list[str] | None = None
+    ) -> list[str]:
+        """The ids of the best `limit` memories for `query` (hybrid) of those types (any if
+        None), best first."""
+        request = SearchRequest(query=query, limit=limit, memory_types=memory_types)
+        response = self.search(workspace_id, request)
         return [hit.memory_id for hit in response.results]
 
     # ranking ------------------------------------------------------------------------------
