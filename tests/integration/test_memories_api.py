@@ -268,12 +268,11 @@ def test_diff_reports_added_updated_and_deleted(client, auth):
     everything = client.get(f"/v1/memories/diff?from_time={start[:19]}Z", headers=auth).json()
     assert everything["count"] >= 3
     _error(client.get("/v1/memories/diff?from_time=yesterday", headers=auth), 422)
-    _error(
-        client.get(
-            f"/v1/memories/diff?from_time={middle}&to_time=2000-01-01T00:00:00Z", headers=auth
-        ),
-        422,
+    _error(client.get("/v1/memories/diff?from_time=1.5", headers=auth), 422)
+    inverted = client.get(
+        f"/v1/memories/diff?from_time={middle}&to_time=2000-01-01T00:00:00Z", headers=auth
     )
+    assert inverted.status_code == 200 and inverted.json()["count"] == 0
 
 
 def test_another_workspace_gets_404_everywhere(client, auth, other_auth):

@@ -21,6 +21,7 @@ from engram.datarights.models import (
 )
 from engram.datarights.service import DataRightsService
 from engram.ids import ID_PATTERN
+from engram.validation import IsoTime
 
 router = APIRouter(tags=["data rights"])
 UserId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
@@ -54,8 +55,8 @@ def export(
     who: PrincipalDep,
     svc: DataRightsDep,
     fmt: Annotated[ExportFormat, Query(alias="format")] = "json",
-    from_date: datetime | None = None,
-    to_date: datetime | None = None,
+    from_date: Annotated[IsoTime | None, Query()] = None,
+    to_date: Annotated[IsoTime | None, Query()] = None,
     session_id: FilterId = None,
     include_deleted: bool = False,
 ) -> Response:

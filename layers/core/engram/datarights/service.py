@@ -18,7 +18,7 @@ from engram.datarights.models import (
     RestoredUser,
 )
 from engram.datarights.store import ExportStore
-from engram.errors import Conflict, NotFound, ValidationFailed
+from engram.errors import Conflict, NotFound
 from engram.ids import new_id
 from engram.memories.models import Memory
 from engram.memories.repository import MemoryFilters, MemoryRepository
@@ -79,15 +79,15 @@ class DataRightsService:
         return RestoredUser(user_id=user_id, restored=restored, sessions=sessions)
 
     def export(self, workspace_id: str, filters: ExportFilters, fmt: ExportFormat) -> Export:
-        if filters.from_date and filters.to_date and filters.from_date > filters.to_date:
-            raise ValidationFailed("from_date must not be after to_date.")
         chunks = self._encoded(self.export_memories(workspace_id, filters), fmt)
         if self._store is None:
             return Export(MEDIA_TYPES[fmt], chunks=chunks)
         return self._spooled(workspace_id, chunks, fmt)
 
     def export_memories(self, workspace_id: str, filters: ExportFilters) -> Iterator[Memory]:
-        """Newest first, one page in memory at a time."""
+        """Newest first, one page in memory at a time; an inverted range holds nothing."""
+        if filters.from_date and filters.to_date and filters.from_date > filters.to_date:
+            return
         base = MemoryFilters(session_id=filters.session_id, include_deleted=filters.include_deleted)
         for memory in self._pages(workspace_id, base):
             if filters.to_date and memory.created_at > filters.to_date:

@@ -85,14 +85,10 @@ def _paths_schema(schema: dict[str, Any]) -> None:
     schema["items"] = {"type": "string", "minLength": 1, "maxLength": 1024}
 
 
-Content = Annotated[
-    str, AfterValidator(_check_content), Field(json_schema_extra=_content_schema)
-]
+Content = Annotated[str, AfterValidator(_check_content), Field(json_schema_extra=_content_schema)]
 Tags = Annotated[list[str], AfterValidator(_check_tags), Field(json_schema_extra=_tags_schema)]
 # the same limits as tags
-Concepts = Annotated[
-    list[str], AfterValidator(_check_tags), Field(json_schema_extra=_tags_schema)
-]
+Concepts = Annotated[list[str], AfterValidator(_check_tags), Field(json_schema_extra=_tags_schema)]
 SourceFiles = Annotated[
     list[str], AfterValidator(_check_paths), Field(json_schema_extra=_paths_schema)
 ]

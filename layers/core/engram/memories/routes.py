@@ -11,8 +11,7 @@ from pydantic import BaseModel
 from engram import wiring
 from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
-from engram.clock import iso, parse_iso
-from engram.errors import ValidationFailed
+from engram.clock import iso
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.memories.models import (
@@ -27,7 +26,7 @@ from engram.memories.models import (
 from engram.memories.repository import MemoryFilters
 from engram.memories.service import MemoryService
 from engram.paging import Cursor, PageLimit, page_size
-from engram.validation import parse_one_or_many
+from engram.validation import IsoTime, parse_one_or_many
 
 router = APIRouter(tags=["memories"], route_class=IdempotentRoute)
 
@@ -121,30 +120,20 @@ def list_memories(
     return svc.list(who.workspace_id, filters, page_size(limit), cursor)
 
 
-def _moment(value: str | None, name: str, default: str) -> str:
-    if value is None:
-        return default
-    try:
-        return iso(parse_iso(value))
-    except ValueError as exc:
-        raise ValidationFailed(
-            f"{name} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z."
-        ) from exc
-
-
 @router.get("/v1/memories/diff")
 def memory_diff(
     who: PrincipalDep,
     svc: MemoryServiceDep,
-    from_time: Annotated[str | None, Query(max_length=64)] = None,
-    to_time: Annotated[str | None, Query(max_length=64)] = None,
+    from_time: Annotated[IsoTime | None, Query()] = None,
+    to_time: Annotated[IsoTime | None, Query()] = None,
     session_id: FilterId = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MemoryDiff:
-    now = wiring.clock().now()
-    end = _moment(to_time, "to_time", iso(now))
-    start = _moment(from_time, "from_time", iso(parse_iso(end) - timedelta(days=1)))
-    return MemoryDiff(**svc.diff(who.workspace_id, start, end, session_id, limit))
+    """The changes between from_time (default: a day before to_time) and to_time (default:
+    now); an inverted range holds no change."""
+    end = to_time or wiring.clock().now()
+    start = from_time or end - timedelta(days=1)
+    return MemoryDiff(**svc.diff(who.workspace_id, iso(start), iso(end), session_id, limit))
 
 
 @router.get("/v1/memories/{memory_id}")

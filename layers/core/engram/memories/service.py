@@ -308,12 +308,12 @@ class MemoryService:
     def diff(
         self, workspace_id: str, from_time: str, to_time: str, session_id: str | None, limit: int
     ) -> dict[str, Any]:
-        if parse_iso(from_time) > parse_iso(to_time):
-            raise ValidationFailed("from_time must not be after to_time.")
         added, updated, deleted = [], [], []
-        changed = self._repo.changes(
-            workspace_id, from_time, to_time, limit, session_id, self._scope.agent_id
-        )
+        changed = []  # an inverted period holds no change
+        if parse_iso(from_time) <= parse_iso(to_time):
+            changed = self._repo.changes(
+                workspace_id, from_time, to_time, limit, session_id, self._scope.agent_id
+            )
         for memory in changed:
             if memory.deleted_at:
                 deleted.append(memory)
