@@ -30,9 +30,9 @@ class FixedClock:
 
 def iso(moment: datetime) -> str:
     """ISO 8601 UTC with milliseconds and a trailing Z, the API's one timestamp format."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+    utc = moment.astimezone(UTC)
+    # %Y is not zero-padded below year 1000 on every platform: the year is formatted here
+    return f"{utc.year:04d}-" + utc.strftime("%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     Field,
     PlainValidator,
     ValidationError,
@@ -90,15 +91,60 @@ IsoTime = Annotated[
     PlainValidator(_iso_time, json_schema_input_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
-# JSON numbers and booleans as they are: `true` is not 1 and "0.5" is not a number (422)
-StrictFloat = Annotated[float, Field(strict=True)]
-StrictInt = Annotated[int, Field(strict=True)]
-StrictBool = Annotated[bool, Field(strict=True)]
+
+
+def _json_number(value: Any) -> Any:
+    """JSON's own types: `true` is not 1 and "0.5" is not a number (pydantic's lax mode
+    converts both); 1.0 is still an integer, as JSON Schema counts it."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+def _json_bool(value: Any) -> Any:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+StrictFloat = Annotated[float, BeforeValidator(_json_number)]
+StrictInt = Annotated[int, BeforeValidator(_json_number)]
+StrictBool = Annotated[bool, BeforeValidator(_json_bool)]
+
+
+def _metadata_value(depth: int) -> dict[str, Any]:
+    """What _storable takes, as a JSON schema: numbers DynamoDB can hold (0, or 1e-130 to 1e38
+    in size: ints of at most 38 digits), non-empty keys, the same for values `depth` levels
+    down (deeper values are left to the check: no `$ref`, so every model's own schema works)."""
+    kinds: list[dict[str, Any]] = [
+        {"type": "string"},
+        {"type": "boolean"},
+        {"type": "null"},
+        {"const": 0},
+        {"type": "number", "minimum": 1e-130, "maximum": 1e38},
+        {"type": "number", "minimum": -1e38, "maximum": -1e-130},
+    ]
+    if depth:
+        inner = _metadata_value(depth - 1)
+        kinds.append({"type": "array", "items": inner})
+        kinds.append(_metadata_object(inner))
+    else:
+        kinds += [{"type": "array"}, _metadata_object({})]
+    return {"anyOf": kinds}
+
+
+def _metadata_object(values: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "propertyNames": {"minLength": 1}, "additionalProperties": values}
+
 
 EngramId = Annotated[
     str, AfterValidator(_check_id), Field(json_schema_extra={"pattern": ID_PATTERN})
 ]
-Metadata = Annotated[dict[str, Any], AfterValidator(_check_metadata)]
+Metadata = Annotated[
+    dict[str, Any],
+    AfterValidator(_check_metadata),
+    WithJsonSchema(_metadata_object(_metadata_value(2))),
+]
 ShortText = Annotated[str, Field(max_length=255)]
 
 

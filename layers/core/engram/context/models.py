@@ -19,6 +19,7 @@ MOMENT_SCHEMA = {
         {"type": "string", "format": "date-time", "maxLength": 64},
     ]
 }
+MAX_TYPES = 50  # types are open (any lower-case word), so a list of them is bounded
 Moment = Annotated[str, Field(max_length=64), WithJsonSchema(MOMENT_SCHEMA)]
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -42,8 +43,8 @@ class ContextRequest(BaseModel):
     max_tokens: StrictInt | None = Field(None, ge=50, le=200_000)
     since: Moment | None = None
     until: Moment | None = None
-    include_types: list[MemoryType] | None = Field(None, max_length=7)
-    exclude_types: list[MemoryType] | None = Field(None, max_length=7)
+    include_types: list[MemoryType] | None = Field(None, max_length=MAX_TYPES)
+    exclude_types: list[MemoryType] | None = Field(None, max_length=MAX_TYPES)
     order: Literal["desc", "asc"] = "desc"
     query: str | None = Field(None, max_length=2000)
     scope: Literal["workspace", "session", "project"] = "workspace"

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from engram import wiring
 from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
-from engram.context.models import ContextRequest, ContextResponse, Moment
+from engram.context.models import MAX_TYPES, ContextRequest, ContextResponse, Moment
 from engram.context.service import ContextService
 from engram.ids import ID_PATTERN
 from engram.memories.models import MemoryType
@@ -43,8 +43,8 @@ def get_context(
     max_tokens: Annotated[int | None, Query(ge=50, le=200_000)] = None,
     since: Annotated[Moment | None, Query()] = None,
     until: Annotated[Moment | None, Query()] = None,
-    include_types: Annotated[list[MemoryType] | None, Query()] = None,
-    exclude_types: Annotated[list[MemoryType] | None, Query()] = None,
+    include_types: Annotated[list[MemoryType] | None, Query(max_length=MAX_TYPES)] = None,
+    exclude_types: Annotated[list[MemoryType] | None, Query(max_length=MAX_TYPES)] = None,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     query: Annotated[str | None, Query(max_length=2000)] = None,
     scope: Annotated[str, Query(pattern="^(workspace|session|project)$")] = "workspace",

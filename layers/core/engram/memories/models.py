@@ -18,6 +18,7 @@ from engram.validation import (
     EngramId,
     Metadata,
     StrictBool,
+    StrictFloat,
     check_batch_size,
     is_blank,
 )
@@ -92,8 +93,7 @@ Concepts = Annotated[list[str], AfterValidator(_check_tags), Field(json_schema_e
 SourceFiles = Annotated[
     list[str], AfterValidator(_check_paths), Field(json_schema_extra=_paths_schema)
 ]
-# strict: `true` or "0.5" is a wrong type (422), not a number
-Importance = Annotated[float, Field(ge=0.0, le=1.0, strict=True)]
+Importance = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
 
 
 class _Request(BaseModel):

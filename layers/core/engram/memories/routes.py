@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
@@ -120,6 +120,13 @@ def list_memories(
     return svc.list(who.workspace_id, filters, page_size(limit), cursor)
 
 
+def _day_before(moment: datetime) -> datetime:
+    try:
+        return moment - timedelta(days=1)
+    except OverflowError:  # the first day there is
+        return moment
+
+
 @router.get("/v1/memories/diff")
 def memory_diff(
     who: PrincipalDep,
@@ -132,7 +139,7 @@ def memory_diff(
     """The changes between from_time (default: a day before to_time) and to_time (default:
     now); an inverted range holds no change."""
     end = to_time or wiring.clock().now()
-    start = from_time or end - timedelta(days=1)
+    start = from_time or _day_before(end)
     return MemoryDiff(**svc.diff(who.workspace_id, iso(start), iso(end), session_id, limit))
 
 
