@@ -232,9 +232,14 @@ class QueuePump:
         template: dict[str, Any] | None = None,
         root: Path | None = None,
         wait_seconds: int = 1,
+        monotonic: Callable[[], float] = time.monotonic,
+        pause: Callable[[float], object] | None = None,
     ) -> None:
         template = template or load_template()
         self._sqs = sqs
+        # The batching window's clock, and how the pump waits within it (tests inject both).
+        self._monotonic = monotonic
+        self._pause = pause
         self._made = made
         self._wait = wait_seconds  # long-poll length: also bounds how long stop() waits
         self.workers = discover_workers(template, root)
@@ -306,9 +311,10 @@ class QueuePump:
         put in the batch twice."""
         more: list[dict[str, Any]] = []
         seen = {m["MessageId"] for m in have}
-        deadline = time.monotonic() + worker.batching_window_seconds
+        deadline = self._monotonic() + worker.batching_window_seconds
+        pause = self._pause or self._stop.wait
         while len(have) + len(more) < worker.batch_size and not self._stop.is_set():
-            left = deadline - time.monotonic()
+            left = deadline - self._monotonic()
             if left <= 0:
                 break
             found = [
@@ -319,7 +325,7 @@ class QueuePump:
             seen.update(m["MessageId"] for m in found)
             more += found
             if not found:
-                self._stop.wait(min(GATHER_PAUSE_SECONDS, left))
+                pause(min(GATHER_PAUSE_SECONDS, left))
         return more
 
     @property

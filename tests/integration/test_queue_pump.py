@@ -246,27 +246,46 @@ def test_failed_ids_read_the_response_as_lambda_does(response, failed):
     assert failed_ids(response, ["a", "b"]) == failed
 
 
+class FakeClock:
+    """The pump's batching-window clock: waiting advances it, nothing sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def pause(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def test_a_batching_window_gathers_up_to_the_batch_size(sqs, root):
     # The window stays under the queue's 1 s visibility timeout, as Lambda requires.
-    pump, made = make_pump(sqs, root, batch_size=25, window=0.5)
+    clock = FakeClock()
+    tpl = template(True, batch_size=25, window=0.5)
+    made = create_resources(
+        boto3.client("dynamodb", region_name="us-east-1"), sqs, prefix="pump-test", template=tpl
+    )
+    pump = QueuePump(
+        sqs, made, template=tpl, root=root, monotonic=clock.monotonic, pause=clock.pause
+    )
     assert pump.workers["WorkQueue"].batching_window_seconds == 0.5
     assert "WorkFunction reads WorkQueue (batch 25, window 0.5 s)" in pump.describe()
     send(sqs, made, *({"n": i} for i in range(30)))
-    started = time.monotonic()
+    started = clock.now
     assert pump.run_once("WorkQueue", gather=True) == RoundResult(received=25, deleted=25, failed=0)
-    assert time.monotonic() - started < 0.5  # full before the window closed: no waiting
-    started = time.monotonic()
+    assert clock.now == started  # full before the window closed: no waiting
     assert pump.run_once("WorkQueue", gather=True) == RoundResult(received=5, deleted=5, failed=0)
-    assert 0.45 <= time.monotonic() - started < 0.95  # the rest waited out the window
+    assert clock.now - started == pytest.approx(0.5)  # the rest waited out the window
     assert [len(c["event"]["Records"]) for c in calls(root)] == [25, 5]
     assert sorted(
         json.loads(r["body"])["n"] for c in calls(root) for r in c["event"]["Records"]
     ) == list(range(30))
     # A synchronous drain (tests, tools) does not wait for a window.
     send(sqs, made, {"n": 99})
-    started = time.monotonic()
+    started = clock.now
     assert pump.run_once("WorkQueue") == RoundResult(received=1, deleted=1, failed=0)
-    assert time.monotonic() - started < 0.45
+    assert clock.now == started
 
 
 def test_a_window_longer_than_the_visibility_timeout_puts_no_message_in_twice(sqs, root):

@@ -78,7 +78,7 @@ def _iso_time(value: Any) -> datetime:
         moment = value
     elif isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.upper())  # Python 3.11 reads Z itself
         except ValueError:
             raise ValueError("must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z") from None
     else:
@@ -107,8 +107,10 @@ def _json_bool(value: Any) -> Any:
     return value
 
 
-StrictFloat = Annotated[float, BeforeValidator(_json_number)]
-StrictInt = Annotated[int, BeforeValidator(_json_number)]
+# After a number's bounds in its Annotated (`Annotated[float, Field(ge=0), JSON_NUMBER]`):
+# placed before them, pydantic leaves the bounds out of the JSON schema.
+JSON_NUMBER = BeforeValidator(_json_number)
+UnitFloat = Annotated[float, Field(ge=0.0, le=1.0), JSON_NUMBER]  # a score or weight, 0 to 1
 StrictBool = Annotated[bool, BeforeValidator(_json_bool)]
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validat
 
 from engram.clock import parse_iso
 from engram.memories.models import MemoryType
-from engram.validation import StrictInt
+from engram.validation import JSON_NUMBER
 
 RELATIVE_PATTERN = r"^(\d{1,6})([smhdw])$"
 _RELATIVE = re.compile(RELATIVE_PATTERN)
@@ -39,8 +39,8 @@ def parse_moment(value: str, now: datetime, name: str) -> datetime:
 
 class ContextRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    max_memories: StrictInt = Field(15, ge=1, le=100)
-    max_tokens: StrictInt | None = Field(None, ge=50, le=200_000)
+    max_memories: Annotated[int, Field(ge=1, le=100), JSON_NUMBER] = 15
+    max_tokens: Annotated[int, Field(ge=50, le=200_000), JSON_NUMBER] | None = None
     since: Moment | None = None
     until: Moment | None = None
     include_types: list[MemoryType] | None = Field(None, max_length=MAX_TYPES)
@@ -48,7 +48,7 @@ class ContextRequest(BaseModel):
     order: Literal["desc", "asc"] = "desc"
     query: str | None = Field(None, max_length=2000)
     scope: Literal["workspace", "session", "project"] = "workspace"
-    recent_sessions: StrictInt = Field(5, ge=0, le=50)
+    recent_sessions: Annotated[int, Field(ge=0, le=50), JSON_NUMBER] = 5
 
     @model_validator(mode="after")
     def _moments_parse(self) -> ContextRequest:

@@ -3,19 +3,16 @@ only."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response
 
 from engram import wiring
 from engram.auth import PrincipalDep
-from engram.clock import iso
+from engram.datarights.answers import EXPORT_RESPONSES, export_response
 from engram.datarights.models import (
-    ExportFilters,
     ExportFormat,
-    ExportLink,
     ForgottenUser,
     RestoredUser,
 )
@@ -26,21 +23,6 @@ from engram.validation import IsoTime
 router = APIRouter(tags=["data rights"])
 UserId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
-EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "The memories, newest first.",
-        "content": {
-            "application/json": {
-                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Memory"}}
-            },
-            "text/csv": {"schema": {"type": "string"}},
-        },
-    },
-    303: {
-        "description": "Too large to answer inline: fetch it from Location (presigned).",
-        "model": ExportLink,
-    },
-}
 
 
 def get_data_rights_service() -> DataRightsService:
@@ -60,19 +42,9 @@ def export(
     session_id: FilterId = None,
     include_deleted: bool = False,
 ) -> Response:
-    filters = ExportFilters(
-        from_date=iso(from_date) if from_date else None,
-        to_date=iso(to_date) if to_date else None,
-        session_id=session_id,
-        include_deleted=include_deleted,
+    return export_response(
+        svc, who.workspace_id, fmt, from_date, to_date, session_id, include_deleted
     )
-    result = svc.export(who.workspace_id, filters, fmt)
-    if result.url:
-        link = ExportLink(
-            url=result.url, expires_at=result.expires_at, bytes=result.size, format=fmt
-        )
-        return JSONResponse(link.model_dump(), status_code=303, headers={"Location": result.url})
-    return StreamingResponse(result.chunks, media_type=result.media_type)
 
 
 @router.delete("/v1/users/{user_id}/memories")

@@ -18,7 +18,7 @@ from engram.validation import (
     EngramId,
     Metadata,
     StrictBool,
-    StrictFloat,
+    UnitFloat,
     check_batch_size,
     is_blank,
 )
@@ -93,7 +93,7 @@ Concepts = Annotated[list[str], AfterValidator(_check_tags), Field(json_schema_e
 SourceFiles = Annotated[
     list[str], AfterValidator(_check_paths), Field(json_schema_extra=_paths_schema)
 ]
-Importance = Annotated[StrictFloat, Field(ge=0.0, le=1.0)]
+Importance = UnitFloat
 
 
 class _Request(BaseModel):

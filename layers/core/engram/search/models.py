@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -14,7 +14,7 @@ from pydantic import (
 
 from engram.memories.models import MemoryType, Role
 from engram.search.index import SearchFilters, TagFilter, TagOp
-from engram.validation import EngramId, IsoTime, StrictFloat, StrictInt
+from engram.validation import JSON_NUMBER, EngramId, IsoTime, UnitFloat
 
 SearchMode = Literal["semantic", "keyword", "hybrid"]
 MetadataScalar = str | int | float | bool
@@ -29,9 +29,9 @@ class _Request(BaseModel):
 class Weights(_Request):
     """How the legs combine; must sum to 1. A leg not given weighs 0."""
 
-    semantic: StrictFloat = Field(0.0, ge=0.0, le=1.0)
-    keyword: StrictFloat = Field(0.0, ge=0.0, le=1.0)
-    recency: StrictFloat = Field(0.0, ge=0.0, le=1.0)
+    semantic: UnitFloat = 0.0
+    keyword: UnitFloat = 0.0
+    recency: UnitFloat = 0.0
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> Weights:
@@ -79,8 +79,10 @@ class SearchRequest(_Request):
     query: str | None = Field(None, max_length=8192)
     search_mode: SearchMode = "hybrid"
     weights: Weights | None = None
-    limit: StrictInt = Field(10, ge=1, le=100, validation_alias=AliasChoices("limit", "topK"))
-    offset: StrictInt = Field(0, ge=0, le=MAX_OFFSET)
+    limit: Annotated[int, Field(ge=1, le=100), JSON_NUMBER] = Field(
+        10, validation_alias=AliasChoices("limit", "topK")
+    )
+    offset: Annotated[int, Field(ge=0, le=MAX_OFFSET), JSON_NUMBER] = 0
     session_id: EngramId | None = None
     memory_types: list[MemoryType] | None = None  # empty or null: any type
     role: Role | None = None
@@ -91,7 +93,7 @@ class SearchRequest(_Request):
     agent_id: EngramId | None = None
     from_time: IsoTime | None = None  # from after to: an empty range, nothing found
     to_time: IsoTime | None = None
-    min_score: StrictFloat | None = Field(None, ge=0.0, le=1.0)
+    min_score: UnitFloat | None = None
 
     @model_validator(mode="before")
     @classmethod

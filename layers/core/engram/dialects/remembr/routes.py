@@ -12,7 +12,7 @@ from engram import wiring
 from engram.accounts.models import LoginRequest, Me, RefreshRequest, RegisterRequest, TokenPair
 from engram.auth import PrincipalDep
 from engram.clock import iso, parse_iso
-from engram.datarights import routes as datarights
+from engram.datarights.answers import EXPORT_RESPONSES, export_response
 from engram.datarights.models import ExportFormat
 from engram.dialects import MAX_OFFSET, DialectRouter, offset_page
 from engram.dialects.deps import (
@@ -448,7 +448,7 @@ def _query_time(value: str | None, name: str) -> datetime | None:
         ) from exc
 
 
-@router.get("/export", response_class=Response, responses=datarights.EXPORT_RESPONSES)
+@router.get("/export", response_class=Response, responses=EXPORT_RESPONSES)
 def export(
     who: PrincipalDep,
     svc: DataRightsDep,
@@ -460,7 +460,7 @@ def export(
 ) -> Response:
     """The /v1 export itself (streamed, or a 303 to S3 when large)."""
     start, end = _query_time(from_date, "from_date"), _query_time(to_date, "to_date")
-    return datarights.export(who, svc, fmt, start, end, session_id, include_deleted)
+    return export_response(svc, who.workspace_id, fmt, start, end, session_id, include_deleted)
 
 
 # ---- webhooks (admin) ----
