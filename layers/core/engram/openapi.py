@@ -14,6 +14,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from engram.validation import METADATA_COMPONENT, METADATA_MARK, METADATA_REF, metadata_object
+
 _REF = re.compile(r'"#/components/schemas/([A-Za-z0-9_.\-]+)"')
 ERROR_STATUSES = {
     "400": "Malformed request.",
@@ -46,6 +48,8 @@ def complete_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             schema = original()
             _add_missing_models(schema, app)
             _document_errors(schema, getattr(app.state, "error_schemas", ()))
+            schema = _metadata_at_every_depth(schema)
+            schema["components"]["schemas"]["MetadataValue"] = METADATA_COMPONENT
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -84,6 +88,18 @@ def _routes(routes: list[Any]) -> list[APIRoute]:
         if nested:
             found.extend(_routes(nested))
     return found
+
+
+def _metadata_at_every_depth(node: Any) -> Any:
+    """Metadata's schema, wherever it is, refers to the MetadataValue component at every
+    depth (a model's own schema has no components, so it names only one level)."""
+    if isinstance(node, dict):
+        if node.get(METADATA_MARK):
+            return metadata_object(METADATA_REF)
+        return {k: _metadata_at_every_depth(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_metadata_at_every_depth(v) for v in node]
+    return node
 
 
 def _document_errors(schema: dict[str, Any], dialects: tuple[tuple[str, str, dict], ...]) -> None:

@@ -114,29 +114,34 @@ UnitFloat = Annotated[float, Field(ge=0.0, le=1.0), JSON_NUMBER]  # a score or w
 StrictBool = Annotated[bool, BeforeValidator(_json_bool)]
 
 
-def _metadata_value(depth: int) -> dict[str, Any]:
+def _metadata_value(inner: dict[str, Any]) -> dict[str, Any]:
     """What _storable takes, as a JSON schema: numbers DynamoDB can hold (0, or 1e-130 to 1e38
-    in size: ints of at most 38 digits), non-empty keys, the same for values `depth` levels
-    down (deeper values are left to the check: no `$ref`, so every model's own schema works)."""
-    kinds: list[dict[str, Any]] = [
-        {"type": "string"},
-        {"type": "boolean"},
-        {"type": "null"},
-        {"const": 0},
-        {"type": "number", "minimum": 1e-130, "maximum": 1e38},
-        {"type": "number", "minimum": -1e38, "maximum": -1e-130},
-    ]
-    if depth:
-        inner = _metadata_value(depth - 1)
-        kinds.append({"type": "array", "items": inner})
-        kinds.append(_metadata_object(inner))
-    else:
-        kinds += [{"type": "array"}, _metadata_object({})]
-    return {"anyOf": kinds}
+    in size: ints of at most 38 digits), strings, booleans, null, and arrays and objects
+    (non-empty keys) of `inner`."""
+    return {
+        "anyOf": [
+            {"type": "string"},
+            {"type": "boolean"},
+            {"type": "null"},
+            {"const": 0},
+            {"type": "number", "minimum": 1e-130, "maximum": 1e38},
+            {"type": "number", "minimum": -1e38, "maximum": -1e-130},
+            {"type": "array", "items": inner},
+            metadata_object(inner),
+        ]
+    }
 
 
-def _metadata_object(values: dict[str, Any]) -> dict[str, Any]:
+def metadata_object(values: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "propertyNames": {"minLength": 1}, "additionalProperties": values}
+
+
+# The OpenAPI document states the rule at every depth through a component that refers to
+# itself (engram.openapi puts it in); a model's own schema, which has no components, states
+# it one level down.
+METADATA_REF = {"$ref": "#/components/schemas/MetadataValue"}
+METADATA_COMPONENT = _metadata_value(METADATA_REF)
+METADATA_MARK = "x-engram-metadata"
 
 
 EngramId = Annotated[
@@ -145,7 +150,7 @@ EngramId = Annotated[
 Metadata = Annotated[
     dict[str, Any],
     AfterValidator(_check_metadata),
-    WithJsonSchema(_metadata_object(_metadata_value(2))),
+    WithJsonSchema({**metadata_object(_metadata_value({})), METADATA_MARK: True}),
 ]
 ShortText = Annotated[str, Field(max_length=255)]
 
