@@ -50,4 +50,5 @@ def export_response(
             url=result.url, expires_at=result.expires_at, bytes=result.size, format=fmt
         )
         return JSONResponse(link.model_dump(), status_code=303, headers={"Location": result.url})
+    assert result.chunks is not None  # an export without a URL is answered inline
     return StreamingResponse(result.chunks, media_type=result.media_type)
