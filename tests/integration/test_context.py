@@ -198,6 +198,15 @@ def test_same_data_gives_byte_identical_output(client, auth, seeded):
     assert first == second
 
 
+def test_a_relative_moment_before_the_calendar_starts_means_from_its_first_day(
+    client, auth, seeded
+):
+    sid, ids = seeded
+    body = client.post(f"/v1/sessions/{sid}/context", json={"since": "999999w"}, headers=auth)
+    assert body.status_code == 200, body.text
+    assert ids["decision"] in [m["memory_id"] for m in body.json()["context"]["recent_memories"]]
+
+
 @pytest.mark.parametrize(
     "query",
     [

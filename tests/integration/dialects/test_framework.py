@@ -30,6 +30,15 @@ def test_memtrace_errors_are_one_sentence_under_error(client, auth):
     assert invalid.status_code == 422 and invalid.json()["error"] == "'agent_id' is required."
 
 
+def test_memtrace_closes_a_session_and_replaces_its_metadata_in_one_put(client, auth):
+    created = client.post("/memtrace/api/v1/sessions", headers=auth, json={"agent_id": "a"})
+    sid = created.json()["id"] if "id" in created.json() else created.json()["session_id"]
+    body = {"status": "closed", "metadata": {"ticket": 7}}
+    closed = client.put(f"/memtrace/api/v1/sessions/{sid}", headers=auth, json=body)
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed" and closed.json()["metadata"] == {"ticket": 7}
+
+
 def test_an_oversized_body_is_refused_in_the_mounts_shape(client, auth, monkeypatch):
     monkeypatch.setenv("MAX_BODY_BYTES", "1024")
     from engram.config import get_settings

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
@@ -28,7 +28,10 @@ def parse_moment(value: str, now: datetime, name: str) -> datetime:
     """`30m`, `2h`, `7d` (before now) or an ISO 8601 time; a sentence saying what is wrong."""
     match = _RELATIVE.match(value.strip())
     if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        try:
+            return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        except OverflowError:  # further back than the calendar goes: from its first day
+            return datetime.min.replace(tzinfo=UTC)
     try:
         return parse_iso(value.strip())
     except ValueError:

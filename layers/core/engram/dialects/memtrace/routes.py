@@ -73,7 +73,8 @@ def update_session(
     ws = who.workspace_id
     session = None
     if body.metadata is not None or body.status == "active":
-        changes = SessionUpdate(metadata=body.metadata, status=body.status)
+        active = "active" if body.status == "active" else None  # closed: ended below
+        changes = SessionUpdate(metadata=body.metadata, status=active)
         session = svc.update(ws, session_id, changes)
     if body.status == "closed":
         session = svc.end(ws, session_id, SessionEnd())
