@@ -26,7 +26,10 @@ from pathlib import Path
 from stack import cpu_note
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET_MS = 300.0
+# A handler imports FastAPI and its own code: its import may take at most this many times
+# `import fastapi` alone, measured the same way in the same run (a ratio: hosts differ 2x).
+TARGET_RATIO = 1.5
+BASELINE = "fastapi"
 # Wall time is the measure; CPU time (process_time) is printed beside it because it
 # barely moves when other processes compete for the cores.
 PROBE = (
@@ -83,8 +86,9 @@ def slowest_imports(module: str, top: int) -> list[tuple[str, float]]:
 ZIP_EPOCH = 315532800  # 1980-01-01 UTC
 
 
-def deployed_import_ms(build: Path, function: Path, python: str) -> float:
-    """Wall ms of `import handler` laid out as Lambda lays it out (/var/task, /opt/python)."""
+def deployed_import_ms(build: Path, function: Path, python: str, module: str = "handler") -> float:
+    """Wall ms of `import handler` (or `module`) laid out as Lambda lays it out (/var/task,
+    /opt/python)."""
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -92,7 +96,7 @@ def deployed_import_ms(build: Path, function: Path, python: str) -> float:
         "AWS_REGION": "us-east-1",
         "ORT_DISABLE_TELEMETRY": "1",
     }
-    probe = PROBE.format(module="handler")
+    probe = PROBE.format(module=module)
     out = subprocess.run(
         [python, "-S", "-c", probe],
         cwd=function,
@@ -121,15 +125,20 @@ def deployed(build: Path, python: str, runs: int) -> None:
         f"Python {version}, {os.cpu_count()} CPUs ({cpu_note()}), load average {load_average()}; "
         f"{build}: CoreLayer has {sources} .py and {compiled} .pyc files; median of {runs}\n"
     )
-    print("| function (as deployed) | median wall (ms) | min | max | target | result |")
+    functions = sorted(p for p in build.glob("*Function") if (p / "handler.py").is_file())
+    base = statistics.median(
+        deployed_import_ms(build, functions[0], python, BASELINE) for _ in range(runs)
+    )
+    print(f"`import {BASELINE}` from the layer alone: {base:.0f} ms\n")
+    print("| function (as deployed) | median wall (ms) | min | max | x fastapi | result |")
     print("|---|---:|---:|---:|---:|---|")
-    for function in sorted(p for p in build.glob("*Function") if (p / "handler.py").is_file()):
+    for function in functions:
         times = [deployed_import_ms(build, function, python) for _ in range(runs)]
         median = statistics.median(times)
-        verdict = "pass" if median <= TARGET_MS else "**FAIL**"
+        verdict = "pass" if median / base <= TARGET_RATIO else "**FAIL**"
         print(
             f"| {function.name} | {median:.0f} | {min(times):.0f} | {max(times):.0f} | "
-            f"{TARGET_MS:.0f} | {verdict} |"
+            f"{median / base:.2f} | {verdict} |"
         )
 
 
@@ -155,13 +164,15 @@ def main() -> None:
         return
 
     compile_bytecode()
+    import_ms(BASELINE)
+    base = statistics.median(import_ms(BASELINE)[0] for _ in range(args.runs))
     print(
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs ({cpu_note()}), load average "
-        f"{load_average()} at start; target <= {TARGET_MS:.0f} ms; median of {args.runs} "
-        f"fresh processes\n"
+        f"{load_average()} at start; median of {args.runs} fresh processes; `import {BASELINE}` "
+        f"alone: {base:.0f} ms; target: a handler <= {TARGET_RATIO}x that\n"
     )
     print(
-        "| function | median wall (ms) | min | max | median CPU (ms) | target | result "
+        "| function | median wall (ms) | min | max | median CPU (ms) | x fastapi | result "
         "| slowest third-party imports (cumulative ms) |"
     )
     print("|---|---:|---:|---:|---:|---:|---|---|")
@@ -172,10 +183,11 @@ def main() -> None:
         times = [wall for wall, _ in runs]
         median, cpu = statistics.median(times), statistics.median(cpu for _, cpu in runs)
         slow = ", ".join(f"`{n}` {ms:.0f}" for n, ms in slowest_imports(module, args.top))
-        verdict = "pass" if median <= TARGET_MS else "**FAIL**"
+        ratio = median / base
+        verdict = "pass" if ratio <= TARGET_RATIO else "**FAIL**"
         print(
             f"| {name} | {median:.0f} | {min(times):.0f} | {max(times):.0f} | "
-            f"{cpu:.0f} | {TARGET_MS:.0f} | {verdict} | {slow} |"
+            f"{cpu:.0f} | {ratio:.2f} | {verdict} | {slow} |"
         )
 
 

@@ -59,6 +59,7 @@ class LocalStack:
         self.process: subprocess.Popen[bytes] | None = None
         self.env_file = self.cwd / ".engram" / "dev.env"
         self.url = self.api_key = ""
+        self.values: dict[str, str] = {}
 
     def __enter__(self) -> Self:
         started = time.monotonic()
@@ -78,6 +79,7 @@ class LocalStack:
                 for line in self.env_file.read_text().splitlines()
                 if line and not line.startswith("#")
             )
+            self.values = values  # .engram/dev.env: the emulator endpoint, table, queues
             self.url, self.api_key = values["ENGRAM_URL"], values["ENGRAM_API_KEY"]
             if not self.url.startswith(f"http://{HOST}:"):
                 raise RuntimeError(f"unexpected stack URL {self.url}")
