@@ -159,8 +159,10 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
 
     moto_fixes.apply()  # the local stack's emulator runs with them
     rows = [
-        "| texts | mean tokens | worker memories/s | model alone, same batches | ratio "
-        f"| target >= {WORKER_RATIO} |",
+        (
+            "| texts | mean tokens | worker memories/s | model alone, same batches | ratio "
+            f"| target >= {WORKER_RATIO} |"
+        ),
         "|---|---:|---:|---:|---:|---|",
     ]
     with mock_aws():
