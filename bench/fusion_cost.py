@@ -30,6 +30,9 @@ class DictRepo:
     def get_many(self, workspace_id: str, ids: list[str]) -> dict[str, Any]:
         return {i: self.memories[i] for i in ids if i in self.memories}
 
+    def unindexed(self, workspace_id: str, limit: int) -> list[Any]:
+        return []  # everything is indexed: read-your-writes has nothing to add
+
 
 def min_max_service(base: Any) -> Any:
     """The search service as it was before issue 21: each leg min-max scaled on its own, a
