@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# ARGS=--fresh erases the kept data first; ARGS=--in-memory keeps none (README, local stack).
 dev: install
-	$(BIN)/python -m engram_local
+	$(BIN)/python -m engram_local $(ARGS)
 
 test: install
 	$(BIN)/pytest
@@ -70,5 +71,6 @@ bench: install
 	$(BIN)/python bench/retrieval.py --quick
 	$(BIN)/python bench/context.py --quick
 
+# Not .engram/: the local stack's kept data (`make dev ARGS=--fresh` erases it).
 clean:
-	rm -rf $(VENV) .pytest_cache .engram
+	rm -rf $(VENV) .pytest_cache .engram/dev.env

@@ -31,6 +31,9 @@ _DROP = (
     "LOCAL_INDEX_PATH",
     "ENGRAM_URL",
     "ENGRAM_API_KEY",
+    "ENGRAM_DATA_DIR",
+    "ENGRAM_FRESH",
+    "ENGRAM_IN_MEMORY",
 )
 
 

@@ -30,14 +30,24 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+# The shell's data settings never reach a test's stack: its data stays in its own directory.
+_DATA_SETTINGS = ("ENGRAM_DATA_DIR", "ENGRAM_FRESH", "ENGRAM_IN_MEMORY", "ENGRAM_COMPACT_BYTES")
+
+
 class Stack:
-    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None) -> None:
+    """`python -m engram_local ARGS` started in `tmp_path`, its data in `tmp_path/.engram`
+    (started again in the same directory, it finds that data)."""
+
+    def __init__(
+        self, tmp_path: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.cwd = tmp_path
         self.ports = (free_port(), free_port())
         self.log = tmp_path / "stack.log"
         self.env: dict[str, str] = {}  # .engram/dev.env once ready
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k not in _DATA_SETTINGS},
+            "ENGRAM_DATA_DIR": str(tmp_path / ".engram"),
             "PORT": str(self.ports[0]),
             "EMULATOR_PORT": str(self.ports[1]),
             "PYTHONUNBUFFERED": "1",
@@ -45,7 +55,7 @@ class Stack:
         }
         with self.log.open("wb") as out:  # a file, not a pipe: nothing can block on a full pipe
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "engram_local"],
+                [sys.executable, "-m", "engram_local", *args],
                 cwd=tmp_path,
                 env=env,
                 stdout=out,

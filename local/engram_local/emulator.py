@@ -1,6 +1,7 @@
 """The AWS emulator of the local stack: moto in server mode, in this process's threads (so
 Ctrl-C leaves no child process behind), with the template's table and queues created in it.
-Its state lives in memory and is gone when the process stops."""
+Its state lives in memory; with a `Durability` it is also kept in a data directory and
+loaded from there at start (engram_local.persistence)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engram_local import moto_fixes
+from engram_local.persistence import DEFER_SYNC, Durability, MotoState
 from engram_local.resources import LocalResources, create_resources
 
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -79,6 +81,7 @@ def _in_process(app: Any, endpoint: str) -> Any:
             content_type=content_type,
             data=body.encode() if isinstance(body, str) else (body or b""),
         ).get_environ()
+        environ[DEFER_SYNC] = True  # the API syncs the journal once before it answers
         chunks, status, response_headers = run_wsgi_app(app, environ, buffered=True)
         try:
             content = b"".join(chunks)
@@ -104,13 +107,15 @@ def start_emulator(
     template: dict[str, Any] | None = None,
     prefix: str = "engram-local",
     fixes: bool = True,
+    durability: Durability | None = None,
 ) -> Emulator:
     """Serves moto on host:port (raises OSError if the port is taken), waits until it
     answers, then creates the template's resources in it. With `fixes`, moto runs with
-    moto_fixes applied until the emulator stops."""
+    moto_fixes applied until the emulator stops. With `durability`, the state its data
+    directory holds is loaded (raises DataError if it cannot be) and every write is kept."""
     patched = fixes and moto_fixes.apply()
     try:
-        server = _make_server(host, port)
+        server = _make_server(host, port, durability)
     except BaseException:
         if patched:
             moto_fixes.undo()
@@ -128,6 +133,9 @@ def start_emulator(
             prefix=prefix,
             template=template,
         )
+        if durability is not None:
+            durability.load(MotoState(made, region))
+            _keep_secrets(durability, made, endpoint, region)
     except BaseException:
         server.shutdown()
         server.server_close()
@@ -138,7 +146,20 @@ def start_emulator(
     return Emulator(endpoint, region, made, server, thread, patched)
 
 
-def _make_server(host: str, port: int) -> Any:
+def _keep_secrets(durability: Durability, made: LocalResources, endpoint: str, region: str) -> None:
+    """The secrets (the JWT signing key...) keep their first values: tokens and keys signed
+    before a restart stay valid after it."""
+    client = emulator_client("secretsmanager", endpoint, region)
+    for logical_id, arn in made.secrets.items():
+        name = f"secret:{logical_id}"
+        if name in durability.meta:
+            client.put_secret_value(SecretId=arn, SecretString=durability.meta[name])
+        else:
+            value = client.get_secret_value(SecretId=arn)["SecretString"]
+            durability.set_meta(name, value)
+
+
+def _make_server(host: str, port: int, durability: Durability | None = None) -> Any:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -148,7 +169,8 @@ def _make_server(host: str, port: int) -> Any:
 
     # werkzeug logs every request at INFO on its own handler unless told otherwise.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = _dynamodb_serialised(DomainDispatcherApplication(create_backend_app))
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    app = durability.wrap(moto_app) if durability else _dynamodb_serialised(moto_app)
     return make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

@@ -1,5 +1,7 @@
 """`make dev`: the emulator, the queue pump and the combined API in one process, so Ctrl-C
-(SIGINT) or SIGTERM stops every part with nothing left behind. Data lives in memory."""
+(SIGINT) or SIGTERM stops every part with nothing left behind. Data is kept in the data
+directory (ENGRAM_DATA_DIR, default `.engram/`) and is there again at the next start:
+`--fresh` (ENGRAM_FRESH=1) erases it first, `--in-memory` (ENGRAM_IN_MEMORY=1) keeps nothing."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from types import FrameType
 from typing import Any
 
 from engram_local.emulator import Emulator, start_emulator
+from engram_local.journal import DataDir, DataError
+from engram_local.persistence import COMPACT_BYTES, Durability
 from engram_local.pump import QueuePump
 from engram_local.resources import function_environment
 
@@ -45,32 +49,78 @@ class Stop:
             server.should_exit = True
 
 
-def main() -> int:
+USAGE = """usage: python -m engram_local [--fresh | --in-memory]
+
+  --fresh      erase the kept data (ENGRAM_DATA_DIR, default .engram/) and start empty
+  --in-memory  keep nothing: no data directory is read or written
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        fresh, in_memory = _options(sys.argv[1:] if argv is None else argv)
+    except ValueError as exc:
+        print(f"engram: {exc}\n{USAGE}", file=sys.stderr)
+        return 2
     stop = Stop()
     port, emulator_port = _port("PORT", 8000), _port("EMULATOR_PORT", 4566)
     try:
         api_socket = _bind(port, "PORT")
     except OSError as exc:
         return _fail(exc)
+    durability = None
     try:
-        emulator = start_emulator(emulator_port, HOST, _aws_defaults())
-    except OSError as exc:  # a busy port, or an emulator that never answered
+        if not in_memory:
+            durability = _open_data(data_dir(), fresh)
+        emulator = start_emulator(emulator_port, HOST, _aws_defaults(), durability=durability)
+    except (OSError, DataError) as exc:  # a busy port, an emulator that never answered, data
         api_socket.close()
+        if durability is not None:
+            durability.data.close()
         return _fail(exc)
     pump = None
     try:
         emulator.serve_in_process()  # the stack's own clients skip the loopback socket
         _configure_environment(emulator)
-        api_key = create_dev_key()
+        api_key = dev_key(durability)
+        if durability is not None:
+            _rebuild_index()
         pump = _start_pump(emulator)
         if not stop.requested.is_set():
-            _serve(stop, api_socket, f"http://{HOST}:{port}", api_key, emulator)
+            _serve(stop, api_socket, f"http://{HOST}:{port}", api_key, emulator, durability)
     finally:
-        _shutdown(pump, emulator, api_socket)
+        _shutdown(pump, emulator, api_socket, durability)
     return 0
 
 
-def _fail(exc: OSError) -> int:
+def _options(args: list[str]) -> tuple[bool, bool]:
+    """(fresh, in_memory) from the command line and ENGRAM_FRESH / ENGRAM_IN_MEMORY."""
+    unknown = [a for a in args if a not in ("--fresh", "--in-memory")]
+    if unknown:
+        raise ValueError(f"unknown argument {unknown[0]!r}")
+    fresh = "--fresh" in args or _flag("ENGRAM_FRESH")
+    in_memory = "--in-memory" in args or _flag("ENGRAM_IN_MEMORY")
+    return fresh, in_memory
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("ENGRAM_DATA_DIR") or ".engram")
+
+
+def _open_data(path: Path, fresh: bool) -> Durability:
+    data = DataDir(path)
+    data.lock()
+    if fresh:
+        data.erase()
+    limit = os.environ.get("ENGRAM_COMPACT_BYTES", "")
+    return Durability(data, int(limit) if limit.isdigit() else COMPACT_BYTES)
+
+
+def _fail(exc: OSError | DataError) -> int:
     print(f"engram: {exc}", file=sys.stderr)
     return 1
 
@@ -128,6 +178,45 @@ def create_dev_key() -> str:
     return service.create_workspace(wiring.settings().dev_workspace_name)[1].api_key
 
 
+DEV_KEY = "dev_api_key"
+
+
+def dev_key(durability: Durability | None) -> str:
+    """The development workspace's key: the kept one while it still works, else a new
+    workspace's (first start, or its key or workspace was deleted), kept from then on."""
+    from engram import wiring
+    from engram.errors import DomainError
+
+    kept = durability.meta.get(DEV_KEY) if durability else None
+    if kept:
+        try:
+            wiring.authenticator().verify(kept)
+            return str(kept)
+        except DomainError:
+            print("engram: the kept development key no longer works; making a new one", flush=True)
+    api_key = create_dev_key()
+    if durability is not None:
+        durability.set_meta(DEV_KEY, api_key)
+    return api_key
+
+
+def _rebuild_index() -> None:
+    """The embedded index lives in memory: it is rebuilt from the table (stored vectors
+    reused; a memory without one is embedded now). An OpenSearch index keeps itself and
+    is only healed where it holds fewer memories than the table."""
+    from engram import wiring
+    from engram.memories import maintenance_jobs
+
+    started = time.monotonic()
+    config = wiring.settings()
+    if config.search_backend == "local" and not config.local_index_path:
+        done, what = maintenance_jobs.reindex(), "rebuilt"
+    else:
+        done, what = maintenance_jobs.heal_index(), "healed"
+    took = time.monotonic() - started
+    print(f"search index: {what} from the table, {done} memories in {took:.1f} s", flush=True)
+
+
 def _start_pump(emulator: Emulator) -> QueuePump:
     pump = QueuePump(emulator.client("sqs"), emulator.resources)
     for line in pump.describe():
@@ -136,12 +225,21 @@ def _start_pump(emulator: Emulator) -> QueuePump:
     return pump
 
 
-def _serve(stop: Stop, sock: socket.socket, url: str, api_key: str, emulator: Emulator) -> None:
+def _serve(
+    stop: Stop,
+    sock: socket.socket,
+    url: str,
+    api_key: str,
+    emulator: Emulator,
+    durability: Durability | None,
+) -> None:
     from engram.bootstrap import bootstrap
     from engram.fastapi_compat import run_sync_on_event_loop
     from engram_local.app import build_app
 
     app = build_app()
+    if durability is not None:
+        app = durability.synced_answers(app)
     if bootstrap():  # FastAPI is the pinned version (engram.bootstrap)
         run_sync_on_event_loop()  # no thread hand-offs within a request (see there)
 
@@ -150,7 +248,7 @@ def _serve(stop: Stop, sock: socket.socket, url: str, api_key: str, emulator: Em
             target=_announce_when_started,
             daemon=True,
             name="announce",
-            args=(first, stop, url, api_key, emulator),
+            args=(first, stop, url, api_key, emulator, durability),
         )
         announcer.start()
         return announcer
@@ -221,7 +319,12 @@ def _freeze_startup_objects() -> None:
 
 
 def _announce_when_started(
-    server: Any, stop: Stop, url: str, api_key: str, emulator: Emulator
+    server: Any,
+    stop: Stop,
+    url: str,
+    api_key: str,
+    emulator: Emulator,
+    durability: Durability | None,
 ) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while not server.started:
@@ -229,7 +332,7 @@ def _announce_when_started(
             return
         time.sleep(0.05)
     write_dev_env(DEV_ENV, url, api_key, emulator)
-    _print_banner(url, api_key, emulator)
+    _print_banner(url, api_key, emulator, durability)
 
 
 def write_dev_env(path: Path, url: str, api_key: str, emulator: Emulator) -> None:
@@ -246,18 +349,26 @@ def write_dev_env(path: Path, url: str, api_key: str, emulator: Emulator) -> Non
         **function_environment(emulator.resources),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = "# Written by `make dev`; valid while it runs (its data is in memory).\n"
+    header = "# Written by `make dev`; valid while it runs.\n"
     path.write_text(header + "".join(f"{k}={v}\n" for k, v in values.items()))
     path.chmod(0o600)  # it holds an API key
 
 
-def _print_banner(url: str, api_key: str, emulator: Emulator) -> None:
+def _print_banner(
+    url: str, api_key: str, emulator: Emulator, durability: Durability | None
+) -> None:
+    kept = (
+        f"{durability.data.path}/ (kept across restarts; --fresh starts empty)"
+        if durability
+        else "in memory only (--in-memory): gone when it stops"
+    )
     lines = [
         "",
         f"  API          {url}",
         f"  OpenAPI docs {url}/docs",
         f"  API key      {api_key}",
-        f"  Emulator     {emulator.endpoint} (moto; data is in memory, gone on restart)",
+        f"  Emulator     {emulator.endpoint} (moto)",
+        f"  Data         {kept}",
         f"  Settings     {DEV_ENV} (set -a; . {DEV_ENV})",
         "",
         "Engram is ready",
@@ -265,10 +376,14 @@ def _print_banner(url: str, api_key: str, emulator: Emulator) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _shutdown(pump: QueuePump | None, emulator: Emulator, sock: socket.socket) -> None:
+def _shutdown(
+    pump: QueuePump | None, emulator: Emulator, sock: socket.socket, durability: Durability | None
+) -> None:
     if pump is not None and not pump.stop(timeout=10):
         print("engram: a queue worker is still running; exiting anyway", file=sys.stderr)
     emulator.stop()
+    if durability is not None:
+        durability.data.close()  # every write is in the journal already
     with suppress(OSError):
         sock.close()
     print("Engram stopped", flush=True)

@@ -82,7 +82,7 @@ def test_the_server_runs_sync_calls_on_the_loop_and_freezes_its_start_up_objects
     try:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
-            server._serve(server.Stop(), sock, "http://127.0.0.1:1", "ek_test", None)  # type: ignore[arg-type]
+            server._serve(server.Stop(), sock, "http://127.0.0.1:1", "ek_test", None, None)  # type: ignore[arg-type]
     finally:
         gc.unfreeze()
         for sig, handler in handlers.items():  # Stop() installs the stack's own
