@@ -13,10 +13,16 @@ from engram.clock import FixedClock, iso
 from engram.errors import Forbidden
 from engram.memories.models import Memory
 from engram.search.fusion import (
+    FOUND_BY,
+    NAMES_WEIGHT,
+    WORDS_WEIGHT,
+    Fused,
     calibrate,
+    content_words,
     identifier_matches,
     identifiers,
     logistic,
+    names,
     session_support,
     standardise,
 )
@@ -173,9 +179,14 @@ def test_hybrid_is_the_logistic_of_the_weighted_z_scores():
     got = by_id(svc.search("ws_1", request(weights=weights, limit=2)))
     # two slots per leg: z = +-1 on each; a leg's miss gets its lowest (-1); recency
     # 1, 0.5, 0.25 standardised over the three candidates
+    # 1, 0.5, 0.25 standardised over the three candidates; in hybrid, each leg that found a
+    # memory adds its FOUND_BY weight (the query "q" has no name and no content word)
     recent = standardise({"a": 1.0, "b": 0.5, "c": 0.25})
-    assert got["a"].score == pytest.approx(logistic(0.5 - 0.3 + 0.2 * recent["a"]), abs=1e-6)
-    assert got["b"].score == pytest.approx(logistic(-0.5 + 0.3 + 0.2 * recent["b"]), abs=1e-6)
+    found_a, found_b = FOUND_BY["semantic"], FOUND_BY["semantic"] + FOUND_BY["keyword"]
+    expected_a = 0.5 - 0.3 + 0.2 * recent["a"] + found_a
+    expected_b = -0.5 + 0.3 + 0.2 * recent["b"] + found_b
+    assert got["a"].score == pytest.approx(logistic(expected_a), abs=1e-6)
+    assert got["b"].score == pytest.approx(logistic(expected_b), abs=1e-6)
     assert got["a"].scores.semantic == pytest.approx(logistic(1.0), abs=1e-6)
     assert got["a"].scores.keyword == pytest.approx(logistic(-1.0), abs=1e-6)
     assert got["b"].scores.recency == pytest.approx(0.5)
@@ -213,7 +224,9 @@ def test_default_hybrid_weights():
     assert DEFAULT_WEIGHTS.semantic + DEFAULT_WEIGHTS.keyword + DEFAULT_WEIGHTS.recency == 1.0
     index = FakeIndex(knn=[Hit("a", 0.9)], bm25=[Hit("a", 3.0)])
     result = service(index, [memory("a", 30)], factor=1).search("ws_1", request(limit=1))
-    assert result.results[0].score == 0.5  # one slot per leg: every z-score is 0
+    # one slot per leg: every z-score is 0; found by both legs; "q" holds no name or word
+    found = FOUND_BY["semantic"] + FOUND_BY["keyword"]
+    assert result.results[0].score == pytest.approx(logistic(found), abs=1e-6)
 
 
 @pytest.mark.parametrize("mode, leg", [("semantic", "semantic"), ("keyword", "keyword")])
@@ -475,3 +488,64 @@ def test_pending_memories_are_embedded_for_semantic_search_with_the_query_vector
     got = svc.search("ws_1", request(query="what does Ada drink", search_mode="semantic"))
     assert [r.memory_id for r in got.results] == ["new"]
     assert embedder.texts == ["what does Ada drink", "Ada drinks green tea"]  # query once
+
+
+# query analysis ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("When did Caroline go to the LGBTQ support group?", ["caroline", "lgbtq"]),
+        ("What is Melanie's favourite book?", ["melanie"]),
+        ("Caroline said what?", []),  # the first word: any question may start capitalised
+        ("did Jon and Gina meet Jon?", ["jon", "gina"]),
+        ("what did I say", []),
+    ],
+)
+def test_names_are_the_capitalised_words_after_the_first(query, expected):
+    assert names(query) == expected
+
+
+def test_content_words_drop_stopwords_and_one_letter_words():
+    assert content_words("What did she say about the Dairy-free cake? A lot") == {
+        "say",
+        "dairy",
+        "free",
+        "cake",
+        "lot",
+    }
+
+
+def test_analysis_adds_the_legs_that_found_it_and_the_share_of_names_and_words():
+    legs = {"semantic": [Hit("a", 0.9), Hit("b", 0.5)], "keyword": [Hit("b", 3.0)]}
+    fused = Fused(legs, 2, "Where did Caroline buy the running shoes?")
+    # names: caroline; content words: caroline, buy, running, shoes (not stemmed)
+    a = fused.analysis("a", "Melanie: I bought running shoes")
+    assert a == pytest.approx(FOUND_BY["semantic"] + WORDS_WEIGHT * 2 / 4)
+    b = fused.analysis("b", "Caroline: buy them")
+    assert b == pytest.approx(
+        FOUND_BY["semantic"] + FOUND_BY["keyword"] + NAMES_WEIGHT + WORDS_WEIGHT * 2 / 4
+    )
+    assert Fused({"keyword": legs["keyword"]}, 2, "Caroline").analysis("b", "Caroline") == 0.0
+
+
+def test_hybrid_ranks_the_memory_whose_own_text_answers_above_its_neighbour():
+    # both hold the query's words in what they are keyword-indexed with (the neighbour
+    # through its context) and score alike on both legs; the one saying it itself wins
+    index = FakeIndex(
+        knn=[Hit("neighbour", 0.5), Hit("speaker", 0.5)],
+        bm25=[Hit("neighbour", 4.0), Hit("speaker", 4.0)],
+    )
+    speaker = memory("speaker", 1)
+    speaker.content = "Caroline: I researched adoption agencies"
+    neighbour = memory("neighbour")
+    neighbour.content = "Melanie: That is great!"
+    got = service(index, [speaker, neighbour]).search(
+        "ws_1", request(query="What did Caroline research about adoption?")
+    )
+    assert [r.memory_id for r in got.results] == ["speaker", "neighbour"]
+    keyword = service(index, [speaker, neighbour]).search(
+        "ws_1", request(query="What did Caroline research about adoption?", search_mode="keyword")
+    )
+    assert keyword.results[0].memory_id == "neighbour"  # single-leg modes stay pure: newest

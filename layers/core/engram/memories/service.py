@@ -24,18 +24,28 @@ from engram.queues import Queues
 from engram.sessions.repository import SessionRepository
 from engram.text import content_hash, count_tokens, indexed_text
 
+# How many memories of the same session and batch, before and after, a memory is
+# keyword-indexed with (chosen by leave-one-conversation-out on LoCoMo dev: docs/benchmarks.md).
+CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1
+
 
 def batch_contexts(bodies: Sequence[MemoryCreate]) -> list[str | None]:
-    """Each memory's indexing context in a batch a client posts: the content of the memory
-    before it in the batch with the same session, as a message gets the message before it.
-    A turn's own words are few ("Wow, great!"); its neighbour makes it findable (measured
-    on LoCoMo: docs/benchmarks.md, "Retrieval"). Nothing is read to find it."""
-    last: dict[str, str] = {}
-    contexts: list[str | None] = []
-    for body in bodies:
-        contexts.append(last.get(body.session_id) if body.session_id else None)
+    """Each memory's indexing context in a batch a client posts: the contents of the two
+    memories before it and the one after it in the batch with the same session, as a
+    message gets the message before it. A turn's own words are few ("Wow, great!"); its
+    neighbours make it findable (measured on LoCoMo: docs/benchmarks.md, "Retrieval").
+    Nothing is read to find them."""
+    by_session: dict[str, list[int]] = {}
+    for i, body in enumerate(bodies):
         if body.session_id:
-            last[body.session_id] = body.content
+            by_session.setdefault(body.session_id, []).append(i)
+    contexts: list[str | None] = [None] * len(bodies)
+    for members in by_session.values():
+        for at, i in enumerate(members):
+            near = (
+                members[max(0, at - CONTEXT_BEFORE) : at] + members[at + 1 : at + 1 + CONTEXT_AFTER]
+            )
+            contexts[i] = "\n".join(bodies[j].content for j in near) or None
     return contexts
 
 

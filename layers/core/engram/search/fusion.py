@@ -15,6 +15,13 @@ each leg's reported score the logistic of its z-score (recency is reported as th
 Session support (hybrid only): a candidate gains a share of the fused value of the best other
 candidate of its session, so turns of one conversation that match together rise together.
 
+Query analysis (hybrid only): a candidate's own text (title and content, not the neighbours
+it is keyword-indexed with) is read for the query's names (capitalised words after the
+first: "When did Caroline ..." -> caroline) and its content words (stopwords dropped); the
+shares of each it holds, and which legs found it, add to its fused value with weights
+learned on LoCoMo dev (leave-one-conversation-out: `bench/fusion_fit.py`). A neighbour's
+words make a memory a candidate; its own words decide how high it ranks.
+
 Exact identifiers: a query token shaped like an identifier (letters with digits or an
 underscore, a file-like dot, capitals throughout or inside a word: ERR-7F3K2, user_id,
 invoice.pdf, NASA, getUserId; not plain words or hyphenated English like dairy-free)
@@ -28,14 +35,26 @@ so the local index and OpenSearch rank alike.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import resources
 
 from engram.search.index import Hit
 
 _WORD = re.compile(r"[\w][\w\-./:]*[\w]|\w")
 _TRAILING = ".:-/"
+_CONTENT_WORD = re.compile(r"(?u)\b\w\w+\b")  # the local index's token pattern
+_NAME = re.compile(r"[A-Za-z][\w']*")
+
+# Query analysis weights, on the scale of the default leg weights (semantic + keyword 0.9).
+# Fitted by logistic regression on LoCoMo dev and checked leave-one-conversation-out
+# (bench/fusion_fit.py; docs/benchmarks.md, "Retrieval").
+NAMES_WEIGHT = 1.03  # x the share of the query's names in the memory's own text
+WORDS_WEIGHT = 1.85  # x the share of the query's content words in it
+FOUND_BY = {"semantic": 0.52, "keyword": 0.62}  # for each leg that returned the memory
 
 
 def calibrate(hits: Sequence[Hit], slots: int) -> tuple[dict[str, float], float]:
@@ -113,6 +132,30 @@ def _holds(text: str, ident: str) -> bool:
     return False
 
 
+@cache
+def stopwords() -> frozenset[str]:
+    """The keyword analyzer's stopwords (NLTK's English list), read from the OpenSearch
+    mapping that both index adapters follow."""
+    mapping = json.loads((resources.files("engram.adapters") / "memories-index.json").read_text())
+    return frozenset(mapping["settings"]["analysis"]["analyzer"]["engram_english"]["stopwords"])
+
+
+def content_words(text: str) -> frozenset[str]:
+    """Lower-cased words of two or more characters, stopwords dropped (not stemmed)."""
+    return frozenset(_CONTENT_WORD.findall(text.lower())) - stopwords()
+
+
+def names(query: str) -> list[str]:
+    """The query's capitalised words after its first (names, places, acronyms), lower-cased,
+    a possessive 's dropped, each once."""
+    found = []
+    for word in _NAME.findall(query)[1:]:
+        word = word.removesuffix("'s")
+        if len(word) > 1 and word[0].isupper():
+            found.append(word.lower())
+    return list(dict.fromkeys(found))
+
+
 class Fused:
     """One search's calibrated legs, ready to score each candidate."""
 
@@ -120,6 +163,9 @@ class Fused:
         self._legs = {name: calibrate(hits, slots) for name, hits in legs.items()}
         # Only where the keyword leg runs: semantic mode stays a pure vector search.
         self._identifiers = identifiers(query) if "keyword" in legs else []
+        self._found = {name: {h.memory_id for h in hits} for name, hits in legs.items()}
+        self._names = names(query) if self.hybrid else []
+        self._words = content_words(query) if self.hybrid else frozenset()
 
     @property
     def hybrid(self) -> bool:
@@ -136,6 +182,32 @@ class Fused:
         z, lowest = self._legs[name]
         return z.get(memory_id, lowest)
 
+    def analysis(self, memory_id: str, text: str) -> float:
+        """Hybrid only (0 otherwise): what the memory's own text and the legs that found it
+        add to its fused value (query analysis, above)."""
+        if not self.hybrid:
+            return 0.0
+        signals = self.signals(memory_id, text)
+        return (
+            FOUND_BY["semantic"] * signals["found_semantic"]
+            + FOUND_BY["keyword"] * signals["found_keyword"]
+            + NAMES_WEIGHT * signals["names"]
+            + WORDS_WEIGHT * signals["words"]
+        )
+
+    def signals(self, memory_id: str, text: str) -> dict[str, float]:
+        """Whether each leg found the memory (0 or 1), and the shares of the query's names
+        and content words its own text holds."""
+        lowered = text.lower()
+        held = sum(1 for name in self._names if _holds(lowered, name))
+        words = len(self._words & content_words(text)) / len(self._words) if self._words else 0.0
+        return {
+            "found_semantic": float(memory_id in self._found.get("semantic", ())),
+            "found_keyword": float(memory_id in self._found.get("keyword", ())),
+            "names": held / len(self._names) if self._names else 0.0,
+            "words": words,
+        }
+
     def tier(self, text: str) -> int:
         """How many of the query's identifiers the text holds: ranks before the score."""
         return identifier_matches(self._identifiers, text)
@@ -144,7 +216,7 @@ class Fused:
 # A hybrid candidate gains this share of the best other candidate of its session (when that
 # one scores above the mean): memories of one conversation that match together support each
 # other. Chosen by leave-one-conversation-out on LoCoMo dev (docs/benchmarks.md, "Retrieval").
-SESSION_SUPPORT = 0.2
+SESSION_SUPPORT = 0.3
 
 
 def session_support(

@@ -43,11 +43,11 @@ class Weights(_Request):
         return self
 
 
-# Over the calibrated legs (search/fusion.py) the keyword leg weighs a little more: chosen by
-# leave-one-conversation-out on LoCoMo dev (`bench/retrieval.py --cv`; the semantic share
-# 0.4-0.45 of the legs won on every fold), recency a small tie-breaker, since a newer memory
-# should win between equals. See docs/benchmarks.md, "Retrieval".
-DEFAULT_WEIGHTS = Weights(semantic=0.4, keyword=0.5, recency=0.1)
+# Over the calibrated legs (search/fusion.py) the keyword leg weighs more: fitted with the
+# query-analysis weights on LoCoMo dev and checked leave-one-conversation-out
+# (`bench/fusion_fit.py`, `bench/retrieval.py --cv`), recency a small tie-breaker, since a
+# newer memory should win between equals. See docs/benchmarks.md, "Retrieval".
+DEFAULT_WEIGHTS = Weights(semantic=0.25, keyword=0.65, recency=0.1)
 
 
 class TagFilterIn(_Request):

@@ -205,6 +205,7 @@ def fuse(
             weights.semantic * (semantic or 0.0)
             + weights.keyword * (keyword or 0.0)
             + weights.recency * recent[memory.memory_id]
+            + fused.analysis(memory.memory_id, _text(memory))
         )
         legs[memory.memory_id] = LegScores(
             semantic=0.0 if semantic is None else logistic(semantic),

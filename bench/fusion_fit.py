@@ -1,0 +1,293 @@
+"""Fits and checks the hybrid search's query-analysis weights (search/fusion.py, issue 21)
+leave-one-conversation-out on LoCoMo dev, in process.
+
+A replica of `bench/retrieval.py --via memories --undated`: each conversation's turns are
+the memories a batch POST /v1/memories would make (content "<speaker>: <text>", title
+"Session on <date>", one session per LoCoMo session, batches of 100 with one creation time
+each, keyword-indexed with `batch_contexts`), their vectors from the local MiniLM, in the
+local index; the questions go through the real SearchService (the table re-check is a dict,
+nothing is pending). Its hybrid recall@10 with the weights in force equals the HTTP bench's
+to the third decimal.
+
+For each candidate of each question (both legs' top k) it records the calibrated legs and
+the query-analysis features; a logistic regression of "is an evidence turn" on them gives
+the leg and feature weights, scaled so the legs sum to 0.9 (recency keeps 0.1). For each
+held-out conversation the fit is made on the other four, the session-support share is
+chosen among SHARES on those four, and the held-out recall@10 is measured with the real
+search. Prints the five held-out scores and their mean, then the fit on all five: the
+values fusion.py and DEFAULT_WEIGHTS carry.
+
+    .venv/bin/python bench/fusion_fit.py [--cache DIR]
+
+--cache keeps the vectors between runs (.npy files in DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from metrics import DATA, Conversation, load, memory_content, memory_title, ndcg, recall
+
+SHARES = (0.1, 0.2, 0.3)  # the session-support shares chosen among
+FEATURES = ("semantic", "keyword", "found_semantic", "found_keyword", "names", "words")
+NOW = datetime(2026, 12, 5, tzinfo=UTC)
+BATCH = 100
+
+
+class DictRepo:
+    def __init__(self) -> None:
+        self.memories: dict[str, Any] = {}
+
+    def get_many(self, workspace_id: str, ids: list[str]) -> dict[str, Any]:
+        return {i: self.memories[i] for i in ids if i in self.memories}
+
+
+class CachedEmbedder:
+    """The local MiniLM, each text embedded once."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.dimension, self.name = model, model.dimension, model.name
+        self.seen: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        fresh = [t for t in dict.fromkeys(texts) if t not in self.seen]
+        if fresh:
+            self.seen.update(zip(fresh, self.model.embed(fresh), strict=True))
+        return np.stack([self.seen[t] for t in texts])
+
+
+@dataclass
+class Replica:
+    index: Any
+    repo: DictRepo
+    dia: dict[str, str]  # memory_id -> dia_id
+    embedder: CachedEmbedder
+
+
+def build(
+    conversations: list[Conversation], embedder: CachedEmbedder, cache: Path | None
+) -> Replica:
+    from engram.adapters.local_index import LocalIndex
+    from engram.clock import iso
+    from engram.memories.models import Memory, MemoryCreate
+    from engram.memories.service import batch_contexts
+    from engram.search.index import IndexDocument
+    from engram.text import indexed_text
+
+    index, repo, dia = LocalIndex(), DictRepo(), {}
+    index.ensure_index(embedder.dimension)
+    for conv in conversations:
+        bodies = [
+            MemoryCreate(
+                content=memory_content(t),
+                title=memory_title(t),
+                session_id=f"{conv.sample_id}-s{t.session}",
+                role="user",
+            )
+            for t in conv.turns
+        ]
+        contexts = [
+            c for s in range(0, len(bodies), BATCH) for c in batch_contexts(bodies[s : s + BATCH])
+        ]
+        own = [indexed_text(b.title, b.content) for b in bodies]
+        vectors = _vectors(embedder, own, cache and cache / f"turns-{conv.sample_id}.npy")
+        docs = []
+        for i, (turn, body, context) in enumerate(zip(conv.turns, bodies, contexts, strict=True)):
+            created = NOW - timedelta(hours=1) + timedelta(seconds=i // BATCH)
+            memory_id = f"{conv.sample_id}-{i:05d}"
+            repo.memories[memory_id] = Memory(
+                memory_id=memory_id,
+                workspace_id=conv.sample_id,
+                session_id=body.session_id,
+                role="user",
+                title=body.title,
+                content=body.content,
+                created_at=iso(created),
+            )
+            dia[memory_id] = turn.dia_id
+            docs.append(
+                IndexDocument(
+                    memory_id=memory_id,
+                    workspace_id=conv.sample_id,
+                    content=body.content,
+                    title=body.title,
+                    embedding=vectors[i].tolist(),
+                    session_id=body.session_id,
+                    role="user",
+                    created_at=created,
+                    search_text=indexed_text(body.title, body.content, context),
+                )
+            )
+        index.upsert(docs)
+    questions = [q["question"] for c in conversations for q in c.questions]
+    _vectors(embedder, questions, cache and cache / "questions.npy")
+    return Replica(index, repo, dia, embedder)
+
+
+def _vectors(embedder: CachedEmbedder, texts: list[str], path: Path | None) -> np.ndarray:
+    if path is not None and path.exists():
+        vectors = np.load(path)
+        if len(vectors) == len(texts):
+            embedder.seen.update(zip(texts, vectors, strict=True))
+            return vectors
+    vectors = embedder.embed(texts)
+    if path is not None:
+        np.save(path, vectors)
+    return vectors
+
+
+@contextmanager
+def nothing_pending() -> Iterator[None]:
+    import engram.search.service as service
+    from engram.search.pending import Pending
+
+    original = service.read_pending
+    service.read_pending = lambda *_: Pending({}, frozenset())
+    try:
+        yield
+    finally:
+        service.read_pending = original
+
+
+@contextmanager
+def weights_in_force(fit: dict[str, float], share: float) -> Iterator[None]:
+    """fusion.py's and DEFAULT_WEIGHTS' values replaced by `fit` for the block."""
+    import engram.search.fusion as fusion
+    import engram.search.models as models
+    import engram.search.service as service
+
+    saved = (fusion.NAMES_WEIGHT, fusion.WORDS_WEIGHT, dict(fusion.FOUND_BY))
+    saved_weights, saved_share = models.DEFAULT_WEIGHTS, service.SESSION_SUPPORT
+    fusion.NAMES_WEIGHT, fusion.WORDS_WEIGHT = fit["names"], fit["words"]
+    fusion.FOUND_BY.update(semantic=fit["found_semantic"], keyword=fit["found_keyword"])
+    weights = models.Weights(semantic=fit["semantic"], keyword=fit["keyword"], recency=0.1)
+    models.DEFAULT_WEIGHTS = service.DEFAULT_WEIGHTS = weights
+    service.SESSION_SUPPORT = share
+    try:
+        yield
+    finally:
+        fusion.NAMES_WEIGHT, fusion.WORDS_WEIGHT = saved[0], saved[1]
+        fusion.FOUND_BY.update(saved[2])
+        models.DEFAULT_WEIGHTS = service.DEFAULT_WEIGHTS = saved_weights
+        service.SESSION_SUPPORT = saved_share
+
+
+def features(replica: Replica, conv: Conversation, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per question: (the candidates' FEATURES rows, whether each is an evidence turn)."""
+    from engram.search.fusion import Fused
+    from engram.search.index import SearchFilters
+
+    rows = []
+    for qa in conv.questions:
+        query = qa["question"]
+        legs = {
+            "semantic": replica.index.knn(
+                conv.sample_id, replica.embedder.embed([query])[0].tolist(), SearchFilters(), k
+            ),
+            "keyword": replica.index.bm25(conv.sample_id, query, SearchFilters(), k),
+        }
+        fused = Fused(legs, k, query)
+        x, y = [], []
+        for memory_id in fused.candidates():
+            memory = replica.repo.memories[memory_id]
+            signals = fused.signals(memory_id, f"{memory.title}\n{memory.content}")
+            legs_z = [fused.leg(leg, memory_id) or 0.0 for leg in ("semantic", "keyword")]
+            x.append(legs_z + [signals[name] for name in FEATURES[2:]])
+            y.append(replica.dia[memory_id] in qa["evidence"])
+        rows.append((np.asarray(x), np.asarray(y, dtype=float)))
+    return rows
+
+
+def fit(rows: list[tuple[np.ndarray, np.ndarray]], l2: float = 1.0) -> dict[str, float]:
+    """Logistic regression (Newton steps, L2 on the weights), scaled so the legs sum to 0.9."""
+    x = np.vstack([r[0] for r in rows])
+    y = np.concatenate([r[1] for r in rows])
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    penalty = l2 * np.eye(len(w))
+    penalty[-1, -1] = 0.0
+    for _ in range(30):
+        p = 1 / (1 + np.exp(-xb @ w))
+        gradient = xb.T @ (p - y) + penalty @ w
+        hessian = (xb * (p * (1 - p))[:, None]).T @ xb + penalty
+        w -= np.linalg.solve(hessian, gradient)
+    scale = 0.9 / (w[0] + w[1])
+    return {name: round(float(v * scale), 3) for name, v in zip(FEATURES, w[:-1], strict=True)}
+
+
+def scored(replica: Replica, conversations: list[Conversation]) -> list[tuple[float, float, int]]:
+    """(recall@10, NDCG@10, category) of each question, hybrid, default weights."""
+    from engram.clock import FixedClock
+    from engram.search.models import SearchRequest
+    from engram.search.service import SearchService
+
+    service = SearchService(replica.index, replica.embedder, replica.repo, FixedClock(NOW), 30.0, 4)  # type: ignore[arg-type]
+    out = []
+    for conv in conversations:
+        for qa in conv.questions:
+            found = service.search(conv.sample_id, SearchRequest(query=qa["question"], limit=10))
+            ranked = [replica.dia[r.memory_id] for r in found.results]
+            out.append(
+                (recall(ranked, qa["evidence"], 10), ndcg(ranked, qa["evidence"]), qa["category"])
+            )
+    return out
+
+
+def mean_recall(results: list[tuple[float, float, int]]) -> float:
+    return statistics.mean(r for r, _, _ in results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=None, help="keep vectors here")
+    parser.add_argument("--data", type=Path, default=DATA)
+    args = parser.parse_args()
+    if args.cache:
+        args.cache.mkdir(parents=True, exist_ok=True)
+    from engram.adapters.local_embedder import LocalEmbedder
+
+    conversations = load(args.data, None)
+    replica = build(conversations, CachedEmbedder(LocalEmbedder()), args.cache)
+    with nothing_pending():
+        print(f"in force: hybrid R@10 {mean_recall(scored(replica, conversations)):.4f}")
+        rows = {c.sample_id: features(replica, c, 40) for c in conversations}
+        folds = []
+        for held in conversations:
+            train = [c for c in conversations if c is not held]
+            weights = fit([r for c in train for r in rows[c.sample_id]])
+
+            share = best_share(replica, weights, train)
+            with weights_in_force(weights, share):
+                held_out = mean_recall(scored(replica, [held]))
+            folds.append(held_out)
+            print(f"| {held.sample_id} | {weights} | {share} | {held_out:.3f} |")
+        print(
+            f"\nLeave-one-conversation-out mean hybrid recall@10: **{statistics.mean(folds):.3f}**"
+        )
+        weights = fit([r for c in conversations for r in rows[c.sample_id]])
+        share = best_share(replica, weights, conversations)
+        print(f"\nfit on all five: {weights}, session share {share}")
+
+
+def best_share(
+    replica: Replica, weights: dict[str, float], conversations: list[Conversation]
+) -> float:
+    """The session-support share of SHARES with the best recall@10 on `conversations`."""
+
+    def measured(share: float) -> float:
+        with weights_in_force(weights, share):
+            return mean_recall(scored(replica, conversations))
+
+    return max(SHARES, key=measured)
+
+
+if __name__ == "__main__":
+    main()
