@@ -214,9 +214,10 @@ def failed_ids(response: Any, batch_ids: list[str]) -> set[str]:
     if not failures:
         return set()
     ids = [f.get("itemIdentifier") if isinstance(f, dict) else None for f in failures]
-    if any(not i or i not in batch_ids for i in ids):
+    known = [i for i in ids if isinstance(i, str) and i in batch_ids]
+    if len(known) < len(ids):
         return set(batch_ids)
-    return set(ids)
+    return set(known)
 
 
 # --- the pump ------------------------------------------------------------------------------

@@ -65,7 +65,7 @@ class LocalResources:
 
 def table_kwargs(properties: dict[str, Any], name: str) -> dict[str, Any]:
     """CreateTable arguments from an AWS::DynamoDB::Table's properties."""
-    kwargs = {
+    kwargs: dict[str, Any] = {
         k: properties[k]
         for k in (
             "AttributeDefinitions",
@@ -195,8 +195,9 @@ def function_environment(
     variables = (
         template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     )
-    env = {}
+    env: dict[str, str] = {}
     for name, value in variables.items():
-        if isinstance(value, dict) and "Ref" in value and made.ref(value["Ref"]):
-            env[name] = made.ref(value["Ref"])
+        ref = made.ref(value["Ref"]) if isinstance(value, dict) and "Ref" in value else None
+        if ref:
+            env[name] = ref
     return env

@@ -10,9 +10,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from engram.errors import BadRequest, Conflict
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 MAX_QUERY_PAGES = 50  # bounds the work one request can do filling a filtered page
 TRANSACTION_LIMIT = 100  # actions in one TransactWriteItems
@@ -97,9 +100,15 @@ def decode_cursor(cursor: str, partition_attr: str, partition_value: str) -> dic
     return key
 
 
+T = TypeVar("T")
+M = TypeVar("M", bound="BaseModel")
+
+
 @dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
+class Page(Generic[T]):
+    """One page of a list: raw items from `query_page`, models from a repository."""
+
+    items: list[T]
     next_cursor: str | None
 
 
@@ -114,7 +123,7 @@ def query_page(
     cursor: str | None = None,
     filter_expression: Any = None,
     newest_first: bool = True,
-) -> Page:
+) -> Page[dict[str, Any]]:
     """One page of `limit` items matching the filter. The cursor is the key of the last
     item returned (not DynamoDB's LastEvaluatedKey), so filtered pages never skip items."""
     from boto3.dynamodb.conditions import Key
@@ -131,7 +140,7 @@ def query_page(
     if cursor:
         kwargs["ExclusiveStartKey"] = decode_cursor(cursor, partition_attr, partition_value)
     items: list[dict[str, Any]] = []
-    last = None
+    last: dict[str, Any] | None = None
     for _ in range(MAX_QUERY_PAGES):
         response = table.query(**kwargs)
         items.extend(response.get("Items", []))
@@ -139,12 +148,11 @@ def query_page(
         if len(items) > limit or not last:
             break
         kwargs["ExclusiveStartKey"] = last
-    if len(items) > limit:
-        items = items[:limit]
-    elif not last:
-        return Page(items, None)
-    resume = {a: items[-1][a] for a in key_attrs} if items else last
-    return Page(items, encode_cursor(resume))
+    more, items = len(items) > limit, items[:limit]
+    if items and (more or last):
+        return Page(items, encode_cursor({a: items[-1][a] for a in key_attrs}))
+    # every item the scanned pages held was filtered out: resume where the scan stopped
+    return Page(items, encode_cursor(last) if last else None)
 
 
 def count_query(
@@ -196,6 +204,13 @@ def from_dynamo(value: Any) -> Any:
     if isinstance(value, list | set):
         return [from_dynamo(v) for v in value]
     return value
+
+
+def to_model(model: type[M], item: dict[str, Any]) -> M:
+    """A stored item as `model`: plain values, without the key and index attributes."""
+    return model.model_validate(
+        {k: v for k, v in from_dynamo(item).items() if k in model.model_fields}
+    )
 
 
 # Transactions go through the Table resource's own client (`table.meta.client`), which

@@ -42,7 +42,7 @@ class EventFeed:
         now = self._clock.now()
         created_at = iso(now)
         expires = int((now + timedelta(days=get_settings().event_retention_days)).timestamp())
-        events = [
+        events: list[dict[str, Any]] = [
             {
                 "id": new_id("evt"),
                 "type": event_type,

@@ -54,7 +54,8 @@ def defer_openapi_models() -> None:
         return rebuild(cls, **kwargs)
 
     model_rebuild.__wrapped__ = rebuild  # type: ignore[attr-defined]
-    BaseModel.model_rebuild = classmethod(model_rebuild)  # type: ignore[method-assign]
+    # a patch with a wider signature (it passes every keyword on)
+    BaseModel.model_rebuild = classmethod(model_rebuild)  # type: ignore[method-assign, assignment]
 
 
 def apply() -> None:
@@ -83,7 +84,7 @@ def _defer_field_adapters() -> None:
     adapter = functools.cached_property(type_adapter)
     adapter.__set_name__(ModelField, "_type_adapter")
     ModelField._type_adapter = adapter  # type: ignore[assignment]
-    ModelField.__post_init__ = lambda field: None  # type: ignore[method-assign]
+    ModelField.__post_init__ = lambda self: None  # type: ignore[method-assign]
 
 
 def run_sync_on_event_loop() -> None:

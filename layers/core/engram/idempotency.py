@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Coroutine
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.routing import APIRoute
@@ -18,6 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from engram.auth import get_authenticator, resolve_principal
 from engram.errors import Conflict, ValidationFailed
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 255
@@ -43,7 +46,8 @@ def _documented_header(
 
 
 class _LocalContext:
-    """Outside Lambda: a request still in progress after this long may be retried."""
+    """Outside Lambda: a request still in progress after this long may be retried. The one
+    method of LambdaContext that Powertools' idempotency calls."""
 
     @staticmethod
     def get_remaining_time_in_millis() -> int:
@@ -122,7 +126,7 @@ def _once(handler: Callable, request: Request, payload: dict[str, str]) -> Respo
         event_key_jmespath="[scope, key]",
         payload_validation_jmespath="request",
         expires_after_seconds=get_settings().idempotency_ttl_seconds,
-        lambda_context=request.scope.get("aws.context") or _LocalContext(),
+        lambda_context=request.scope.get("aws.context") or cast("LambdaContext", _LocalContext()),
     )
 
     ran = False

@@ -58,7 +58,8 @@ class SqsQueues:
         self, queue: QueueName, bodies: Sequence[dict[str, Any]], stop_at_failure: bool
     ) -> list[str | Exception]:
         """SendMessageBatch, ten at a time, in order."""
-        url, outcomes = self._url(queue), []
+        url = self._url(queue)
+        outcomes: list[str | Exception] = []
         for start in range(0, len(bodies), SEND_BATCH_LIMIT):
             chunk = bodies[start : start + SEND_BATCH_LIMIT]
             try:

@@ -6,7 +6,7 @@ import json
 import math
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -155,12 +155,14 @@ Metadata = Annotated[
 ShortText = Annotated[str, Field(max_length=255)]
 
 
-def parse_one_or_many(
-    body: Any, one: type[BaseModel], many: type[BaseModel], key: str
-) -> BaseModel:
+One = TypeVar("One", bound=BaseModel)
+Many = TypeVar("Many", bound=BaseModel)
+
+
+def parse_one_or_many(body: Any, one: type[One], many: type[Many], key: str) -> One | Many:
     """A body that is one item or {key: [items]}, validated as a whole before anything is
     written; errors read like FastAPI's own (422 with the field's path)."""
-    model = many if isinstance(body, dict) and key in body else one
+    model: type[One | Many] = many if isinstance(body, dict) and key in body else one
     try:
         return model.model_validate(body)
     except ValidationError as exc:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engram.observability import lambda_entry, logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 
 def with_last_attempt(
@@ -56,7 +59,7 @@ def sqs_lambda_handler(
     record_handler: Callable[..., Any],
     prepare: Callable[[list[dict]], Any] | None = None,
     **processor_options: Any,
-) -> Callable[[dict, Any], dict]:
+) -> Callable[[dict, Any], PartialItemFailureResponse]:
     """A Lambda handler that runs `record_handler` on each SQS record (raise = retry it).
 
     With `prepare`, the batch's raw records go to `prepare` first (to do work for all of them
@@ -64,7 +67,7 @@ def sqs_lambda_handler(
     returned. If `prepare` itself fails, each record gets `prepared=None` and does its own work,
     so one bad batch-level call costs speed, not retries."""
 
-    def handle(event: dict, context: Any) -> dict:
+    def handle(event: dict, context: Any) -> PartialItemFailureResponse:
         from aws_lambda_powertools.utilities.batch import (
             BatchProcessor,
             EventType,

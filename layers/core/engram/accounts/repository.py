@@ -4,7 +4,7 @@ from typing import Any
 
 from engram import keys
 from engram.accounts.models import StoredUser, User
-from engram.dynamo import conflict_on_condition, error_code, from_dynamo, to_dynamo
+from engram.dynamo import conflict_on_condition, error_code, from_dynamo, to_dynamo, to_model
 
 
 class StaleRefreshToken(Exception):
@@ -28,7 +28,7 @@ class AccountRepository:
 
     def get_user(self, user_id: str) -> StoredUser | None:
         item = self._get(keys.user_key(user_id))
-        return StoredUser.model_validate(_fields(item, StoredUser)) if item else None
+        return to_model(StoredUser, item) if item else None
 
     def public_user(self, user_id: str) -> User | None:
         user = self.get_user(user_id)
@@ -113,7 +113,3 @@ class AccountRepository:
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
         self._table.meta.client.transact_write_items(TransactItems=items)
-
-
-def _fields(item: dict[str, Any], model: type) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k in model.model_fields}

@@ -58,7 +58,9 @@ class AccountService:
 
     def login(self, body: LoginRequest) -> TokenPair:
         user = self._accounts.user_by_email(body.email.strip().lower())
-        if not passwords.verify_password(user.password_hash if user else None, body.password):
+        # checked even without a user (it refuses a missing hash), so both answers take as long
+        password_hash = user.password_hash if user else None
+        if not passwords.verify_password(password_hash, body.password) or user is None:
             raise Unauthorized(_BAD_LOGIN)
         return self._start_family(user)
 

@@ -255,8 +255,10 @@ def parse(response: dict, known_ids: set[str]) -> Extraction:
     seen: set[tuple[str, str]] = set()
     for i, item in enumerate(memories):
         candidate = memory(item, i, known_ids)
-        key = (candidate.memory_type, candidate.content.casefold()) if candidate else None
-        if candidate and key not in seen:
+        if candidate is None:
+            continue
+        key = (candidate.memory_type, candidate.content.casefold())
+        if key not in seen:
             seen.add(key)
             out.append(candidate)
     return Extraction(summary=summary, memories=tuple(out))

@@ -15,6 +15,7 @@ written atomically by `flush()` and by a debounced timer after writes, read at s
 from __future__ import annotations
 
 import atexit
+import builtins  # annotations after the `list` method name the type as builtins.list
 import json
 import os
 import re
@@ -24,7 +25,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -38,6 +39,7 @@ from engram.search.index import (
 )
 
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+T = TypeVar("T")
 _FORMAT_VERSION = 1
 
 
@@ -161,11 +163,12 @@ class _Shard:
             self.created[row] = self.created[last]
             for values in self.columns.values():
                 values[row] = values[last]
-            for column in (self.ids, self.docs, self.tagsets, self.token_ids):
-                column[row] = column[last]
+        _fill_from_last(self.ids, row)
+        _fill_from_last(self.docs, row)
+        _fill_from_last(self.tagsets, row)
+        _fill_from_last(self.token_ids, row)
+        if row != last:
             self.row_of[self.ids[row]] = row
-        for column in (self.ids, self.docs, self.tagsets, self.token_ids):
-            column.pop()
         for values in self.columns.values():
             values[last] = None
         self.n = last
@@ -192,6 +195,19 @@ class _Shard:
             self.bm25 = index
 
 
+def _fill_from_last(column: list[T], row: int) -> None:
+    """Deletes `row` in O(1): the last value moves into it."""
+    last = column.pop()
+    if row < len(column):
+        column[row] = last
+
+
+def _flush_at_exit(ref: weakref.ref[LocalIndex]) -> None:
+    index = ref()
+    if index is not None:
+        index.flush()
+
+
 # --- the adapter ---
 
 
@@ -210,8 +226,7 @@ class LocalIndex:
         if self._path and os.path.exists(self._path):
             self._load(self._path)
         if self._path:
-            ref = weakref.ref(self)
-            atexit.register(lambda: (index := ref()) and index.flush())
+            atexit.register(_flush_at_exit, weakref.ref(self))
 
     # -- port --
 
@@ -330,7 +345,7 @@ class LocalIndex:
         return shard, rows
 
     @staticmethod
-    def _top(shard: _Shard, rows: np.ndarray, scores: np.ndarray, k: int) -> list[Hit]:
+    def _top(shard: _Shard, rows: np.ndarray, scores: np.ndarray, k: int) -> builtins.list[Hit]:
         if len(rows) > k:
             part = np.argpartition(-scores, k - 1)[:k]
             rows, scores = rows[part], scores[part]

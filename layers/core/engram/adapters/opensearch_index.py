@@ -15,6 +15,7 @@ hits are de-duplicated by memory_id in case an old copy is still visible.
 
 from __future__ import annotations
 
+import builtins  # annotations after the `list` method name the type as builtins.list
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -397,7 +398,7 @@ class OpenSearchIndex:
 
     # -- helpers --
 
-    def _search(self, body: dict[str, Any], kind: str) -> list[Hit]:
+    def _search(self, body: dict[str, Any], kind: str) -> builtins.list[Hit]:
         response = self._read(
             lambda timeout: self._client.search(
                 index=self._index, body=body, request_timeout=timeout
@@ -430,7 +431,9 @@ class OpenSearchIndex:
         self._breaker.succeeded()
         return response
 
-    def _bulk(self, actions: list[dict[str, Any]], ignore_status: tuple[int, ...] = ()) -> None:
+    def _bulk(
+        self, actions: builtins.list[dict[str, Any]], ignore_status: tuple[int, ...] = ()
+    ) -> None:
         from opensearchpy import helpers
 
         kwargs: dict[str, Any] = {"refresh": self._refresh} if self._refresh else {}
@@ -452,7 +455,9 @@ class OpenSearchIndex:
             actions = [{"_op_type": "delete", "_index": self._index, "_id": i} for i in ids]
             self._bulk(actions, ignore_status=(404,))
 
-    def _id_pages(self, workspace_id: str, memory_ids: Sequence[str] | None) -> Iterator[list[str]]:
+    def _id_pages(
+        self, workspace_id: str, memory_ids: Sequence[str] | None
+    ) -> Iterator[builtins.list[str]]:
         """Document ids in a workspace, page by page (search_after; bounded by the count)."""
         after: list[Any] | None = None
         pages = self.count(workspace_id) // PAGE_SIZE + 2

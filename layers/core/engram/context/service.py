@@ -136,8 +136,8 @@ class ContextService:
                 agent_id=agent_id,
             )
         if scope == "project":
-            filters = self._scope.narrow(SessionFilters(project_name=session.project_name))
-            sessions = self._sessions.list(workspace_id, filters, PROJECT_SESSIONS, None).items
+            project = self._scope.narrow(SessionFilters(project_name=session.project_name))
+            sessions = self._sessions.list(workspace_id, project, PROJECT_SESSIONS, None).items
             found: list[Memory] = []
             for other in sessions:
                 found += self._memories.session_memories(

@@ -82,7 +82,7 @@ class DataRightsService:
         chunks = self._encoded(self.export_memories(workspace_id, filters), fmt)
         if self._store is None:
             return Export(MEDIA_TYPES[fmt], chunks=chunks)
-        return self._spooled(workspace_id, chunks, fmt)
+        return self._spooled(self._store, workspace_id, chunks, fmt)
 
     def export_memories(self, workspace_id: str, filters: ExportFilters) -> Iterator[Memory]:
         """Newest first, one page in memory at a time; an inverted range holds nothing."""
@@ -96,7 +96,9 @@ class DataRightsService:
                 return
             yield memory
 
-    def _spooled(self, workspace_id: str, chunks: Iterator[bytes], fmt: ExportFormat) -> Export:
+    def _spooled(
+        self, store: ExportStore, workspace_id: str, chunks: Iterator[bytes], fmt: ExportFormat
+    ) -> Export:
         """Small exports answer inline; larger ones (a Lambda answer holds 6 MB) go to S3 via
         a temporary file that spills to disk, never whole in memory."""
         settings = get_settings()
@@ -106,7 +108,7 @@ class DataRightsService:
             if size <= settings.export_inline_max_bytes:
                 return Export(MEDIA_TYPES[fmt], chunks=[spool.read()], size=size)
             key = f"exports/{workspace_id}/{new_id('exp')}.{fmt}"
-            url = self._store.put(
+            url = store.put(
                 spool,
                 key,
                 MEDIA_TYPES[fmt],

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import builtins  # annotations after the `list` method name the type as builtins.list
 from typing import Any
 
 from engram import keys
@@ -14,6 +15,7 @@ from engram.dynamo import (
     key,
     query_page,
     to_dynamo,
+    to_model,
 )
 from engram.errors import Conflict, NotFound
 from engram.sessions.models import Session, SessionFilters
@@ -173,7 +175,7 @@ class SessionRepository:
         limit: int,
         cursor: str | None,
         deleted: bool = False,
-    ) -> Page:
+    ) -> Page[Session]:
         """Live sessions; with `deleted`, the soft-deleted ones instead (restoring a user)."""
         index, partition_attr, value, key_attrs = self._partition(workspace_id, filters)
         page = query_page(
@@ -240,13 +242,13 @@ class SessionRepository:
                 f"Session {session_id} is {current.status}; it takes no more messages."
             ) from exc
 
-    def add_checkpoint(self, checkpoint: dict[str, Any], snapshot: list[str]) -> None:
+    def add_checkpoint(self, checkpoint: dict[str, Any], snapshot: builtins.list[str]) -> None:
         key = keys.checkpoint_key(checkpoint["session_id"], checkpoint["checkpoint_id"])
         self._table.put_item(
             Item=to_dynamo({**key, "type": "Checkpoint", **checkpoint, "snapshot": snapshot})
         )
 
-    def checkpoints(self, session_id: str) -> list[dict[str, Any]]:
+    def checkpoints(self, session_id: str) -> builtins.list[dict[str, Any]]:
         condition = key("PK").eq(keys.session_key(session_id)["PK"]) & key("SK").begins_with(
             keys.CHECKPOINT_PREFIX
         )
@@ -254,7 +256,9 @@ class SessionRepository:
         fields = ("checkpoint_id", "session_id", "created_at", "message_count")
         return [{k: from_dynamo(i[k]) for k in fields} for i in response.get("Items", [])]
 
-    def checkpoint(self, session_id: str, checkpoint_id: str) -> tuple[dict, list[str]] | None:
+    def checkpoint(
+        self, session_id: str, checkpoint_id: str
+    ) -> tuple[dict[str, Any], builtins.list[str]] | None:
         item = self._table.get_item(Key=keys.checkpoint_key(session_id, checkpoint_id)).get("Item")
         if not item:
             return None
@@ -329,6 +333,4 @@ def _filter(filters: SessionFilters, deleted: bool = False) -> Any:
 
 
 def _session(item: dict[str, Any]) -> Session:
-    return Session.model_validate(
-        {k: v for k, v in from_dynamo(item).items() if k in Session.model_fields}
-    )
+    return to_model(Session, item)

@@ -52,15 +52,19 @@ class SessionService:
         )
         self._repo.create(session)
         if body.prompt and self._conversation:
-            session = self._first_message(workspace_id, session.session_id, body.prompt)
+            session = self._first_message(
+                self._conversation, workspace_id, session.session_id, body.prompt
+            )
         self._events.publish("session.created", workspace_id, _event_data(session))
         return session
 
-    def _first_message(self, workspace_id: str, session_id: str, prompt: str) -> Session:
+    def _first_message(
+        self, conversation: ConversationService, workspace_id: str, session_id: str, prompt: str
+    ) -> Session:
         """The prompt becomes message one; if it cannot be stored the session goes too, so
         the client can retry without a session missing its prompt."""
         try:
-            self._conversation.add_messages(
+            conversation.add_messages(
                 workspace_id, session_id, [MessageIn(role="user", content=prompt)]
             )
         except Exception:

@@ -47,9 +47,10 @@ class _PinnedHTTP(http.client.HTTPConnection):
     def __init__(self, target: Target, connect_timeout: float, read_timeout: float) -> None:
         super().__init__(target.host, target.port, timeout=connect_timeout)
         self._addresses, self._read_timeout = target.addresses, read_timeout
+        self._connect_timeout = connect_timeout
 
     def connect(self) -> None:
-        self.sock = _connect(self._addresses, self.port, self.timeout)
+        self.sock = _connect(self._addresses, self.port, self._connect_timeout)
         self.sock.settimeout(self._read_timeout)
 
 
@@ -57,14 +58,14 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
     """Connects to the vetted IP but verifies the certificate for the URL's host name."""
 
     def __init__(self, target: Target, connect_timeout: float, read_timeout: float) -> None:
-        super().__init__(
-            target.host, target.port, timeout=connect_timeout, context=ssl.create_default_context()
-        )
+        self._tls = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=connect_timeout, context=self._tls)
         self._addresses, self._read_timeout = target.addresses, read_timeout
+        self._connect_timeout = connect_timeout
 
     def connect(self) -> None:
-        raw = _connect(self._addresses, self.port, self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+        raw = _connect(self._addresses, self.port, self._connect_timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
         self.sock.settimeout(self._read_timeout)
 
 

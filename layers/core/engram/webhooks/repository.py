@@ -12,11 +12,11 @@ from engram.dynamo import (
     conditional_write,
     count_query,
     error_code,
-    from_dynamo,
     key,
     put_all,
     query_page,
     to_dynamo,
+    to_model,
 )
 from engram.errors import NotFound
 from engram.webhooks.models import Delivery, WebhookRecord
@@ -86,7 +86,7 @@ class WebhookRepository:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return [w for w in found if not w.deleted_at]
 
-    def page(self, workspace_id: str, limit: int, cursor: str | None) -> Page:
+    def page(self, workspace_id: str, limit: int, cursor: str | None) -> Page[WebhookRecord]:
         """One page of live webhooks, newest first (ids sort by creation time)."""
         page = query_page(
             self._table,
@@ -223,7 +223,7 @@ class WebhookRepository:
 
     def deliveries(
         self, workspace_id: str, webhook_id: str, limit: int, cursor: str | None
-    ) -> Page:
+    ) -> Page[Delivery]:
         page = query_page(
             self._table,
             index=None,
@@ -238,12 +238,8 @@ class WebhookRepository:
 
 
 def _webhook(item: dict[str, Any]) -> WebhookRecord:
-    return WebhookRecord.model_validate(
-        {k: v for k, v in from_dynamo(item).items() if k in WebhookRecord.model_fields}
-    )
+    return to_model(WebhookRecord, item)
 
 
 def _delivery(item: dict[str, Any]) -> Delivery:
-    return Delivery.model_validate(
-        {k: v for k, v in from_dynamo(item).items() if k in Delivery.model_fields}
-    )
+    return to_model(Delivery, item)

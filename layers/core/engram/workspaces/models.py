@@ -7,7 +7,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engram.validation import EngramId
 
-SCOPES = ("read", "write", "admin")
+Scope = Literal["read", "write", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+
+
+def _every_scope() -> list[str]:
+    return [*SCOPES]
 
 
 class Workspace(BaseModel):
@@ -24,7 +29,7 @@ class ApiKey(BaseModel):
     workspace_id: str
     name: str
     prefix: str
-    scopes: list[str] = Field(default_factory=lambda: list(SCOPES))
+    scopes: list[str] = Field(default_factory=_every_scope)
     user_id: str | None = None
     agent_id: str | None = None
     expires_at: str | None = None
@@ -37,9 +42,6 @@ class NewApiKey(BaseModel):
 
     api_key: str
     key: ApiKey
-
-
-Scope = Literal["read", "write", "admin"]
 
 
 class ApiKeyCreate(BaseModel):

@@ -4,7 +4,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from engram import keys
-from engram.dynamo import Page, attr, conflict_on_condition, from_dynamo, query_page, to_dynamo
+from engram.dynamo import (
+    Page,
+    attr,
+    conflict_on_condition,
+    query_page,
+    to_dynamo,
+    to_model,
+)
 from engram.errors import NotFound
 from engram.workspaces.models import ApiKey, Workspace
 
@@ -42,7 +49,7 @@ class WorkspaceRepository:
 
     def get(self, workspace_id: str) -> Workspace | None:
         item = self._table.get_item(Key=keys.workspace_key(workspace_id)).get("Item")
-        return Workspace.model_validate(_fields(item, Workspace)) if item else None
+        return to_model(Workspace, item) if item else None
 
     def add_key(self, key: ApiKey, key_hash: str) -> None:
         with conflict_on_condition("That API key already exists."):
@@ -66,7 +73,7 @@ class WorkspaceRepository:
 
     def find_key(self, key_hash: str) -> ApiKey | None:
         item = self._table.get_item(Key=keys.api_key_key(key_hash), ConsistentRead=True).get("Item")
-        return ApiKey.model_validate(_fields(item, ApiKey)) if item else None
+        return to_model(ApiKey, item) if item else None
 
     def key_by_id(self, workspace_id: str, key_id: str) -> tuple[ApiKey, str]:
         """The key and its hash; 404 for another workspace's key."""
@@ -89,7 +96,7 @@ class WorkspaceRepository:
                 ExpressionAttributeValues={":r": revoked_at, ":ws": workspace_id},
             )
 
-    def list_keys(self, workspace_id: str, limit: int, cursor: str | None) -> Page:
+    def list_keys(self, workspace_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
         page = query_page(
             self._table,
             index="GSI1",
@@ -99,9 +106,7 @@ class WorkspaceRepository:
             limit=limit,
             cursor=cursor,
         )
-        return Page(
-            [ApiKey.model_validate(_fields(i, ApiKey)) for i in page.items], page.next_cursor
-        )
+        return Page([to_model(ApiKey, i) for i in page.items], page.next_cursor)
 
     def _key_puts(self, key: ApiKey, key_hash: str) -> list[dict[str, Any]]:
         pointer = {
@@ -124,10 +129,6 @@ def _put(table_name: str, item: dict[str, Any]) -> dict[str, Any]:
             "ConditionExpression": "attribute_not_exists(PK)",
         }
     }
-
-
-def _fields(item: dict[str, Any], model: type) -> dict[str, Any]:
-    return {k: v for k, v in from_dynamo(item).items() if k in model.model_fields}
 
 
 def _key_item(key: ApiKey, key_hash: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import UTC
 
 from engram.clock import Clock, iso
@@ -89,7 +90,7 @@ class WorkspaceService:
             self._repo.revoke_key(workspace_id, key_hash, iso(self._clock.now()))
 
     def _new_key(
-        self, workspace_id: str, name: str, scopes: list[str], now: str, **extra: str | None
+        self, workspace_id: str, name: str, scopes: Sequence[str], now: str, **extra: str | None
     ) -> NewApiKey:
         secret = generate_key()
         key = ApiKey(
@@ -97,7 +98,7 @@ class WorkspaceService:
             workspace_id=workspace_id,
             name=name,
             prefix=secret[: len(KEY_PREFIX) + _DISPLAY_CHARS],
-            scopes=scopes,
+            scopes=list(scopes),
             created_at=now,
             **extra,
         )
