@@ -274,9 +274,9 @@ class _WithoutCounts:
 class _QueueAttributes(Mapping[str, Any]):
     """queue.attributes with the message counts computed only when one is read."""
 
-    def __init__(self, queue: Any, build: Callable[[Any], dict[str, Any]]) -> None:
+    def __init__(self, queue: Any, build: property) -> None:
         self._queue = queue
-        self._rest = build(_WithoutCounts(queue))
+        self._rest: dict[str, Any] = build.__get__(_WithoutCounts(queue))  # moto's own getter
 
     def __getitem__(self, name: str) -> Any:
         if name in COUNTS:
@@ -298,7 +298,7 @@ def _lazy_queue_attributes(patches: Patches) -> None:
 
     from moto.sqs.models import Queue
 
-    build = Queue.attributes.fget
+    build: property = vars(Queue)["attributes"]  # the property (moto types it as a method)
     patches.set(Queue, "attributes", property(lambda queue: _QueueAttributes(queue, build)))
 
 
@@ -479,19 +479,28 @@ def _simple_plan(expression: str) -> Plan | None:
     clauses = _CLAUSES.fullmatch(expression)
     if clauses is None or not any(clauses.groupdict().values()):
         return None
-    found = {}
-    for clause, action in (
-        ("sets", _SET_ACTION),
-        ("removes", _REMOVE_ACTION),
-        ("adds", _ADD_ACTION),
-    ):
-        matches = (
-            [action.fullmatch(a) for a in clauses[clause].split(",")] if clauses[clause] else []
-        )
-        if not all(matches):
+    sets = _actions(clauses["sets"], _SET_ACTION)
+    removes = _actions(clauses["removes"], _REMOVE_ACTION)
+    adds = _actions(clauses["adds"], _ADD_ACTION)
+    if sets is None or removes is None or adds is None:
+        return None
+    return Plan(
+        sets=tuple((m[1], m[2]) for m in sets),
+        removes=tuple(m[1] for m in removes),
+        adds=tuple((m[1], m[2]) for m in adds),
+    )
+
+
+def _actions(clause: str | None, action: re.Pattern[str]) -> list[re.Match[str]] | None:
+    """The comma-separated actions of a clause (none if it is absent); None if one of them
+    is not `action`."""
+    matches = []
+    for text in clause.split(",") if clause else ():
+        match = action.fullmatch(text)
+        if match is None:
             return None
-        found[clause] = tuple(m.groups() if m.re.groups > 1 else m[1] for m in matches if m)
-    return Plan(**found)
+        matches.append(match)
+    return matches
 
 
 def _direct_simple_updates(patches: Patches) -> None:
@@ -565,14 +574,17 @@ def _direct_simple_updates(patches: Patches) -> None:
         def name(n: str) -> str | None:
             return names.get(n) if n.startswith("#") else n
 
-        sets = [(name(n), values.get(v)) for n, v in plan.sets]
-        adds = [(name(n), values.get(v)) for n, v in plan.adds]
-        removes = [name(n) for n in plan.removes]
+        def resolved(pairs: tuple[tuple[str, str], ...]) -> list[tuple[str, Any]]:
+            """(attribute, value) for each (name, :placeholder) whose both are known."""
+            both = [(name(n), values.get(v)) for n, v in pairs]
+            return [(n, v) for n, v in both if n is not None and v is not None]
+
+        sets, adds = resolved(plan.sets), resolved(plan.adds)
+        removes = [n for n in map(name, plan.removes) if n is not None]
         targets = [n for n, _ in sets + adds] + removes
         key_names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
         if (
-            None in targets
-            or any(v is None for _, v in sets + adds)
+            len(targets) < len(plan.names())  # an unknown name or placeholder
             or len(set(targets)) < len(targets)
             or set(targets) & set(table.table_key_attrs)
             or {n for n, _ in sets + adds} & set(table.attribute_keys)
