@@ -14,19 +14,13 @@ PYTHONPATH=<checkout>/layers/core:<checkout>/local (the template is read from th
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
+from inprocess import isolate
 from stack import cpu_note
 
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_REGION="us-east-1",
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+isolate()
 
 ITEM = {
     "PK": "WS#ws_bench",

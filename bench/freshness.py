@@ -24,43 +24,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_REGION="us-east-1",
-    ORT_DISABLE_TELEMETRY="1",
-    POWERTOOLS_TRACE_DISABLED="true",
-    POWERTOOLS_LOG_LEVEL="ERROR",
-    POWERTOOLS_METRICS_NAMESPACE="EngramBench",
-)
-for _name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "EMBEDDER", "LOCAL_INDEX_PATH"):
-    os.environ.pop(_name, None)
+from inprocess import isolate, moto_stack
+from stack import cpu_note
 
-from stack import cpu_note  # noqa: E402 - after the environment above
-
-
-def _clear_caches() -> None:
-    from engram import wiring
-
-    wiring.reset()
-
-
-def _moto(backend: dict[str, str]) -> Any:
-    """moto in process with the template's resources; the settings point at them."""
-    import boto3
-    from moto import mock_aws
-
-    from engram_local import moto_fixes
-    from engram_local.resources import create_resources, function_environment
-
-    moto_fixes.apply()
-    mock = mock_aws()
-    mock.start()
-    made = create_resources(boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-bench")
-    os.environ.update({**function_environment(made), **backend})
-    _clear_caches()
-    return mock
+isolate()
 
 
 def _store(workspace_id: str, n: int, offset: int = 0) -> None:
@@ -88,38 +55,41 @@ def reindex(n: int) -> list[str]:
         "OPENSEARCH_ENDPOINT": server.url,
         "OPENSEARCH_INDEX": "engram-bench",
     }
-    mock = _moto(backend)
     try:
-        from engram import wiring
-        from engram.memories.maintenance_jobs import reindex as rebuild
-
-        workspace = "ws_bench"
-        _store(workspace, n)
-        started = time.perf_counter()
-        rebuild(workspace)  # embeds every memory once, so both runs below reuse vectors
-        first_s = time.perf_counter() - started
-        index, sync = wiring.search_index(), wiring.index_sync()
-        rows = [
-            "| path | memories | s | memories/s | target >= 500/s |",
-            "|---|---:|---:|---:|---|",
-            f"| first build (embeds each memory) | {n} | {first_s:.1f} | {n / first_s:.0f} | |",
-        ]
-        for name, run in (
-            ("one by one (IndexSync.sync each, before)", lambda: _one_by_one(sync, workspace)),
-            ("`engram admin reindex` (bulk of 500)", lambda: rebuild(workspace)),
-        ):
-            server.request("DELETE", "/engram-bench")
-            started = time.perf_counter()
-            done = run()
-            seconds = time.perf_counter() - started
-            assert index.count(workspace) == n, (name, index.count(workspace))
-            rate = done / seconds
-            verdict = "met" if rate >= 500 else "missed"
-            rows.append(f"| {name} | {done} | {seconds:.1f} | {rate:.0f} | {verdict} |")
-        return rows
+        with moto_stack(backend):
+            return _reindex_rows(server, n)
     finally:
-        mock.stop()
         server.close(grace=5.0)
+
+
+def _reindex_rows(server: Any, n: int) -> list[str]:
+    from engram import wiring
+    from engram.memories.maintenance_jobs import reindex as rebuild
+
+    workspace = "ws_bench"
+    _store(workspace, n)
+    started = time.perf_counter()
+    rebuild(workspace)  # embeds every memory once, so both runs below reuse vectors
+    first_s = time.perf_counter() - started
+    index, sync = wiring.search_index(), wiring.index_sync()
+    rows = [
+        "| path | memories | s | memories/s | target >= 500/s |",
+        "|---|---:|---:|---:|---|",
+        f"| first build (embeds each memory) | {n} | {first_s:.1f} | {n / first_s:.0f} | |",
+    ]
+    for name, run in (
+        ("one by one (IndexSync.sync each, before)", lambda: _one_by_one(sync, workspace)),
+        ("`engram admin reindex` (bulk of 500)", lambda: rebuild(workspace)),
+    ):
+        server.request("DELETE", "/engram-bench")
+        started = time.perf_counter()
+        done = run()
+        seconds = time.perf_counter() - started
+        assert index.count(workspace) == n, (name, index.count(workspace))
+        rate = done / seconds
+        verdict = "met" if rate >= 500 else "missed"
+        rows.append(f"| {name} | {done} | {seconds:.1f} | {rate:.0f} | {verdict} |")
+    return rows
 
 
 def _one_by_one(sync: Any, workspace: str) -> int:
@@ -133,11 +103,8 @@ def _one_by_one(sync: Any, workspace: str) -> int:
 
 
 def pending(indexed: int, searches: int) -> list[str]:
-    mock = _moto({"SEARCH_BACKEND": "local"})
-    try:
+    with moto_stack({"SEARCH_BACKEND": "local"}):
         return _pending_rows(indexed, searches)
-    finally:
-        mock.stop()
 
 
 def _pending_rows(indexed: int, searches: int) -> list[str]:

@@ -17,15 +17,13 @@ Runs offline on moto and the local index and embedder. Prints a markdown table.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from inprocess import isolate, moto_stack
 from metrics import (
     DATA,
     Conversation,
@@ -41,52 +39,10 @@ from metrics import (
 
 MODES = ("keyword", "semantic", "hybrid")
 
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_REGION="us-east-1",
-    TABLE_NAME="engram-bench",
-    ORT_DISABLE_TELEMETRY="1",
-    POWERTOOLS_TRACE_DISABLED="true",
-    POWERTOOLS_LOG_LEVEL="ERROR",
-    POWERTOOLS_METRICS_NAMESPACE="EngramBench",
-)
-for _name in (
-    "AWS_ENDPOINT_URL",
-    "AWS_PROFILE",
-    "OPENSEARCH_ENDPOINT",
-    "SEARCH_BACKEND",
-    "EMBEDDER",
-    "LOCAL_INDEX_PATH",
-):
-    os.environ.pop(_name, None)
+isolate()
 
 
 # --- the stack --------------------------------------------------------------------------
-
-
-@contextmanager
-def local_stack() -> Iterator[None]:
-    """moto with the template's table; settings read from the environment it sets."""
-    import boto3
-    from moto import mock_aws
-
-    from engram_local.resources import create_resources, function_environment
-
-    with mock_aws():
-        made = create_resources(
-            boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-bench"
-        )
-        os.environ.update(function_environment(made))
-        _clear_caches()
-        yield
-
-
-def _clear_caches() -> None:
-    from engram import wiring
-
-    wiring.reset()
 
 
 def store(conv: Conversation, context: str) -> dict[str, str]:
@@ -221,7 +177,7 @@ def main() -> None:
     started = time.perf_counter()
     variants = variants_of(args.weights)
     for conv in conversations:
-        with local_stack():  # a fresh table each: moto's transactions copy the whole table
+        with moto_stack():  # a fresh table each: moto's transactions copy the whole table
             t0 = time.perf_counter()
             dia_of = store(conv, args.context)
             t1 = time.perf_counter()

@@ -42,30 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from inprocess import isolate, moto_stack
 from metrics import DATA, Discard, percentile
 from stack import cpu_note
 
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",
-    AWS_DEFAULT_REGION="us-east-1",
-    AWS_REGION="us-east-1",
-    TABLE_NAME="engram-bench",
-    ORT_DISABLE_TELEMETRY="1",
-    POWERTOOLS_TRACE_DISABLED="true",
-    POWERTOOLS_LOG_LEVEL="ERROR",
-    POWERTOOLS_METRICS_NAMESPACE="EngramBench",
-    POWERTOOLS_METRICS_DISABLED="true",  # no EMF lines between the tables
-)
-for _name in (
-    "AWS_ENDPOINT_URL",
-    "AWS_PROFILE",
-    "OPENSEARCH_ENDPOINT",
-    "SEARCH_BACKEND",
-    "EMBEDDER",
-    "LOCAL_INDEX_PATH",
-):
-    os.environ.pop(_name, None)
+isolate()
 
 
 # Targets as ratios to a baseline measured in the same run (hosts differ 2x between sessions):
@@ -153,17 +134,11 @@ def _embed_worker_handler() -> Any:
 def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
     """The embed worker's lambda_handler (functions/embed_worker) on SQS events of `batch`
     records, moto in process, for each corpus; then the model alone on the same texts."""
-    import boto3
-    from moto import mock_aws
-
     from engram import aws, wiring
     from engram.memories.models import MemoryCreate
     from engram.memories.repository import MemoryRepository
     from engram.memories.service import MemoryService
-    from engram_local import moto_fixes
-    from engram_local.resources import create_resources, function_environment
 
-    moto_fixes.apply()  # the local stack's emulator runs with them
     rows = [
         (
             "| texts | mean tokens | worker memories/s | model alone, same batches | ratio "
@@ -171,12 +146,7 @@ def worker(corpora: dict[str, list[str]], batch: int) -> list[str]:
         ),
         "|---|---:|---:|---:|---:|---|",
     ]
-    with mock_aws():
-        made = create_resources(
-            boto3.client("dynamodb"), boto3.client("sqs"), prefix="engram-bench"
-        )
-        os.environ.update(function_environment(made))
-        wiring.reset()
+    with moto_stack():
         lambda_handler = _embed_worker_handler()
         service = MemoryService(MemoryRepository(aws.table()), Discard(), Discard(), wiring.clock())  # type: ignore[arg-type]
         embedder = wiring.embedder()

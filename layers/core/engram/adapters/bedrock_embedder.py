@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engram.adapters.bedrock import refusal
 from engram.observability import in_current_trace
 from engram.search.embedder import EmbeddingError, check_texts, normalise
 
@@ -22,13 +23,6 @@ TITAN_V2_DIMENSIONS = (256, 512, 1024)
 DEFAULT_DIMENSION = 1024  # Titan V2's own default size
 COHERE_BATCH = 96  # Bedrock's limit on texts per Cohere embed call
 MAX_CONCURRENCY = 10  # botocore's connection pool per client (max_pool_connections)
-RETRYABLE_CODES = {
-    "ThrottlingException",
-    "ServiceUnavailableException",
-    "ModelNotReadyException",
-    "ModelTimeoutException",
-    "InternalServerException",
-}
 
 
 class BedrockEmbedder:
@@ -124,11 +118,9 @@ class BedrockEmbedder:
             )
             raw = response["body"].read()
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "Unknown")
-            message = exc.response.get("Error", {}).get("Message", "")
+            why, retryable = refusal(exc)
             raise EmbeddingError(
-                f"Bedrock refused to embed with {self.model_id}: {code} ({message}).",
-                retryable=code in RETRYABLE_CODES,
+                f"Bedrock refused to embed with {self.model_id}: {why}.", retryable=retryable
             ) from exc
         except BotoCoreError as exc:
             raise EmbeddingError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from engram.adapters.bedrock import refusal
 from engram.extraction.extractor import (
     MAX_TITLE_CHARS,
     MEMORY_TYPES,
@@ -28,14 +29,6 @@ MAX_CONTENT_CHARS = 1000
 MAX_SUMMARY_CHARS = 2000
 MAX_TAGS = 10
 MAX_TAG_CHARS = 64
-RETRYABLE_CODES = {
-    "ThrottlingException",
-    "ServiceUnavailableException",
-    "ModelNotReadyException",
-    "ModelTimeoutException",
-    "InternalServerException",
-    "ModelStreamErrorException",
-}
 
 EXTRACTION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -207,11 +200,10 @@ class BedrockExtractor:
                 inferenceConfig={"maxTokens": self.max_tokens, "temperature": 0.0},
             )
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code, message = error.get("Code", "Unknown"), error.get("Message", "")
+            why, retryable = refusal(exc)
             raise ExtractionError(
-                f"Bedrock refused to run extraction with {self.model_id}: {code} ({message}).",
-                retryable=code in RETRYABLE_CODES,
+                f"Bedrock refused to run extraction with {self.model_id}: {why}.",
+                retryable=retryable,
             ) from exc
         except BotoCoreError as exc:
             raise ExtractionError(
