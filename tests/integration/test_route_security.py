@@ -6,12 +6,14 @@ keys. A path parameter with no seeded object fails the test: add it to `seed`.""
 from __future__ import annotations
 
 import re
-import socket
 from typing import Any
 
 import pytest
 
 from engram_local.app import build_app
+
+# Webhook URLs are checked against DNS (SSRF guard): the test hosts resolve offline.
+pytestmark = pytest.mark.usefixtures("fake_dns")
 
 PUBLIC = {
     ("GET", "/health"),
@@ -97,19 +99,6 @@ def call(
         spec = build_app().openapi()
         kwargs["json"] = example(op["requestBody"]["content"]["application/json"]["schema"], spec)
     return client.request(method, url, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _dns(monkeypatch):
-    """Webhook URLs are checked against DNS (SSRF guard); resolve the test host offline."""
-    real = socket.getaddrinfo
-
-    def resolve(host, port, *args, **kwargs):
-        if host == "hooks.example.com":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
 
 
 @pytest.fixture

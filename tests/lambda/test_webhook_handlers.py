@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import socket
 from pathlib import Path
 
 import boto3
@@ -20,16 +19,7 @@ def _event(name: str) -> dict:
     return json.loads((EVENTS / f"{name}.json").read_text())
 
 
-@pytest.fixture(autouse=True)
-def _dns(monkeypatch):
-    real = socket.getaddrinfo
-
-    def resolve(host, port, *args, **kwargs):
-        if host == "hooks.example.com":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
-        return real(host, port, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+pytestmark = pytest.mark.usefixtures("fake_dns")  # webhook URLs are resolved when created
 
 
 def _create(key: str, context) -> dict:
