@@ -7,11 +7,26 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 READY = "Engram is ready"
 READY_TIMEOUT = 60
 STOP_TIMEOUT = 15
+WAIT = 60  # seconds a background job (embedding, extraction, delivery) may take on a loaded host
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T], what: str, timeout: float = WAIT) -> T:
+    """Polls `check` until it is truthy and answers its value; bounded in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout:g} s"
+        time.sleep(0.25)
 
 
 def free_port() -> int:

@@ -18,7 +18,8 @@ from engram_sdk import (
     verify_webhook,
 )
 
-from tests.clients.conftest import ScriptedServer, eventually
+from tests.clients.conftest import ScriptedServer
+from tests.stack import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -4,24 +4,13 @@ queue pump calling the real embed and extract workers in the background."""
 from __future__ import annotations
 
 import signal
-import time
 
 import httpx
 import pytest
 
+from tests.stack import eventually
+
 pytestmark = pytest.mark.e2e
-
-WAIT = 60  # seconds any background job may take on a loaded machine
-
-
-def eventually(check, what: str):
-    deadline = time.monotonic() + WAIT
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} did not happen within {WAIT} s"
-        time.sleep(0.25)
 
 
 def test_store_search_converse_end_and_get_context(stack):

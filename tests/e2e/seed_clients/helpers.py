@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
-
-T = TypeVar("T")
-WAIT = 60  # seconds a background job (embedding, delivery) may take on a loaded machine
-
-
-def eventually(check: Callable[[], T], what: str) -> T:
-    deadline = time.monotonic() + WAIT
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} did not happen within {WAIT} s"
-        time.sleep(0.25)
 
 
 def unique(word: str) -> str:

@@ -14,7 +14,8 @@ from remembr import RemembrClient
 from remembr.exceptions import AuthenticationError, NotFoundError, RemembrError
 from remembr.models import CheckpointInfo, Episode, MemoryQueryResult, Session, TagFilter
 
-from tests.e2e.seed_clients.helpers import eventually, receiver, unique
+from tests.e2e.seed_clients.helpers import receiver, unique
+from tests.stack import eventually
 
 pytestmark = pytest.mark.e2e
 
