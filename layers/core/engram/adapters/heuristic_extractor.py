@@ -25,6 +25,7 @@ from engram.extraction.extractor import (
     Candidate,
     Episode,
     Extraction,
+    MemoryType,
     empty_extraction,
     ordered,
 )
@@ -134,117 +135,115 @@ QUESTION_START = re.compile(
 )
 
 # (memory type, cue strength 0..1, pattern over the lower-cased sentence)
-CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = tuple(
-    (kind, strength, re.compile(pattern))
-    for kind, strength, pattern in (
+_CUE_PATTERNS: tuple[tuple[MemoryType, float, str], ...] = (
+    (
+        "decision",
+        1.0,
         (
-            "decision",
-            1.0,
-            (
-                r"\b(?:we|i|they|team)\s+(?:have\s+|'ve\s+|just\s+|finally\s+)?"
-                r"(?:decided|agreed|settled|opted|chose|committed)\b"
-            ),
+            r"\b(?:we|i|they|team)\s+(?:have\s+|'ve\s+|just\s+|finally\s+)?"
+            r"(?:decided|agreed|settled|opted|chose|committed)\b"
         ),
-        ("decision", 1.0, r"\bdecided\s+(?:to|on|that|against)\b|\bdecision\s+(?:is|was)\b"),
-        ("decision", 0.9, r"\blet's\s+(?:go|stick|stay)\s+with\b|\bagreed\s+(?:to|on|that)\b"),
-        ("decision", 0.9, r"\bsettled\s+on\b|\bopted\s+(?:for|to)\b"),
+    ),
+    ("decision", 1.0, r"\bdecided\s+(?:to|on|that|against)\b|\bdecision\s+(?:is|was)\b"),
+    ("decision", 0.9, r"\blet's\s+(?:go|stick|stay)\s+with\b|\bagreed\s+(?:to|on|that)\b"),
+    ("decision", 0.9, r"\bsettled\s+on\b|\bopted\s+(?:for|to)\b"),
+    (
+        "decision",
+        0.8,
         (
-            "decision",
-            0.8,
-            (
-                r"\blet's\s+(?:use|switch|move|adopt|keep|drop|standardi[sz]e|"
-                r"migrate|replace|remove)\b"
-            ),
+            r"\blet's\s+(?:use|switch|move|adopt|keep|drop|standardi[sz]e|"
+            r"migrate|replace|remove)\b"
         ),
+    ),
+    (
+        "decision",
+        0.8,
         (
-            "decision",
-            0.8,
-            (
-                r"\b(?:we'll|we\s+will|we're\s+going\s+to|we\s+are\s+going\s+to)\s+"
-                r"(?:use|go\s+with|switch|move|adopt|stick\s+with|migrate|drop|keep|standardi[sz]e)\b"
-            ),
+            r"\b(?:we'll|we\s+will|we're\s+going\s+to|we\s+are\s+going\s+to)\s+"
+            r"(?:use|go\s+with|switch|move|adopt|stick\s+with|migrate|drop|keep|standardi[sz]e)\b"
         ),
-        ("decision", 0.7, r"\bgoing\s+with\b|\bgo\s+with\b|\b(?:chose|chosen|picked)\b"),
+    ),
+    ("decision", 0.7, r"\bgoing\s+with\b|\bgo\s+with\b|\b(?:chose|chosen|picked)\b"),
+    (
+        "decision",
+        0.5,
         (
-            "decision",
-            0.5,
-            (
-                r"\b(?:switched|migrated)\s+(?:over\s+)?(?:to|from)\b|"
-                r"\bthe\s+plan\s+is\s+to\b"
-            ),
+            r"\b(?:switched|migrated)\s+(?:over\s+)?(?:to|from)\b|"
+            r"\bthe\s+plan\s+is\s+to\b"
         ),
+    ),
+    (
+        "preference",
+        1.0,
         (
-            "preference",
-            1.0,
-            (
-                r"\bi\s+(?:really\s+|strongly\s+|much\s+|generally\s+)?prefer\b|"
-                r"\bprefers\b|\bpreferred\b|\bpreference\s+(?:is|for)\b"
-            ),
+            r"\bi\s+(?:really\s+|strongly\s+|much\s+|generally\s+)?prefer\b|"
+            r"\bprefers\b|\bpreferred\b|\bpreference\s+(?:is|for)\b"
         ),
+    ),
+    (
+        "preference",
+        0.9,
         (
-            "preference",
-            0.9,
-            (
-                r"\bi'd\s+rather\b|\bi\s+would\s+rather\b|\bi\s+(?:really\s+)?"
-                r"(?:like|love|hate|dislike|enjoy|can't\s+stand)\b|\bi\s+(?:don't|do\s+not)\s+"
-                r"(?:like|want|enjoy|care\s+for)\b"
-            ),
+            r"\bi'd\s+rather\b|\bi\s+would\s+rather\b|\bi\s+(?:really\s+)?"
+            r"(?:like|love|hate|dislike|enjoy|can't\s+stand)\b|\bi\s+(?:don't|do\s+not)\s+"
+            r"(?:like|want|enjoy|care\s+for)\b"
         ),
+    ),
+    (
+        "preference",
+        0.8,
         (
-            "preference",
-            0.8,
-            (
-                r"^please\s+(?:always\s+|never\s+|don't\s+|do\s+not\s+)?"
-                r"(?:use|avoid|keep|write|reply|respond|answer|send|call|format|include|add|stop|"
-                r"make|put|show|give|email|text|contact)\b"
-            ),
+            r"^please\s+(?:always\s+|never\s+|don't\s+|do\s+not\s+)?"
+            r"(?:use|avoid|keep|write|reply|respond|answer|send|call|format|include|add|stop|"
+            r"make|put|show|give|email|text|contact)\b"
         ),
-        ("preference", 0.8, r"\b(?:my|our)\s+(?:favou?rite|preferred)\b"),
-        ("preference", 0.7, r"\bi\s+(?:always|never|usually|generally|tend\s+to)\b"),
-        ("preference", 0.6, r"\b(?:likes|loves|hates|dislikes)\b"),
+    ),
+    ("preference", 0.8, r"\b(?:my|our)\s+(?:favou?rite|preferred)\b"),
+    ("preference", 0.7, r"\bi\s+(?:always|never|usually|generally|tend\s+to)\b"),
+    ("preference", 0.6, r"\b(?:likes|loves|hates|dislikes)\b"),
+    (
+        "pattern",
+        1.0,
         (
-            "pattern",
-            1.0,
-            (
-                r"\b(?:every\s+time|whenever|as\s+a\s+rule|rule\s+of\s+thumb|"
-                r"by\s+convention|naming\s+convention|the\s+convention|our\s+convention)\b"
-            ),
+            r"\b(?:every\s+time|whenever|as\s+a\s+rule|rule\s+of\s+thumb|"
+            r"by\s+convention|naming\s+convention|the\s+convention|our\s+convention)\b"
         ),
+    ),
+    (
+        "pattern",
+        0.9,
         (
-            "pattern",
-            0.9,
-            (
-                r"\b(?:should|must)\s+(?:always|never)\b|"
-                r"\b(?:we|they|the\s+team)\s+(?:always|never)\b"
-            ),
+            r"\b(?:should|must)\s+(?:always|never)\b|"
+            r"\b(?:we|they|the\s+team)\s+(?:always|never)\b"
         ),
+    ),
+    (
+        "pattern",
+        0.8,
         (
-            "pattern",
-            0.8,
-            (
-                r"^(?:always|never)\s+\w+|\b(?:we|they|the\s+team)\s+(?:usually|"
-                r"typically|normally)\b|\bconvention\b|\b(?:standard|best)\s+practice\b"
-            ),
+            r"^(?:always|never)\s+\w+|\b(?:we|they|the\s+team)\s+(?:usually|"
+            r"typically|normally)\b|\bconvention\b|\b(?:standard|best)\s+practice\b"
         ),
+    ),
+    (
+        "pattern",
+        0.7,
         (
-            "pattern",
-            0.7,
-            (
-                r"\bmake\s+sure\s+(?:to|that|you|we)\b|\bdon't\s+forget\s+to\b|"
-                r"\bremember\s+to\b|\bmust\s+(?!be\s+the\b|have\s+been\b)\w+"
-            ),
+            r"\bmake\s+sure\s+(?:to|that|you|we)\b|\bdon't\s+forget\s+to\b|"
+            r"\bremember\s+to\b|\bmust\s+(?!be\s+the\b|have\s+been\b)\w+"
         ),
+    ),
+    (
+        "pattern",
+        0.5,
         (
-            "pattern",
-            0.5,
-            (
-                r"\b(?:usually|typically|normally|each\s+time)\b|\bevery\s+(?:pr|"
-                r"commit|release|deploy|morning|week|day|sprint|monday|tuesday|wednesday|thursday|"
-                r"friday|sunday|saturday|month|build)\b"
-            ),
+            r"\b(?:usually|typically|normally|each\s+time)\b|\bevery\s+(?:pr|"
+            r"commit|release|deploy|morning|week|day|sprint|monday|tuesday|wednesday|thursday|"
+            r"friday|sunday|saturday|month|build)\b"
         ),
-    )
+    ),
 )
+CUES = tuple((kind, strength, re.compile(pattern)) for kind, strength, pattern in _CUE_PATTERNS)
 TYPE_ORDER = ("decision", "preference", "pattern", "fact", "entity")
 # A decision that is not one: undecided, hypothetical or hedged.
 NOT_DECIDED = re.compile(
@@ -364,7 +363,7 @@ class Sentence:
     words: tuple[str, ...]  # content words in order, for tags
     question: bool = False
     small_talk: bool = False
-    kind: str | None = None  # decision | preference | pattern | fact, once typed
+    kind: MemoryType | None = None  # decision | preference | pattern | fact, once typed
     strength: float = 0.0
     entities: list[tuple[str, str, str]] = field(default_factory=list)  # (key, name, kind)
     anchors: tuple[str, ...] = ()  # a fact's: number, date, named
@@ -467,9 +466,9 @@ def eligible(sentence: Sentence) -> bool:
 # ----------------------------------------------------------------------------- typing
 
 
-def cue_type(lower: str) -> tuple[str | None, float]:
+def cue_type(lower: str) -> tuple[MemoryType | None, float]:
     """The strongest cue's type and strength (ties: decision, preference, pattern)."""
-    best: tuple[str | None, float] = (None, 0.0)
+    best: tuple[MemoryType | None, float] = (None, 0.0)
     for kind, strength, pattern in CUES:
         if kind == "decision" and NOT_DECIDED.search(lower):
             continue
@@ -674,7 +673,7 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
 
 @dataclass
 class _Draft:
-    memory_type: str
+    memory_type: MemoryType
     sentences: list[Sentence]  # the group, oldest first; the newest phrasing is kept
     strength: float
     title: str = ""
@@ -867,7 +866,7 @@ class HeuristicExtractor:
             )
         )
         candidate = Candidate(
-            memory_type=draft.memory_type,  # type: ignore[arg-type]
+            memory_type=draft.memory_type,
             title=draft.title or make_title(content),
             content=content,
             importance_score=score,
