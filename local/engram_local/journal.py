@@ -98,6 +98,7 @@ class Loaded:
     records: Iterable[dict[str, Any]]
     next_generation: int
     found: bool  # any data file at all (False: a first start)
+    journal_bytes: int  # in the journals after the snapshot (0: the snapshot is all of it)
 
 
 class DataDir:
@@ -159,7 +160,8 @@ class DataDir:
                 yield from read_records(path, last=generation == newest)
 
         found = bool(journals) or snapshot.exists()
-        return Loaded(records_in_order(), max(newest, start) + 1, found)
+        size = sum(path.stat().st_size for _, path in kept)
+        return Loaded(records_in_order(), max(newest, start) + 1, found, size)
 
     # --- writing ----------------------------------------------------------------------------
 

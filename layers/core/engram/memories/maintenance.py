@@ -89,13 +89,15 @@ class Maintenance:
         sync_stored: SyncStored,
         workspace_id: str | None = None,
         progress: Callable[[int], None] | None = None,
+        pages: Iterable[Sequence[StoredMemory]] | None = None,
     ) -> int:
         """Rebuilds index documents from the table, a page of memories at a time as read
         (with their vectors: only changed text is embedded again), at most REINDEX_BATCH per
         IndexSync.sync_stored call: one bulk index request and at most one embedding call
-        each. Raises the first failure after its batch."""
+        each. Raises the first failure after its batch. `pages`: memories read otherwise
+        (the local stack's start reads its emulator directly), instead of the table's."""
         done = 0
-        for page in self._repo.stored_pages(workspace_id):
+        for page in self._repo.stored_pages(workspace_id) if pages is None else pages:
             for start in range(0, len(page), REINDEX_BATCH):
                 batch = page[start : start + REINDEX_BATCH]
                 failures = [o for o in sync_stored(batch).values() if isinstance(o, Exception)]

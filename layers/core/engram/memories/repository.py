@@ -583,11 +583,7 @@ class MemoryRepository:
             operation = self._table.scan
         while True:
             response = operation(**kwargs)
-            page = [
-                _stored(item)
-                for item in response.get("Items", [])
-                if item.get("type") == "Memory" and not item.get("deleted_at")
-            ]
+            page = live_stored(response.get("Items", []))
             if page:
                 yield page
             if not response.get("LastEvaluatedKey"):
@@ -718,6 +714,12 @@ def _filter(filters: MemoryFilters) -> Any:
 def _memory(item: dict[str, Any]) -> Memory:
     plain = from_dynamo({k: v for k, v in item.items() if k in Memory.model_fields})
     return Memory.model_validate(plain)
+
+
+def live_stored(items: Iterable[dict[str, Any]]) -> list[StoredMemory]:
+    """The live memories among table items (as boto3 reads them), with their vectors: a
+    rebuild's page (the local stack reads its emulator's items directly at start)."""
+    return [_stored(i) for i in items if i.get("type") == "Memory" and not i.get("deleted_at")]
 
 
 def _stored(item: dict[str, Any]) -> StoredMemory:
