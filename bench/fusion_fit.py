@@ -36,8 +36,17 @@ from typing import Any
 import numpy as np
 from metrics import DATA, Conversation, load, memory_content, memory_title, ndcg, recall
 
-SHARES = (0.1, 0.2, 0.3)  # the session-support shares chosen among
-FEATURES = ("semantic", "keyword", "found_semantic", "found_keyword", "names", "words")
+SHARES = (0.0, 0.1, 0.2, 0.3)  # the session-support shares chosen among
+FEATURES = (
+    "semantic",
+    "keyword",
+    "found_semantic",
+    "found_keyword",
+    "names",
+    "words",
+    "question",
+    "length",
+)
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
 BATCH = 100
 
@@ -164,9 +173,16 @@ def weights_in_force(fit: dict[str, float], share: float) -> Iterator[None]:
     import engram.search.models as models
     import engram.search.service as service
 
-    saved = (fusion.NAMES_WEIGHT, fusion.WORDS_WEIGHT, dict(fusion.FOUND_BY))
+    saved = (
+        fusion.NAMES_WEIGHT,
+        fusion.WORDS_WEIGHT,
+        fusion.QUESTION_WEIGHT,
+        fusion.LENGTH_WEIGHT,
+        dict(fusion.FOUND_BY),
+    )
     saved_weights, saved_share = models.DEFAULT_WEIGHTS, service.SESSION_SUPPORT
     fusion.NAMES_WEIGHT, fusion.WORDS_WEIGHT = fit["names"], fit["words"]
+    fusion.QUESTION_WEIGHT, fusion.LENGTH_WEIGHT = fit["question"], fit["length"]
     fusion.FOUND_BY.update(semantic=fit["found_semantic"], keyword=fit["found_keyword"])
     weights = models.Weights(semantic=fit["semantic"], keyword=fit["keyword"], recency=0.1)
     models.DEFAULT_WEIGHTS = service.DEFAULT_WEIGHTS = weights
@@ -175,7 +191,8 @@ def weights_in_force(fit: dict[str, float], share: float) -> Iterator[None]:
         yield
     finally:
         fusion.NAMES_WEIGHT, fusion.WORDS_WEIGHT = saved[0], saved[1]
-        fusion.FOUND_BY.update(saved[2])
+        fusion.QUESTION_WEIGHT, fusion.LENGTH_WEIGHT = saved[2], saved[3]
+        fusion.FOUND_BY.update(saved[4])
         models.DEFAULT_WEIGHTS = service.DEFAULT_WEIGHTS = saved_weights
         service.SESSION_SUPPORT = saved_share
 

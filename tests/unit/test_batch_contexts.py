@@ -1,9 +1,11 @@
-"""What each memory of a batch is keyword-indexed with besides its own text."""
+"""What each memory of a batch, and each session message, is keyword-indexed with besides its
+own text."""
 
 from __future__ import annotations
 
 from engram.memories.models import MemoryCreate
 from engram.memories.service import batch_contexts
+from engram.sessions.messages import message_contexts
 
 
 def body(content: str, session: str | None = "s1") -> MemoryCreate:
@@ -23,3 +25,13 @@ def test_other_sessions_and_sessionless_memories_are_not_neighbours():
 def test_a_lone_memory_has_no_context():
     assert batch_contexts([body("alone")]) == [None]
     assert batch_contexts([]) == []
+
+
+def test_a_message_is_indexed_with_the_two_messages_before_it():
+    assert message_contexts(["old", "older is first"][::-1], ["a", "b", "c"]) == [
+        "older is first\nold",
+        "old\na",
+        "a\nb",
+    ]
+    assert message_contexts([], ["a", "b"]) == [None, "a"]
+    assert message_contexts(["only"], ["a"]) == ["only"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -14,7 +15,9 @@ from engram.errors import Forbidden
 from engram.memories.models import Memory
 from engram.search.fusion import (
     FOUND_BY,
+    LENGTH_WEIGHT,
     NAMES_WEIGHT,
+    QUESTION_WEIGHT,
     WORDS_WEIGHT,
     Fused,
     calibrate,
@@ -180,9 +183,12 @@ def test_hybrid_is_the_logistic_of_the_weighted_z_scores():
     # two slots per leg: z = +-1 on each; a leg's miss gets its lowest (-1); recency
     # 1, 0.5, 0.25 standardised over the three candidates
     # 1, 0.5, 0.25 standardised over the three candidates; in hybrid, each leg that found a
-    # memory adds its FOUND_BY weight (the query "q" has no name and no content word)
+    # memory adds its FOUND_BY weight, and its length (one content word) LENGTH_WEIGHT x
+    # log 2 (the query "q" has no name and no content word)
     recent = standardise({"a": 1.0, "b": 0.5, "c": 0.25})
-    found_a, found_b = FOUND_BY["semantic"], FOUND_BY["semantic"] + FOUND_BY["keyword"]
+    length = LENGTH_WEIGHT * math.log(2)
+    found_a = FOUND_BY["semantic"] + length
+    found_b = FOUND_BY["semantic"] + FOUND_BY["keyword"] + length
     expected_a = 0.5 - 0.3 + 0.2 * recent["a"] + found_a
     expected_b = -0.5 + 0.3 + 0.2 * recent["b"] + found_b
     assert got["a"].score == pytest.approx(logistic(expected_a), abs=1e-6)
@@ -224,8 +230,9 @@ def test_default_hybrid_weights():
     assert DEFAULT_WEIGHTS.semantic + DEFAULT_WEIGHTS.keyword + DEFAULT_WEIGHTS.recency == 1.0
     index = FakeIndex(knn=[Hit("a", 0.9)], bm25=[Hit("a", 3.0)])
     result = service(index, [memory("a", 30)], factor=1).search("ws_1", request(limit=1))
-    # one slot per leg: every z-score is 0; found by both legs; "q" holds no name or word
-    found = FOUND_BY["semantic"] + FOUND_BY["keyword"]
+    # one slot per leg: every z-score is 0; found by both legs; "q" holds no name or word;
+    # "content a" has one content word
+    found = FOUND_BY["semantic"] + FOUND_BY["keyword"] + LENGTH_WEIGHT * math.log(2)
     assert result.results[0].score == pytest.approx(logistic(found), abs=1e-6)
 
 
@@ -517,15 +524,35 @@ def test_content_words_drop_stopwords_and_one_letter_words():
     }
 
 
-def test_analysis_adds_the_legs_that_found_it_and_the_share_of_names_and_words():
+def test_analysis_adds_the_legs_that_found_it_the_shares_of_names_and_words_and_the_form():
     legs = {"semantic": [Hit("a", 0.9), Hit("b", 0.5)], "keyword": [Hit("b", 3.0)]}
     fused = Fused(legs, 2, "Where did Caroline buy the running shoes?")
     # names: caroline; content words: caroline, buy, running, shoes (not stemmed)
-    a = fused.analysis("a", "Melanie: I bought running shoes")
-    assert a == pytest.approx(FOUND_BY["semantic"] + WORDS_WEIGHT * 2 / 4)
-    b = fused.analysis("b", "Caroline: buy them")
-    assert b == pytest.approx(
-        FOUND_BY["semantic"] + FOUND_BY["keyword"] + NAMES_WEIGHT + WORDS_WEIGHT * 2 / 4
+    a = fused.signals("a", "Melanie: I bought running shoes")
+    assert a == {
+        "found_semantic": 1.0,
+        "found_keyword": 0.0,
+        "names": 0.0,
+        "words": 0.5,  # running, shoes
+        "question": 0.0,
+        "length": pytest.approx(math.log(1 + 4)),  # melanie, bought, running, shoes
+    }
+    b = fused.signals("b", "Caroline: did you buy them? ")
+    assert b == {
+        "found_semantic": 1.0,
+        "found_keyword": 1.0,
+        "names": 1.0,
+        "words": 0.5,  # caroline, buy
+        "question": 1.0,
+        "length": pytest.approx(math.log(1 + 2)),
+    }
+    assert fused.analysis("b", "Caroline: did you buy them? ") == pytest.approx(
+        FOUND_BY["semantic"]
+        + FOUND_BY["keyword"]
+        + NAMES_WEIGHT
+        + WORDS_WEIGHT * 0.5
+        + QUESTION_WEIGHT
+        + LENGTH_WEIGHT * math.log(3)
     )
     assert Fused({"keyword": legs["keyword"]}, 2, "Caroline").analysis("b", "Caroline") == 0.0
 

@@ -28,7 +28,7 @@ def content_hash(text: str) -> str:
 
 def indexed_text(title: str | None, content: str, context: str | None = None) -> str:
     """What is keyword-indexed: the title and content, with the context that makes a bare
-    message findable (the message before it) when there is some. The vector is made from
+    message findable (the messages around it) when there are some. The vector is made from
     title and content alone (`search/sync.py`): context dilutes a small model's embedding."""
     return "\n".join(part for part in (title or "", context or "", content) if part)
 

@@ -18,9 +18,10 @@ candidate of its session, so turns of one conversation that match together rise 
 Query analysis (hybrid only): a candidate's own text (title and content, not the neighbours
 it is keyword-indexed with) is read for the query's names (capitalised words after the
 first: "When did Caroline ..." -> caroline) and its content words (stopwords dropped); the
-shares of each it holds, and which legs found it, add to its fused value with weights
-learned on LoCoMo dev (leave-one-conversation-out: `bench/fusion_fit.py`). A neighbour's
-words make a memory a candidate; its own words decide how high it ranks.
+shares of each it holds, which legs found it, whether it is a question and how many words
+it has add to its fused value with weights learned on LoCoMo dev (leave-one-conversation-
+out: `bench/fusion_fit.py`). A neighbour's words make a memory a candidate; its own words
+decide how high it ranks.
 
 Exact identifiers: a query token shaped like an identifier (letters with digits or an
 underscore, a file-like dot, capitals throughout or inside a word: ERR-7F3K2, user_id,
@@ -52,9 +53,11 @@ _NAME = re.compile(r"[A-Za-z][\w']*")
 # Query analysis weights, on the scale of the default leg weights (semantic + keyword 0.9).
 # Fitted by logistic regression on LoCoMo dev and checked leave-one-conversation-out
 # (bench/fusion_fit.py; docs/benchmarks.md, "Retrieval").
-NAMES_WEIGHT = 1.03  # x the share of the query's names in the memory's own text
-WORDS_WEIGHT = 1.85  # x the share of the query's content words in it
-FOUND_BY = {"semantic": 0.52, "keyword": 0.62}  # for each leg that returned the memory
+NAMES_WEIGHT = 0.83  # x the share of the query's names in the memory's own text
+WORDS_WEIGHT = 1.56  # x the share of the query's content words in it
+FOUND_BY = {"semantic": 0.44, "keyword": 0.55}  # for each leg that returned the memory
+QUESTION_WEIGHT = -0.66  # if its content ends with "?": a question states little
+LENGTH_WEIGHT = 0.88  # x log(1 + its number of content words): a longer memory says more
 
 
 def calibrate(hits: Sequence[Hit], slots: int) -> tuple[dict[str, float], float]:
@@ -193,19 +196,25 @@ class Fused:
             + FOUND_BY["keyword"] * signals["found_keyword"]
             + NAMES_WEIGHT * signals["names"]
             + WORDS_WEIGHT * signals["words"]
+            + QUESTION_WEIGHT * signals["question"]
+            + LENGTH_WEIGHT * signals["length"]
         )
 
     def signals(self, memory_id: str, text: str) -> dict[str, float]:
-        """Whether each leg found the memory (0 or 1), and the shares of the query's names
-        and content words its own text holds."""
+        """Whether each leg found the memory (0 or 1), the shares of the query's names and
+        content words its own text holds, whether it is a question (0 or 1) and
+        log(1 + its number of content words)."""
         lowered = text.lower()
         held = sum(1 for name in self._names if _holds(lowered, name))
-        words = len(self._words & content_words(text)) / len(self._words) if self._words else 0.0
+        own = content_words(text)
+        words = len(self._words & own) / len(self._words) if self._words else 0.0
         return {
             "found_semantic": float(memory_id in self._found.get("semantic", ())),
             "found_keyword": float(memory_id in self._found.get("keyword", ())),
             "names": held / len(self._names) if self._names else 0.0,
             "words": words,
+            "question": float(text.rstrip().endswith("?")),
+            "length": math.log1p(len(own)),
         }
 
     def tier(self, text: str) -> int:
@@ -216,7 +225,7 @@ class Fused:
 # A hybrid candidate gains this share of the best other candidate of its session (when that
 # one scores above the mean): memories of one conversation that match together support each
 # other. Chosen by leave-one-conversation-out on LoCoMo dev (docs/benchmarks.md, "Retrieval").
-SESSION_SUPPORT = 0.3
+SESSION_SUPPORT = 0.1
 
 
 def session_support(

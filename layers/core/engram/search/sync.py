@@ -105,7 +105,7 @@ class IndexSync:
             if stored is None or stored.memory.workspace_id != job[0] or stored.memory.deleted_at:
                 removed[job[0]].append(job)
                 continue
-            # Keywords get the context (the message before); the vector is of the memory alone,
+            # Keywords get the context (neighbouring messages); the vector is of the memory alone,
             # which context dilutes for a small model (measured: docs/benchmarks.md, "Retrieval").
             text, own = (
                 stored.search_text or indexed_text(stored.memory.title, stored.memory.content),

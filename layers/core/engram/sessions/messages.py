@@ -102,6 +102,22 @@ class EmbeddingCounts(BaseModel):
     total: int
 
 
+# How many messages before it a message is keyword-indexed with (chosen by
+# leave-one-conversation-out on LoCoMo dev among 1-3: docs/benchmarks.md, "Retrieval").
+MESSAGE_CONTEXT = 2
+
+
+def message_contexts(earlier: list[str], contents: list[str]) -> list[str | None]:
+    """Each new message's indexing context: the MESSAGE_CONTEXT messages before it, from the
+    session's `earlier` ones (oldest first) and this batch."""
+    history = earlier + contents
+    start = len(earlier)
+    return [
+        "\n".join(history[max(0, i - MESSAGE_CONTEXT) : i]) or None
+        for i in range(start, start + len(contents))
+    ]
+
+
 def _is_message(memory: Memory) -> bool:
     return memory.source == "message"
 
@@ -130,7 +146,7 @@ class ConversationService:
         move in one atomic update first (so concurrent posts lose no count) and move back if
         the memories cannot be written."""
         session = self._session(workspace_id, session_id)
-        previous = self._last_message(workspace_id, session_id)
+        earlier = self._last_messages(workspace_id, session_id)
         bodies = [
             MemoryCreate(
                 content=m.content,
@@ -145,7 +161,7 @@ class ConversationService:
             )
             for m in messages
         ]
-        contexts = [previous] + [m.content for m in messages[:-1]]
+        contexts = message_contexts(earlier, [m.content for m in messages])
         tokens = [count_tokens(m.content) for m in messages]
         now = iso(self._clock.now())
         self._sessions.add_activity(workspace_id, session_id, len(messages), sum(tokens), now)
@@ -168,11 +184,12 @@ class ConversationService:
             for m in stored
         ]
 
-    def _last_message(self, workspace_id: str, session_id: str) -> str | None:
+    def _last_messages(self, workspace_id: str, session_id: str) -> list[str]:
+        """The contents of the session's last MESSAGE_CONTEXT messages, oldest first."""
         newest = self._memory_repo.session_memories(
             workspace_id, session_id, oldest_first=False, limit=5
         )
-        return next((m.content for m in newest if _is_message(m)), None)
+        return [m.content for m in newest if _is_message(m)][:MESSAGE_CONTEXT][::-1]
 
     def _session(self, workspace_id: str, session_id: str) -> Session:
         session = self._sessions.get(workspace_id, session_id)
