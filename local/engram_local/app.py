@@ -18,6 +18,7 @@ def routers() -> tuple[APIRouter, ...]:
     from engram.datarights.routes import router as datarights_router
     from engram.dialects.agent_sessions.routes import router as agent_sessions_router
     from engram.dialects.memtrace.routes import router as memtrace_router
+    from engram.dialects.neuroloom.routes import router as neuroloom_router
     from engram.dialects.remembr.routes import router as remembr_router
     from engram.health import router as health_router
     from engram.memories.routes import router as memories_router
@@ -41,6 +42,7 @@ def routers() -> tuple[APIRouter, ...]:
         agent_sessions_router,
         remembr_router,
         memtrace_router,
+        neuroloom_router,
     )
 
 

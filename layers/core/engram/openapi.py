@@ -27,6 +27,8 @@ ERROR_STATUSES = {
     "422": "Validation failed.",
     "429": "Throttled.",
 }
+# A dialect's route that declares 501: the product's feature Engram does not offer.
+NOT_OFFERED = "Not offered by Engram (the sentence says which feature)."
 ERROR_SCHEMA = {
     "title": "Error",
     "type": "object",
@@ -117,7 +119,8 @@ def _document_errors(schema: dict[str, Any], dialects: tuple[tuple[str, str, dic
         ref = {"$ref": f"#/components/schemas/{name}"}
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            for status, description in ERROR_STATUSES.items():
+            statuses = ERROR_STATUSES | ({"501": NOT_OFFERED} if "501" in responses else {})
+            for status, description in statuses.items():
                 responses[status] = {
                     "description": description,
                     "content": {"application/json": {"schema": ref}},

@@ -68,7 +68,12 @@ def test_the_openapi_document_documents_each_mounts_error_body_and_keeps_models_
     assert error_ref("/memtrace/api/v1/sessions").endswith("/MemtraceError")
     assert error_ref("/v1/sessions").endswith("/Error")
     tags = {t for ops in spec["paths"].values() for op in ops.values() for t in op["tags"]}
-    assert {"remembr dialect", "memtrace dialect", "agent-sessions dialect"} <= tags
+    assert {
+        "remembr dialect",
+        "memtrace dialect",
+        "neuroloom dialect",
+        "agent-sessions dialect",
+    } <= tags
 
 
 class _Page:
