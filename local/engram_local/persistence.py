@@ -25,9 +25,10 @@ import io
 import json
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -54,6 +55,7 @@ Record = dict[str, Any]
 class LoadReport:
     items: int
     messages: int
+    snapshot_seconds: float = 0.0  # writing the snapshot at start (after a journal's replay)
 
 
 # --- DynamoDB JSON with bytes <-> JSON-safe records -------------------------------------------
@@ -396,7 +398,9 @@ class Durability:
         self.state = state
         self.data.open_journal(loaded.next_generation)
         if loaded.journal_bytes:  # the next start reads one snapshot and no journal
+            started = time.monotonic()
             self.compact()
+            report = replace(report, snapshot_seconds=time.monotonic() - started)
         self.loaded = report
         return report
 

@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"data: {durability.loaded.items} items and {durability.loaded.messages} queued "
                 f"messages loaded from {durability.data.path}/ "
-                f"(emulator ready in {time.monotonic() - started:.1f} s)",
+                f"(emulator ready in {time.monotonic() - started:.1f} s, of which "
+                f"{durability.loaded.snapshot_seconds:.1f} s writing a snapshot)",
                 flush=True,
             )
     except (OSError, DataError) as exc:  # a busy port, an emulator that never answered, data
