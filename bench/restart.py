@@ -26,11 +26,13 @@ from typing import Any
 
 import httpx
 import numpy as np
+import stack as stack_module
 from metrics import DATA, load, memory_content
 from stack import LocalStack, machine_note
 
 from engram_local.journal import DataDir
 
+stack_module.READY_TIMEOUT = 900.0  # 100k memories take minutes on a loaded 2-core host
 DIMENSION = 384
 JOURNAL_WRITES = 500
 _LOADED = re.compile(

@@ -16,7 +16,8 @@ idempotent). Compaction dumps the state into the snapshot once the journal has g
 COMPACT_BYTES, without holding requests up longer than the DynamoDB part of the dump takes.
 
 At start, `load()` folds the snapshot and the journals into the final image of each item and
-message and installs those in moto directly (no request parsing), then compacts."""
+message and installs those in moto directly (no request parsing), then compacts if the
+journals held anything (so the next start reads one file)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ COMPACT_BYTES = 64 * 1024 * 1024  # journal size that starts a compaction (ENGRA
 DYNAMODB_WRITES = frozenset(
     {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 )
-# Writes whose items cannot be told from the request: a snapshot follows them (rare: Engram
-# never sends them; a developer's own experiments might).
+# Writes whose items cannot be told from the request: every item of the tables is journaled
+# after them (rare: Engram never sends them; a developer's own experiments might).
 DYNAMODB_OPAQUE = frozenset({"ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"})
 SQS_SENDS = frozenset({"SendMessage", "SendMessageBatch"})
 SQS_DELETES = frozenset({"DeleteMessage", "DeleteMessageBatch", "PurgeQueue"})
@@ -133,14 +134,11 @@ class MotoState:
     def live_memory_items(self, table_name: str, lock: threading.Lock) -> Iterator[list[Any]]:
         """The table's memory items as boto3 would read them (Python values), 500 a page;
         moto's items are listed under `lock`, converted outside it."""
-        from boto3.dynamodb.types import TypeDeserializer
-
         with lock:
             items = [i for i in _items(self.tables[table_name]) if _is_memory(i)]
-        deserialize = TypeDeserializer().deserialize
         for start in range(0, len(items), 500):
             yield [
-                {k: deserialize(v) for k, v in item.to_json()["Attributes"].items()}
+                {name: python_value(typed) for name, typed in item.attrs.items()}
                 for item in items[start : start + 500]
             ]
 
@@ -323,6 +321,32 @@ def _items(table: Any) -> Iterator[Any]:
             yield from entry.values()
         else:
             yield entry
+
+
+def python_value(typed: Any) -> Any:
+    """What boto3's TypeDeserializer makes of a moto value, in one walk (no to_json first)."""
+    from boto3.dynamodb.types import DYNAMODB_CONTEXT, Binary
+
+    kind, value = typed.type, typed.value
+    if kind == "S" or kind == "BOOL":
+        return value
+    if kind == "N":
+        return DYNAMODB_CONTEXT.create_decimal(value)
+    if kind == "B":
+        return Binary(value)
+    if kind == "NULL":
+        return None
+    if kind == "L":
+        return [python_value(v) for v in value]
+    if kind == "M":
+        return {k: python_value(v) for k, v in value.items()}
+    if kind == "SS":
+        return set(value)
+    if kind == "NS":
+        return {DYNAMODB_CONTEXT.create_decimal(v) for v in value}
+    if kind == "BS":
+        return {Binary(v) for v in value}
+    raise ValueError(f"unknown DynamoDB type {kind!r}")
 
 
 def _is_memory(item: Any) -> bool:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 
+from boto3.dynamodb.types import TypeDeserializer
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
-from engram_local.persistence import _attributes, _item, _token, to_record
+from engram_local.persistence import _attributes, _item, _token, python_value, to_record
 
 ATTRIBUTES = {
     "PK": {"S": "MEMORY#m1"},
@@ -42,3 +43,10 @@ def test_a_key_token_names_the_item_whatever_its_other_attributes():
     assert _token(("PK", "SK"), first) == _token(("PK", "SK"), second)
     assert _token(("PK", "SK"), first) != _token(("PK", "SK"), other)
     assert _token(("PK", None), first) == _token(("PK", None), other)
+
+
+def test_python_values_are_what_boto3_reads():
+    made = Item(DynamoType(ATTRIBUTES["PK"]), DynamoType(ATTRIBUTES["SK"]), ATTRIBUTES)
+    deserialize = TypeDeserializer().deserialize
+    expected = {k: deserialize(v) for k, v in made.to_json()["Attributes"].items()}
+    assert {k: python_value(v) for k, v in made.attrs.items()} == expected
