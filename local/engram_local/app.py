@@ -14,6 +14,7 @@ def routers() -> tuple[APIRouter, ...]:
     """Every router, imported after bootstrap() as in a Lambda function."""
     bootstrap()
     from engram.accounts.routes import router as auth_router
+    from engram.agents.routes import router as agents_router
     from engram.context.routes import router as context_router
     from engram.datarights.routes import router as datarights_router
     from engram.dialects.agent_sessions.routes import router as agent_sessions_router
@@ -27,11 +28,14 @@ def routers() -> tuple[APIRouter, ...]:
     from engram.sessions.routes import router as sessions_router
     from engram.webhooks.routes import router as webhooks_router
     from engram.workspaces.routes import router as api_keys_router
+    from engram.workspaces.routes import workspaces_router
 
     return (
         health_router,
         auth_router,
         api_keys_router,
+        workspaces_router,
+        agents_router,
         datarights_router,
         sessions_router,
         conversation_router,

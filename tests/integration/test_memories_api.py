@@ -225,6 +225,9 @@ def test_soft_delete_restore_and_hard_delete(client, auth, pump, workspace):
     pump.drain_once()
     assert wiring.search_index().count(ws) == 0
     _error(client.get(f"/v1/memories/{mid}", headers=auth), 404)
+
+    # the detail route takes no include_deleted: refused, not silently ignored
+    _error(client.get(f"/v1/memories/{mid}?include_deleted=true", headers=auth), 422)
     assert client.get("/v1/memories", headers=auth).json()["count"] == 0
 
 
@@ -390,7 +393,11 @@ def test_events_that_do_not_fit_the_transaction_follow_it(
         m["memory_id"]
         for m in client.post("/v1/memories", json=batch, headers=auth).json()["memories"]
     ]
-    assert aws_calls.count("TransactWriteItems") == 1 and aws_calls.count("BatchWriteItem") == 3
+    # 60 filter entries (memory_type) before it, 60 events after it, 25 to a BatchWriteItem
+    writes = [c for c in aws_calls if c in ("TransactWriteItems", "BatchWriteItem")]
+    assert writes == ["BatchWriteItem"] * 3 + ["TransactWriteItems"] + ["BatchWriteItem"] * 3
+    filtered = client.get("/v1/memories?memory_type=episodic&limit=100", headers=auth).json()
+    assert [m["memory_id"] for m in filtered["data"]][::-1] == ids
     events = wiring.events().recent(workspace[0].workspace_id)
     assert [e["data"]["memory_id"] for e in events if e["type"] == "memory.stored"][::-1] == ids
     assert client.get("/v1/memories", headers=auth).json()["count"] == 60
@@ -533,3 +540,37 @@ def test_a_batch_indexes_each_memory_with_the_one_before_it_in_its_session(clien
     ).json()
     assert sorted(r["memory_id"] for r in found["results"]) == sorted([ids[0], ids[2]])
     assert {r["content"] for r in found["results"]} == {turns[0]["content"], "Sounds great!"}
+
+
+def test_related_memories_by_session_concepts_and_vectors(client, auth, make_key):
+    session = client.post("/v1/sessions", json={"agent_id": "bot"}, headers=auth).json()
+    sid = session["session_id"]
+
+    def store(content, **body):
+        return _store(client, auth, content=content, sync_embedding=True, **body)["memory_id"]
+
+    me = store(
+        "Retries use exponential backoff with jitter.",
+        concepts=["retries", "backoff"],
+        session_id=sid,
+        agent_id="bot",
+    )
+    sibling = store("The user likes tea.", session_id=sid, agent_id="bot")
+    shares = store("Timeouts are ten seconds.", concepts=["retries"], agent_id="bot")
+    similar = store("Retry with exponential backoff and random jitter.", agent_id="other")
+    store("Nothing in common: the office plant needs water.", agent_id="bot")
+    answer = client.get(f"/v1/memories/{me}/related?limit=3", headers=auth)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["memory"]["memory_id"] == me and body["count"] == 3
+    by_id = {r["memory"]["memory_id"]: r for r in body["related"]}
+    assert set(by_id) == {sibling, shares, similar} and body["related_ids"][0] == similar
+    assert by_id[sibling]["reasons"][-1] == "same_session"
+    assert "shared_concepts" in by_id[shares]["reasons"]
+    assert by_id[shares]["shared_concepts"] == ["retries"]
+    assert by_id[similar]["similarity"] > 0.5
+    bound = {"x-api-key": make_key(scopes=["read"], agent_id="bot")}
+    mine = client.get(f"/v1/memories/{me}/related?limit=10", headers=bound).json()
+    assert similar not in mine["related_ids"]
+    assert client.get(f"/v1/memories/{similar}/related", headers=bound).status_code == 404
+    assert client.get(f"/v1/memories/{me}/related?limit=0", headers=auth).status_code == 422

@@ -37,7 +37,7 @@ ADMIN = re.compile(
 )
 AUTH = re.compile(r"^(/remembr/api)?/v1/auth/")
 READ_POSTS = re.compile(r"(/search|/context)$")
-AGENT_SCOPED_PARAMS = {"session_id", "memory_id", "episode_id"}
+AGENT_SCOPED_PARAMS = {"session_id", "memory_id", "episode_id", "agent_id"}
 # Path parameters that are labels, not stored objects: another workspace may name one, and
 # must then change and see nothing (checked by still_there and leaks), not get a 404.
 LABEL_PARAMS = {"user_id", "path"}
@@ -140,7 +140,11 @@ def seed(client, auth) -> dict[str, str]:
         )
     )
     key = made(client.post("/v1/api-keys", headers=auth, json={"name": MARK}))
+    agent = made(
+        client.post("/v1/agents", headers=auth, json={"agent_id": "agent-a", "name": MARK})
+    )
     return {
+        "agent_id": agent["agent_id"],
         "session_id": sid,
         "memory_id": memory["memory_id"],
         "episode_id": memory["memory_id"],
@@ -169,6 +173,7 @@ def still_there(client, auth, seed) -> None:
         "/v1/sessions/{session_id}",
         "/v1/memories/{memory_id}",
         "/v1/webhooks/{webhook_id}",
+        "/v1/agents/{agent_id}",
     ):
         response = client.get(path.format(**seed), headers=auth)
         assert response.status_code == 200, f"{path} of workspace A was changed: {response.text}"

@@ -65,7 +65,9 @@ def ids(client, auth) -> dict[str, str]:
         json={"url": "https://hooks.example.com/x", "events": ["session.created"]},
     ).json()
     key = client.post("/v1/api-keys", json={"name": "fuzz"}, headers=auth).json()
+    agent = client.post("/v1/agents", json={"name": "fuzz"}, headers=auth).json()
     return {
+        "agent_id": agent["agent_id"],
         "session_id": sid,
         "memory_id": memory.json()["memory_id"],
         "episode_id": memory.json()["memory_id"],  # the Remembr dialect's name for it

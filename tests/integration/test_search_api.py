@@ -257,3 +257,37 @@ def test_bad_input_is_422_with_a_sentence(client, auth, body, phrase):
 
 def test_search_needs_credentials_and_is_a_read(client, corpus, make_workspace):
     assert client.post("/v1/memories/search", json={"query": "x"}).status_code == 401
+
+
+def test_seed_filters_narrow_search_and_listing(client, auth, pump):
+    def store(content, **body):
+        return _store(client, auth, {"content": content, **body})["memory_id"]
+
+    low = store("Deploys go out on Friday.", importance_score=0.2, event_type="deploy")
+    high = store(
+        "Deploys need a green build.",
+        importance_score=0.9,
+        confidence_score=0.9,
+        event_type="deploy",
+    )
+    err = store(
+        "The deploy failed with a timeout.",
+        importance_score=0.7,
+        event_type="error",
+        confidence_score=0.3,
+    )
+    pump.drain_once()
+    ranked = _search(client, auth, query="deploy", min_importance=0.5)
+    assert set(_ids(ranked)) == {high, err}
+    assert _ids(_search(client, auth, query="deploy", min_confidence=0.5)) == [high]
+    assert _ids(_search(client, auth, query="deploy", event_types=["error"])) == [err]
+    assert _ids(_search(client, auth, query="deploy", content_contains="GREEN")) == [high]
+    listed = _search(client, auth, event_types=["deploy"], order="asc")
+    assert _ids(listed) == [low, high]
+    assert _ids(_search(client, auth, event_types=["deploy"])) == [high, low]
+    assert _ids(_search(client, auth, min_importance=0.5, content_contains="deploy")) == [
+        err,
+        high,
+    ]
+    bad = _search(client, auth, 422, query="x", min_confidence=2)
+    assert "min_confidence" in bad["detail"]

@@ -89,6 +89,14 @@ def _reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    from engram import wiring
+
+    done = wiring.memory_repository().rebuild_filter_items(args.workspace)
+    print(f"filter entries and agent counters written for {done} memories")
+    return 0
+
+
 def _create_index(args: argparse.Namespace) -> int:
     from engram import wiring
 
@@ -145,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild = admin.add_parser("reindex", help="rebuild the search index from DynamoDB")
     rebuild.add_argument("--workspace", help="only this workspace's memories")
     rebuild.set_defaults(run=_reindex)
+    backfill = admin.add_parser(
+        "backfill-filters",
+        help="write list-filter entries and agent counters for memories stored before them",
+    )
+    backfill.add_argument("--workspace", help="only this workspace's memories")
+    backfill.set_defaults(run=_backfill)
     index = admin.add_parser(
         "create-index", help="create the search index (the mapping ships in engram/adapters/)"
     )

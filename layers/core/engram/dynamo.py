@@ -63,6 +63,17 @@ def delete_all(table: Any, items: Iterable[dict[str, Any]]) -> None:
             batch.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
 
 
+def expression(condition: Any, names: dict[str, str], values: dict[str, Any]) -> str:
+    """A boto3 condition as the text a transaction item takes (a transaction does not build
+    condition objects); its placeholders (#n0, :v0...) are added to `names` and `values`."""
+    from boto3.dynamodb.conditions import ConditionExpressionBuilder
+
+    built = ConditionExpressionBuilder().build_expression(condition)
+    names.update(built.attribute_name_placeholders)
+    values.update(built.attribute_value_placeholders)
+    return built.condition_expression
+
+
 def delete_expired(table: Any, item_key: dict[str, str], workspace_id: str, now: str) -> bool:
     """Deletes a soft-deleted item of this workspace whose restore window has passed; False
     if it was restored (or already purged) meanwhile."""
@@ -123,15 +134,17 @@ def query_page(
     cursor: str | None = None,
     filter_expression: Any = None,
     newest_first: bool = True,
+    offset: int = 0,
 ) -> Page[dict[str, Any]]:
-    """One page of `limit` items matching the filter. The cursor is the key of the last
-    item returned (not DynamoDB's LastEvaluatedKey), so filtered pages never skip items."""
+    """One page of `limit` items matching the filter, after skipping `offset` of them. The
+    cursor is the key of the last item returned (not DynamoDB's LastEvaluatedKey), so
+    filtered pages never skip items."""
     from boto3.dynamodb.conditions import Key
 
     kwargs: dict[str, Any] = {
         "KeyConditionExpression": Key(partition_attr).eq(partition_value),
         "ScanIndexForward": not newest_first,
-        "Limit": max(limit + 1, 25),
+        "Limit": min(max(limit + 1 + offset, 25), 1000),
     }
     if index:
         kwargs["IndexName"] = index
@@ -145,9 +158,10 @@ def query_page(
         response = table.query(**kwargs)
         items.extend(response.get("Items", []))
         last = response.get("LastEvaluatedKey")
-        if len(items) > limit or not last:
+        if len(items) > offset + limit or not last:
             break
         kwargs["ExclusiveStartKey"] = last
+    items = items[offset:]
     more, items = len(items) > limit, items[:limit]
     if items and (more or last):
         return Page(items, encode_cursor({a: items[-1][a] for a in key_attrs}))

@@ -145,6 +145,27 @@ def unindexed(workspace_id: str, moment: str, memory_id: str) -> dict[str, str]:
 UNINDEXED_ATTRS = ("GSI5PK", "GSI5SK")
 
 
+# filter entry PK=WS#<ws>#MEMBY#<dimension>#<value>  SK=<created>#<mid>
+#             one per tag, agent, user, event type and memory type of a memory, copying the
+#             fields lists filter on: a filtered list is a Query of one entry partition
+def memory_entries(workspace_id: str, dimension: str, value: str) -> str:
+    return f"WS#{workspace_id}#MEMBY#{dimension}#{value}"
+
+
+# agent       PK=WS#<ws>#AGENTS                SK=AGENT#<agent_id>   the registry
+# counters    PK=WS#<ws>#AGENT#<agent_id>      SK=COUNTS   live memories, by type (ADD on write)
+def agents_partition(workspace_id: str) -> str:
+    return f"WS#{workspace_id}#AGENTS"
+
+
+def agent_key(workspace_id: str, agent_id: str) -> dict[str, str]:
+    return {"PK": agents_partition(workspace_id), "SK": f"AGENT#{agent_id}"}
+
+
+def agent_counts_key(workspace_id: str, agent_id: str) -> dict[str, str]:
+    return {"PK": f"WS#{workspace_id}#AGENT#{agent_id}", "SK": "COUNTS"}
+
+
 def stamped(moment: str, item_id: str) -> str:
     """Sort key that orders by an ISO time, ties broken by id."""
     return f"{moment}#{item_id}"

@@ -1,5 +1,6 @@
-"""The query parameters every cursor-paged list takes (API.md, "Lists"): `limit`, 1 to 100,
-the settings' default page size when absent, and the opaque `cursor` of the previous page."""
+"""The query parameters every paged list takes (API.md, "Lists"): `limit`, 1 to 100, the
+settings' default page size when absent, the opaque `cursor` of the previous page, and
+`offset` (items to skip)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Annotated
 from fastapi import Query
 
 from engram.config import get_settings
+
+MAX_OFFSET = 10_000  # an offset is read through; beyond this, page with the cursor
 
 PageLimit = Annotated[int | None, Query(ge=1, le=100, description="Items per page (1-100).")]
 Cursor = Annotated[
@@ -18,3 +21,9 @@ Cursor = Annotated[
 def page_size(limit: int | None) -> int:
     """The page size a request asked for, or the configured default."""
     return limit or get_settings().default_page_size
+
+
+Offset = Annotated[
+    int | None,
+    Query(ge=0, le=MAX_OFFSET, description="Items to skip (after `cursor`, if given)."),
+]

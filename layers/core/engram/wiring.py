@@ -28,6 +28,7 @@ from engram.config import Settings, get_settings
 if TYPE_CHECKING:
     from engram.accounts.repository import AccountRepository
     from engram.accounts.service import AccountService
+    from engram.agents.service import AgentService
     from engram.context.service import ContextService
     from engram.credentials import Authenticator
     from engram.datarights.service import DataRightsService
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from engram.queues import Queues
     from engram.search.embedder import Embedder
     from engram.search.index import SearchIndex
+    from engram.search.related import RelatedService
     from engram.search.service import SearchService
     from engram.search.sync import IndexSync
     from engram.sessions.messages import ConversationService
@@ -278,6 +280,21 @@ def search_service(scope: AgentScope = UNBOUND) -> SearchService:
 
     # The embedder goes in as its factory: keyword searches never load a model.
     return SearchService(search_index(), embedder, memory_repository(), clock(), scope=scope)
+
+
+def related_service(scope: AgentScope = UNBOUND) -> RelatedService:
+    from engram.search.related import RelatedService
+
+    return RelatedService(memory_repository(), search_index(), scope)
+
+
+def agent_service(scope: AgentScope = UNBOUND) -> AgentService:
+    from engram.agents.repository import AgentRepository
+    from engram.agents.service import AgentService
+
+    return AgentService(
+        AgentRepository(table()), memory_repository(), session_repository(), clock(), scope
+    )
 
 
 def context_service(scope: AgentScope = UNBOUND) -> ContextService:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engram import keys
@@ -12,17 +13,20 @@ from engram.dynamo import (
     attr,
     conditional_write,
     conflict_on_condition,
+    decode_cursor,
     delete_all,
-    delete_expired,
-    error_code,
+    encode_cursor,
+    expression,
     from_dynamo,
     key,
     put_all,
-    query_page,
     to_dynamo,
 )
 from engram.errors import Conflict, DomainError, NotFound
 from engram.memories.models import Memory
+
+TYPE_COUNT_PREFIX = "type#"  # an agent's counter of live memories of one type
+WRITE_ATTEMPTS = 5  # re-reads when a memory's filtered fields change under a write
 
 # Vectors written per transaction: a few round trips for a batch of 50, and a memory that
 # changed meanwhile (which cancels its transaction) sends only 25 to the one-by-one path.
@@ -105,6 +109,48 @@ class MemoryFilters:
     agent_id: str | None = None
     include_deleted: bool = False
     memory_types: tuple[str, ...] = ()  # any of these (context's distilled types)
+    tags: tuple[str, ...] = ()  # all of these, with `tag`
+    event_types: tuple[str, ...] = ()  # any of these
+    min_importance: float | None = None
+    min_confidence: float | None = None
+    content_contains: str | None = None  # case-insensitive, in the content
+    since: str | None = None  # created at or after (ISO 8601, as stored)
+    until: str | None = None  # created at or before
+    oldest_first: bool = False
+
+    @property
+    def all_tags(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(((self.tag,) if self.tag else ()) + self.tags))
+
+    @property
+    def all_types(self) -> tuple[str, ...]:
+        return (self.memory_type,) if self.memory_type else self.memory_types
+
+    @property
+    def only_type(self) -> str | None:
+        return self.all_types[0] if len(self.all_types) == 1 else None
+
+    def is_empty(self) -> bool:
+        """No filter at all (the order aside): the workspace's counter is the count."""
+        return replace(self, oldest_first=False) == MemoryFilters()
+
+
+# What a filter entry copies from its memory: every field a list filters on.
+ENTRY_FIELDS = (
+    "memory_type",
+    "agent_id",
+    "user_id",
+    "event_type",
+    "session_id",
+    "importance_score",
+    "confidence_score",
+    "tags",
+    "created_at",
+    "deleted_at",
+)
+# What decides a memory's entries (which there are, and what they copy): a write of the
+# memory and its entries in one transaction is conditioned on these being as read.
+SNAPSHOT_FIELDS = (*ENTRY_FIELDS, "concepts", "workspace_id")
 
 
 class DedupTaken(DomainError):
@@ -157,18 +203,38 @@ class MemoryRepository:
         counts = [
             {"Update": {"TableName": self._table.name, **self._count_update(w, n)}}
             for w, n in by_workspace.items()
+        ] + [
+            {"Update": {"TableName": self._table.name, **update}}
+            for update in _agent_count_updates([(m, 1) for m, _, _ in memories])
+        ]
+        entries = [
+            {"Put": {"TableName": self._table.name, "Item": e}}
+            for m, _, _ in memories
+            for e in _entries(m)
         ]
         extra = [{"Put": {"TableName": self._table.name, "Item": item}} for item in also]
-        counts_inside = len(puts) + len(counts) <= TRANSACTION_LIMIT
-        extra_inside = counts_inside and len(puts) + len(counts) + len(extra) <= TRANSACTION_LIMIT
+        entries_inside = len(puts) + len(entries) <= TRANSACTION_LIMIT
+        counts_inside = (
+            entries_inside and len(puts) + len(entries) + len(counts) <= TRANSACTION_LIMIT
+        )
+        extra_inside = counts_inside and (
+            len(puts) + len(entries) + len(counts) + len(extra) <= TRANSACTION_LIMIT
+        )
+        if not entries_inside:
+            # Too many for one transaction: the entries go first, so a listed memory is never
+            # missing from its filters; an entry whose memory was not written lists nothing.
+            put_all(self._table, [e["Put"]["Item"] for e in entries])
         try:
             with conflict_on_condition("A memory with that id already exists."):
                 self._table.meta.client.transact_write_items(
                     TransactItems=puts
+                    + (entries if entries_inside else [])
                     + (counts if counts_inside else [])
                     + (extra if extra_inside else [])
                 )
         except Conflict as exc:
+            if not entries_inside:
+                delete_all(self._table, [e["Put"]["Item"] for e in entries])
             reasons = getattr(exc.__cause__, "response", {}).get("CancellationReasons") or []
             claimed = reasons[len(memories) : len(memories) + len(claims)]
             if any(r.get("Code") == "ConditionalCheckFailed" for r in claimed):
@@ -177,6 +243,8 @@ class MemoryRepository:
         if not counts_inside:
             for workspace_id, count in by_workspace.items():
                 self._count(workspace_id, count)
+            for update in _agent_count_updates([(m, 1) for m, _, _ in memories]):
+                self._table.update_item(**update)
         if not extra_inside:
             put_all(self._table, also)
 
@@ -213,11 +281,13 @@ class MemoryRepository:
         changes: dict[str, Any],
         remove: Iterable[str] = (),
         condition: Any = None,
+        count: int = 0,
     ) -> Memory:
         """Sets `changes` on a live memory of this workspace; 404 otherwise. The indexes
         follow: a change of `updated_at` is a change in the diff's order and puts the memory
-        on the not-yet-indexed list (read-your-writes), and `embedding_status="pending"` puts
-        it on the maintenance index."""
+        on the not-yet-indexed list (read-your-writes), `embedding_status="pending"` puts
+        it on the maintenance index, and its filter entries follow in the same transaction.
+        `count`: the change of the live-memory counts (-1 for a delete)."""
         base = attr("workspace_id").eq(workspace_id) & attr("deleted_at").not_exists()
         changes = dict(changes)
         if "updated_at" in changes:
@@ -233,6 +303,7 @@ class MemoryRepository:
             changes,
             remove,
             base if condition is None else base & condition,
+            count=count,
         )
 
     def soft_delete(
@@ -247,9 +318,7 @@ class MemoryRepository:
             "GSI4SK": keys.stamped(until, memory_id),
         }
         # Deleted: nothing for search to show, so off the not-yet-indexed list too.
-        memory = self.update(workspace_id, memory_id, changes, remove=keys.UNINDEXED_ATTRS)
-        self._count(workspace_id, -1)
-        return memory
+        return self.update(workspace_id, memory_id, changes, remove=keys.UNINDEXED_ATTRS, count=-1)
 
     def restore(self, workspace_id: str, memory_id: str, now: str) -> Memory:
         condition = (
@@ -257,7 +326,7 @@ class MemoryRepository:
             & attr("deleted_at").exists()
             & attr("restorable_until").gt(now)
         )
-        memory = self._update(
+        return self._update(
             workspace_id,
             memory_id,
             {
@@ -268,24 +337,27 @@ class MemoryRepository:
             ("deleted_at", "restorable_until", "ttl", "GSI4PK", "GSI4SK"),
             condition,
             conflict="Memory {id} is not deleted or its restore window has passed.",
+            count=1,
         )
-        self._count(workspace_id, 1)
-        return memory
 
     def hard_delete(self, workspace_id: str, memory_id: str) -> Memory:
-        try:
-            response = self._table.delete_item(
-                Key=keys.memory_key(memory_id),
-                ConditionExpression=attr("workspace_id").eq(workspace_id),
-                ReturnValues="ALL_OLD",
-            )
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                raise _not_found(memory_id) from exc
-            raise
-        memory = _memory(response["Attributes"])
-        if memory.deleted_at is None:
-            self._count(workspace_id, -1)
+        """Deletes the memory with its entries (and its live counts) in one transaction."""
+        for _ in range(WRITE_ATTEMPTS):
+            item = self._read(workspace_id, memory_id)
+            memory = _memory(item)
+            names: dict[str, str] = {}
+            values: dict[str, Any] = {}
+            delete = {
+                "Key": keys.memory_key(memory_id),
+                "ConditionExpression": expression(_unchanged(item), names, values),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+            live = -1 if memory.deleted_at is None else 0
+            if self._write({"Delete": delete}, self._follow(memory, None, live)):
+                break
+        else:
+            raise Conflict(f"Memory {memory_id} kept changing; please retry.")
         if memory.dedup_key:  # its claim goes too, unless a newer memory holds the key now
             conditional_write(
                 lambda: self._table.delete_item(
@@ -462,25 +534,66 @@ class MemoryRepository:
         return [item for item in found if item.get("type") == "Memory"]
 
     def list(
-        self, workspace_id: str, filters: MemoryFilters, limit: int, cursor: str | None
+        self,
+        workspace_id: str,
+        filters: MemoryFilters,
+        limit: int,
+        cursor: str | None,
+        offset: int = 0,
     ) -> Page:
-        if filters.session_id:
-            index, partition = "GSI2", keys.memories_by_session(workspace_id, filters.session_id)
-            key_attrs = keys.GSI2_KEY_ATTRS
-        else:
-            index, partition = "GSI1", keys.memories_by_workspace(workspace_id)
-            key_attrs = keys.GSI1_KEY_ATTRS
-        page = query_page(
-            self._table,
-            index=index,
-            key_attrs=key_attrs,
-            partition_attr=f"{index}PK",
-            partition_value=partition,
-            limit=limit,
-            cursor=cursor,
-            filter_expression=_filter(filters),
-        )
-        return Page([_memory(i) for i in page.items], page.next_cursor)
+        """One page of the memories matching every filter, newest first unless `oldest_first`.
+        The most specific filter is a key condition (a session's GSI2 partition, or a
+        tag's, agent's, user's, event type's or memory type's entry partition); since/until
+        bound the sort key; the rest filter that partition only. Entry rows are hints: each
+        memory is read back and checked, so an entry that is stale never shows."""
+        where = _partition(workspace_id, filters)
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": _key_condition(where, filters),
+            "ScanIndexForward": filters.oldest_first,
+            "Limit": min(max(limit + 1 + offset, 25), 1000),
+        }
+        if where.index:
+            kwargs["IndexName"] = where.index
+        condition = _condition(filters)
+        if condition is not None:
+            kwargs["FilterExpression"] = condition
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(
+                cursor, where.partition_attr, where.partition
+            )
+        found: list[tuple[dict[str, Any], Memory]] = []
+        last = None
+        for _ in range(MAX_QUERY_PAGES):
+            response = self._table.query(**kwargs)
+            rows = response.get("Items", [])
+            found += [
+                (row, memory)
+                for row, memory in self._memories_of(workspace_id, rows, where.entries)
+                if _matches(memory, filters)
+            ]
+            last = response.get("LastEvaluatedKey")
+            if len(found) > offset + limit or not last:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        found = found[offset:]
+        if len(found) > limit:
+            found = found[:limit]
+        elif not last:
+            return Page([m for _, m in found], None)
+        resume = {a: found[-1][0][a] for a in where.key_attrs} if found else last
+        return Page([m for _, m in found], encode_cursor(resume))
+
+    def _memories_of(
+        self, workspace_id: str, rows: list[dict[str, Any]], entries: bool
+    ) -> builtins.list[tuple[dict[str, Any], Memory]]:
+        if not entries:
+            return [(row, _memory(row)) for row in rows]
+        by_id = {
+            item["memory_id"]: _memory(item)
+            for item in self._batch_get([row["memory_id"] for row in rows])
+            if item.get("workspace_id") == workspace_id
+        }
+        return [(row, by_id[row["memory_id"]]) for row in rows if row["memory_id"] in by_id]
 
     def session_memories(
         self,
@@ -490,7 +603,7 @@ class MemoryRepository:
         include_deleted: bool = False,
         limit: int | None = None,
         agent_id: str | None = None,
-    ) -> list[Memory]:
+    ) -> builtins.list[Memory]:
         """A session's memories in time order (all of them unless `limit`; only `agent_id`'s
         if given, filtered in the query so the limit counts only those)."""
         condition = key("GSI2PK").eq(keys.memories_by_session(workspace_id, session_id))
@@ -500,7 +613,7 @@ class MemoryRepository:
             "ScanIndexForward": oldest_first,
         }
         filters = MemoryFilters(agent_id=agent_id, include_deleted=include_deleted)
-        if (expression := _filter(filters)) is not None:
+        if (expression := _condition(filters)) is not None:
             kwargs["FilterExpression"] = expression
         return [_memory(i) for i in self._query_all(kwargs, limit)]
 
@@ -512,7 +625,7 @@ class MemoryRepository:
         limit: int,
         session_id: str | None = None,
         agent_id: str | None = None,
-    ) -> list[Memory]:
+    ) -> builtins.list[Memory]:
         """Memories whose last change falls in [from_time, to_time], oldest change first,
         deleted ones included; of one session and one agent if given (filtered in the query,
         so the limit counts only those)."""
@@ -520,7 +633,7 @@ class MemoryRepository:
             from_time, to_time + "\uffff"
         )
         kwargs: dict[str, Any] = {"IndexName": "GSI3", "KeyConditionExpression": condition}
-        expression = _filter(MemoryFilters(agent_id=agent_id, include_deleted=True))
+        expression = _condition(MemoryFilters(agent_id=agent_id, include_deleted=True))
         if session_id:
             same_session = attr("session_id").eq(session_id)
             expression = same_session if expression is None else expression & same_session
@@ -528,7 +641,7 @@ class MemoryRepository:
             kwargs["FilterExpression"] = expression
         return [_memory(i) for i in self._query_all(kwargs, limit)]
 
-    def maintenance_ids(self, kind: str, before: str, limit: int) -> list[tuple[str, str]]:
+    def maintenance_ids(self, kind: str, before: str, limit: int) -> builtins.list[tuple[str, str]]:
         """(workspace_id, item id) pairs on the sparse maintenance index (pending embeds,
         soft-deleted memories, or with MAINT_PURGE_SESSIONS soft-deleted sessions) whose stamp
         is before `before`."""
@@ -540,8 +653,21 @@ class MemoryRepository:
         ]
 
     def purge(self, workspace_id: str, memory_id: str, now: str) -> bool:
-        """Removes a soft-deleted memory whose restore window has passed."""
-        return delete_expired(self._table, keys.memory_key(memory_id), workspace_id, now)
+        """Removes a soft-deleted memory whose restore window has passed, and its entries."""
+        try:
+            item = self._read(workspace_id, memory_id)
+        except NotFound:
+            return False
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        expired = attr("deleted_at").exists() & attr("restorable_until").lt(now) & _unchanged(item)
+        delete = {
+            "Key": keys.memory_key(memory_id),
+            "ConditionExpression": expression(expired, names, values),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        return self._write({"Delete": delete}, self._follow(_memory(item), None, 0))
 
     def all_memory_ids(self, workspace_id: str | None = None) -> Iterable[tuple[str, str]]:
         """Every live memory, for rebuilding the index. Per workspace through GSI1; across all
@@ -590,13 +716,107 @@ class MemoryRepository:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def agent_counts(self, workspace_id: str, agent_id: str) -> tuple[int, dict[str, int]]:
+        """An agent's live memories, in all and by type (its counters item: one read)."""
+        item = (
+            self._table.get_item(
+                Key=keys.agent_counts_key(workspace_id, agent_id), ConsistentRead=True
+            ).get("Item")
+            or {}
+        )
+        by_type = {
+            name[len(TYPE_COUNT_PREFIX) :]: int(value)
+            for name, value in item.items()
+            if name.startswith(TYPE_COUNT_PREFIX) and int(value) > 0
+        }
+        return int(item.get("memory_count", 0)), by_type
+
+    def agent_count_since(
+        self, workspace_id: str, agent_id: str, since: str, errors_only: bool = False
+    ) -> int:
+        """Live memories of the agent created since `since` (its entry partition, from that
+        sort key on); `errors_only`: those whose event_type contains 'error'."""
+        condition = attr("deleted_at").not_exists()
+        if errors_only:
+            condition = condition & attr("event_type").contains("error")
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": key("PK").eq(
+                keys.memory_entries(workspace_id, "agent", agent_id)
+            )
+            & key("SK").gte(since),
+            "FilterExpression": condition,
+            "Select": "COUNT",
+        }
+        total = 0
+        for _ in range(MAX_QUERY_PAGES * 20):
+            response = self._table.query(**kwargs)
+            total += response.get("Count", 0)
+            if not response.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return total
+
+    def sharing_concept(self, workspace_id: str, concept: str, limit: int) -> builtins.list[str]:
+        """Ids of the newest memories with this concept (its entry partition; may include
+        deleted ones: callers read the memories back)."""
+        items = self._table.query(
+            KeyConditionExpression=key("PK").eq(
+                keys.memory_entries(workspace_id, "concept", concept)
+            ),
+            ScanIndexForward=False,
+            Limit=limit,
+            ProjectionExpression="memory_id",
+        ).get("Items", [])
+        return [item["memory_id"] for item in items]
+
+    def agent_latest(self, workspace_id: str, agent_id: str) -> str | None:
+        """When the agent's newest memory was stored."""
+        items = self._table.query(
+            KeyConditionExpression=key("PK").eq(
+                keys.memory_entries(workspace_id, "agent", agent_id)
+            ),
+            ScanIndexForward=False,
+            Limit=1,
+        ).get("Items", [])
+        return items[0]["created_at"] if items else None
+
+    def rebuild_filter_items(self, workspace_id: str | None = None) -> int:
+        """Writes every live memory's filter entries and recounts its agents' counters (for
+        memories stored before entries existed; run while no writes happen, as the counters
+        are replaced). Answers how many memories it covered."""
+        by_agent: dict[tuple[str, str], dict[str, int]] = {}
+        done = 0
+        with self._table.batch_writer() as batch:
+            for ws, memory_id in self.all_memory_ids(workspace_id):
+                try:
+                    memory = self.get(ws, memory_id)
+                except NotFound:
+                    continue  # deleted meanwhile
+                for entry in _entries(memory):
+                    batch.put_item(Item=entry)
+                if memory.agent_id:
+                    counts = by_agent.setdefault((ws, memory.agent_id), {})
+                    counts[memory.memory_type] = counts.get(memory.memory_type, 0) + 1
+                done += 1
+            for (ws, agent_id), by_type in by_agent.items():
+                batch.put_item(
+                    Item={
+                        **keys.agent_counts_key(ws, agent_id),
+                        "memory_count": sum(by_type.values()),
+                        **{f"{TYPE_COUNT_PREFIX}{t}": n for t, n in by_type.items()},
+                    }
+                )
+        return done
+
     def count(self, workspace_id: str) -> int:
         item = self._table.get_item(Key=keys.workspace_key(workspace_id)).get("Item") or {}
         return int(item.get("memory_count", 0))
 
     # helpers ------------------------------------------------------------------------------
 
-    def _query_all(self, kwargs: dict[str, Any], limit: int | None = None) -> list[dict[str, Any]]:
+    def _query_all(
+        self, kwargs: dict[str, Any], limit: int | None = None
+    ) -> builtins.list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for _ in range(MAX_QUERY_PAGES * 20):
             response = self._table.query(**kwargs)
@@ -614,31 +834,69 @@ class MemoryRepository:
         remove: Iterable[str],
         condition: Any,
         conflict: str | None = None,
+        count: int = 0,
     ) -> Memory:
-        names = {f"#u{i}": k for i, k in enumerate([*changes, *remove])}
-        values = {f":u{i}": to_dynamo(v) for i, v in enumerate(changes.values())}
-        expression = "SET " + ", ".join(f"#u{i} = :u{i}" for i in range(len(changes)))
-        removed = [f"#u{i}" for i in range(len(changes), len(names))]
-        if removed:
-            expression += " REMOVE " + ", ".join(removed)
-        kwargs: dict[str, Any] = {
-            "Key": keys.memory_key(memory_id),
-            "UpdateExpression": expression,
-            "ExpressionAttributeNames": names,
-            "ConditionExpression": condition,
-            "ReturnValues": "ALL_NEW",
-        }
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        try:
-            return _memory(self._table.update_item(**kwargs)["Attributes"])
-        except Exception as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
+        """The update, its entries and counts in one transaction, conditioned on `condition`
+        and on the fields the entries depend on being as read (re-read and retried if they
+        changed meanwhile)."""
+        remove = tuple(remove)
+        for _ in range(WRITE_ATTEMPTS):
+            old = self._read(workspace_id, memory_id)
+            new = {k: v for k, v in old.items() if k not in set(remove)}
+            new.update({k: to_dynamo(v) for k, v in changes.items()})
+            before, after = _memory(old), _memory(new)
+            update = _update_item(memory_id, changes, remove, condition & _unchanged(old))
+            if self._write({"Update": update}, self._follow(before, after, count)):
+                return after
+            if _snapshot(self._read(workspace_id, memory_id)) == _snapshot(old):
+                # what changed is not what the entries copy: `condition` failed
+                if conflict:
+                    raise Conflict(conflict.format(id=memory_id))
+                raise _not_found(memory_id)
+        raise Conflict(f"Memory {memory_id} kept changing; please retry.")
+
+    def _read(self, workspace_id: str, memory_id: str) -> dict[str, Any]:
+        """The memory's item as stored (deleted or not); 404 unless of this workspace."""
+        item = self._table.get_item(Key=keys.memory_key(memory_id), ConsistentRead=True).get("Item")
+        if not item or item.get("workspace_id") != workspace_id or item.get("type") != "Memory":
+            raise _not_found(memory_id)
+        return item
+
+    def _follow(
+        self, before: Memory, after: Memory | None, count: int
+    ) -> builtins.list[dict[str, Any]]:
+        """Transaction items that keep the entries and counts in step with a memory going
+        from `before` to `after` (None: gone); `count`: its change of the live counts."""
+        items = _entry_writes(before, after)
+        if count:
+            items.append({"Update": self._count_update(before.workspace_id, count)})
+            changed = [(before, count)]
+        elif after and before.memory_type != after.memory_type and before.deleted_at is None:
+            changed = [(before, -1), (after, 1)]  # the agent's count by type moves
+        else:
+            changed = []
+        items += [{"Update": u} for u in _agent_count_updates(changed, total=bool(count))]
+        return [_in_table(self._table.name, item) for item in items]
+
+    def _write(self, first: dict[str, Any], others: Sequence[dict[str, Any]]) -> bool:
+        """`first` (a conditional write of a memory) and `others` in one transaction; False
+        if first's condition failed. Beyond a transaction's limit (a memory with about a
+        hundred tags and concepts) first alone, then the others."""
+        first = _in_table(self._table.name, first)  # others are, from _follow
+        if 1 + len(others) <= TRANSACTION_LIMIT:
+            try:
+                self._table.meta.client.transact_write_items(TransactItems=[first, *others])
+            except Exception as exc:
+                reasons = getattr(exc, "response", {}).get("CancellationReasons") or [{}]
+                if reasons[0].get("Code") == "ConditionalCheckFailed":
+                    return False
                 raise
-            if conflict:
-                self.get(workspace_id, memory_id, include_deleted=True)  # 404 if not ours
-                raise Conflict(conflict.format(id=memory_id)) from exc
-            raise _not_found(memory_id) from exc
+            return True
+        if conditional_write(lambda: _one(self._table, first)) is None:
+            return False
+        for item in others:
+            _one(self._table, item)
+        return True
 
     def _count(self, workspace_id: str, delta: int) -> None:
         self._table.update_item(**self._count_update(workspace_id, delta))
@@ -693,22 +951,251 @@ def _claim_put(claim: DedupClaim) -> dict[str, Any]:
     return put
 
 
-def _filter(filters: MemoryFilters) -> Any:
+@dataclass(frozen=True)
+class _Where:
+    """The partition a list reads: an index of memory items, or an entry partition."""
+
+    index: str | None
+    partition_attr: str
+    partition: str
+    sort_attr: str
+    key_attrs: tuple[str, ...]
+    entries: bool
+
+
+def _partition(workspace_id: str, filters: MemoryFilters) -> _Where:
+    if filters.session_id:
+        return _Where(
+            "GSI2",
+            "GSI2PK",
+            keys.memories_by_session(workspace_id, filters.session_id),
+            "GSI2SK",
+            keys.GSI2_KEY_ATTRS,
+            False,
+        )
+    choices = (
+        ("tag", filters.all_tags[0] if filters.all_tags else None),
+        ("agent", filters.agent_id),
+        ("user", filters.user_id),
+        ("event", filters.event_types[0] if len(filters.event_types) == 1 else None),
+        ("type", filters.only_type),
+    )
+    for dimension, value in choices:
+        if value:
+            partition = keys.memory_entries(workspace_id, dimension, value)
+            return _Where(None, "PK", partition, "SK", ("PK", "SK"), True)
+    return _Where(
+        "GSI1",
+        "GSI1PK",
+        keys.memories_by_workspace(workspace_id),
+        "GSI1SK",
+        keys.GSI1_KEY_ATTRS,
+        False,
+    )
+
+
+def _key_condition(where: _Where, filters: MemoryFilters) -> Any:
+    """The partition, and since/until on its sort key (`<created>#<memory_id>`)."""
+    condition = key(where.partition_attr).eq(where.partition)
+    sort = key(where.sort_attr)
+    until = (filters.until or "") + "\uffff"
+    if filters.since and filters.until:
+        return condition & sort.between(filters.since, until)
+    if filters.since:
+        return condition & sort.gte(filters.since)
+    if filters.until:
+        return condition & sort.lte(until)
+    return condition
+
+
+def _entry_dimensions(memory: Memory) -> list[tuple[str, str]]:
+    found = [("tag", tag) for tag in memory.tags]
+    found += [("concept", concept) for concept in memory.concepts]
+    for dimension, value in (
+        ("agent", memory.agent_id),
+        ("user", memory.user_id),
+        ("event", memory.event_type),
+        ("type", memory.memory_type),
+    ):
+        if value:
+            found.append((dimension, value))
+    return found
+
+
+def _entries(memory: Memory) -> list[dict[str, Any]]:
+    """The memory's filter entries, each with the fields a list filters on."""
+    stamp = keys.stamped(memory.created_at, memory.memory_id)
+    copied = {
+        name: value
+        for name in ENTRY_FIELDS
+        if (value := getattr(memory, name)) is not None and value != []
+    }
+    return [
+        to_dynamo(
+            {
+                "PK": keys.memory_entries(memory.workspace_id, dimension, value),
+                "SK": stamp,
+                "type": "MemoryEntry",
+                "memory_id": memory.memory_id,
+                "workspace_id": memory.workspace_id,
+                **copied,
+            }
+        )
+        for dimension, value in _entry_dimensions(memory)
+    ]
+
+
+def _condition(filters: MemoryFilters) -> Any:
+    """What the partition's rows (memory items or entries, which copy these fields) must
+    hold; checked again on each memory by `_matches`."""
     parts = [
         attr(name).eq(getattr(filters, name))
-        for name in ("memory_type", "user_id", "agent_id")
+        for name in ("user_id", "agent_id")
         if getattr(filters, name)
     ]
-    if filters.tag:
-        parts.append(attr("tags").contains(filters.tag))
-    if filters.memory_types:
-        parts.append(attr("memory_type").is_in(list(filters.memory_types)))
+    parts += [attr("tags").contains(tag) for tag in filters.all_tags]
+    types = filters.all_types
+    if types:
+        parts.append(attr("memory_type").is_in(list(types)))
+    if filters.event_types:
+        parts.append(attr("event_type").is_in(list(filters.event_types)))
+    if filters.min_importance is not None:
+        parts.append(attr("importance_score").gte(to_dynamo(filters.min_importance)))
+    if filters.min_confidence is not None:
+        parts.append(attr("confidence_score").gte(to_dynamo(filters.min_confidence)))
     if not filters.include_deleted:
         parts.append(attr("deleted_at").not_exists())
     expression = None
     for part in parts:
         expression = part if expression is None else expression & part
     return expression
+
+
+def _matches(memory: Memory, filters: MemoryFilters) -> bool:
+    """Every filter, on the memory itself (an entry may be stale until its refresh)."""
+    types = filters.all_types
+    return (
+        (filters.include_deleted or memory.deleted_at is None)
+        and (not filters.session_id or memory.session_id == filters.session_id)
+        and (not filters.user_id or memory.user_id == filters.user_id)
+        and (not filters.agent_id or memory.agent_id == filters.agent_id)
+        and all(tag in memory.tags for tag in filters.all_tags)
+        and (not types or memory.memory_type in types)
+        and (not filters.event_types or memory.event_type in filters.event_types)
+        and (filters.min_importance is None or memory.importance_score >= filters.min_importance)
+        and (
+            filters.min_confidence is None
+            or (memory.confidence_score or 0.0) >= filters.min_confidence
+        )
+        and (
+            not filters.content_contains
+            or filters.content_contains.casefold() in memory.content.casefold()
+        )
+        and (not filters.since or memory.created_at >= filters.since)
+        and (not filters.until or memory.created_at <= filters.until)
+    )
+
+
+def _agent_count_updates(
+    changes: Sequence[tuple[Memory, int]], total: bool = True
+) -> list[dict[str, Any]]:
+    """ADDs to each agent's counters item (one per agent): its live memories, and by type."""
+    by_agent: dict[tuple[str, str], dict[str, int]] = {}
+    for memory, delta in changes:
+        if memory.agent_id:
+            counts = by_agent.setdefault((memory.workspace_id, memory.agent_id), {})
+            counts[memory.memory_type] = counts.get(memory.memory_type, 0) + delta
+    updates = []
+    for (workspace_id, agent_id), by_type in by_agent.items():
+        names = {f"#t{i}": f"{TYPE_COUNT_PREFIX}{t}" for i, t in enumerate(by_type)}
+        values = {f":t{i}": n for i, n in enumerate(by_type.values())}
+        adds = [f"#t{i} :t{i}" for i in range(len(by_type))]
+        if total:
+            adds.insert(0, "memory_count :n")
+            values[":n"] = sum(by_type.values())
+        updates.append(
+            {
+                "Key": keys.agent_counts_key(workspace_id, agent_id),
+                "UpdateExpression": "ADD " + ", ".join(adds),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        )
+    return updates
+
+
+def _snapshot(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: item.get(name) for name in SNAPSHOT_FIELDS}
+
+
+def _unchanged(item: dict[str, Any]) -> Any:
+    """A condition that the fields the memory's entries depend on are as in `item`."""
+    condition = None
+    for name in SNAPSHOT_FIELDS:
+        part = attr(name).eq(item[name]) if name in item else attr(name).not_exists()
+        condition = part if condition is None else condition & part
+    return condition
+
+
+def _update_item(
+    memory_id: str, changes: dict[str, Any], remove: Sequence[str], condition: Any
+) -> dict[str, Any]:
+    """An UpdateItem (SET `changes`, REMOVE `remove`) as a transaction takes it."""
+    names = {f"#u{i}": k for i, k in enumerate([*changes, *remove])}
+    values = {f":u{i}": to_dynamo(v) for i, v in enumerate(changes.values())}
+    update = "SET " + ", ".join(f"#u{i} = :u{i}" for i in range(len(changes)))
+    removed = [f"#u{i}" for i in range(len(changes), len(names))]
+    if removed:
+        update += " REMOVE " + ", ".join(removed)
+    return {
+        "Key": keys.memory_key(memory_id),
+        "UpdateExpression": update,
+        "ConditionExpression": expression(condition, names, values),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def _entry_writes(before: Memory, after: Memory | None) -> list[dict[str, Any]]:
+    """Puts and deletes that make the entries follow the memory from `before` to `after`
+    (None: gone): those of values it lost go; the others are written when new, or all of
+    them when a field they copy changed."""
+    stamp = keys.stamped(before.created_at, before.memory_id)
+    kept = set(_entry_dimensions(after)) if after else set()
+    writes: list[dict[str, Any]] = [
+        {"Delete": {"Key": {"PK": keys.memory_entries(before.workspace_id, *dim), "SK": stamp}}}
+        for dim in _entry_dimensions(before)
+        if dim not in kept
+    ]
+    if after is None:
+        return writes
+    copied_same = all(getattr(before, f) == getattr(after, f) for f in ENTRY_FIELDS)
+    had = set(_entry_dimensions(before))
+    writes += [
+        {"Put": {"Item": entry}}
+        for dim, entry in zip(_entry_dimensions(after), _entries(after), strict=True)
+        if not copied_same or dim not in had
+    ]
+    return writes
+
+
+def _in_table(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A transaction item ({"Put": {...}}) with its table named."""
+    ((action, body),) = item.items()
+    return {action: {"TableName": name, **body}}
+
+
+def _one(table: Any, item: dict[str, Any]) -> Any:
+    """A transaction item, written on its own."""
+    ((action, body),) = item.items()
+    body = {k: v for k, v in body.items() if k != "TableName"}
+    if not body.get("ExpressionAttributeValues", True):
+        del body["ExpressionAttributeValues"]
+    if action == "Put":
+        return table.put_item(**body)
+    if action == "Delete":
+        return table.delete_item(**body)
+    return table.update_item(**body)
 
 
 def _memory(item: dict[str, Any]) -> Memory:

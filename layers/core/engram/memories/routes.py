@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import BaseModel
@@ -11,10 +12,12 @@ from pydantic import BaseModel
 from engram import wiring
 from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
-from engram.clock import iso
+from engram.clock import iso, parse_iso
+from engram.errors import ValidationFailed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.memories.models import (
+    EventType,
     Memory,
     MemoryBatchCreate,
     MemoryCreate,
@@ -25,7 +28,7 @@ from engram.memories.models import (
 )
 from engram.memories.repository import MemoryFilters
 from engram.memories.service import MemoryService
-from engram.paging import Cursor, PageLimit, page_size
+from engram.paging import Cursor, Offset, PageLimit, page_size
 from engram.validation import IsoTime, parse_one_or_many
 
 router = APIRouter(tags=["memories"], route_class=IdempotentRoute)
@@ -41,6 +44,11 @@ MemoryServiceDep = Annotated[MemoryService, Depends(get_memory_service)]
 MemoryId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
+Score = Annotated[float | None, Query(ge=0.0, le=1.0)]
+Moment = Annotated[
+    str | None,
+    Query(max_length=64, description="ISO 8601 time, or relative to now: 30m, 2h, 7d."),
+]
 
 
 class MemoryBatch(BaseModel):
@@ -101,23 +109,49 @@ def list_memories(
     who: PrincipalDep,
     svc: MemoryServiceDep,
     memory_type: MemoryType | None = None,
+    memory_types: Annotated[list[MemoryType] | None, Query(max_length=50)] = None,
     session_id: FilterId = None,
     tag: Annotated[str | None, Query(max_length=128)] = None,
+    tags: Annotated[
+        list[Annotated[str, Query(max_length=128)]] | None,
+        Query(max_length=50, description="Every one must be present (repeat the parameter)."),
+    ] = None,
     user_id: FilterId = None,
     agent_id: FilterId = None,
+    event_type: Annotated[EventType | None, Query()] = None,
+    event_types: Annotated[list[EventType] | None, Query(max_length=50)] = None,
+    min_importance: Score = None,
+    min_confidence: Score = None,
+    content_contains: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
+    since: Moment = None,
+    until: Moment = None,
+    order: Annotated[Literal["asc", "desc"], Query(description="By creation time.")] = "desc",
     include_deleted: bool = False,
     limit: PageLimit = None,
     cursor: Cursor = None,
+    offset: Offset = None,
 ) -> MemoryList:
+    now = wiring.clock().now()
     filters = MemoryFilters(
         memory_type=memory_type,
+        memory_types=tuple(memory_types or ()),
         session_id=session_id,
         tag=tag,
+        tags=tuple(tags or ()),
         user_id=user_id,
         agent_id=agent_id,
+        event_types=tuple(
+            dict.fromkeys(([event_type] if event_type else []) + (event_types or []))
+        ),
+        min_importance=min_importance,
+        min_confidence=min_confidence,
+        content_contains=content_contains,
+        since=parse_moment(since, "since", now),
+        until=parse_moment(until, "until", now),
+        oldest_first=order == "asc",
         include_deleted=include_deleted,
     )
-    return svc.list(who.workspace_id, filters, page_size(limit), cursor)
+    return svc.list(who.workspace_id, filters, page_size(limit), cursor, offset or 0)
 
 
 def _day_before(moment: datetime) -> datetime:
@@ -125,6 +159,25 @@ def _day_before(moment: datetime) -> datetime:
         return moment - timedelta(days=1)
     except OverflowError:  # the first day there is
         return moment
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_moment(value: str | None, name: str, now: datetime) -> str | None:
+    """An ISO 8601 time, or a span before `now` (`30m`, `2h`, `7d`), as stored (ISO, Z)."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"(\d{1,6})([smhdw])", value.strip())
+    if match:
+        return iso(now - timedelta(seconds=int(match[1]) * _UNITS[match[2]]))
+    try:
+        return iso(parse_iso(value))
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{name} must be an ISO 8601 time (e.g. 2026-01-31T12:00:00Z) or a span before "
+            "now such as 30m, 2h or 7d."
+        ) from exc
 
 
 @router.get("/v1/memories/diff")

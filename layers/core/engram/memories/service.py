@@ -234,16 +234,22 @@ class MemoryService:
         return memory
 
     def list(
-        self, workspace_id: str, filters: MemoryFilters, limit: int, cursor: str | None
+        self,
+        workspace_id: str,
+        filters: MemoryFilters,
+        limit: int,
+        cursor: str | None,
+        offset: int = 0,
     ) -> MemoryList:
         filters = self._scope.narrow(filters)
-        page = self._repo.list(workspace_id, filters, limit, cursor)
-        unfiltered = filters == MemoryFilters()
+        if filters.since and filters.until and filters.since > filters.until:
+            raise ValidationFailed("since must not be after until.")
+        page = self._repo.list(workspace_id, filters, limit, cursor, offset)
         return MemoryList(
             data=page.items,
             next_cursor=page.next_cursor,
             has_more=page.next_cursor is not None,
-            count=self._repo.count(workspace_id) if unfiltered else None,
+            count=self._repo.count(workspace_id) if filters.is_empty() else None,
         )
 
     # change -------------------------------------------------------------------------------

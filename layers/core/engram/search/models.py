@@ -12,7 +12,7 @@ from pydantic import (
     model_validator,
 )
 
-from engram.memories.models import MemoryType, Role
+from engram.memories.models import EventType, Memory, MemoryType, Role
 from engram.search.index import SearchFilters, TagFilter, TagOp
 from engram.validation import JSON_NUMBER, EngramId, IsoTime, UnitFloat
 
@@ -94,6 +94,13 @@ class SearchRequest(_Request):
     from_time: IsoTime | None = None  # from after to: an empty range, nothing found
     to_time: IsoTime | None = None
     min_score: UnitFloat | None = None
+    min_importance: UnitFloat | None = None
+    min_confidence: UnitFloat | None = None
+    event_types: list[EventType] | None = Field(None, max_length=50)  # any of them
+    content_contains: str | None = Field(None, min_length=1, max_length=256)
+    order: Literal["asc", "desc"] = Field(
+        "desc", description="Without a query: by creation time (with one, best first)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -103,6 +110,34 @@ class SearchRequest(_Request):
                 raise ValueError("give limit or its alias topK, not both")
             data = {k: v for k, v in data.items() if k != "topK"}
         return data
+
+    def needs_table(self) -> bool:
+        """Filters (or an order) that the index does not hold but the table's lists answer."""
+        return (
+            self.min_importance is not None
+            or self.min_confidence is not None
+            or bool(self.event_types)
+            or self.content_contains is not None
+            or self.order == "asc"
+        )
+
+    def keeps(self, memory: Memory) -> bool:
+        """The filters checked on each candidate memory itself (not in the index)."""
+        return (
+            (self.min_importance is None or memory.importance_score >= self.min_importance)
+            and (
+                self.min_confidence is None
+                or (
+                    memory.confidence_score is not None
+                    and memory.confidence_score >= self.min_confidence
+                )
+            )
+            and (not self.event_types or memory.event_type in self.event_types)
+            and (
+                not self.content_contains
+                or self.content_contains.casefold() in memory.content.casefold()
+            )
+        )
 
     @property
     def text(self) -> str:
@@ -150,3 +185,20 @@ class SearchResponse(BaseModel):
     results: list[SearchResult]
     total: int
     query_time_ms: float
+
+
+class RelatedMemory(BaseModel):
+    memory: Memory
+    score: float = Field(description="0-1: similarity, shared concepts and session, weighted.")
+    reasons: list[Literal["similar", "shared_concepts", "same_session"]]
+    shared_concepts: list[str]
+    similarity: float | None = Field(None, description="Cosine similarity of the vectors.")
+
+
+class RelatedMemories(BaseModel):
+    """A memory's detail with its related memories, best first."""
+
+    memory: Memory
+    related_ids: list[str]
+    related: list[RelatedMemory]
+    count: int

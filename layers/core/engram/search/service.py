@@ -18,10 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from engram.agent_scope import UNBOUND, AgentScope
-from engram.clock import Clock, parse_iso
+from engram.clock import Clock, iso, parse_iso
 from engram.config import get_settings
 from engram.memories.models import Memory
-from engram.memories.repository import MemoryRepository
+from engram.memories.repository import MemoryFilters, MemoryRepository
 from engram.search.embedder import Embedder, embed_one
 from engram.search.fusion import (
     SESSION_SUPPORT,
@@ -99,8 +99,11 @@ class SearchService:
         k = self._factor * (request.limit + request.offset)
         if request.text:
             ranked = self._ranked(workspace_id, request, filters, k)
+        elif request.needs_table() and not (request.tag_filters or request.filters or request.role):
+            ranked = self._table_listing(workspace_id, request, filters, k)
         else:
-            ranked = self._listing(workspace_id, filters, k)
+            ranked = self._listing(workspace_id, filters, k, request.order == "asc")
+        ranked = [s for s in ranked if request.keeps(s.memory)]
         if request.min_score is not None:
             ranked = [s for s in ranked if s.score >= request.min_score]
         page = ranked[request.offset : request.offset + request.limit]
@@ -166,14 +169,40 @@ class SearchService:
             self._query = (text, embed_one(self._model(), text))
         return self._query[1]
 
-    def _listing(self, workspace_id: str, filters: SearchFilters, k: int) -> list[Scored]:
-        """No query: matching memories newest first, scored by recency alone."""
+    def _listing(
+        self, workspace_id: str, filters: SearchFilters, k: int, oldest_first: bool = False
+    ) -> list[Scored]:
+        """No query: matching memories newest first (or oldest), scored by recency alone."""
         hits = self._index.list(workspace_id, filters, k)
         pending = read_pending(self._repo, workspace_id, filters)
         ids = [h.memory_id for h in pending.without_stale(hits)] + list(pending.memories)[:k]
         live = self._repo.get_many(workspace_id, ids)
         memories = sorted(live.values(), key=lambda m: (_newest_first(m), m.memory_id))
+        if oldest_first:
+            memories.reverse()
         return [self._listed(m) for m in memories]
+
+    def _table_listing(
+        self, workspace_id: str, request: SearchRequest, filters: SearchFilters, k: int
+    ) -> list[Scored]:
+        """No query and only filters the table's lists answer: the memories list itself
+        (one indexed partition, exact in either order, fresh as the table)."""
+        wanted = MemoryFilters(
+            session_id=filters.session_id,
+            memory_types=filters.memory_types or (),
+            tags=filters.tags,
+            user_id=filters.user_id,
+            agent_id=filters.agent_id,
+            event_types=tuple(request.event_types or ()),
+            min_importance=request.min_importance,
+            min_confidence=request.min_confidence,
+            content_contains=request.content_contains,
+            since=iso(filters.from_time) if filters.from_time else None,
+            until=iso(filters.to_time) if filters.to_time else None,
+            oldest_first=request.order == "asc",
+        )
+        page = self._repo.list(workspace_id, wanted, min(k, 1000), None)
+        return [self._listed(m) for m in page.items]
 
     def _listed(self, memory: Memory) -> Scored:
         recency = self._recency(memory)

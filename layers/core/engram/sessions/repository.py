@@ -175,6 +175,7 @@ class SessionRepository:
         limit: int,
         cursor: str | None,
         deleted: bool = False,
+        offset: int = 0,
     ) -> Page[Session]:
         """Live sessions; with `deleted`, the soft-deleted ones instead (restoring a user)."""
         index, partition_attr, value, key_attrs = self._partition(workspace_id, filters)
@@ -187,6 +188,7 @@ class SessionRepository:
             limit=limit,
             cursor=cursor,
             filter_expression=_filter(filters, deleted),
+            offset=offset,
         )
         return Page([_session(i) for i in page.items], page.next_cursor)
 
@@ -203,6 +205,18 @@ class SessionRepository:
             partition_value=value,
             filter_expression=_filter(filters),
         )
+
+    def agent_latest(self, workspace_id: str, agent_id: str) -> str | None:
+        """When the agent's newest session started or last changed (its GSI2 partition)."""
+        items = self._table.query(
+            IndexName="GSI2",
+            KeyConditionExpression=key("GSI2PK").eq(keys.sessions_by_agent(workspace_id, agent_id)),
+            ScanIndexForward=False,
+            Limit=1,
+        ).get("Items", [])
+        if not items:
+            return None
+        return max(m for m in (items[0].get("started_at"), items[0].get("updated_at")) if m)
 
     def get_raw(self, workspace_id: str, session_id: str) -> dict[str, Any]:
         """The stored item, with fields the API does not show (the window's restore point)."""

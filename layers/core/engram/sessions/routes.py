@@ -11,7 +11,7 @@ from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
-from engram.paging import Cursor, PageLimit, page_size
+from engram.paging import Cursor, Offset, PageLimit, page_size
 from engram.sessions.models import (
     Session,
     SessionCreate,
@@ -52,6 +52,7 @@ def list_sessions(
     active: bool | None = None,
     limit: PageLimit = None,
     cursor: Cursor = None,
+    offset: Offset = None,
 ) -> SessionList:
     filters = SessionFilters(
         agent_id=agent_id,
@@ -61,7 +62,7 @@ def list_sessions(
         project_name=project_name,
         active=active,
     )
-    return svc.list(who.workspace_id, filters, page_size(limit), cursor)
+    return svc.list(who.workspace_id, filters, page_size(limit), cursor, offset=offset or 0)
 
 
 @router.get("/{session_id}")

@@ -84,9 +84,10 @@ class SessionService:
         filters: SessionFilters,
         limit: int,
         cursor: str | None,
+        offset: int = 0,
     ) -> SessionList:
         filters = self._scope.narrow(filters)
-        page = self._repo.list(workspace_id, filters, limit, cursor)
+        page = self._repo.list(workspace_id, filters, limit, cursor, offset=offset)
         return SessionList(
             data=page.items,
             next_cursor=page.next_cursor,

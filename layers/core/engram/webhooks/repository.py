@@ -86,7 +86,9 @@ class WebhookRepository:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return [w for w in found if not w.deleted_at]
 
-    def page(self, workspace_id: str, limit: int, cursor: str | None) -> Page[WebhookRecord]:
+    def page(
+        self, workspace_id: str, limit: int, cursor: str | None, offset: int = 0
+    ) -> Page[WebhookRecord]:
         """One page of live webhooks, newest first (ids sort by creation time)."""
         page = query_page(
             self._table,
@@ -98,6 +100,7 @@ class WebhookRepository:
             cursor=cursor,
             filter_expression=_live(),
             newest_first=True,
+            offset=offset,
         )
         return Page([_webhook(i) for i in page.items], page.next_cursor)
 
@@ -222,7 +225,7 @@ class WebhookRepository:
                 raise
 
     def deliveries(
-        self, workspace_id: str, webhook_id: str, limit: int, cursor: str | None
+        self, workspace_id: str, webhook_id: str, limit: int, cursor: str | None, offset: int = 0
     ) -> Page[Delivery]:
         page = query_page(
             self._table,
@@ -233,6 +236,7 @@ class WebhookRepository:
             limit=limit,
             cursor=cursor,
             newest_first=True,
+            offset=offset,
         )
         return Page([_delivery(i) for i in page.items], page.next_cursor)
 

@@ -10,7 +10,7 @@ from engram import wiring
 from engram.auth import Principal, PrincipalDep
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
-from engram.paging import Cursor, PageLimit, page_size
+from engram.paging import Cursor, Offset, PageLimit, page_size
 from engram.webhooks.models import (
     DeliveryList,
     QueuedTest,
@@ -46,9 +46,13 @@ def create_webhook(body: WebhookCreate, who: AdminDep, svc: WebhookServiceDep) -
 
 @router.get("")
 def list_webhooks(
-    who: AdminDep, svc: WebhookServiceDep, limit: PageLimit = None, cursor: Cursor = None
+    who: AdminDep,
+    svc: WebhookServiceDep,
+    limit: PageLimit = None,
+    cursor: Cursor = None,
+    offset: Offset = None,
 ) -> WebhookList:
-    return svc.list(who.workspace_id, page_size(limit), cursor)
+    return svc.list(who.workspace_id, page_size(limit), cursor, offset or 0)
 
 
 @router.get("/{webhook_id}")
@@ -83,8 +87,9 @@ def list_deliveries(
     svc: WebhookServiceDep,
     limit: PageLimit = None,
     cursor: Cursor = None,
+    offset: Offset = None,
 ) -> DeliveryList:
-    return svc.deliveries(who.workspace_id, webhook_id, page_size(limit), cursor)
+    return svc.deliveries(who.workspace_id, webhook_id, page_size(limit), cursor, offset or 0)
 
 
 @router.post("/{webhook_id}/test", status_code=202)

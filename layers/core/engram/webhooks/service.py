@@ -63,8 +63,10 @@ class WebhookService:
         self._repo.create(webhook)
         return webhook.with_secret()
 
-    def list(self, workspace_id: str, limit: int, cursor: str | None) -> WebhookList:
-        page = self._repo.page(workspace_id, limit, cursor)
+    def list(
+        self, workspace_id: str, limit: int, cursor: str | None, offset: int = 0
+    ) -> WebhookList:
+        page = self._repo.page(workspace_id, limit, cursor, offset)
         return WebhookList(
             data=[w.public() for w in page.items],
             next_cursor=page.next_cursor,
@@ -120,10 +122,10 @@ class WebhookService:
         return self._repo.update(workspace_id, webhook_id, changes).with_secret()
 
     def deliveries(
-        self, workspace_id: str, webhook_id: str, limit: int, cursor: str | None
+        self, workspace_id: str, webhook_id: str, limit: int, cursor: str | None, offset: int = 0
     ) -> DeliveryList:
         self._repo.get(workspace_id, webhook_id)  # 404 unless it is this workspace's
-        page = self._repo.deliveries(workspace_id, webhook_id, limit, cursor)
+        page = self._repo.deliveries(workspace_id, webhook_id, limit, cursor, offset)
         return DeliveryList(
             data=page.items, next_cursor=page.next_cursor, has_more=page.next_cursor is not None
         )

@@ -20,6 +20,16 @@ class Workspace(BaseModel):
     name: str
     created_at: str
     session_count: int = 0
+    memory_count: int = 0
+
+
+class WorkspaceList(BaseModel):
+    """The workspaces the caller's credentials reach: a key belongs to exactly one."""
+
+    data: list[Workspace]
+    next_cursor: str | None = None
+    has_more: bool = False
+    count: int
 
 
 class ApiKey(BaseModel):

@@ -96,7 +96,9 @@ class WorkspaceRepository:
                 ExpressionAttributeValues={":r": revoked_at, ":ws": workspace_id},
             )
 
-    def list_keys(self, workspace_id: str, limit: int, cursor: str | None) -> Page[ApiKey]:
+    def list_keys(
+        self, workspace_id: str, limit: int, cursor: str | None, offset: int = 0
+    ) -> Page[ApiKey]:
         page = query_page(
             self._table,
             index="GSI1",
@@ -105,6 +107,7 @@ class WorkspaceRepository:
             partition_value=keys.api_keys_by_workspace(workspace_id),
             limit=limit,
             cursor=cursor,
+            offset=offset,
         )
         return Page([to_model(ApiKey, i) for i in page.items], page.next_cursor)
 

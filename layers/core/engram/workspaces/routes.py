@@ -1,4 +1,5 @@
-"""HTTP routes of /v1/api-keys (admin scope): wiring only; the service decides."""
+"""HTTP routes of /v1/api-keys (admin scope) and /v1/workspaces (the caller's own workspace,
+read scope): wiring only; the service decides."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from engram import wiring
 from engram.auth import PrincipalDep
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
-from engram.paging import Cursor, PageLimit, page_size
-from engram.workspaces.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList
+from engram.paging import Cursor, Offset, PageLimit, page_size
+from engram.workspaces.models import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    Workspace,
+    WorkspaceList,
+)
 from engram.workspaces.service import WorkspaceService
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"], route_class=IdempotentRoute)
+workspaces_router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
 
 
 def get_workspace_service() -> WorkspaceService:
@@ -23,6 +31,7 @@ def get_workspace_service() -> WorkspaceService:
 
 WorkspaceServiceDep = Annotated[WorkspaceService, Depends(get_workspace_service)]
 KeyId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+WorkspaceId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 
 
 @router.post("", status_code=201)
@@ -38,11 +47,25 @@ def list_api_keys(
     svc: WorkspaceServiceDep,
     limit: PageLimit = None,
     cursor: Cursor = None,
+    offset: Offset = None,
 ) -> ApiKeyList:
-    return svc.list_keys(who.workspace_id, page_size(limit), cursor)
+    return svc.list_keys(who.workspace_id, page_size(limit), cursor, offset or 0)
 
 
 @router.delete("/{key_id}", status_code=204)
 def revoke_api_key(key_id: KeyId, who: PrincipalDep, svc: WorkspaceServiceDep) -> Response:
     svc.revoke_key(who.workspace_id, key_id)
     return Response(status_code=204)
+
+
+@workspaces_router.get("")
+def list_workspaces(who: PrincipalDep, svc: WorkspaceServiceDep) -> WorkspaceList:
+    """The workspaces the caller's key reaches: its own."""
+    return svc.list_own(who.workspace_id)
+
+
+@workspaces_router.get("/{workspace_id}")
+def get_workspace(
+    workspace_id: WorkspaceId, who: PrincipalDep, svc: WorkspaceServiceDep
+) -> Workspace:
+    return svc.own_workspace(who.workspace_id, workspace_id)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC
 
 from engram.clock import Clock, iso
-from engram.errors import ValidationFailed
+from engram.errors import NotFound, ValidationFailed
 from engram.ids import new_id
 from engram.workspaces.models import (
     SCOPES,
@@ -17,6 +17,7 @@ from engram.workspaces.models import (
     ApiKeyList,
     NewApiKey,
     Workspace,
+    WorkspaceList,
 )
 from engram.workspaces.repository import WorkspaceRepository
 
@@ -48,6 +49,17 @@ class WorkspaceService:
         self._repo.create_with_key(workspace, new_key.key, hash_key(new_key.api_key))
         return workspace, new_key
 
+    def own_workspace(self, caller_workspace_id: str, workspace_id: str) -> Workspace:
+        """The caller's own workspace; any other id is 404, as if it did not exist."""
+        workspace = self._repo.get(workspace_id) if workspace_id == caller_workspace_id else None
+        if workspace is None:
+            raise NotFound(f"Workspace {workspace_id} was not found.")
+        return workspace
+
+    def list_own(self, caller_workspace_id: str) -> WorkspaceList:
+        mine = self.own_workspace(caller_workspace_id, caller_workspace_id)
+        return WorkspaceList(data=[mine], count=1)
+
     def create_key(
         self, workspace_id: str, user_id: str | None, body: ApiKeyCreate
     ) -> ApiKeyCreated:
@@ -76,8 +88,10 @@ class WorkspaceService:
         self._repo.add_key(new.key, hash_key(new.api_key))
         return ApiKeyCreated(api_key=new.api_key, **ApiKeyInfo.of(new.key).model_dump())
 
-    def list_keys(self, workspace_id: str, limit: int, cursor: str | None) -> ApiKeyList:
-        page = self._repo.list_keys(workspace_id, limit, cursor)
+    def list_keys(
+        self, workspace_id: str, limit: int, cursor: str | None, offset: int = 0
+    ) -> ApiKeyList:
+        page = self._repo.list_keys(workspace_id, limit, cursor, offset)
         return ApiKeyList(
             data=[ApiKeyInfo.of(k) for k in page.items],
             next_cursor=page.next_cursor,
