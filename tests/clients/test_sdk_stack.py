@@ -208,3 +208,42 @@ def test_the_async_client_against_the_stack(stack_env):
     session, pages, context = asyncio.run(main())
     assert session.session_id in {s.session_id for s in pages}
     assert json.loads(context.model_dump_json())["session"]["session_id"] == session.session_id
+
+
+def test_agents_workspaces_related_and_list_filters(engram):
+    agent_id = f"agent-{uuid.uuid4().hex[:6]}"
+    agent = engram.agents.create("Support bot", agent_id=agent_id, config={"model": "small"})
+    assert agent.agent_id == agent_id and engram.agents.get(agent_id).name == "Support bot"
+    assert agent_id in {a.agent_id for a in engram.agents.list()}
+    first = engram.memories.create(
+        "Deploys run through the release pipeline.",
+        agent_id=agent_id,
+        concepts=["deploy"],
+        event_type="decision_made",
+        importance_score=0.9,
+        sync_embedding=True,
+    )
+    second = engram.memories.create(
+        "The release pipeline deploys on Fridays.",
+        agent_id=agent_id,
+        concepts=["deploy"],
+        importance_score=0.2,
+        sync_embedding=True,
+    )
+    assert engram.agents.stats(agent_id).memory_count == 2
+    related = engram.memories.related(first.memory_id, limit=5)
+    assert related.memory.memory_id == first.memory_id
+    assert second.memory_id in related.related_ids
+    important = list(engram.memories.list(agent_id=agent_id, min_importance=0.5))
+    assert [m.memory_id for m in important] == [first.memory_id]
+    oldest_first = list(engram.memories.list(agent_id=agent_id, order="asc", since="1h"))
+    assert [m.memory_id for m in oldest_first] == [first.memory_id, second.memory_id]
+    events = engram.memories.list(agent_id=agent_id, event_types=["decision_made"])
+    assert [m.event_type for m in events] == ["decision_made"]
+    engram.agents.delete(agent_id)
+    with pytest.raises(NotFoundError):
+        engram.agents.get(agent_id)
+
+    workspace_id = engram.auth.me().workspace.workspace_id
+    assert [w.workspace_id for w in engram.workspaces.list()] == [workspace_id]
+    assert engram.workspaces.get(workspace_id).memory_count >= 2

@@ -547,9 +547,21 @@ class Memories(_Resource):
         user_id: str | None = None,
         agent_id: str | None = None,
         include_deleted: bool | None = None,
+        memory_types: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+        event_type: str | None = None,
+        event_types: Sequence[str] | None = None,
+        min_importance: float | None = None,
+        min_confidence: float | None = None,
+        content_contains: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        order: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
     ) -> Paginator[m.Memory]:
+        """Newest first (`order="asc"`: oldest). `tags`: every one present; `since` and
+        `until` take ISO 8601 or a span before now (`30m`, `2h`, `7d`)."""
         filters = {
             "memory_type": memory_type,
             "session_id": session_id,
@@ -557,6 +569,16 @@ class Memories(_Resource):
             "user_id": user_id,
             "agent_id": agent_id,
             "include_deleted": include_deleted,
+            "memory_types": memory_types,
+            "tags": tags,
+            "event_type": event_type,
+            "event_types": event_types,
+            "min_importance": min_importance,
+            "min_confidence": min_confidence,
+            "content_contains": content_contains,
+            "since": since,
+            "until": until,
+            "order": order,
             "limit": limit,
         }
         return self._paginate(m.Memory, "/v1/memories", filters, cursor=cursor)
@@ -616,6 +638,17 @@ class Memories(_Resource):
             "/v1/memories/{memory_id}/restore",
             path={"memory_id": memory_id},
             keyed=True,
+        )
+
+    def related(self, memory_id: str, *, limit: int | None = None) -> m.RelatedMemories:
+        """The memory with those related to it (same session, shared concepts, nearest
+        vectors), best first."""
+        return self._request(
+            m.RelatedMemories,
+            "GET",
+            "/v1/memories/{memory_id}/related",
+            path={"memory_id": memory_id},
+            params={"limit": limit},
         )
 
     def status(self, memory_id: str) -> m.MemoryStatus:
@@ -804,6 +837,53 @@ class ApiKeys(_Resource):
         self._request(None, "DELETE", "/v1/api-keys/{key_id}", path={"key_id": key_id})
 
 
+class Agents(_Resource):
+    """The agent registry: named, described, configured agent ids, with their activity."""
+
+    def create(
+        self,
+        name: str,
+        *,
+        agent_id: str | None = None,
+        description: str | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> m.Agent:
+        body = _body(
+            {"name": name, "agent_id": agent_id, "description": description, "config": config}
+        )
+        return self._request(m.Agent, "POST", "/v1/agents", json=body, keyed=True)
+
+    def list(self, *, limit: int | None = None) -> Paginator[m.Agent]:
+        return self._paginate(m.Agent, "/v1/agents", {"limit": limit})
+
+    def get(self, agent_id: str) -> m.Agent:
+        return self._request(m.Agent, "GET", "/v1/agents/{agent_id}", path={"agent_id": agent_id})
+
+    def stats(self, agent_id: str) -> m.AgentStats:
+        """Its memories (live, last 24 h, by type), sessions and last activity."""
+        return self._request(
+            m.AgentStats, "GET", "/v1/agents/{agent_id}/stats", path={"agent_id": agent_id}
+        )
+
+    def delete(self, agent_id: str) -> None:
+        self._request(None, "DELETE", "/v1/agents/{agent_id}", path={"agent_id": agent_id})
+
+
+class Workspaces(_Resource):
+    """The workspace the credentials belong to."""
+
+    def list(self) -> Paginator[m.Workspace]:
+        return self._paginate(m.Workspace, "/v1/workspaces", {})
+
+    def get(self, workspace_id: str) -> m.Workspace:
+        return self._request(
+            m.Workspace,
+            "GET",
+            "/v1/workspaces/{workspace_id}",
+            path={"workspace_id": workspace_id},
+        )
+
+
 class Export(_Resource):
     """The workspace's memories, streamed (admin scope)."""
 
@@ -878,6 +958,8 @@ class Engram:
         self.api_keys = ApiKeys(self._transport)
         self.export = Export(self._transport)
         self.auth = Auth(self._transport)
+        self.agents = Agents(self._transport)
+        self.workspaces = Workspaces(self._transport)
         self._root = _Resource(self._transport)
 
     @property

@@ -319,6 +319,43 @@ class Workspace(Model):
     name: str
     created_at: str
     session_count: int = 0
+    memory_count: int = 0
+
+
+class Agent(Model):
+    agent_id: str
+    workspace_id: str
+    name: str
+    description: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    created_at: str
+    last_active_at: str | None = None
+
+
+class AgentStats(Model):
+    agent_id: str
+    memory_count: int
+    memories_24h: int
+    errors_24h: int
+    memory_types: dict[str, int] = Field(default_factory=dict)
+    session_count: int
+    active_sessions: int
+    last_active_at: str | None = None
+
+
+class RelatedMemory(Model):
+    memory: Memory
+    score: float
+    reasons: list[str] = Field(default_factory=list)
+    shared_concepts: list[str] = Field(default_factory=list)
+    similarity: float | None = None
+
+
+class RelatedMemories(Model):
+    memory: Memory
+    related_ids: list[str]
+    related: list[RelatedMemory]
+    count: int
 
 
 class Me(Model):
