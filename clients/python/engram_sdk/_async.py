@@ -684,6 +684,11 @@ class AsyncMemories(_AsyncResource):
         from_time: str | None = None,
         to_time: str | None = None,
         min_score: float | None = None,
+        min_importance: float | None = None,
+        min_confidence: float | None = None,
+        event_types: Sequence[str] | None = None,
+        content_contains: str | None = None,
+        order: str | None = None,
     ) -> m.SearchResponse:
         """Semantic, keyword or hybrid (default) search; with no query, the filters list
         matching memories newest first."""
@@ -705,6 +710,11 @@ class AsyncMemories(_AsyncResource):
                 "from_time": from_time,
                 "to_time": to_time,
                 "min_score": min_score,
+                "min_importance": min_importance,
+                "min_confidence": min_confidence,
+                "event_types": event_types,
+                "content_contains": content_contains,
+                "order": order,
             }
         )
         return await self._request(
