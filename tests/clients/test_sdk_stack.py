@@ -240,6 +240,8 @@ def test_agents_workspaces_related_and_list_filters(engram):
     assert [m.memory_id for m in oldest_first] == [first.memory_id, second.memory_id]
     events = engram.memories.list(agent_id=agent_id, event_types=["decision_made"])
     assert [m.event_type for m in events] == ["decision_made"]
+    narrowed = engram.memories.search("release pipeline", agent_id=agent_id, min_importance=0.5)
+    assert [hit.memory_id for hit in narrowed.results] == [first.memory_id]
     engram.agents.delete(agent_id)
     with pytest.raises(NotFoundError):
         engram.agents.get(agent_id)
