@@ -101,6 +101,8 @@ def test_each_filter_answers_exactly_its_memories(client, auth, seeded):
     assert names("order=asc&tag=x&offset=1&limit=1") == ["b"]
     assert names("offset=3") == ["a"]
     assert names("tag=nothing-has-this") == []
+    assert names("since=2026-03-01T12:02:00Z&until=2026-03-01T12:01:00Z") == []  # inverted
+    assert names("since=999999w&tag=x") == ["c", "b", "a"]  # before the calendar: all
 
 
 def test_relative_since(client, auth, seeded, moments):
@@ -167,8 +169,7 @@ def test_a_rare_tag_is_one_partition_not_a_walk_of_the_workspace(client, auth, w
         ("min_importance=2", "min_importance"),
         ("order=sideways", "order"),
         ("offset=-1", "offset"),
-        ("since=yesterday", "since must be an ISO 8601 time"),
-        ("since=2026-03-02T00:00:00Z&until=2026-03-01T00:00:00Z", "since must not be after"),
+        ("since=yesterday", "since must be relative like 30m, 2h or 7d, or an ISO 8601 time"),
         ("memory_type=Not A Type", "memory_type"),
     ],
 )
@@ -295,7 +296,7 @@ def test_a_memory_with_more_entries_than_a_transaction_holds(client, auth, works
     tags = [f"t{i}" for i in range(50)]
     mid = _store(client, auth, content="many", tags=tags, concepts=[f"c{i}" for i in range(50)])
     _assert_in_step(ws, mid)
-    patched = client.patch(f"/v1/memories/{mid}", json={"tags": tags[1:] + ["z"]}, headers=auth)
+    patched = client.patch(f"/v1/memories/{mid}", json={"tags": [*tags[1:], "z"]}, headers=auth)
     assert patched.status_code == 200, patched.text
     _assert_in_step(ws, mid)
     assert _ids(client, auth, "tag=t0") == [] and _ids(client, auth, "tag=z") == [mid]

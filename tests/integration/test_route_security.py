@@ -5,6 +5,7 @@ keys. A path parameter with no seeded object fails the test: add it to `seed`.""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -89,6 +90,12 @@ def example(schema: dict[str, Any], spec: dict[str, Any]) -> Any:
     return {"integer": 1, "number": 0.5, "boolean": True}.get(kind)
 
 
+@functools.cache
+def _spec() -> dict[str, Any]:
+    """The OpenAPI document, built once (building the app per request is slow)."""
+    return build_app().openapi()
+
+
 def call(
     client, method: str, path: str, op: dict[str, Any], ids: dict[str, str], headers: dict[str, str]
 ):
@@ -98,8 +105,8 @@ def call(
     url = path.format(**ids)
     kwargs: dict[str, Any] = {"headers": headers}
     if "requestBody" in op:
-        spec = build_app().openapi()
-        kwargs["json"] = example(op["requestBody"]["content"]["application/json"]["schema"], spec)
+        body = op["requestBody"]["content"]["application/json"]["schema"]
+        kwargs["json"] = example(body, _spec())
     return client.request(method, url, **kwargs)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -12,7 +11,8 @@ from pydantic import BaseModel
 from engram import wiring
 from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
-from engram.clock import iso, parse_iso
+from engram.clock import iso
+from engram.context.models import Moment, parse_moment
 from engram.errors import ValidationFailed
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
@@ -45,10 +45,6 @@ MemoryId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
 FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
 Score = Annotated[float | None, Query(ge=0.0, le=1.0)]
-Moment = Annotated[
-    str | None,
-    Query(max_length=64, description="ISO 8601 time, or relative to now: 30m, 2h, 7d."),
-]
 
 
 class MemoryBatch(BaseModel):
@@ -123,8 +119,8 @@ def list_memories(
     min_importance: Score = None,
     min_confidence: Score = None,
     content_contains: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
-    since: Moment = None,
-    until: Moment = None,
+    since: Annotated[Moment | None, Query()] = None,
+    until: Annotated[Moment | None, Query()] = None,
     order: Annotated[Literal["asc", "desc"], Query(description="By creation time.")] = "desc",
     include_deleted: bool = False,
     limit: PageLimit = None,
@@ -146,8 +142,8 @@ def list_memories(
         min_importance=min_importance,
         min_confidence=min_confidence,
         content_contains=content_contains,
-        since=parse_moment(since, "since", now),
-        until=parse_moment(until, "until", now),
+        since=_moment(since, "since", now),
+        until=_moment(until, "until", now),
         oldest_first=order == "asc",
         include_deleted=include_deleted,
     )
@@ -161,23 +157,14 @@ def _day_before(moment: datetime) -> datetime:
         return moment
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_moment(value: str | None, name: str, now: datetime) -> str | None:
-    """An ISO 8601 time, or a span before `now` (`30m`, `2h`, `7d`), as stored (ISO, Z)."""
+def _moment(value: str | None, name: str, now: datetime) -> str | None:
+    """An ISO 8601 time or a span before now (context's rule), as stored (ISO, Z)."""
     if value is None:
         return None
-    match = re.fullmatch(r"(\d{1,6})([smhdw])", value.strip())
-    if match:
-        return iso(now - timedelta(seconds=int(match[1]) * _UNITS[match[2]]))
     try:
-        return iso(parse_iso(value))
+        return iso(parse_moment(value, now, name))
     except ValueError as exc:
-        raise ValidationFailed(
-            f"{name} must be an ISO 8601 time (e.g. 2026-01-31T12:00:00Z) or a span before "
-            "now such as 30m, 2h or 7d."
-        ) from exc
+        raise ValidationFailed(f"{exc}.") from None
 
 
 @router.get("/v1/memories/diff")

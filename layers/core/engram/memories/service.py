@@ -243,7 +243,8 @@ class MemoryService:
     ) -> MemoryList:
         filters = self._scope.narrow(filters)
         if filters.since and filters.until and filters.since > filters.until:
-            raise ValidationFailed("since must not be after until.")
+            # an inverted range holds nothing (as search's, export's and diff's)
+            return MemoryList(data=[], next_cursor=None, has_more=False, count=None)
         page = self._repo.list(workspace_id, filters, limit, cursor, offset)
         return MemoryList(
             data=page.items,
