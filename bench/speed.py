@@ -1,10 +1,11 @@
 """Speed on this machine: the embed worker against the model alone, query embedding latency,
 local-index search latency at 10k and 100k memories, and POST /v1/memories through the local
-stack against a bare emulator PutItem. Prints markdown tables; the worker and POST targets
-are ratios to a baseline measured in the same run (WORKER_RATIO, POST_RATIO).
+stack against a bare emulator PutItem, and GET /v1/memories by a rare tag against a common
+one at the same sizes. Prints markdown tables; the worker and POST targets
+are ratios to a baseline measured in the same run (WORKER_RATIO, POST_RATIO, LIST_RATIO).
 
     .venv/bin/python bench/speed.py [--memories 500] [--queries 200] [--sizes 10000 100000]
-        [--posts 200] [--batch 10] [--quick] [--skip worker,query,index,post]
+        [--posts 200] [--batch 10] [--lists 30] [--quick] [--skip worker,query,index,post,list]
 
 1. Worker: N memories stored through MemoryService on moto (in process), then the embed
    worker's lambda_handler (functions/embed_worker/handler.py) called with SQS events of
@@ -25,12 +26,19 @@ are ratios to a baseline measured in the same run (WORKER_RATIO, POST_RATIO).
    in its journal, fdatasync'd before the answer), one --in-memory; the cost of keeping the
    data is the ratio of their POST p95s (DURABLE_RATIO).
 
+5. GET /v1/memories?tags=rare (10 memories of the workspace: a final page) against
+   ?tags=common (every memory: a full page of 20) at 10k and 100k memories, the combined app
+   in process over HTTP on moto (the items MemoryRepository.add_many writes, handed straight
+   to moto's table, without embedding); each tag is one filter entry partition. The target: the rare tag's
+   median within LIST_RATIO of the common one's.
+
 --quick: 100 memories, 50 queries, 10k only, 50 posts.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -300,6 +308,99 @@ def _post_once(http: Any, i: int) -> float:
     return ms
 
 
+# --- 5. list filters: a rare tag against a common one ---------------------------------------
+
+LIST_RATIO = 2.0  # a rare tag's page time over a common tag's, at the same size
+
+
+def _fill(table_name: str, workspace_id: str, size: int, rare: int) -> None:
+    """`size` memories tagged `common`, `rare` of them spread evenly also tagged `rare`: the
+    items MemoryRepository.add_many writes (each memory and its two or three filter
+    entries), handed straight to moto's table (no HTTP, no transaction: a fill of 100k
+    memories through boto3 takes most of an hour here)."""
+    from datetime import timedelta
+
+    from boto3.dynamodb.types import TypeSerializer
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from engram.clock import iso
+    from engram.dynamo import to_dynamo
+    from engram.memories.models import Memory
+    from engram.memories.repository import MemoryRepository, _entries
+
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    start, every, typed = datetime(2026, 1, 1, tzinfo=UTC), size // rare, TypeSerializer()
+    for i in range(size):
+        memory = Memory(
+            memory_id=f"mem_{i:09d}",
+            workspace_id=workspace_id,
+            content=f"note {i}",
+            tags=["common", "rare"] if i % every == every // 2 else ["common"],
+            created_at=iso(start + timedelta(seconds=i)),
+        )
+        for item in (
+            to_dynamo(MemoryRepository._item(memory, f"hash{i}", None)),
+            *_entries(memory),
+        ):
+            backend.put_item(table_name, {k: typed.serialize(v) for k, v in item.items()})
+
+
+def _get(client: Any, headers: dict[str, str], query: str) -> tuple[float, dict[str, Any]]:
+    """One page of GET /v1/memories (limit 20): its wall time in ms, and its body."""
+    started = time.perf_counter()
+    response = client.get(f"/v1/memories?{query}&limit=20", headers=headers)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise RuntimeError(f"{query}: {response.status_code} {response.text}")
+    return elapsed, response.json()
+
+
+def list_filters(sizes: list[int], requests: int, rare: int = 10) -> list[str]:
+    """GET /v1/memories?tags=rare (`rare` memories: a final page) against ?tags=common (a
+    full page of 20) at each size, the combined app in process over HTTP on moto, each rare
+    request followed by a common one."""
+    from fastapi.testclient import TestClient
+
+    from engram import aws, wiring
+    from engram_local.app import build_app
+
+    rows = [
+        (
+            "| memories | ?tags=rare p50 / p95 (ms) | ?tags=common p50 / p95 (ms) | p50 ratio "
+            f"| target <= {LIST_RATIO} |"
+        ),
+        "|---:|---:|---:|---:|---|",
+    ]
+    for size in sizes:
+        with moto_stack():
+            workspace, key = wiring.workspace_service().create_workspace("bench")
+            started = time.perf_counter()
+            _fill(aws.table().name, workspace.workspace_id, size, rare)
+            print(f"  ({size} memories written in {time.perf_counter() - started:.0f} s)")
+            headers = {"x-api-key": key.api_key}
+            with TestClient(build_app()) as client:
+                get = functools.partial(_get, client, headers)
+                for query in ("tags=rare", "tags=common"):  # warm up
+                    get(query)
+                rare_ms, common_ms = [], []
+                for _ in range(requests):
+                    ms, page = get("tags=rare")
+                    if len(page["data"]) != rare or page["has_more"]:
+                        raise RuntimeError(f"tags=rare: not the final page of {rare}: {page}")
+                    rare_ms.append(ms)
+                    ms, page = get("tags=common")
+                    if len(page["data"]) != 20 or not page["has_more"]:
+                        raise RuntimeError("tags=common: not a full page")
+                    common_ms.append(ms)
+            ratio = statistics.median(rare_ms) / statistics.median(common_ms)
+            rows.append(
+                f"| {size} | {_ms(rare_ms)} | {_ms(common_ms)} | {ratio:.2f} | "
+                f"{'met' if ratio <= LIST_RATIO else 'missed'} |"
+            )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memories", type=int, default=500)
@@ -307,7 +408,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--batch", type=int, default=50, help="SQS records per worker invocation")
-    parser.add_argument("--skip", default="", help="comma-separated: worker,query,index,post")
+    parser.add_argument("--lists", type=int, default=30, help="requests per list filter")
+    parser.add_argument("--skip", default="", help="comma-separated: worker,query,index,post,list")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
@@ -349,6 +451,13 @@ def main() -> None:
             f"| target <= {POST_RATIO} |\n|---|---:|---:|---:|---:|---|"
         )
         print("\n".join(post_latency(args.posts)), flush=True)
+    if "list" not in skip:
+        print(
+            f"\nGET /v1/memories by tag, in process on moto, {args.lists} requests each after a "
+            "warm-up; limit 20:\n",
+            flush=True,
+        )
+        print("\n".join(list_filters(args.sizes, args.lists)), flush=True)
     print(f"\nLoad average at the end: {os.getloadavg()[0]:.1f}", file=sys.stderr)
 
 
