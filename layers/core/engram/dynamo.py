@@ -163,10 +163,20 @@ def query_page(
         kwargs["ExclusiveStartKey"] = last
     items = items[offset:]
     more, items = len(items) > limit, items[:limit]
-    if items and (more or last):
-        return Page(items, encode_cursor({a: items[-1][a] for a in key_attrs}))
-    # every item the scanned pages held was filtered out: resume where the scan stopped
-    return Page(items, encode_cursor(last) if last else None)
+    return Page(items, next_cursor(items[-1] if items else None, key_attrs, more, last))
+
+
+def next_cursor(
+    last_row: dict[str, Any] | None,
+    key_attrs: tuple[str, ...],
+    more: bool,
+    last_evaluated: dict[str, Any] | None,
+) -> str | None:
+    """Where the next page starts: after the last row returned while the query may hold more;
+    where the scan stopped when every row it read was filtered out; None at the end."""
+    if last_row is not None and (more or last_evaluated):
+        return encode_cursor({a: last_row[a] for a in key_attrs})
+    return encode_cursor(last_evaluated) if last_evaluated else None
 
 
 def count_query(

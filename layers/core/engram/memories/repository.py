@@ -15,10 +15,10 @@ from engram.dynamo import (
     conflict_on_condition,
     decode_cursor,
     delete_all,
-    encode_cursor,
     expression,
     from_dynamo,
     key,
+    next_cursor,
     put_all,
     to_dynamo,
 )
@@ -358,10 +358,11 @@ class MemoryRepository:
                 break
         else:
             raise Conflict(f"Memory {memory_id} kept changing; please retry.")
-        if memory.dedup_key:  # its claim goes too, unless a newer memory holds the key now
+        dedup_key = memory.dedup_key
+        if dedup_key:  # its claim goes too, unless a newer memory holds the key now
             conditional_write(
                 lambda: self._table.delete_item(
-                    Key=keys.dedup_key(workspace_id, memory.dedup_key),
+                    Key=keys.dedup_key(workspace_id, dedup_key),
                     ConditionExpression=attr("memory_id").eq(memory_id),
                 )
             )
@@ -509,13 +510,13 @@ class MemoryRepository:
 
     def _batch_get(
         self, memory_ids: Sequence[str], consistent: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> builtins.list[dict[str, Any]]:
         """BatchGetItem, 100 keys a call. Keys still unprocessed after a bounded number of
         retries are read one by one, so a missing item always means it does not exist."""
         found: list[dict[str, Any]] = []
         unique = list(dict.fromkeys(memory_ids))
         for start in range(0, len(unique), 100):
-            request = {
+            request: dict[str, Any] = {
                 self._table.name: {
                     "Keys": [keys.memory_key(m) for m in unique[start : start + 100]],
                     "ConsistentRead": consistent,
@@ -540,7 +541,7 @@ class MemoryRepository:
         limit: int,
         cursor: str | None,
         offset: int = 0,
-    ) -> Page:
+    ) -> Page[Memory]:
         """One page of the memories matching every filter, newest first unless `oldest_first`.
         The most specific filter is a key condition (a session's GSI2 partition, or a
         tag's, agent's, user's, event type's or memory type's entry partition); since/until
@@ -561,8 +562,8 @@ class MemoryRepository:
             kwargs["ExclusiveStartKey"] = decode_cursor(
                 cursor, where.partition_attr, where.partition
             )
-        found: list[tuple[dict[str, Any], Memory]] = []
-        last = None
+        found: builtins.list[tuple[dict[str, Any], Memory]] = []
+        last: dict[str, Any] | None = None
         for _ in range(MAX_QUERY_PAGES):
             response = self._table.query(**kwargs)
             rows = response.get("Items", [])
@@ -576,15 +577,12 @@ class MemoryRepository:
                 break
             kwargs["ExclusiveStartKey"] = last
         found = found[offset:]
-        if len(found) > limit:
-            found = found[:limit]
-        elif not last:
-            return Page([m for _, m in found], None)
-        resume = {a: found[-1][0][a] for a in where.key_attrs} if found else last
-        return Page([m for _, m in found], encode_cursor(resume))
+        more, found = len(found) > limit, found[:limit]
+        last_row = found[-1][0] if found else None
+        return Page([m for _, m in found], next_cursor(last_row, where.key_attrs, more, last))
 
     def _memories_of(
-        self, workspace_id: str, rows: list[dict[str, Any]], entries: bool
+        self, workspace_id: str, rows: builtins.list[dict[str, Any]], entries: bool
     ) -> builtins.list[tuple[dict[str, Any], Memory]]:
         if not entries:
             return [(row, _memory(row)) for row in rows]
@@ -693,7 +691,9 @@ class MemoryRepository:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def stored_pages(self, workspace_id: str | None = None) -> Iterable[list[StoredMemory]]:
+    def stored_pages(
+        self, workspace_id: str | None = None
+    ) -> Iterable[builtins.list[StoredMemory]]:
         """Every live memory with its vector, a page at a time, for rebuilding the index: per
         workspace through GSI1, across all workspaces a Scan (maintenance only)."""
         if workspace_id:

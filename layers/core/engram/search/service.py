@@ -56,8 +56,11 @@ def mode_weights(mode: str, given: Weights | None) -> Weights:
     weights = given or DEFAULT_WEIGHTS
     if mode == "hybrid":
         return weights
+    rest = 1.0 - weights.recency
     return Weights.model_construct(
-        **{"semantic": 0.0, "keyword": 0.0, mode: 1.0 - weights.recency, "recency": weights.recency}
+        semantic=rest if mode == "semantic" else 0.0,
+        keyword=rest if mode == "keyword" else 0.0,
+        recency=weights.recency,
     )
 
 

@@ -221,7 +221,8 @@ class IndexSync:
         by_workspace: dict[str, list[Job]] = defaultdict(list)
         for job in jobs:
             by_workspace[job[0]].append(job)
-        drafts, event_of = [], {}
+        drafts: list[tuple[list[Job], Draft]] = []
+        event_of: dict[Job, dict[str, Any]] = {}
         for workspace_id, workspace_jobs in by_workspace.items():
             draft = self._events.draft(
                 "embedding.ready",
