@@ -126,6 +126,27 @@ def test_memory_get_detail(call):
     assert detail["narrative"] == stored["narrative"] and detail["concepts"] == stored["concepts"]
 
 
+def test_memory_search_with_min_importance(call):
+    word = unique("importantword")
+    kept = _store(call, content=f"{word} matters", importance=0.9, confidence=0.9)
+    weak = _store(call, content=f"{word} barely", importance=0.2, confidence=0.9)
+    found = call("memory_search", query=word, min_importance=0.8, min_score=0.0)
+    ids = [r["memory_id"] for r in found["results"]]  # other tests' neighbours may follow
+    assert ids[0] == kept["memory_id"] and weak["memory_id"] not in ids
+
+
+def test_memory_get_related(call):
+    word = unique("relatedconcept")
+    first = _store(call, concepts=[word])
+    second = _store(call, content="Another memory on the same idea.", concepts=[word])
+    related = call("memory_get_related", memory_id=first["memory_id"], limit=5)
+    assert related["memory_id"] == first["memory_id"] and related["count"] >= 1
+    top = related["related"][0]
+    assert top["memory_id"] == second["memory_id"] and "shared_concepts" in top["reasons"]
+    detail = call("memory_get_detail", memory_id=first["memory_id"])
+    assert second["memory_id"] in [m["memory_id"] for m in detail["related_memories"]]
+
+
 def test_memory_get_detail_of_an_unknown_memory_is_the_404(call):
     detail = call("memory_get_detail", memory_id="mem_nope", include_related=False)
     assert detail["status_code"] == 404 and "mem_nope was not found" in detail["error"]

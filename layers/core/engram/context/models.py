@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from engram.clock import parse_iso
+from engram.clock import iso, parse_iso
+from engram.errors import ValidationFailed
 from engram.memories.models import MemoryType
 from engram.validation import JSON_NUMBER
 
@@ -38,6 +39,17 @@ def parse_moment(value: str, now: datetime, name: str) -> datetime:
         raise ValueError(
             f"{name} must be relative like 30m, 2h or 7d, or an ISO 8601 time"
         ) from None
+
+
+def stored_moment(value: str | None, name: str, now: datetime) -> str | None:
+    """`parse_moment` of a query's filter, as the table stores times (ISO, Z); a wrong one
+    is a 422 sentence."""
+    if value is None:
+        return None
+    try:
+        return iso(parse_moment(value, now, name))
+    except ValueError as exc:
+        raise ValidationFailed(f"{exc}.") from None
 
 
 class ContextRequest(BaseModel):

@@ -11,10 +11,12 @@ from fastapi import Depends
 from engram import wiring
 from engram.accounts.service import AccountService
 from engram.agent_scope import AgentScope
+from engram.agents.service import AgentService
 from engram.auth import Principal, PrincipalDep
 from engram.context.service import ContextService
 from engram.datarights.service import DataRightsService
 from engram.memories.service import MemoryService
+from engram.search.related import RelatedService
 from engram.search.service import SearchService
 from engram.sessions.messages import ConversationService
 from engram.sessions.service import SessionService
@@ -38,8 +40,16 @@ def _search(who: PrincipalDep) -> SearchService:
     return wiring.search_service(AgentScope.of(who))
 
 
+def _related(who: PrincipalDep) -> RelatedService:
+    return wiring.related_service(AgentScope.of(who))
+
+
 def _context(who: PrincipalDep) -> ContextService:
     return wiring.context_service(AgentScope.of(who))
+
+
+def _agents(who: PrincipalDep) -> AgentService:
+    return wiring.agent_service(AgentScope.of(who))
 
 
 def _admin(who: PrincipalDep) -> Principal:
@@ -51,7 +61,9 @@ SessionServiceDep = Annotated[SessionService, Depends(_sessions)]
 ConversationDep = Annotated[ConversationService, Depends(_conversation)]
 MemoryServiceDep = Annotated[MemoryService, Depends(_memories)]
 SearchServiceDep = Annotated[SearchService, Depends(_search)]
+RelatedServiceDep = Annotated[RelatedService, Depends(_related)]
 ContextServiceDep = Annotated[ContextService, Depends(_context)]
+AgentServiceDep = Annotated[AgentService, Depends(_agents)]
 AccountServiceDep = Annotated[AccountService, Depends(wiring.account_service)]
 WorkspaceServiceDep = Annotated[WorkspaceService, Depends(wiring.workspace_service)]
 WebhookServiceDep = Annotated[WebhookService, Depends(wiring.webhook_service)]

@@ -12,8 +12,7 @@ from engram import wiring
 from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
 from engram.clock import iso
-from engram.context.models import Moment, parse_moment
-from engram.errors import ValidationFailed
+from engram.context.models import Moment, stored_moment
 from engram.idempotency import IdempotentRoute
 from engram.ids import ID_PATTERN
 from engram.memories.models import (
@@ -142,8 +141,8 @@ def list_memories(
         min_importance=min_importance,
         min_confidence=min_confidence,
         content_contains=content_contains,
-        since=_moment(since, "since", now),
-        until=_moment(until, "until", now),
+        since=stored_moment(since, "since", now),
+        until=stored_moment(until, "until", now),
         oldest_first=order == "asc",
         include_deleted=include_deleted,
     )
@@ -155,16 +154,6 @@ def _day_before(moment: datetime) -> datetime:
         return moment - timedelta(days=1)
     except OverflowError:  # the first day there is
         return moment
-
-
-def _moment(value: str | None, name: str, now: datetime) -> str | None:
-    """An ISO 8601 time or a span before now (context's rule), as stored (ISO, Z)."""
-    if value is None:
-        return None
-    try:
-        return iso(parse_moment(value, now, name))
-    except ValueError as exc:
-        raise ValidationFailed(f"{exc}.") from None
 
 
 @router.get("/v1/memories/diff")

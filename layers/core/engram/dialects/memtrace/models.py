@@ -5,11 +5,21 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engram.context.models import ContextRequest
+from engram.agents.models import Agent
+from engram.context.models import ContextRequest, Moment
+from engram.memories.models import (
+    Content,
+    DedupKey,
+    EventType,
+    Importance,
+    Memory,
+    MemoryCreate,
+    Tags,
+)
 from engram.sessions.models import Session
-from engram.validation import EngramId, Metadata
+from engram.validation import EngramId, Metadata, check_batch_size
 
 # A closed Memtrace session is an ended Engram one (completed or failed).
 CLOSED = ("completed", "failed")
@@ -91,3 +101,140 @@ class MemtraceContext(BaseModel):
     session_id: str
     context: str
     memory_count: int
+
+
+# ---- memories ----
+
+# Memtrace's memory types (its SDK accepts no other): a list in this dialect shows these.
+MEMTRACE_TYPES = ("episodic", "session", "decision", "entity")
+MemtraceType = Literal["episodic", "session", "decision", "entity"]
+
+
+class MemtraceMemoryCreate(_Request):
+    agent_id: EngramId
+    session_id: EngramId | None = None
+    memory_type: MemtraceType
+    event_type: EventType
+    content: Content
+    metadata: Metadata = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=list)
+    dedup_key: DedupKey | None = None
+    importance: Importance | None = None
+    parent_id: EngramId | None = None
+
+    def engram(self) -> MemoryCreate:
+        fields = self.model_dump(exclude={"importance"}, exclude_none=True)
+        if self.importance is not None:
+            fields["importance_score"] = self.importance
+        return MemoryCreate(**fields)
+
+
+class MemtraceMemoryBatch(_Request):
+    memories: list[MemtraceMemoryCreate] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _within_batch_limit(self) -> MemtraceMemoryBatch:
+        check_batch_size(self.memories, "memories")
+        return self
+
+
+class MemtraceMemory(BaseModel):
+    id: str  # Engram's memory_id (Memtrace's own memories carry none; its SDK ignores it)
+    time: str
+    org_id: str
+    agent_id: str
+    session_id: str | None
+    memory_type: str
+    event_type: str
+    content: str
+    metadata: dict[str, Any]
+    tags: list[str]
+    dedup_key: str | None
+    importance: float
+    parent_id: str | None
+
+    @classmethod
+    def of(cls, memory: Memory) -> MemtraceMemory:
+        return cls(
+            id=memory.memory_id,
+            time=memory.created_at,
+            org_id=memory.workspace_id,
+            agent_id=memory.agent_id or "",
+            session_id=memory.session_id,
+            memory_type=memory.memory_type,
+            event_type=memory.event_type or "",
+            content=memory.content,
+            metadata=memory.metadata,
+            tags=memory.tags,
+            dedup_key=memory.dedup_key,
+            importance=memory.importance_score,
+            parent_id=memory.parent_id,
+        )
+
+
+class MemtraceMemoryBatchResult(BaseModel):
+    memories: list[MemtraceMemory]
+
+
+class MemtraceMemoryList(BaseModel):
+    memories: list[MemtraceMemory]
+    count: int  # of this page
+    has_more: bool
+
+
+class MemtraceSearch(_Request):
+    """Memtrace's search: structured filters, no query text."""
+
+    agent_id: EngramId | None = None
+    session_id: EngramId | None = None
+    memory_types: list[MemtraceType] | None = Field(None, max_length=4)
+    event_types: list[EventType] | None = Field(None, max_length=50)
+    tags: list[str] | None = Field(None, max_length=50)
+    content_contains: str | None = Field(None, min_length=1, max_length=256)
+    since: Moment | None = None
+    until: Moment | None = None
+    min_importance: Importance | None = None
+    limit: int = Field(20, ge=1, le=100)
+    order: Literal["asc", "desc"] = "desc"
+
+
+class MemtraceSearchResult(BaseModel):
+    results: list[MemtraceMemory]
+    count: int
+    query_time_ms: int
+
+
+# ---- agents ----
+
+
+class MemtraceAgentCreate(_Request):
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(None, max_length=2048)
+    config: Metadata = Field(default_factory=dict)
+
+
+class MemtraceAgent(BaseModel):
+    id: str
+    org_id: str
+    name: str
+    description: str | None
+    config: dict[str, Any]
+    created_at: str
+    last_active_at: str | None
+
+    @classmethod
+    def of(cls, agent: Agent) -> MemtraceAgent:
+        return cls(
+            id=agent.agent_id,
+            org_id=agent.workspace_id,
+            name=agent.name,
+            description=agent.description,
+            config=agent.config,
+            created_at=agent.created_at,
+            last_active_at=agent.last_active_at,
+        )
+
+
+class MemtraceAgentList(BaseModel):
+    agents: list[MemtraceAgent]
+    count: int

@@ -15,6 +15,7 @@ from engram.dialects.deps import (
     AccountServiceDep,
     ContextServiceDep,
     MemoryServiceDep,
+    RelatedServiceDep,
     SearchServiceDep,
     SessionServiceDep,
 )
@@ -169,11 +170,7 @@ def search_memories(
     return reply
 
 
-_NOT_FILTERED = (
-    ("files", "search by source file (memory_by_file)"),
-    ("min_importance", "search filtered by min_importance"),
-    ("min_confidence", "search filtered by min_confidence"),
-)
+_NOT_FILTERED = (("files", "search by source file (memory_by_file)"),)
 
 
 def _engram_search(body: NeuroloomSearch) -> SearchRequest:
@@ -194,6 +191,8 @@ def _engram_search(body: NeuroloomSearch) -> SearchRequest:
             tag_filters=_prefix_filters(body.tag_prefixes or []),
             filters=body.filters,
             min_score=body.min_score,
+            min_importance=body.min_importance,
+            min_confidence=body.min_confidence,
         )
     except ValidationError as exc:
         raise as_request_error(exc, "body") from exc
@@ -258,6 +257,20 @@ def _aggregations(found: list[Memory]) -> dict[str, dict[str, int]]:
 @router.get("/memories/{memory_id}")
 def get_memory(memory_id: Id, who: PrincipalDep, memories: MemoryServiceDep) -> NeuroloomMemory:
     return NeuroloomMemory.of(memories.get(who.workspace_id, memory_id))
+
+
+@router.get("/memories/{memory_id}/related")
+def related_memories(
+    memory_id: Id,
+    who: PrincipalDep,
+    svc: RelatedServiceDep,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> list[dict[str, Any]]:
+    """Same session, shared concepts, nearest neighbours: compact search results, best first."""
+    found = svc.related(who.workspace_id, memory_id, limit)
+    return [
+        _result(r.score, r.memory, compact=True) | {"reasons": r.reasons} for r in found.related
+    ]
 
 
 @router.patch("/memories/{memory_id}")
