@@ -223,9 +223,7 @@ def test_the_threads_process_messages_and_stop(sqs, root):
             time.sleep(0.1)
         assert counts(sqs, made, "WorkQueue") == (0, 0)
     finally:
-        started = time.monotonic()
-        assert pump.stop(timeout=5)
-    assert time.monotonic() - started < 4
+        assert pump.stop(timeout=5)  # True: the threads ended within it (not a 20 s long poll)
     assert len(calls(root)) == 1
 
 
