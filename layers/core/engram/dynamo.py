@@ -112,6 +112,7 @@ def decode_cursor(cursor: str, partition_attr: str, partition_value: str) -> dic
 
 
 T = TypeVar("T")
+R = TypeVar("R")
 M = TypeVar("M", bound="BaseModel")
 
 
@@ -136,13 +137,45 @@ def query_page(
     newest_first: bool = True,
     offset: int = 0,
 ) -> Page[dict[str, Any]]:
-    """One page of `limit` items matching the filter, after skipping `offset` of them. The
-    cursor is the key of the last item returned (not DynamoDB's LastEvaluatedKey), so
-    filtered pages never skip items."""
+    """One page of `limit` items of a partition matching the filter, after skipping `offset`
+    of them (see read_page)."""
     from boto3.dynamodb.conditions import Key
 
+    return read_page(
+        table,
+        Key(partition_attr).eq(partition_value),
+        lambda rows: [(row, row) for row in rows],
+        index=index,
+        key_attrs=key_attrs,
+        partition=(partition_attr, partition_value),
+        limit=limit,
+        cursor=cursor,
+        filter_expression=filter_expression,
+        newest_first=newest_first,
+        offset=offset,
+    )
+
+
+def read_page(
+    table: Any,
+    key_condition: Any,
+    read: Callable[[list[dict[str, Any]]], Iterable[tuple[dict[str, Any], R]]],
+    *,
+    index: str | None,
+    key_attrs: tuple[str, ...],
+    partition: tuple[str, str],
+    limit: int,
+    cursor: str | None,
+    filter_expression: Any,
+    newest_first: bool,
+    offset: int,
+) -> Page[R]:
+    """One page of `limit` results after skipping `offset` of them. `read` turns each page of
+    query rows into (row, result) pairs, leaving out the rows that are no result. The cursor
+    is the key of the last row returned (not DynamoDB's LastEvaluatedKey), so filtered pages
+    never skip rows; a cursor made for another partition (`(attribute, value)`) is refused."""
     kwargs: dict[str, Any] = {
-        "KeyConditionExpression": Key(partition_attr).eq(partition_value),
+        "KeyConditionExpression": key_condition,
         "ScanIndexForward": not newest_first,
         "Limit": min(max(limit + 1 + offset, 25), 1000),
     }
@@ -151,32 +184,23 @@ def query_page(
     if filter_expression is not None:
         kwargs["FilterExpression"] = filter_expression
     if cursor:
-        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, partition_attr, partition_value)
-    items: list[dict[str, Any]] = []
+        kwargs["ExclusiveStartKey"] = decode_cursor(cursor, *partition)
+    found: list[tuple[dict[str, Any], R]] = []
     last: dict[str, Any] | None = None
     for _ in range(MAX_QUERY_PAGES):
         response = table.query(**kwargs)
-        items.extend(response.get("Items", []))
+        found += read(response.get("Items", []))
         last = response.get("LastEvaluatedKey")
-        if len(items) > offset + limit or not last:
+        if len(found) > offset + limit or not last:
             break
         kwargs["ExclusiveStartKey"] = last
-    items = items[offset:]
-    more, items = len(items) > limit, items[:limit]
-    return Page(items, next_cursor(items[-1] if items else None, key_attrs, more, last))
-
-
-def next_cursor(
-    last_row: dict[str, Any] | None,
-    key_attrs: tuple[str, ...],
-    more: bool,
-    last_evaluated: dict[str, Any] | None,
-) -> str | None:
-    """Where the next page starts: after the last row returned while the query may hold more;
-    where the scan stopped when every row it read was filtered out; None at the end."""
-    if last_row is not None and (more or last_evaluated):
-        return encode_cursor({a: last_row[a] for a in key_attrs})
-    return encode_cursor(last_evaluated) if last_evaluated else None
+    found = found[offset:]
+    more, found = len(found) > limit, found[:limit]
+    results = [result for _, result in found]
+    if found and (more or last):
+        return Page(results, encode_cursor({a: found[-1][0][a] for a in key_attrs}))
+    # every row the scanned pages held was left out: resume where the scan stopped
+    return Page(results, encode_cursor(last) if last else None)
 
 
 def count_query(

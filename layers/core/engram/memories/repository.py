@@ -13,13 +13,12 @@ from engram.dynamo import (
     attr,
     conditional_write,
     conflict_on_condition,
-    decode_cursor,
     delete_all,
     expression,
     from_dynamo,
     key,
-    next_cursor,
     put_all,
+    read_page,
     to_dynamo,
 )
 from engram.errors import Conflict, DomainError, NotFound
@@ -548,38 +547,24 @@ class MemoryRepository:
         bound the sort key; the rest filter that partition only. Entry rows are hints: each
         memory is read back and checked, so an entry that is stale never shows."""
         where = _partition(workspace_id, filters)
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": _key_condition(where, filters),
-            "ScanIndexForward": filters.oldest_first,
-            "Limit": min(max(limit + 1 + offset, 25), 1000),
-        }
-        if where.index:
-            kwargs["IndexName"] = where.index
-        condition = _condition(filters)
-        if condition is not None:
-            kwargs["FilterExpression"] = condition
-        if cursor:
-            kwargs["ExclusiveStartKey"] = decode_cursor(
-                cursor, where.partition_attr, where.partition
-            )
-        found: builtins.list[tuple[dict[str, Any], Memory]] = []
-        last: dict[str, Any] | None = None
-        for _ in range(MAX_QUERY_PAGES):
-            response = self._table.query(**kwargs)
-            rows = response.get("Items", [])
-            found += [
-                (row, memory)
-                for row, memory in self._memories_of(workspace_id, rows, where.entries)
-                if _matches(memory, filters)
-            ]
-            last = response.get("LastEvaluatedKey")
-            if len(found) > offset + limit or not last:
-                break
-            kwargs["ExclusiveStartKey"] = last
-        found = found[offset:]
-        more, found = len(found) > limit, found[:limit]
-        last_row = found[-1][0] if found else None
-        return Page([m for _, m in found], next_cursor(last_row, where.key_attrs, more, last))
+
+        def read(rows: builtins.list[dict[str, Any]]) -> Iterable[tuple[dict[str, Any], Memory]]:
+            pairs = self._memories_of(workspace_id, rows, where.entries)
+            return [(row, memory) for row, memory in pairs if _matches(memory, filters)]
+
+        return read_page(
+            self._table,
+            _key_condition(where, filters),
+            read,
+            index=where.index,
+            key_attrs=where.key_attrs,
+            partition=(where.partition_attr, where.partition),
+            limit=limit,
+            cursor=cursor,
+            filter_expression=_condition(filters),
+            newest_first=not filters.oldest_first,
+            offset=offset,
+        )
 
     def _memories_of(
         self, workspace_id: str, rows: builtins.list[dict[str, Any]], entries: bool
