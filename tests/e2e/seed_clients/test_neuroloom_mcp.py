@@ -201,20 +201,55 @@ def test_session_get_context(call):
     assert "recent_sessions" in context["context"] and "workspace_summary" in context["context"]
 
 
-@pytest.mark.parametrize(
-    ("tool", "arguments", "what"),
-    [
-        ("code_search", {"q": "parse"}, "code graph"),
-        ("sdlc_get_version", {}, "SDLC knowledge seeding"),
-        (
-            "document_ingest",
-            {"title": "t", "content": "c", "source_type": "clipboard"},
-            "document ingestion",
-        ),
-        ("memory_explore", {"query": "auth"}, "graph exploration"),
-    ],
-)
-def test_a_tool_no_seed_describes_is_the_501_sentence(call, tool, arguments, what):
-    result = call(tool, **arguments)
+DOC = {"title": "t", "content": "c", "source_type": "clipboard"}
+SDLC = {"title": "t", "content": "c", "tags": ["x"], "knowledge_id": "k"}
+# Every tool whose area no seed describes, with what its 501 names. Three never reach the
+# API from a stdio server: the two upload-URL tools (HTTP transport only) and code_sync
+# (it parses the files first, with an optional parser the package does not install).
+NOT_OFFERED = [
+    ("memory_explore", {"query": "auth"}, "graph exploration"),
+    ("document_ingest", DOC, "document ingestion"),
+    ("document_ingest_batch", {"documents": [DOC]}, "document ingestion"),
+    ("document_ingest_file", {"path": "{dir}/doc.md"}, "document ingestion"),
+    ("document_ingest_files_batch", {"documents": [{"path": "{dir}/doc.md"}]}, "document"),
+    ("document_ingest_batch_from_file", {"path": "{dir}/docs.json"}, "document ingestion"),
+    ("sdlc_get_version", {}, "SDLC knowledge seeding"),
+    ("sdlc_seed", {"entries": [SDLC], "version": "1.0.0"}, "SDLC knowledge seeding"),
+    ("sdlc_seed_from_file", {"path": "{dir}/sdlc.json"}, "SDLC knowledge seeding"),
+    ("code_search", {"q": "parse"}, "code graph"),
+    ("code_navigate", {"symbol_id": "sym_1"}, "code graph"),
+    ("code_callers", {"symbol_id": "sym_1"}, "code graph"),
+    ("code_callees", {"symbol_id": "sym_1"}, "code graph"),
+    ("code_context", {"symbol_name": "parse"}, "code graph"),
+]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> str:
+    """The local files the file-reading tools send."""
+    root = tmp_path_factory.mktemp("neuroloom-files")
+    (root / "doc.md").write_text("# Auth design\nTokens rotate daily.\n")
+    (root / "docs.json").write_text(json.dumps([DOC]))
+    (root / "sdlc.json").write_text(json.dumps({"entries": [SDLC], "version": "1.0.0"}))
+    return str(root)
+
+
+@pytest.mark.parametrize(("tool", "arguments", "what"), NOT_OFFERED)
+def test_a_tool_no_seed_describes_is_the_501_sentence(call, files, tool, arguments, what):
+    filled = json.loads(json.dumps(arguments).replace("{dir}", files))
+    result = call(tool, **filled)
     assert result["status_code"] == 501, result
     assert f"Engram does not offer Neuroloom's {what}" in result["error"]
+
+
+def test_memory_by_file_is_the_501_sentence(call):
+    result = call("memory_by_file", file_path="app/db.py")
+    assert result["status_code"] == 501
+    assert "search by source file" in result["error"]
+
+
+def test_memory_rate_is_the_501_sentence(call):
+    stored = _store(call)
+    result = call("memory_rate", memory_id=stored["memory_id"], useful=True)
+    assert result["memory_id"] == stored["memory_id"]
+    assert "usefulness feedback (memory_rate)" in result["error"] and "501" in result["error"]
