@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -653,34 +653,27 @@ class MemoryRepository:
         return self._write({"Delete": delete}, self._follow(_memory(item), None, 0))
 
     def all_memory_ids(self, workspace_id: str | None = None) -> Iterable[tuple[str, str]]:
-        """Every live memory, for rebuilding the index. Per workspace through GSI1; across all
-        workspaces a Scan — only maintenance does this, never a request."""
-        if workspace_id:
-            kwargs: dict[str, Any] = {
-                "IndexName": "GSI1",
-                "KeyConditionExpression": key("GSI1PK").eq(
-                    keys.memories_by_workspace(workspace_id)
-                ),
-            }
-            operation = self._table.query
-        else:
-            kwargs = {"FilterExpression": attr("type").eq("Memory")}
-            operation = self._table.scan
-        kwargs["ProjectionExpression"] = "workspace_id, memory_id, deleted_at"
-        while True:
-            response = operation(**kwargs)
-            for item in response.get("Items", []):
+        """Every live memory, for rebuilding the index (see _every_page)."""
+        projection = "workspace_id, memory_id, deleted_at"
+        for page in self._every_page(workspace_id, projection):
+            for item in page:
                 if not item.get("deleted_at"):
                     yield item["workspace_id"], item["memory_id"]
-            if not response.get("LastEvaluatedKey"):
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def stored_pages(
         self, workspace_id: str | None = None
     ) -> Iterable[builtins.list[StoredMemory]]:
-        """Every live memory with its vector, a page at a time, for rebuilding the index: per
-        workspace through GSI1, across all workspaces a Scan (maintenance only)."""
+        """Every live memory with its vector, a page at a time, for rebuilding the index."""
+        for page in self._every_page(workspace_id):
+            stored = live_stored(page)
+            if stored:
+                yield stored
+
+    def _every_page(
+        self, workspace_id: str | None, projection: str | None = None
+    ) -> Iterator[builtins.list[dict[str, Any]]]:
+        """The memory items, a page at a time: per workspace through GSI1; across all
+        workspaces a Scan (only maintenance does this, never a request)."""
         if workspace_id:
             kwargs: dict[str, Any] = {
                 "IndexName": "GSI1",
@@ -692,11 +685,11 @@ class MemoryRepository:
         else:
             kwargs = {"FilterExpression": attr("type").eq("Memory")}
             operation = self._table.scan
+        if projection:
+            kwargs["ProjectionExpression"] = projection
         while True:
             response = operation(**kwargs)
-            page = live_stored(response.get("Items", []))
-            if page:
-                yield page
+            yield response.get("Items", [])
             if not response.get("LastEvaluatedKey"):
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
