@@ -4,6 +4,7 @@ and pydantic models and FastAPI's adapters are built on first use (`engram.boots
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import subprocess
@@ -120,6 +121,21 @@ def test_a_forced_or_first_use_rebuild_still_builds_an_openapi_model():
         "print(Operation.__pydantic_complete__, Schema.model_rebuild(force=True))"
     )
     assert out.splitlines() == ["None False", "True True"]
+
+
+def test_every_api_function_bootstraps_before_its_first_import():
+    """In one process the first handler's bootstrap() covers the rest, so the import checks
+    below cannot see a handler without it: each API handler is read here."""
+    late = []
+    for handler in sorted((ROOT / "functions").glob("*/handler.py")):
+        if "create_app" not in handler.read_text():
+            continue  # not an API function (workers, authorizer, setup)
+        body = ast.parse(handler.read_text()).body[1:]  # after the docstring
+        first_call = next(i for i, n in enumerate(body) if not isinstance(n, ast.ImportFrom))
+        imports = [n.module for n in body[:first_call] if isinstance(n, ast.ImportFrom)]
+        if imports != ["engram.bootstrap"] or "bootstrap()" not in ast.unparse(body[first_call]):
+            late.append(handler.parent.name)
+    assert late == []
 
 
 def test_no_api_function_imports_pydantic_v1_at_init():
