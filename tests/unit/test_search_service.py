@@ -13,6 +13,7 @@ from engram.agent_scope import UNBOUND, AgentScope
 from engram.clock import FixedClock, iso
 from engram.errors import Forbidden
 from engram.memories.models import Memory
+from engram.search import service as search_service
 from engram.search.fusion import (
     FOUND_BY,
     LENGTH_WEIGHT,
@@ -175,13 +176,13 @@ def test_recency_follows_the_configured_half_life():
 # weights -------------------------------------------------------------------------------
 
 
-def test_hybrid_is_the_logistic_of_the_weighted_z_scores():
+def test_hybrid_is_the_logistic_of_the_weighted_z_scores(monkeypatch):
+    monkeypatch.setattr(search_service, "CANDIDATE_WINDOW", 1)  # k = limit: two slots a leg
     index = FakeIndex(knn=[Hit("a", 0.9), Hit("b", 0.5)], bm25=[Hit("b", 8.0), Hit("c", 2.0)])
     svc = service(index, [memory("a"), memory("b", 30), memory("c", 60)], factor=1)
     weights = {"semantic": 0.5, "keyword": 0.3, "recency": 0.2}
     got = by_id(svc.search("ws_1", request(weights=weights, limit=2)))
     # two slots per leg: z = +-1 on each; a leg's miss gets its lowest (-1); recency
-    # 1, 0.5, 0.25 standardised over the three candidates
     # 1, 0.5, 0.25 standardised over the three candidates; in hybrid, each leg that found a
     # memory adds its FOUND_BY weight, and its length (one content word) LENGTH_WEIGHT x
     # log 2 (the query "q" has no name and no content word)
@@ -226,7 +227,8 @@ def test_identifier_holders_rank_first_in_hybrid_and_keyword_not_semantic():
     assert semantic.results[0].memory_id == "near"
 
 
-def test_default_hybrid_weights():
+def test_default_hybrid_weights(monkeypatch):
+    monkeypatch.setattr(search_service, "CANDIDATE_WINDOW", 1)  # k = limit: one slot a leg
     assert DEFAULT_WEIGHTS.semantic + DEFAULT_WEIGHTS.keyword + DEFAULT_WEIGHTS.recency == 1.0
     index = FakeIndex(knn=[Hit("a", 0.9)], bm25=[Hit("a", 3.0)])
     result = service(index, [memory("a", 30)], factor=1).search("ws_1", request(limit=1))
@@ -295,10 +297,13 @@ def test_weights_within_tolerance_are_fine():
 # candidates, re-check, paging ----------------------------------------------------------
 
 
-def test_each_leg_fetches_factor_times_limit_plus_offset():
+def test_each_leg_fetches_factor_times_limit_plus_offset_or_the_default_window():
     index = FakeIndex()
-    service(index, [], factor=3).search("ws_1", request(limit=5, offset=2))
-    assert sorted((name, k) for name, k, _ in index.calls) == [("bm25", 21), ("knn", 21)]
+    service(index, [], factor=3).search("ws_1", request(limit=15, offset=2))
+    assert sorted((name, k) for name, k, _ in index.calls) == [("bm25", 51), ("knn", 51)]
+    index = FakeIndex()
+    service(index, [], factor=3).search("ws_1", request(limit=5, offset=2))  # within 10
+    assert sorted((name, k) for name, k, _ in index.calls) == [("bm25", 30), ("knn", 30)]
 
 
 def test_hits_the_table_no_longer_has_are_dropped_and_not_counted():
@@ -320,8 +325,9 @@ def test_min_score_then_offset_then_limit_and_total_before_paging():
     page = svc.search(
         "ws_1", request(search_mode="keyword", weights=weights, limit=2, offset=3, min_score=0.5)
     )
-    # scores are the logistic of the z-scores over 40 slots (30 empty): m0..m7 are >= 0.5
-    assert page.total == 8 and [r.memory_id for r in page.results] == ["m3", "m4"]
+    # scores are the logistic of the z-scores over 40 slots (4 x the default window of 10;
+    # 30 empty): m0..m8 are >= 0.5
+    assert page.total == 9 and [r.memory_id for r in page.results] == ["m3", "m4"]
     assert all(r.score >= 0.5 for r in page.results)
 
 
@@ -576,3 +582,16 @@ def test_hybrid_ranks_the_memory_whose_own_text_answers_above_its_neighbour():
         "ws_1", request(query="What did Caroline research about adoption?", search_mode="keyword")
     )
     assert keyword.results[0].memory_id == "neighbour"  # single-leg modes stay pure: newest
+
+
+def test_a_smaller_page_is_a_slice_of_the_default_one():
+    # The legs are scaled over their k slots: a pool that followed `limit` would reorder
+    # the results, so every page within the default window ranks the same candidates.
+    knn = [Hit(f"m{i}", 0.9 - i * 0.05) for i in range(8)]
+    bm25 = [Hit("m7", 3.0), Hit("m6", 2.9)]  # a short leg: its empty slots weigh with k
+    memories = [memory(f"m{i}", i) for i in range(8)]
+    svc = service(FakeIndex(knn=knn, bm25=bm25), memories)
+    ten = [r.memory_id for r in svc.search("ws_1", request(limit=10)).results]
+    assert [r.memory_id for r in svc.search("ws_1", request(limit=2)).results] == ten[:2]
+    page = svc.search("ws_1", request(limit=3, offset=2)).results
+    assert [r.memory_id for r in page] == ten[2:5]

@@ -42,6 +42,8 @@ from engram.search.models import (
 from engram.search.pending import Pending, read_pending
 
 LEGS = ("semantic", "keyword")
+# Results are ranked from the candidates of at least this many (the default limit) per page.
+CANDIDATE_WINDOW = 10
 
 
 def recency_score(created_at: datetime, now: datetime, half_life_days: float) -> float:
@@ -99,7 +101,10 @@ class SearchService:
     def search(self, workspace_id: str, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
         filters = self._scope.narrow(request.index_filters())
-        k = self._factor * (request.limit + request.offset)
+        # One candidate pool for every window up to the default page: the calibrated fusion
+        # scales each leg over its k slots, so a pool that followed `limit` would reorder the
+        # results, and `limit=2` (or `offset=1`) would not be a slice of `limit=10`.
+        k = self._factor * max(request.limit + request.offset, CANDIDATE_WINDOW)
         if request.text:
             ranked = self._ranked(workspace_id, request, filters, k)
         elif request.needs_table() and not (request.tag_filters or request.filters or request.role):
