@@ -103,7 +103,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Half-life of the recency score in search."
     )
     search_candidates_factor: int = Field(
-        4, ge=1, description="Candidates each search leg fetches, as a multiple of limit+offset."
+        4,
+        ge=1,
+        description="Candidates per search leg, as a multiple of limit+offset (at least of 10).",
     )
     window_max_messages: int = Field(
         50, ge=1, le=1000, description="Most messages in a session's short-term window."
