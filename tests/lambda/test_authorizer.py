@@ -34,9 +34,11 @@ def _revoke(key: str) -> None:
 
 
 @pytest.fixture
-def creds(client, make_key, workspace):
-    """name → (headers, allowed?) for every case."""
+def creds(client, make_key, workspace, monkeypatch):
+    """name → (headers, allowed?) for every case, judged a second after one key expired."""
+    from engram import wiring
     from engram.accounts import tokens
+    from engram.clock import FixedClock
 
     secret = tokens.jwt_secret()
     pair = client.post(
@@ -55,7 +57,8 @@ def creds(client, make_key, workspace):
     claims = jwt.decode(access, secret, algorithms=["HS256"], audience="engram")
     revoked = make_key()
     _revoke(revoked)
-    expiring = make_key(expires_at=datetime.now(UTC) + timedelta(seconds=1))
+    expires = datetime.now(UTC) + timedelta(minutes=1)
+    expiring = make_key(expires_at=expires)
     head, body, sig = access.split(".")
 
     def forged(key: str = secret, algorithm: str = "HS256", **changes) -> str:
@@ -87,7 +90,8 @@ def creds(client, make_key, workspace):
         "logged-out token": (bearer(logged_out["access_token"]), False),
         "refresh token as bearer": (bearer(pair["refresh_token"]), False),
     }
-    time.sleep(1.1)  # let the expiring key expire
+    later = FixedClock(expires + timedelta(seconds=1))  # the expiring key has expired
+    monkeypatch.setattr(wiring, "clock", lambda: later)
     return cases
 
 
