@@ -12,12 +12,12 @@ from engram.auth import PrincipalDep
 from engram.context.models import ContextRequest, ContextResponse
 from engram.dialects import MAX_OFFSET, DialectRouter, not_offered, offset_page
 from engram.dialects.deps import (
-    AccountServiceDep,
     ContextServiceDep,
     MemoryServiceDep,
     RelatedServiceDep,
     SearchServiceDep,
     SessionServiceDep,
+    WorkspaceServiceDep,
 )
 from engram.dialects.neuroloom.models import (
     NeuroloomMemory,
@@ -51,21 +51,16 @@ PRODUCT = "Neuroloom"
 # ---- workspaces: the caller's own, from its key ----
 
 
-def _own_workspace(who: PrincipalDep, accounts: AccountServiceDep) -> NeuroloomWorkspace:
-    return NeuroloomWorkspace.of(accounts.me(who).workspace)
-
-
 @router.get("/workspaces/")
-def list_workspaces(who: PrincipalDep, accounts: AccountServiceDep) -> list[NeuroloomWorkspace]:
-    return [_own_workspace(who, accounts)]
+def list_workspaces(who: PrincipalDep, workspaces: WorkspaceServiceDep) -> list[NeuroloomWorkspace]:
+    return [NeuroloomWorkspace.of(w) for w in workspaces.list_own(who.workspace_id).data]
 
 
 @router.get("/workspaces/{workspace_id}/")
 def get_workspace(
-    workspace_id: Id, who: PrincipalDep, accounts: AccountServiceDep
+    workspace_id: Id, who: PrincipalDep, workspaces: WorkspaceServiceDep
 ) -> NeuroloomWorkspace:
-    _check_workspace(workspace_id, who.workspace_id)
-    return _own_workspace(who, accounts)
+    return NeuroloomWorkspace.of(workspaces.own_workspace(who.workspace_id, workspace_id))
 
 
 def _check_workspace(asked: str | None, own: str) -> None:
