@@ -1,14 +1,18 @@
-"""The query parameters every paged list takes (API.md, "Lists"): `limit`, 1 to 100, the
-settings' default page size when absent, the opaque `cursor` of the previous page, and
-`offset` (items to skip)."""
+"""The request parameters routes share: an id in a path or a filter, and what every paged
+list takes (API.md, "Lists"): `limit`, 1 to 100, the settings' default page size when
+absent, the opaque `cursor` of the previous page, and `offset` (items to skip)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
 
 from engram.config import get_settings
+from engram.ids import ID_PATTERN
+
+PathId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
 
 MAX_OFFSET = 10_000  # an offset is read through; beyond this, page with the cursor
 

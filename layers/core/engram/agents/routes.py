@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Response
 
 from engram import wiring
 from engram.agent_scope import AgentScope
@@ -12,8 +12,7 @@ from engram.agents.models import Agent, AgentCreate, AgentList, AgentStats
 from engram.agents.service import AgentService
 from engram.auth import PrincipalDep
 from engram.idempotency import IdempotentRoute
-from engram.ids import ID_PATTERN
-from engram.paging import Cursor, Offset, PageLimit, page_size
+from engram.paging import Cursor, Offset, PageLimit, PathId, page_size
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"], route_class=IdempotentRoute)
 
@@ -23,7 +22,7 @@ def get_agent_service(who: PrincipalDep) -> AgentService:
 
 
 AgentServiceDep = Annotated[AgentService, Depends(get_agent_service)]
-AgentId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+AgentId = PathId
 
 
 @router.post("", status_code=201)

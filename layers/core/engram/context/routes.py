@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import ValidationError
 
 from engram import wiring
@@ -12,8 +12,8 @@ from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
 from engram.context.models import MAX_TYPES, ContextRequest, ContextResponse, Moment
 from engram.context.service import ContextService
-from engram.ids import ID_PATTERN
 from engram.memories.models import MemoryType
+from engram.paging import PathId
 from engram.validation import as_request_error
 
 router = APIRouter(prefix="/v1/sessions/{session_id}", tags=["context"])
@@ -24,7 +24,7 @@ def get_context_service(who: PrincipalDep) -> ContextService:
 
 
 ContextServiceDep = Annotated[ContextService, Depends(get_context_service)]
-SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+SessionId = PathId
 
 
 def _request(**fields: object) -> ContextRequest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from engram import wiring
@@ -17,12 +17,11 @@ from engram.datarights.models import (
     RestoredUser,
 )
 from engram.datarights.service import DataRightsService
-from engram.ids import ID_PATTERN
+from engram.paging import FilterId, PathId
 from engram.validation import IsoTime
 
 router = APIRouter(tags=["data rights"])
-UserId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
-FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
+UserId = PathId
 
 
 def get_data_rights_service() -> DataRightsService:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
 from pydantic import BaseModel
 
 from engram import wiring
@@ -14,7 +14,6 @@ from engram.auth import PrincipalDep
 from engram.clock import iso
 from engram.context.models import Moment, stored_moment
 from engram.idempotency import IdempotentRoute
-from engram.ids import ID_PATTERN
 from engram.memories.models import (
     EventType,
     Memory,
@@ -27,7 +26,7 @@ from engram.memories.models import (
 )
 from engram.memories.repository import MemoryFilters
 from engram.memories.service import MemoryService
-from engram.paging import Cursor, Offset, PageLimit, page_size
+from engram.paging import Cursor, FilterId, Offset, PageLimit, PathId, page_size
 from engram.validation import IsoTime, parse_one_or_many
 
 router = APIRouter(tags=["memories"], route_class=IdempotentRoute)
@@ -40,9 +39,8 @@ def get_memory_service(who: PrincipalDep) -> MemoryService:
 MemoryServiceDep = Annotated[MemoryService, Depends(get_memory_service)]
 
 
-MemoryId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
-SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
-FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
+MemoryId = PathId
+SessionId = PathId
 Score = Annotated[float | None, Query(ge=0.0, le=1.0)]
 
 

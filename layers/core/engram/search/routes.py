@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from engram import wiring
 from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
-from engram.ids import ID_PATTERN
+from engram.paging import PathId
 from engram.search.models import RelatedMemories, SearchRequest, SearchResponse
 from engram.search.related import RelatedService
 from engram.search.service import SearchService
@@ -38,7 +38,7 @@ def search_memories(
 
 @router.get("/v1/memories/{memory_id}/related")
 def related_memories(
-    memory_id: Annotated[str, Path(max_length=255, pattern=ID_PATTERN)],
+    memory_id: PathId,
     who: PrincipalDep,
     svc: RelatedServiceDep,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,

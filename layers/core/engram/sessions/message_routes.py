@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel
 
 from engram import wiring
 from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
 from engram.idempotency import IdempotentRoute
-from engram.ids import ID_PATTERN
+from engram.paging import PathId
 from engram.sessions.messages import (
     Checkpoint,
     ConversationService,
@@ -36,7 +36,7 @@ def get_conversation_service(who: PrincipalDep) -> ConversationService:
 
 
 ConversationDep = Annotated[ConversationService, Depends(get_conversation_service)]
-SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+SessionId = PathId
 
 
 class StoredMessages(BaseModel):

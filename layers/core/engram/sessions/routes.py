@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from engram import wiring
 from engram.agent_scope import AgentScope
 from engram.auth import PrincipalDep
 from engram.idempotency import IdempotentRoute
-from engram.ids import ID_PATTERN
-from engram.paging import Cursor, Offset, PageLimit, page_size
+from engram.paging import Cursor, FilterId, Offset, PageLimit, PathId, page_size
 from engram.sessions.models import (
     Session,
     SessionCreate,
@@ -31,8 +30,7 @@ def get_session_service(who: PrincipalDep) -> SessionService:
 
 
 SessionServiceDep = Annotated[SessionService, Depends(get_session_service)]
-SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
-FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
+SessionId = PathId
 
 
 @router.post("", status_code=201)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Response
 
 from engram import wiring
 from engram.auth import Principal, PrincipalDep
 from engram.idempotency import IdempotentRoute
-from engram.ids import ID_PATTERN
-from engram.paging import Cursor, Offset, PageLimit, page_size
+from engram.paging import Cursor, Offset, PageLimit, PathId, page_size
 from engram.webhooks.models import (
     DeliveryList,
     QueuedTest,
@@ -36,7 +35,7 @@ def admin(who: PrincipalDep) -> Principal:
 
 AdminDep = Annotated[Principal, Depends(admin)]
 WebhookServiceDep = Annotated[WebhookService, Depends(get_webhook_service)]
-WebhookId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+WebhookId = PathId
 
 
 @router.post("", status_code=201)

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Response
 
 from engram import wiring
 from engram.auth import PrincipalDep
 from engram.idempotency import IdempotentRoute
-from engram.ids import ID_PATTERN
-from engram.paging import Cursor, Offset, PageLimit, page_size
+from engram.paging import Cursor, Offset, PageLimit, PathId, page_size
 from engram.workspaces.models import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -30,8 +29,8 @@ def get_workspace_service() -> WorkspaceService:
 
 
 WorkspaceServiceDep = Annotated[WorkspaceService, Depends(get_workspace_service)]
-KeyId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
-WorkspaceId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+KeyId = PathId
+WorkspaceId = PathId
 
 
 @router.post("", status_code=201)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Response
+from fastapi import Query, Response
 
 from engram.auth import PrincipalDep
 from engram.dialects import MAX_OFFSET, DialectRouter, offset_page
@@ -18,13 +18,12 @@ from engram.dialects.agent_sessions.models import (
     AgentSessionUpdate,
 )
 from engram.dialects.deps import ConversationDep, SessionServiceDep
-from engram.ids import ID_PATTERN
+from engram.paging import FilterId, PathId
 from engram.sessions.messages import MessageIn as EngramMessage
 from engram.sessions.models import SessionCreate, SessionFilters, SessionStatus, SessionUpdate
 
 router = DialectRouter("/agent-sessions", "/api/sessions", "agent-sessions dialect")
-SessionId = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
-FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
+SessionId = PathId
 
 
 @router.get("")

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
-from fastapi import Depends, Path, Query, Response
+from fastapi import Depends, Query, Response
 
 from engram import wiring
 from engram.agents.models import AgentCreate, AgentStats
@@ -41,18 +41,16 @@ from engram.dialects.memtrace.models import (
     MemtraceType,
     error_body,
 )
-from engram.ids import ID_PATTERN
 from engram.memories.models import EventType
 from engram.memories.repository import MemoryFilters
 from engram.memories.service import MemoryService
-from engram.paging import MAX_OFFSET, PageLimit, page_size
+from engram.paging import MAX_OFFSET, FilterId, PageLimit, PathId, page_size
 from engram.sessions.models import SessionCreate, SessionEnd, SessionFilters, SessionUpdate
 
 router = DialectRouter(
     "/memtrace", "/api/v1", "memtrace dialect", error_shape=error_body, error_schema=ERROR_SCHEMA
 )
-Id = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
-FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
+Id = PathId
 SESSION_LIST_MAX = 1000  # the seed's list has no paging: the newest this many
 AGENT_LIST_MAX = 1000  # nor has the SDK's agent list
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Path, Query, Response
+from fastapi import Query, Response
 from pydantic import ValidationError
 
 from engram.auth import PrincipalDep
@@ -34,17 +34,16 @@ from engram.dialects.neuroloom.models import (
     NeuroloomWorkspace,
 )
 from engram.errors import NotFound, ValidationFailed
-from engram.ids import ID_PATTERN
 from engram.memories.models import Memory, MemoryCreate, MemoryType, MemoryUpdate
 from engram.memories.repository import MemoryFilters
-from engram.paging import Cursor, PageLimit, page_size
+from engram.paging import Cursor, PageLimit, PathId, page_size
 from engram.search.models import SearchRequest, TagFilterIn, Weights
 from engram.sessions.models import SessionCreate, SessionEnd, SessionFilters, SessionUpdate
 from engram.text import count_tokens
 from engram.validation import as_request_error
 
 router = DialectRouter("/neuroloom", "/api/v1", "neuroloom dialect")
-Id = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
+Id = PathId
 PRODUCT = "Neuroloom"
 
 

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Path, Query, Response
+from fastapi import Query, Response
 
 from engram import wiring
 from engram.accounts.models import LoginRequest, Me, RefreshRequest, RegisterRequest, TokenPair
@@ -67,8 +67,8 @@ from engram.dialects.remembr.models import (
 )
 from engram.errors import ValidationFailed
 from engram.http import current_request_id
-from engram.ids import ID_PATTERN
 from engram.memories.models import Memory, MemoryCreate
+from engram.paging import FilterId, PathId
 from engram.sessions.messages import EmbeddingCounts, MessageIn
 from engram.sessions.models import SessionCreate, SessionFilters
 from engram.webhooks.models import WebhookCreate, WebhookUpdate
@@ -81,8 +81,7 @@ PUBLIC_PATHS = (
     "/remembr/api/v1/health",
     *(f"/remembr/api/v1/auth/{p}" for p in ("register", "login", "refresh")),
 )
-Id = Annotated[str, Path(max_length=255, pattern=ID_PATTERN)]
-FilterId = Annotated[str | None, Query(max_length=255, pattern=ID_PATTERN)]
+Id = PathId
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Env = RemembrEnvelope
 
