@@ -247,19 +247,19 @@ def test_forget_session_soft_deletes_its_memories(client, auth, other_auth):
     _error(client.delete("/v1/sessions/sess_nope/memories", headers=auth), 404)
 
 
-def test_diff_reports_added_updated_and_deleted(client, auth):
+def test_diff_reports_added_updated_and_deleted(client, auth, monkeypatch):
+    from datetime import UTC, datetime
+
+    from engram.clock import FixedClock, iso
+
+    clock = FixedClock(datetime.now(UTC))
+    monkeypatch.setattr(wiring, "clock", lambda: clock)
     old = _store(client, auth, content="old one")
     gone = _store(client, auth, content="doomed")
     start = client.get(f"/v1/memories/{gone['memory_id']}", headers=auth).json()["created_at"]
-    import time
-
-    time.sleep(0.01)
-    from datetime import UTC, datetime
-
-    from engram.clock import iso
-
-    middle = iso(datetime.now(UTC))
-    time.sleep(0.01)
+    clock.advance(seconds=1)
+    middle = iso(clock.now())
+    clock.advance(seconds=1)
     client.patch(f"/v1/memories/{old['memory_id']}", json={"title": "renamed"}, headers=auth)
     client.delete(f"/v1/memories/{gone['memory_id']}", headers=auth)
     new = _store(client, auth, content="fresh")

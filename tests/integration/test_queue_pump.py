@@ -8,7 +8,6 @@ import sys
 import textwrap
 import threading
 import time
-from dataclasses import astuple
 
 import boto3
 import pytest
@@ -83,6 +82,30 @@ def sqs():
         yield boto3.client("sqs", region_name="us-east-1")
 
 
+class SqsClock:
+    """moto's SQS clock, stopped: a visibility timeout passes only when the test advances it,
+    so nothing sleeps and a slow host cannot let it pass early. Frozen, a long poll on an
+    empty queue would never end: use it only with receives that do not wait."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import moto.sqs.models as sqs_models
+
+        real = sqs_models.unix_time
+        self.now = real()
+        monkeypatch.setattr(sqs_models, "unix_time", lambda dt=None: real(dt) if dt else self.now)
+        monkeypatch.setattr(
+            sqs_models, "unix_time_millis", lambda dt=None: 1000 * (real(dt) if dt else self.now)
+        )
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def sqs_clock(sqs, monkeypatch):
+    return SqsClock(monkeypatch)
+
+
 def make_pump(sqs, root, report_failures: bool = True, **batching) -> tuple[QueuePump, object]:
     tpl = template(report_failures, **batching)
     made = create_resources(
@@ -118,20 +141,6 @@ def calls(root) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def rounds_until(pump: QueuePump, received: int, seconds: float = 5.0) -> RoundResult:
-    """Rounds, summed, until `received` records came back (failed ones wait out their
-    visibility timeout) or time is up."""
-    total = RoundResult()
-    deadline = time.monotonic() + seconds
-    for _ in range(200):
-        result = pump.run_once("WorkQueue")
-        total = RoundResult(*(a + b for a, b in zip(astuple(total), astuple(result), strict=True)))
-        if total.received >= received or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    return total
-
-
 def test_discovers_the_worker_from_the_template(sqs, root):
     pump, _ = make_pump(sqs, root)
     worker = pump.workers["WorkQueue"]
@@ -160,48 +169,49 @@ def test_success_deletes_the_message_and_the_event_is_sqs_shaped(sqs, root):
     assert call["function_name"] == "engram-local-WorkFunction" and 0 < call["remaining"] <= 20_000
 
 
-def test_a_reported_failure_is_redelivered_then_dead_lettered(sqs, root):
+def test_a_reported_failure_is_redelivered_then_dead_lettered(sqs, root, sqs_clock):
     pump, made = make_pump(sqs, root)
     (message_id,) = send(sqs, made, {"fail": True})
 
-    started = time.monotonic()
     assert pump.run_once("WorkQueue") == RoundResult(received=1, deleted=0, failed=1)
-    hidden = pump.run_once("WorkQueue").received == 0
-    if time.monotonic() - started < 0.8:  # else a slow machine let the timeout pass already
-        assert hidden, "a failed record must stay invisible for the visibility timeout"
+    assert pump.run_once("WorkQueue").received == 0, "a failed record stays invisible meanwhile"
+    sqs_clock.advance(0.999)
+    assert pump.run_once("WorkQueue").received == 0
 
-    assert rounds_until(pump, 1) == RoundResult(received=1, deleted=0, failed=1)
+    sqs_clock.advance(0.002)  # past the queue's 1 s visibility timeout
+    assert pump.run_once("WorkQueue") == RoundResult(received=1, deleted=0, failed=1)
     assert calls(root)[-1]["event"]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
 
     # maxReceiveCount is 2: the next receive moves it to the DLQ instead of delivering it.
-    assert rounds_until(pump, 1, seconds=2.5).received == 0
-    dead = sqs.receive_message(QueueUrl=made.queue_urls["WorkDLQ"], WaitTimeSeconds=1)["Messages"]
+    sqs_clock.advance(1.001)
+    assert pump.run_once("WorkQueue").received == 0
+    dead = sqs.receive_message(QueueUrl=made.queue_urls["WorkDLQ"])["Messages"]
     assert [m["MessageId"] for m in dead] == [message_id]
     assert counts(sqs, made, "WorkQueue") == (0, 0)
     assert len(calls(root)) == 2
 
 
-def test_a_raising_handler_deletes_nothing(sqs, root):
+def test_a_raising_handler_deletes_nothing(sqs, root, sqs_clock):
     pump, made = make_pump(sqs, root)
     send(sqs, made, {"n": 1}, {"raise": True})
 
     assert pump.run_once("WorkQueue") == RoundResult(received=2, deleted=0, failed=2)
     assert sum(counts(sqs, made, "WorkQueue")) == 2
-    # Both turn visible again 1 s after that receive, microseconds apart: past it, they come
-    # back as one batch (polling as they turn visible could take the good one alone).
-    time.sleep(1.2)
+    # Both turn visible again 1 s after that receive: past it, they come back as one batch.
+    sqs_clock.advance(1.2)
     assert pump.run_once("WorkQueue") == RoundResult(received=2, deleted=0, failed=2)
     assert sum(counts(sqs, made, "WorkQueue")) == 2
 
 
-def test_one_bad_record_does_not_fail_its_batch_mates(sqs, root):
+def test_one_bad_record_does_not_fail_its_batch_mates(sqs, root, sqs_clock):
     pump, made = make_pump(sqs, root)
     _, bad, _ = send(sqs, made, {"n": 1}, {"fail": True}, {"n": 2})
 
     assert pump.run_once("WorkQueue") == RoundResult(received=3, deleted=2, failed=1)
     assert len(calls(root)[0]["event"]["Records"]) == 3
     assert sum(counts(sqs, made, "WorkQueue")) == 1
-    assert rounds_until(pump, 1).received == 1
+    sqs_clock.advance(1.001)
+    assert pump.run_once("WorkQueue") == RoundResult(received=1, deleted=0, failed=1)
     assert calls(root)[-1]["event"]["Records"][0]["messageId"] == bad
 
 
