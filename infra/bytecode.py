@@ -68,6 +68,11 @@ def compile_artifact(folder: Path) -> bool:
     )
 
 
+def _mb(size: int) -> str:
+    """A folder's size as Lambda counts it against its 250 MB (files, unzipped)."""
+    return f"{size / 1e6:.{1 if size >= 1e5 else 3}f} MB of files unzipped"
+
+
 def main(argv: list[str]) -> int:
     build_dir = Path(argv[0] if argv else ".aws-sam/build")
     if not build_dir.is_dir():
@@ -80,7 +85,8 @@ def main(argv: list[str]) -> int:
         complete = compile_artifact(folder)
         count = sum(1 for _ in folder.rglob("*.pyc"))
         note = "" if complete else " (some files did not compile; they stay source)"
-        print(f"{folder.relative_to(build_dir)}: {count} bytecode files{note}")
+        size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+        print(f"{folder.relative_to(build_dir)}: {count} bytecode files, {_mb(size)}{note}")
     return 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,10 @@ def _init(build: Path) -> dict:
     return json.loads(out.stdout)
 
 
+def _bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
 def test_without_it_every_cold_start_compiles_the_source(tmp_path):
     build = _build(tmp_path)
     _as_zipped(build)
@@ -91,8 +96,18 @@ def test_after_it_init_compiles_nothing_though_the_zip_redated_the_sources(tmp_p
     build = _build(tmp_path)
     result = _compile(build)
     assert result.returncode == 0, result.stderr
+    # The size printed is the folder's, bytecode included: what make build shows for the layer.
+    sizes = dict(
+        re.findall(
+            r"^(\S+): \d+ bytecode files, ([\d.]+) MB of files unzipped$",
+            result.stdout,
+            re.MULTILINE,
+        )
+    )
+    layer = build / "CoreLayer" / "python"
+    assert float(sizes["CoreLayer/python"]) == pytest.approx(_bytes(layer) / 1e6, abs=0.001)
+    assert set(sizes) == {"CoreLayer/python", "HealthFunction"}
     assert "CoreLayer/python: 2 bytecode files" in result.stdout
-    assert "HealthFunction: 1 bytecode files" in result.stdout
     _as_zipped(build)
     init = _init(build)
     assert init["compiled"] == [] and init["answer"] == 42

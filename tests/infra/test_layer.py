@@ -9,8 +9,10 @@ tokenizers, ...) would pass every other test and fail here, as it would on Lambd
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
+import py_compile
 import re
 import shutil
 import subprocess
@@ -41,6 +43,22 @@ NEVER_IMPORTED = {
 }
 LIMIT_MB = 100.0
 LEFT_OUT = {"tests", "__pycache__"}  # the Makefile's `find ... -name tests -o -name __pycache__`
+# Clients our libraries make for us: Powertools' get_secret (tokens.py) and idempotency store,
+# the X-Ray SDK's sampler (Tracer) at a function's start.
+LIBRARY_SERVICES = {"secretsmanager", "dynamodb", "xray"}
+
+
+def kept_botocore_services() -> set[str]:
+    """The service models the layer's Makefile keeps in botocore/data."""
+    (line,) = re.findall(r"^BOTOCORE_SERVICES := (.+)$", LAYER_MAKEFILE.read_text(), re.MULTILINE)
+    return set(line.split())
+
+
+def services_the_code_calls() -> set[str]:
+    """Every AWS service our deployed code makes a client or resource for, by its name."""
+    sources = [*(ROOT / "layers" / "core" / "engram").rglob("*.py"), *ROOT.glob("functions/*/*.py")]
+    called = r"""\b(?:client|resource)\(\s*["']([a-z0-9-]+)["']"""
+    return {name for path in sources for name in re.findall(called, path.read_text())}
 
 
 def layer_distributions() -> dict[str, metadata.Distribution]:
@@ -68,7 +86,20 @@ def layer(tmp_path_factory) -> Path:
         python / "engram",
         ignore=shutil.ignore_patterns(*LEFT_OUT),
     )
+    kept = kept_botocore_services()
+    for model in (python / "botocore" / "data").iterdir():
+        if model.is_dir() and model.name not in kept:
+            shutil.rmtree(model)
     return python
+
+
+@pytest.fixture(scope="module")
+def compiled_layer(layer) -> Path:
+    """The layer with the bytecode `make build` adds (infra/bytecode.py: checked hashes)."""
+    compileall.compile_dir(
+        layer, quiet=2, workers=0, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH
+    )
+    return layer
 
 
 def _run(function: Path, layer: Path, code: str) -> subprocess.CompletedProcess[str]:
@@ -95,9 +126,30 @@ def test_the_layer_holds_no_dev_only_package_and_none_that_no_function_imports()
     assert not (DEV_ONLY | NEVER_IMPORTED) & set(layer_distributions())
 
 
-def test_the_layer_is_at_most_100_mb(layer):
-    size = sum(path.stat().st_size for path in layer.rglob("*") if path.is_file())
+def test_the_layer_is_at_most_100_mb_bytecode_included(compiled_layer):
+    assert list(compiled_layer.rglob("*.pyc")), "the bytecode make build adds is counted"
+    size = sum(path.stat().st_size for path in compiled_layer.rglob("*") if path.is_file())
     assert size / 1e6 <= LIMIT_MB, f"the layer holds {size / 1e6:.1f} MB of files"
+
+
+def test_botocore_keeps_the_model_of_every_service_the_code_calls():
+    called = services_the_code_calls()
+    assert {"dynamodb", "sqs", "s3", "bedrock-runtime"} <= called  # the scan sees our calls
+    assert called | LIBRARY_SERVICES <= kept_botocore_services()
+
+
+def test_a_client_for_every_kept_service_is_made_from_the_layer_alone(layer):
+    services = sorted(kept_botocore_services())
+    code = (
+        "import boto3, sys\n"
+        f"for name in {services!r}: boto3.client(name, region_name='us-east-1')\n"
+        "boto3.resource('dynamodb', region_name='us-east-1')\n"
+        "try:\n    boto3.client('ec2', region_name='us-east-1')\n"
+        "except Exception as exc:\n    print(type(exc).__name__)\n"
+    )
+    result = _run(FUNCTIONS[0], layer, code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "UnknownServiceError"  # the pruning did happen
 
 
 def test_the_layer_makefile_builds_for_the_templates_python_and_architecture():
