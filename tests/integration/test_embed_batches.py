@@ -65,6 +65,21 @@ def _ready_events(workspace_id):
     return [e["data"]["memory_id"] for e in reversed(events) if e["type"] == "embedding.ready"]
 
 
+def _ready_items(workspace_id):
+    """The feed items holding the workspace's embedding.ready events."""
+    from engram import aws, keys
+
+    items = aws.table().query(
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": keys.events_partition(workspace_id)},
+    )["Items"]
+    return [
+        item
+        for item in items
+        if any(e["type"] == "embedding.ready" for e in item.get("events", [item.get("event")]))
+    ]
+
+
 def test_a_batch_is_embedded_in_one_call_and_every_record_settles(
     client, auth, workspace, store, embed_records, embed_calls, lambda_context, monkeypatch
 ):
@@ -92,6 +107,7 @@ def test_a_batch_is_embedded_in_one_call_and_every_record_settles(
     assert "BatchWriteItem" not in reads and "PutItem" not in reads
     assert [_status(client, auth, m) for m in ids[:2]] == ["ready", "ready"]
     assert sorted(_ready_events(workspace[0].workspace_id)) == sorted(ids[:2])
+    assert len(_ready_items(workspace[0].workspace_id)) == 1  # the two events in one item
     assert failed_ids(lambda_handler(sqs_event(*records[:3]), lambda_context)) == []  # redelivered
     assert sorted(_ready_events(workspace[0].workspace_id)) == sorted(ids[:2])  # no second event
     hits = client.post(

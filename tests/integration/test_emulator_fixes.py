@@ -667,3 +667,71 @@ def test_the_server_finds_each_service_once_per_host(emulator, monkeypatch):
     dispatcher.backend_url_patterns = []
     assert dispatcher.get_backend_for_host("nowhere.example") is None
     assert "nowhere.example" not in dispatcher.__dict__.get("_backend_for_host", {})
+
+
+def _vector_update(table, pk: str, hash_: str, vector: bytes) -> dict:
+    """One conditional vector update, as the embed worker writes them in a transaction."""
+    return {
+        "Update": {
+            "TableName": table.name,
+            "Key": {"PK": pk, "SK": "A"},
+            "UpdateExpression": "SET embedding = :v, #s = :ready",
+            "ConditionExpression": "content_hash = :c AND attribute_not_exists(deleted_at)",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":v": vector, ":ready": "ready", ":c": hash_},
+        }
+    }
+
+
+def test_a_transactions_conditions_are_parsed_once_each(table, monkeypatch):
+    """Fix 12 keeps condition parses by expression, names and values: moto parsed each
+    update's condition three times in a transaction (request validation, the transaction's
+    check, the update's own), now once."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    parsed = []
+    walk = ConditionExpressionParser._parse_paths  # a step of every real parse
+    monkeypatch.setattr(
+        ConditionExpressionParser,
+        "_parse_paths",
+        lambda self, nodes: parsed.append(self.condition_expression) or walk(self, nodes),
+    )
+    for i in range(3):
+        table.put_item(Item={"PK": f"P#{i}", "SK": "A", "content_hash": f"h{i}"})
+    table.meta.client.transact_write_items(
+        TransactItems=[_vector_update(table, f"P#{i}", f"h{i}", bytes([i]) * 8) for i in range(3)]
+    )
+    assert len(parsed) == 3
+    assert [_item(table, f"P#{i}")["status"] for i in range(3)] == ["ready"] * 3
+
+
+def test_a_kept_parse_answers_as_a_fresh_one(table):
+    """Fix 12: the same condition with other values is judged on its own values; a parse kept
+    from one request still tells moto's validation which names it used (an identical request
+    again passes, an unused name is still refused); a bad condition fails every time."""
+    client = table.meta.client
+    table.put_item(Item={"PK": "K#1", "SK": "A", "content_hash": "h1"})
+    stale = _vector_update(table, "K#1", "h0", b"\x01")
+    current = _vector_update(table, "K#1", "h1", b"\x02")
+    for _ in range(2):
+        with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+            client.transact_write_items(TransactItems=[stale])
+        client.transact_write_items(TransactItems=[current])  # kept the second time
+        table.update_item(  # UpdateItem parses it too (its validation, then the update)
+            Key={"PK": "K#1", "SK": "A"},
+            UpdateExpression="SET n = :n",
+            ConditionExpression="#h = :c",
+            ExpressionAttributeNames={"#h": "content_hash"},
+            ExpressionAttributeValues={":c": "h1", ":n": 1},
+        )
+    assert _item(table, "K#1")["embedding"].value == b"\x02"
+    unused = _vector_update(table, "K#1", "h1", b"\x02")
+    unused["Update"]["ExpressionAttributeNames"]["#x"] = "x"
+    with pytest.raises(ClientError, match="unused"):
+        client.transact_write_items(TransactItems=[unused])
+    bad = _vector_update(table, "K#1", "h1", b"\x02")
+    bad["Update"]["ConditionExpression"] = "content_hash = = :c"
+    for _ in range(2):
+        with pytest.raises(ClientError):
+            client.transact_write_items(TransactItems=[bad])
+    assert _item(table, "K#1")["embedding"].value == b"\x02"

@@ -37,6 +37,22 @@ def table() -> Any:
     return dynamodb_resource().Table(get_settings().table_name)
 
 
+@cache
+def typed_client(service: str, region: str, endpoint: str | None) -> Any:
+    """A low-level client for hot paths that build their requests themselves: no botocore
+    parameter validation (the service validates every request anyway), and for DynamoDB
+    typed attribute values taken as they are (no resource-layer copy and transformation)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        config=Config(parameter_validation=False),
+    )
+
+
 def clear_caches() -> None:
-    for factory in (client, dynamodb_resource, table):
+    for factory in (client, dynamodb_resource, table, typed_client):
         factory.cache_clear()

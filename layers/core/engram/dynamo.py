@@ -263,6 +263,24 @@ def to_model(model: type[M], item: dict[str, Any]) -> M:
 
 # Transactions go through the Table resource's own client (`table.meta.client`), which
 # serialises plain values itself: pass `to_dynamo(item)`, not typed attribute values.
+# A hot path may build typed values itself (`typed`) and send them with `typed_client`.
+
+
+def typed_client(table: Any) -> Any:
+    """A low-level client for `table`'s region and endpoint that takes typed attribute values
+    as given and skips botocore's parameter validation (engram.aws.typed_client)."""
+    from engram import aws
+
+    meta = table.meta.client.meta
+    return aws.typed_client("dynamodb", meta.region_name, meta.endpoint_url)
+
+
+def typed(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain values (as the resource layer takes them) → typed attribute values."""
+    from boto3.dynamodb.types import TypeSerializer
+
+    serialize = TypeSerializer().serialize
+    return {name: serialize(value) for name, value in values.items()}
 
 
 def attr(name: str) -> Any:

@@ -92,4 +92,29 @@ class EventFeed:
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [from_dynamo(item["event"]) for item in response.get("Items", [])]
+        events = [
+            event
+            for item in response.get("Items", [])
+            for event in reversed(item["events"] if "events" in item else [item["event"]])
+        ]
+        return [from_dynamo(event) for event in events[:limit]]
+
+
+def bundled(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Feed items (from drafts) written together, as one item per workspace holding their
+    events in order under `events` (a lone item stays as it is): fewer, larger writes for a
+    caller storing many small events in one transaction (the embed worker, a vector and its
+    `embedding.ready` each). The bundle keeps its first item's key; `recent` reads both."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        groups.setdefault(item["PK"], []).append(item)
+    return [
+        group[0]
+        if len(group) == 1
+        else {
+            **{k: v for k, v in group[0].items() if k != "event"},
+            "ttl": max(item["ttl"] for item in group),
+            "events": [item["event"] for item in group],
+        }
+        for group in groups.values()
+    ]

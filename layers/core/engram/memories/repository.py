@@ -20,8 +20,11 @@ from engram.dynamo import (
     put_all,
     read_page,
     to_dynamo,
+    typed,
+    typed_client,
 )
 from engram.errors import Conflict, DomainError, NotFound
+from engram.events import bundled
 from engram.memories.models import Memory
 
 TYPE_COUNT_PREFIX = "type#"  # an agent's counter of live memories of one type
@@ -387,15 +390,25 @@ class MemoryRepository:
         return answers
 
     def _transact_embeddings(self, writes: Sequence[EmbeddingWrite]) -> None:
+        """The vectors and their events in one transaction: the events in one feed item per
+        workspace (events.bundled), the requests built typed for the low-level client."""
         name = self._table.name
-        self._table.meta.client.transact_write_items(
+        updates = [_embedding_update(w) for w in writes]
+        events = bundled([w.event for w in writes if w.event is not None])
+        typed_client(self._table).transact_write_items(
             TransactItems=[
-                *({"Update": {"TableName": name, **_embedding_update(w)}} for w in writes),
                 *(
-                    {"Put": {"TableName": name, "Item": w.event}}
-                    for w in writes
-                    if w.event is not None
+                    {
+                        "Update": {
+                            **u,
+                            "TableName": name,
+                            "Key": typed(u["Key"]),
+                            "ExpressionAttributeValues": typed(u["ExpressionAttributeValues"]),
+                        }
+                    }
+                    for u in updates
                 ),
+                *({"Put": {"TableName": name, "Item": typed(item)}} for item in events),
             ]
         )
 
