@@ -200,16 +200,15 @@ def weights_in_force(fit: dict[str, float], share: float) -> Iterator[None]:
 
 def features(replica: Replica, conv: Conversation, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per question: (the candidates' FEATURES rows, whether each is an evidence turn)."""
-    from engram.search.fusion import Fused
+    from engram.search.fusion import Fused, semantic_query
     from engram.search.index import SearchFilters
 
     rows = []
     for qa in conv.questions:
         query = qa["question"]
+        vector = replica.embedder.embed([semantic_query(query)])[0]
         legs = {
-            "semantic": replica.index.knn(
-                conv.sample_id, replica.embedder.embed([query])[0].tolist(), SearchFilters(), k
-            ),
+            "semantic": replica.index.knn(conv.sample_id, vector.tolist(), SearchFilters(), k),
             "keyword": replica.index.bm25(conv.sample_id, query, SearchFilters(), k),
         }
         fused = Fused(legs, k, query)

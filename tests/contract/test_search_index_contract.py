@@ -631,7 +631,10 @@ RANKING_QUERIES = (
     ("espresso with oat milk", (1.0, 0.3)),
     ("what broke with ERR-7F3K2?", (0.05, 0.0, 1.0)),
     ("tea in the afternoon", (0.3, 1.0)),
+    ("What does Bob drink in the afternoon?", (0.4, 0.9)),
 )
+# Hybrid embeds a query without its names (fusion.semantic_query): those texts' vectors.
+SEMANTIC_FORMS = {"What does drink in the afternoon?": (0.5, 0.8)}
 
 
 class _Memories:
@@ -661,7 +664,7 @@ class _QueryVectors:
     dimension, name = DIMENSION, "fixture"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        known = {q: vec(*head) for q, head in RANKING_QUERIES}
+        known = {q: vec(*head) for q, head in (*RANKING_QUERIES, *SEMANTIC_FORMS.items())}
         return np.asarray([known[t] for t in texts], dtype=np.float32)
 
 

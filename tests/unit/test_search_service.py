@@ -27,6 +27,7 @@ from engram.search.fusion import (
     identifiers,
     logistic,
     names,
+    semantic_query,
     session_support,
     standardise,
 )
@@ -518,6 +519,30 @@ def test_pending_memories_are_embedded_for_semantic_search_with_the_query_vector
 )
 def test_names_are_the_capitalised_words_after_the_first(query, expected):
     assert names(query) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("What does Melanie do to destress?", "What does do to destress?"),
+        ("What is Melanie's favourite book?", "What is favourite book?"),
+        ("How do Jon and Gina both like to destress?", "How do and both like to destress?"),
+        ("Caroline said what about adoption?", "Caroline said what about adoption?"),
+        ("what did I say about the deploy", "what did I say about the deploy"),
+        ("Where is Ada Lovelace?", "Where is Ada Lovelace?"),  # only stopwords would remain
+        ("what broke with ERR-7F3K2 in Prod.yaml?", "what broke with ERR-7F3K2 in Prod.yaml?"),
+    ],
+)
+def test_the_semantic_query_is_the_query_without_its_names(query, expected):
+    assert semantic_query(query) == expected
+
+
+def test_hybrid_embeds_the_query_without_its_names_single_leg_semantic_as_given():
+    embedder = FakeEmbedder()
+    svc = service(FakeIndex(knn=[Hit("a", 1.0)]), [memory("a")], embedder=embedder)
+    svc.search("ws_1", request(query="What does Melanie do to destress?"))
+    svc.search("ws_1", request(query="What does Melanie do to unwind?", search_mode="semantic"))
+    assert embedder.texts == ["What does do to destress?", "What does Melanie do to unwind?"]
 
 
 def test_content_words_drop_stopwords_and_one_letter_words():

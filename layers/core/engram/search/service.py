@@ -4,7 +4,8 @@ Fusion (`search/fusion.py`, issue 21): each leg's raw scores become z-scores ove
 candidate slots, recency (0.5 ** (age_days / half_life)) a z-score over the candidates;
 the score is the logistic of their weighted sum (in hybrid, plus a share of the best other
 candidate of the same session), and a candidate holding more of the query's exact
-identifiers ranks first. Single-leg modes keep the recency weight as given
+identifiers ranks first. In hybrid the semantic leg embeds the query without its names
+(fusion.semantic_query). Single-leg modes keep the recency weight as given
 and give the leg the rest (1 - recency), so `semantic` with the default weights is
 0.9 semantic + 0.1 recency.
 """
@@ -27,6 +28,7 @@ from engram.search.fusion import (
     SESSION_SUPPORT,
     Fused,
     logistic,
+    semantic_query,
     session_support,
     standardise,
 )
@@ -136,9 +138,12 @@ class SearchService:
     ) -> list[Scored]:
         weights = mode_weights(request.search_mode, request.weights)
         pending = read_pending(self._repo, workspace_id, filters)
+        legs = legs_of(request.search_mode)
         hits = {
-            leg: self._leg_with_pending(leg, workspace_id, request.text, filters, k, pending)
-            for leg in legs_of(request.search_mode)
+            leg: self._leg_with_pending(
+                leg, workspace_id, _leg_text(leg, legs, request.text), filters, k, pending
+            )
+            for leg in legs
         }
         fused = Fused(hits, k, request.text)
         live = self._repo.get_many(workspace_id, fused.candidates())  # deleted or missing: dropped
@@ -257,6 +262,12 @@ def fuse(
         key=lambda i: (-fused.tier(_text(by_id[i])), -values[i], _newest_first(by_id[i]), i),
     )
     return [Scored(by_id[i], logistic(values[i]), legs[i]) for i in order]
+
+
+def _leg_text(leg: str, legs: tuple[str, ...], query: str) -> str:
+    """What a leg searches for: in hybrid the semantic leg embeds the query without its
+    names (fusion.semantic_query); a single-leg mode searches the query as given."""
+    return semantic_query(query) if leg == "semantic" and len(legs) > 1 else query
 
 
 def _text(memory: Memory) -> str:
