@@ -268,3 +268,28 @@ def test_a_message_is_keyword_indexed_with_its_context_but_embedded_alone(
         workspace[0].workspace_id, "billing database", SearchFilters(), 5
     )
     assert stored[1]["memory_id"] in [h.memory_id for h in hits]
+
+
+def test_a_message_is_keyword_indexed_with_the_reply_after_it_in_its_batch(
+    client, auth, pump, workspace
+):
+    """A question sent with its answer is found by the answer's words; the neighbours'
+    shared time stamp and speaker label are not repeated in its key."""
+    from engram import aws
+    from engram.memories.repository import MemoryRepository
+
+    sid = _session(client, auth)
+    stored = _post(
+        client,
+        auth,
+        sid,
+        "[8 May 2023] Caroline: Which database do we use?",
+        "[8 May 2023] Melanie: Postgres, for billing.",
+    )
+    pump.drain_once()
+    question = MemoryRepository(aws.table()).get_stored(None, stored[0]["memory_id"])
+    assert question.search_text == (
+        "Postgres, for billing.\n[8 May 2023] Caroline: Which database do we use?"
+    )
+    hits = wiring.search_index().bm25(workspace[0].workspace_id, "billing", SearchFilters(), 5)
+    assert stored[0]["memory_id"] in [h.memory_id for h in hits]

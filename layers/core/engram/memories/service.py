@@ -22,7 +22,7 @@ from engram.memories.repository import DedupClaim, DedupTaken, MemoryFilters, Me
 from engram.observability import logger
 from engram.queues import Queues
 from engram.sessions.repository import SessionRepository
-from engram.text import content_hash, count_tokens, indexed_text
+from engram.text import content_hash, count_tokens, indexed_text, neighbour_text
 
 # How many memories of the same session and batch, before and after, a memory is
 # keyword-indexed with (chosen by leave-one-conversation-out on LoCoMo dev: docs/benchmarks.md).
@@ -31,8 +31,8 @@ CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1
 
 def batch_contexts(bodies: Sequence[MemoryCreate]) -> list[str | None]:
     """Each memory's indexing context in a batch a client posts: the contents of the two
-    memories before it and the one after it in the batch with the same session, as a
-    message gets the message before it. A turn's own words are few ("Wow, great!"); its
+    memories before it and the one after it in the batch with the same session (each as
+    `neighbour_text`), as a message gets the messages around it. A turn's own words are few ("Wow, great!"); its
     neighbours make it findable (measured on LoCoMo: docs/benchmarks.md, "Retrieval").
     Nothing is read to find them."""
     by_session: dict[str, list[int]] = {}
@@ -45,7 +45,7 @@ def batch_contexts(bodies: Sequence[MemoryCreate]) -> list[str | None]:
             near = (
                 members[max(0, at - CONTEXT_BEFORE) : at] + members[at + 1 : at + 1 + CONTEXT_AFTER]
             )
-            contexts[i] = "\n".join(bodies[j].content for j in near) or None
+            contexts[i] = "\n".join(neighbour_text(bodies[j].content) for j in near) or None
     return contexts
 
 
