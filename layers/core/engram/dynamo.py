@@ -283,6 +283,15 @@ def typed(values: dict[str, Any]) -> dict[str, Any]:
     return {name: serialize(value) for name, value in values.items()}
 
 
+def plain(item: dict[str, Any]) -> dict[str, Any]:
+    """Typed attribute values (a low-level client's answer) → plain values, as the resource
+    layer reads them (numbers as Decimal, binary as Binary)."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserialize = TypeDeserializer().deserialize
+    return {name: deserialize(value) for name, value in item.items()}
+
+
 def attr(name: str) -> Any:
     """boto3's condition builders, imported on first use: boto3 is heavy at cold start."""
     from boto3.dynamodb.conditions import Attr

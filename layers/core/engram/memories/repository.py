@@ -17,6 +17,7 @@ from engram.dynamo import (
     expression,
     from_dynamo,
     key,
+    plain,
     put_all,
     read_page,
     to_dynamo,
@@ -523,27 +524,29 @@ class MemoryRepository:
     def _batch_get(
         self, memory_ids: Sequence[str], consistent: bool = False
     ) -> builtins.list[dict[str, Any]]:
-        """BatchGetItem, 100 keys a call. Keys still unprocessed after a bounded number of
-        retries are read one by one, so a missing item always means it does not exist."""
+        """BatchGetItem, 100 keys a call, typed through the low-level client (read back as
+        the resource layer would). Keys still unprocessed after a bounded number of retries
+        are read one by one, so a missing item always means it does not exist."""
         found: list[dict[str, Any]] = []
+        client, name = typed_client(self._table), self._table.name
         unique = list(dict.fromkeys(memory_ids))
         for start in range(0, len(unique), 100):
             request: dict[str, Any] = {
-                self._table.name: {
-                    "Keys": [keys.memory_key(m) for m in unique[start : start + 100]],
+                name: {
+                    "Keys": [typed(keys.memory_key(m)) for m in unique[start : start + 100]],
                     "ConsistentRead": consistent,
                 }
             }
             for _ in range(5):
-                response = self._table.meta.client.batch_get_item(RequestItems=request)
-                found += response["Responses"].get(self._table.name, [])
+                response = client.batch_get_item(RequestItems=request)
+                found += map(plain, response["Responses"].get(name, []))
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
-            for key_ in request.get(self._table.name, {}).get("Keys", []):
-                item = self._table.get_item(Key=key_, ConsistentRead=consistent).get("Item")
-                if item:
-                    found.append(item)
+            for key_ in request.get(name, {}).get("Keys", []):
+                item = self._table.get_item(Key=plain(key_), ConsistentRead=consistent)
+                if "Item" in item:
+                    found.append(item["Item"])
         return [item for item in found if item.get("type") == "Memory"]
 
     def list(
