@@ -510,3 +510,36 @@ def test_a_stopped_emulator_leaves_moto_unpatched_for_later_mock_aws_tests():
     assert DynamoDBBackend.update_item is not original and moto_fixes.targets()
     emulator.stop()
     assert DynamoDBBackend.update_item is original and moto_fixes.targets() == []
+
+
+def test_value_sizes_are_motos_without_building_values(monkeypatch):
+    """Fix 13 sizes values without building a typed value per member: the same sizes as
+    moto's for every type, nested ones included."""
+    from decimal import Decimal
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    values = [
+        {"S": "héllo"},
+        {"N": "-12.50"},
+        {"B": b"\x00\x01\xff"},
+        {"B": "AAH/"},
+        {"BOOL": False},
+        {"NULL": True},
+        {"SS": ["a", "bé"]},
+        {"NS": ["1", "2.5"]},
+        {"BS": [b"\x01", "AQI="]},
+        {"L": [{"S": "x"}, {"N": "3"}, {"M": {"k": {"L": []}}}]},
+        {"M": {"a": {"M": {"b": {"SS": ["c"]}}}, "é": {"N": str(Decimal("1e10"))}}},
+        {"M": {}},
+    ]
+    unpatched = [DynamoType(v).size() for v in values]
+    built = []
+    with moto_fixes.applied():
+        typed = [DynamoType(v) for v in values]
+        real_init = DynamoType.__init__
+        monkeypatch.setattr(
+            DynamoType, "__init__", lambda self, v: built.append(v) or real_init(self, v)
+        )
+        assert [v.size() for v in typed] == unpatched
+    assert built == []

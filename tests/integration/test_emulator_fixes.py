@@ -86,6 +86,58 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(table):
     assert _item(table, "T#1")["n"] == 2 and _item(table, "T#2") == {"PK": "T#2", "SK": "A"}
 
 
+def test_a_transactions_backup_copies_values_only_before_moto_changes_them_in_place(
+    table, monkeypatch
+):
+    """Fix 1 backs up the items a transaction names with their own attribute maps and shared
+    values; moto's own UpdateItem (a nested SET, a set ADD: values changed in place) deepens
+    its item's backup first. A cancelled transaction restores every item, nested values
+    included (not so without deepening); one of direct updates only copies no value."""
+    from moto.dynamodb.models.dynamo_type import Item
+
+    client = table.meta.client
+    table.put_item(Item={"PK": "W#1", "SK": "A", "n": 1, "m": {"a": {"b": 1}}, "ss": {"p"}})
+    table.put_item(Item={"PK": "W#1", "SK": "B", "n": 5, "s": "kept"})
+    deep = []
+    real = Item.__deepcopy__
+    monkeypatch.setattr(Item, "__deepcopy__", lambda self, memo: deep.append(1) or real(self, memo))
+
+    def update(sk: str, expression: str, values: dict, condition: str | None = None) -> dict:
+        op = {
+            "TableName": table.name,
+            "Key": {"PK": "W#1", "SK": sk},
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": values,
+        }
+        return {"Update": {**op, "ConditionExpression": condition} if condition else op}
+
+    in_place = update(
+        "A", "SET m.a.b = :two, m.c = :c ADD ss :q", {":two": 2, ":c": 3, ":q": {"q"}}
+    )
+    direct = update("B", "SET n = :six REMOVE s", {":six": 6})
+    refused = update("B", "SET n = :seven", {":seven": 7, ":no": 0}, condition="n = :no")
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        client.transact_write_items(TransactItems=[in_place, refused])
+    assert _item(table, "W#1") == {
+        "PK": "W#1",
+        "SK": "A",
+        "n": 1,
+        "m": {"a": {"b": 1}},
+        "ss": {"p"},
+    }
+    deep.clear()
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        client.transact_write_items(
+            TransactItems=[direct, update("A", "SET n = :two", {":two": 2, ":no": 0}, "n = :no")]
+        )
+    assert deep == []  # direct updates replace values: nothing copied deep
+    assert _item(table, "W#1", "B") == {"PK": "W#1", "SK": "B", "n": 5, "s": "kept"}
+    client.transact_write_items(TransactItems=[in_place, direct])
+    assert _item(table, "W#1")["m"] == {"a": {"b": 2}, "c": 3}
+    assert _item(table, "W#1")["ss"] == {"p", "q"}
+    assert _item(table, "W#1", "B") == {"PK": "W#1", "SK": "B", "n": 6}
+
+
 def test_a_transaction_with_a_malformed_key_is_refused_as_moto_refuses_it(table, emulator):
     """Fix 1 looks up the items a transaction names; a map or list where the key should be
     is no such item, and the transaction is refused (not a 500), writing nothing."""
@@ -153,6 +205,27 @@ def test_results_round_trip_every_attribute_type(table):
         )["Count"]
         == 3
     )
+
+
+def test_read_results_are_written_in_one_walk(table, monkeypatch):
+    """Fix 2: a read's result goes to the wire without moto's own conversion of it to plain
+    dicts first (a second walk of every item), and reads back as it was written."""
+    from moto.dynamodb import responses
+
+    converted = []
+    real = responses.dynamo_to_dict
+    monkeypatch.setattr(
+        responses, "dynamo_to_dict", lambda value: converted.append(1) or real(value)
+    )
+    item = {"PK": "R#1", "SK": "A", "b": b"\x00\xff", "bs": {b"\x01"}, "m": {"n": [1, None]}}
+    table.put_item(Item=item)
+    converted.clear()
+    assert _item(table, "R#1") == item
+    got = table.meta.client.batch_get_item(
+        RequestItems={table.name: {"Keys": [{"PK": "R#1", "SK": "A"}], "ConsistentRead": True}}
+    )
+    assert got["Responses"][table.name] == [item]
+    assert converted == []
 
 
 def test_a_missing_table_is_still_a_client_error(table, emulator):
