@@ -178,7 +178,7 @@ def test_recency_follows_the_configured_half_life():
 
 
 def test_hybrid_is_the_logistic_of_the_weighted_z_scores(monkeypatch):
-    monkeypatch.setattr(search_service, "CANDIDATE_WINDOW", 1)  # k = limit: two slots a leg
+    monkeypatch.setattr(search_service, "CANDIDATE_WINDOW", 2)  # two slots a leg
     index = FakeIndex(knn=[Hit("a", 0.9), Hit("b", 0.5)], bm25=[Hit("b", 8.0), Hit("c", 2.0)])
     svc = service(index, [memory("a"), memory("b", 30), memory("c", 60)], factor=1)
     weights = {"semantic": 0.5, "keyword": 0.3, "recency": 0.2}
@@ -620,3 +620,44 @@ def test_a_smaller_page_is_a_slice_of_the_default_one():
     assert [r.memory_id for r in svc.search("ws_1", request(limit=2)).results] == ten[:2]
     page = svc.search("ws_1", request(limit=3, offset=2)).results
     assert [r.memory_id for r in page] == ten[2:5]
+
+
+def test_a_deeper_page_keeps_the_first_pages_order():
+    # limit=20 fetches 80 hits a leg, limit=10 40: each leg is scaled over its first 40
+    # either way, so the first ten are the same and offset=10 continues them. (Scaled over
+    # 80, the keyword leg's flat tail spread less and k1 rose from past 10 to second.)
+    knn = [Hit(f"s{i}", 0.9 - 0.004 * i) for i in range(100)]
+    bm25 = [Hit("k0", 12.0), Hit("k1", 3.0)] + [Hit(f"k{i}", 1.0) for i in range(2, 60)]
+    memories = [memory(f"s{i}") for i in range(100)] + [memory(f"k{i}") for i in range(60)]
+    svc = service(FakeIndex(knn=knn, bm25=bm25), memories)
+    ten = [r.memory_id for r in svc.search("ws_1", request(limit=10)).results]
+    twenty = [r.memory_id for r in svc.search("ws_1", request(limit=20)).results]
+    assert "k1" not in ten
+    assert twenty[:10] == ten
+    page_two = svc.search("ws_1", request(limit=10, offset=10)).results
+    assert [r.memory_id for r in page_two] == twenty[10:]
+
+
+def test_hits_past_the_slots_score_as_the_legs_lowest():
+    hits = [Hit("a", 3.0), Hit("b", 1.0), Hit("deep", 0.5)]
+    z, lowest = calibrate(hits, 2)
+    assert z["a"] == pytest.approx(1.0) and z["b"] == pytest.approx(-1.0)
+    assert z["deep"] == lowest == pytest.approx(-1.0)
+    fused = Fused({"semantic": hits, "keyword": []}, 2, "q")
+    assert fused.window() == {"a", "b"}
+    assert fused.signals("deep", "x")["found_semantic"] == 0.0
+
+
+def test_recency_and_session_support_come_from_the_window():
+    assert standardise({"a": 2.0, "b": 0.0, "deep": 5.0}, over={"a", "b"}) == {
+        "a": 1.0,
+        "b": -1.0,
+        "deep": 4.0,
+    }
+    values = {"a": 1.0, "b": 0.5, "deep": 3.0}
+    sessions = dict.fromkeys(values, "s")
+    assert session_support(values, sessions, 0.5, supporters={"a", "b"}) == {
+        "a": 1.25,  # not lifted by the deeper candidate
+        "b": 1.0,
+        "deep": 3.5,  # supported by the window's best
+    }

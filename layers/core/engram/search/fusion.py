@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import cache
 from importlib import resources
 
@@ -62,25 +62,33 @@ LENGTH_WEIGHT = 0.48  # x log(1 + its number of content words): a longer memory 
 
 
 def calibrate(hits: Sequence[Hit], slots: int) -> tuple[dict[str, float], float]:
-    """(z-score per memory, the leg's lowest value) over `slots` slots, the empty ones 0."""
+    """(z-score per memory, the leg's lowest value) over the first `slots` hits, empty
+    slots 0. Hits past the slots (a page reaching deeper) get the lowest value, as a
+    memory the leg missed: the scale, and so each memory's z-score, is the same whatever
+    the number of hits fetched."""
     if not hits:
         return {}, 0.0
-    scores = [h.score for h in hits]
+    scores = [h.score for h in hits[:slots]]
     pool = scores + [0.0] * max(0, slots - len(scores))
     mean = sum(pool) / len(pool)
     deviation = math.sqrt(sum((s - mean) ** 2 for s in pool) / len(pool))
     if deviation <= 1e-12:
         return {h.memory_id: 0.0 for h in hits}, 0.0
-    z = {h.memory_id: (h.score - mean) / deviation for h in hits}
-    return z, (min(pool) - mean) / deviation
+    lowest = (min(pool) - mean) / deviation
+    z = {h.memory_id: max(lowest, (h.score - mean) / deviation) for h in hits}
+    return z, lowest
 
 
-def standardise(values: Mapping[str, float]) -> dict[str, float]:
-    """Plain z-scores of a signal every candidate has (recency); all equal: 0 each."""
-    if not values:
-        return {}
-    mean = sum(values.values()) / len(values)
-    deviation = math.sqrt(sum((v - mean) ** 2 for v in values.values()) / len(values))
+def standardise(
+    values: Mapping[str, float], over: Collection[str] | None = None
+) -> dict[str, float]:
+    """Plain z-scores of a signal every candidate has (recency), the mean and deviation
+    taken over the keys in `over` (all if None); all equal: 0 each."""
+    pool = list(values.values()) if over is None else [values[k] for k in over if k in values]
+    if not pool:
+        return dict.fromkeys(values, 0.0)
+    mean = sum(pool) / len(pool)
+    deviation = math.sqrt(sum((v - mean) ** 2 for v in pool) / len(pool))
     if deviation <= 1e-12:
         return dict.fromkeys(values, 0.0)
     return {key: (v - mean) / deviation for key, v in values.items()}
@@ -196,10 +204,12 @@ class Fused:
     """One search's calibrated legs, ready to score each candidate."""
 
     def __init__(self, legs: Mapping[str, Sequence[Hit]], slots: int, query: str) -> None:
+        """`slots`: how many of each leg's first hits set its scale and count as found
+        (the default page's window); hits past them are candidates only."""
         self._legs = {name: calibrate(hits, slots) for name, hits in legs.items()}
         # Only where the keyword leg runs: semantic mode stays a pure vector search.
         self._identifiers = identifiers(query) if "keyword" in legs else []
-        self._found = {name: {h.memory_id for h in hits} for name, hits in legs.items()}
+        self._found = {name: {h.memory_id for h in hits[:slots]} for name, hits in legs.items()}
         self._names = names(query) if self.hybrid else []
         self._words = content_words(query) if self.hybrid else frozenset()
 
@@ -209,6 +219,11 @@ class Fused:
 
     def candidates(self) -> list[str]:
         return list(dict.fromkeys(m for z, _ in self._legs.values() for m in z))
+
+    def window(self) -> frozenset[str]:
+        """The candidates within some leg's slots: what scales recency and lends session
+        support, so a deeper page does not change how the window's memories score."""
+        return frozenset(m for found in self._found.values() for m in found)
 
     def leg(self, name: str, memory_id: str) -> float | None:
         """The memory's z-score on that leg (the leg's lowest if it missed it); None if the
@@ -262,14 +277,18 @@ SESSION_SUPPORT = 0.3
 
 
 def session_support(
-    values: Mapping[str, float], session_of: Mapping[str, str | None], share: float
+    values: Mapping[str, float],
+    session_of: Mapping[str, str | None],
+    share: float,
+    supporters: Collection[str] | None = None,
 ) -> dict[str, float]:
     """Each value plus `share` x the best positive value among the other candidates of its
-    session; memories without a session are left as they are."""
+    session (of those in `supporters`, all if None); memories without a session are left
+    as they are."""
     best: dict[str, list[float]] = {}
     for memory_id, value in values.items():
         session = session_of.get(memory_id)
-        if session is not None:
+        if session is not None and (supporters is None or memory_id in supporters):
             top = best.setdefault(session, [])
             top.append(value)
             top.sort(reverse=True)
@@ -279,8 +298,13 @@ def session_support(
         session = session_of.get(memory_id)
         top = best.get(session, []) if session is not None else []
         # the best other: the runner-up if this one is the best (a tie is the same value)
+        own = supporters is None or memory_id in supporters
         other = (
-            (top[1] if len(top) > 1 else 0.0) if top and value >= top[0] else top[0] if top else 0.0
+            (top[1] if len(top) > 1 else 0.0)
+            if top and own and value >= top[0]
+            else top[0]
+            if top
+            else 0.0
         )
         supported[memory_id] = value + share * max(0.0, other)
     return supported

@@ -44,7 +44,8 @@ from engram.search.models import (
 from engram.search.pending import Pending, read_pending
 
 LEGS = ("semantic", "keyword")
-# Results are ranked from the candidates of at least this many (the default limit) per page.
+# Each leg's first factor x this many (the default limit) hits set its scale; a page reaching
+# deeper fetches more hits, as candidates that score as the leg's lowest.
 CANDIDATE_WINDOW = 10
 
 
@@ -103,9 +104,10 @@ class SearchService:
     def search(self, workspace_id: str, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
         filters = self._scope.narrow(request.index_filters())
-        # One candidate pool for every window up to the default page: the calibrated fusion
-        # scales each leg over its k slots, so a pool that followed `limit` would reorder the
-        # results, and `limit=2` (or `offset=1`) would not be a slice of `limit=10`.
+        # The calibrated fusion scales each leg over the default page's window of slots
+        # (factor x CANDIDATE_WINDOW) whatever `limit` and `offset` ask: `limit=2` (or
+        # `offset=1`) is a slice of `limit=10`, and a deeper page adds candidates without
+        # changing how the window's memories score.
         k = self._factor * max(request.limit + request.offset, CANDIDATE_WINDOW)
         if request.text:
             ranked = self._ranked(workspace_id, request, filters, k)
@@ -145,7 +147,7 @@ class SearchService:
             )
             for leg in legs
         }
-        fused = Fused(hits, k, request.text)
+        fused = Fused(hits, self._factor * CANDIDATE_WINDOW, request.text)
         live = self._repo.get_many(workspace_id, fused.candidates())  # deleted or missing: dropped
         return fuse(list(live.values()), fused, weights, self._recency)
 
@@ -239,7 +241,8 @@ def fuse(
     candidate), then the newest, then the id."""
     by_id = {m.memory_id: m for m in memories}
     decay = {m.memory_id: recency(m) for m in memories}
-    recent = standardise(decay)
+    window = fused.window()
+    recent = standardise(decay, over=window)
     values, legs = {}, {}
     for memory in memories:
         semantic, keyword = (fused.leg(leg, memory.memory_id) for leg in LEGS)
@@ -256,7 +259,7 @@ def fuse(
         )
     if fused.hybrid:
         sessions = {m.memory_id: m.session_id for m in memories}
-        values = session_support(values, sessions, SESSION_SUPPORT)
+        values = session_support(values, sessions, SESSION_SUPPORT, supporters=window)
     order = sorted(
         by_id,
         key=lambda i: (-fused.tier(_text(by_id[i])), -values[i], _newest_first(by_id[i]), i),
