@@ -815,62 +815,109 @@ def _linear_item_sizes(patches: Patches) -> None:
 
 # 12. condition parses --------------------------------------------------------------------------
 
+TEMPLATES_KEPT = 1024  # parsed conditions kept, by expression and names
+_PLACEHOLDER = "placeholder"  # the type of a value not bound yet, in a kept parse
 
-PARSES_KEPT = 512  # condition parses kept: a transaction of 100 items parses each twice
+
+class _Unbound(dict[str, Any]):
+    """Expression attribute values for parsing a condition once for every set of values:
+    each placeholder reads as a value of its own, to be bound per call (`_bind`)."""
+
+    def __missing__(self, name: str) -> dict[str, str]:
+        return {_PLACEHOLDER: name}
 
 
 def _cached_condition_parses(patches: Patches) -> None:
-    """12. A plain speed-up. moto parses an item's condition expression three times per
-    conditional update in a transaction (the request's validation, the transaction's check,
-    the update's own check) and twice per UpdateItem, with its Python parser: ~20% of the
-    embed worker's own time (cProfile). The parsed condition depends on the expression and on
-    the names and values it resolves, and nothing reads it but to evaluate it (its operators
-    keep no state), so parses are kept by those three (their repr), the last PARSES_KEPT of
-    them: a request's later parses of the same condition are found, and the same text with
-    other values is parsed anew. Each is parsed from copies of the names and values (what it
-    holds cannot change after), and a bad expression still raises on every call (exceptions
-    are not kept). Upstream: no upstream issue found."""
+    """12. A plain speed-up. moto parses an item's condition expression with its Python parser
+    three times per conditional update in a transaction (the request's validation, the
+    transaction's check, the update's own check) and twice per UpdateItem: ~20% of the embed
+    worker's own time (cProfile), though the emulator sees a handful of distinct expressions.
+    A condition is parsed once per expression and names, with its values left as
+    placeholders; each call gets that parse with its own values bound (the parsed operators
+    keep no state, and only the value operands depend on the values). The placeholders and
+    names moto's validation reads come with it. Anything else is parsed by moto as before:
+    a parse that fails (every call raises as it did), a call whose values do not bind (a
+    missing or malformed value: moto's own error), and a BETWEEN (which checks its values'
+    types while parsing). Upstream: no upstream issue found."""
 
-    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.comparisons import AttributeValue, ConditionExpressionParser, FuncBetween
 
     parse = ConditionExpressionParser.parse
-    kept: OrderedDict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = OrderedDict()
+    kept: OrderedDict[tuple[str, str], tuple[Any, tuple[str, ...], tuple[str, ...]] | None] = (
+        OrderedDict()
+    )
     lock = threading.Lock()
+
+    def template(self: Any) -> tuple[Any, tuple[str, ...], tuple[str, ...]] | None:
+        """The condition parsed with unbound values, or None when it cannot be kept."""
+        key = (self.condition_expression, repr(self.expression_attribute_names or {}))
+        with lock:
+            if key in kept:
+                kept.move_to_end(key)
+                return kept[key]
+        unbound = ConditionExpressionParser(
+            self.condition_expression, self.expression_attribute_names, _Unbound()
+        )
+        try:
+            op = parse(unbound)
+        except Exception:  # noqa: BLE001 - moto's own parse answers this call, and the next
+            return None
+        found = (
+            None
+            if _contains(op, FuncBetween)
+            else (op, tuple(unbound.expr_attr_names_found), tuple(unbound.expr_attr_values_found))
+        )
+        with lock:
+            kept[key] = found
+            while len(kept) > TEMPLATES_KEPT:
+                kept.popitem(last=False)
+        return found
 
     def cached(self: Any) -> Any:
         if not self.condition_expression:
             return parse(self)
-        # None and {} parse alike when the parse succeeds (it looked nothing up), and only
-        # successes are kept; moto's request validation passes {}, its backend None.
-        key = repr(
-            (
-                self.condition_expression,
-                self.expression_attribute_names or {},
-                self.expression_attribute_values or {},
-            )
-        )
-        with lock:
-            found = kept.get(key)
-            if found is not None:
-                kept.move_to_end(key)
+        found = template(self)
         if found is None:
-            fresh = ConditionExpressionParser(
-                self.condition_expression,
-                copy.deepcopy(self.expression_attribute_names),
-                copy.deepcopy(self.expression_attribute_values),
-            )
-            op = parse(fresh)
-            found = (op, tuple(fresh.expr_attr_names_found), tuple(fresh.expr_attr_values_found))
-            with lock:
-                kept[key] = found
-                while len(kept) > PARSES_KEPT:
-                    kept.popitem(last=False)
-        op, names, values = found
+            return parse(self)
+        op, names, placeholders = found
+        values = self.expression_attribute_values
+        if placeholders:
+            try:
+                op = _bind(op, values, AttributeValue)
+            except Exception:  # noqa: BLE001 - a value moto refuses: its own parse says how
+                return parse(self)
         self.expr_attr_names_found.extend(names)  # what moto's validation reads after parse()
-        self.expr_attr_values_found.extend(values)
+        self.expr_attr_values_found.extend(placeholders)
         return op
 
     patches.set(ConditionExpressionParser, "parse", cached)
+
+
+def _bind(node: Any, values: Any, value_class: Any) -> Any:
+    """A kept parse with `values` in place of its placeholders: the operators copied, the
+    rest (attribute paths, literals) shared. Raises when a value is missing or malformed."""
+    if isinstance(node, value_class):
+        if node.type != _PLACEHOLDER:
+            return node
+        return value_class(values[node.value])
+    if isinstance(node, tuple | list):
+        return type(node)(_bind(child, values, value_class) for child in node)
+    if type(node).__module__ == "moto.dynamodb.comparisons" and hasattr(node, "expr"):
+        copied = object.__new__(type(node))
+        copied.__dict__.update({k: _bind(v, values, value_class) for k, v in vars(node).items()})
+        return copied
+    return node
+
+
+def _contains(node: Any, kind: type) -> bool:
+    """Whether a parsed condition holds an operator of `kind`."""
+    if isinstance(node, kind):
+        return True
+    if isinstance(node, tuple | list):
+        return any(_contains(child, kind) for child in node)
+    if type(node).__module__ == "moto.dynamodb.comparisons" and hasattr(node, "__dict__"):
+        return any(_contains(child, kind) for child in vars(node).values())
+    return False
 
 
 # 13. value sizes --------------------------------------------------------------------------------

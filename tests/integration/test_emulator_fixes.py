@@ -742,24 +742,24 @@ def test_the_server_finds_each_service_once_per_host(emulator, monkeypatch):
     assert "nowhere.example" not in dispatcher.__dict__.get("_backend_for_host", {})
 
 
-def _vector_update(table, pk: str, hash_: str, vector: bytes) -> dict:
+def _vector_update(table, pk: str, hash_: str, vector: bytes, gone: str = "deleted_at") -> dict:
     """One conditional vector update, as the embed worker writes them in a transaction."""
     return {
         "Update": {
             "TableName": table.name,
             "Key": {"PK": pk, "SK": "A"},
             "UpdateExpression": "SET embedding = :v, #s = :ready",
-            "ConditionExpression": "content_hash = :c AND attribute_not_exists(deleted_at)",
+            "ConditionExpression": f"content_hash = :c AND attribute_not_exists({gone})",
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": {":v": vector, ":ready": "ready", ":c": hash_},
         }
     }
 
 
-def test_a_transactions_conditions_are_parsed_once_each(table, monkeypatch):
-    """Fix 12 keeps condition parses by expression, names and values: moto parsed each
-    update's condition three times in a transaction (request validation, the transaction's
-    check, the update's own), now once."""
+def test_a_condition_is_parsed_once_for_every_set_of_values(table, monkeypatch):
+    """Fix 12 keeps a condition's parse by expression and names, binding each call's values:
+    moto parsed each update's condition three times in a transaction (request validation, the
+    transaction's check, the update's own), now once for all of them and the next ones."""
     from moto.dynamodb.comparisons import ConditionExpressionParser
 
     parsed = []
@@ -769,13 +769,21 @@ def test_a_transactions_conditions_are_parsed_once_each(table, monkeypatch):
         "_parse_paths",
         lambda self, nodes: parsed.append(self.condition_expression) or walk(self, nodes),
     )
-    for i in range(3):
+    for i in range(6):
         table.put_item(Item={"PK": f"P#{i}", "SK": "A", "content_hash": f"h{i}"})
-    table.meta.client.transact_write_items(
-        TransactItems=[_vector_update(table, f"P#{i}", f"h{i}", bytes([i]) * 8) for i in range(3)]
-    )
-    assert len(parsed) == 3
-    assert [_item(table, f"P#{i}")["status"] for i in range(3)] == ["ready"] * 3
+    client = table.meta.client
+    for batch in (range(3), range(3, 6)):
+        client.transact_write_items(
+            TransactItems=[
+                _vector_update(table, f"P#{i}", f"h{i}", bytes([i]) * 8, gone="probe")
+                for i in batch
+            ]
+        )
+    assert len(parsed) == 1
+    assert [_item(table, f"P#{i}")["status"] for i in range(6)] == ["ready"] * 6
+    assert [_item(table, f"P#{i}")["embedding"].value for i in range(6)] == [
+        bytes([i]) * 8 for i in range(6)
+    ]
 
 
 def test_a_kept_parse_answers_as_a_fresh_one(table):
@@ -802,6 +810,28 @@ def test_a_kept_parse_answers_as_a_fresh_one(table):
     unused["Update"]["ExpressionAttributeNames"]["#x"] = "x"
     with pytest.raises(ClientError, match="unused"):
         client.transact_write_items(TransactItems=[unused])
+    missing = _vector_update(table, "K#1", "h1", b"\x02")
+    del missing["Update"]["ExpressionAttributeValues"][":c"]
+    for _ in range(2):  # moto's own answer (a 500 from the emulator, patched or not)
+        with pytest.raises(ClientError):
+            client.transact_write_items(TransactItems=[missing])
+    for low, high, holds in ((1, 3, True), (3, 5, False), (1, 1, True)):  # n is 1
+        between = {
+            "Key": {"PK": "K#1", "SK": "A"},
+            "UpdateExpression": "SET m = :m",
+            "ConditionExpression": "n BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {":low": low, ":high": high, ":m": low},
+        }
+        if holds:
+            table.update_item(**between)
+        else:
+            with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+                table.update_item(**between)
+    for _ in range(2):  # a NULL bound is refused while parsing (a BETWEEN is never kept)
+        with pytest.raises(ClientError):
+            table.update_item(
+                **{**between, "ExpressionAttributeValues": {":low": None, ":high": 3, ":m": 0}}
+            )
     bad = _vector_update(table, "K#1", "h1", b"\x02")
     bad["Update"]["ConditionExpression"] = "content_hash = = :c"
     for _ in range(2):
