@@ -247,6 +247,25 @@ def test_forget_session_soft_deletes_its_memories(client, auth, other_auth):
     _error(client.delete("/v1/sessions/sess_nope/memories", headers=auth), 404)
 
 
+def test_an_edit_keeps_the_neighbours_a_batch_memory_was_indexed_with(client, auth, workspace):
+    turns = ["We fly to Lisbon on Friday.", "Which airline?", "TAP, the early flight."]
+    batch = {"memories": [{"content": c, "session_id": "trip"} for c in turns]}
+    ids = [
+        m["memory_id"]
+        for m in client.post("/v1/memories", json=batch, headers=auth).json()["memories"]
+    ]
+    repo = wiring.memory_repository()
+    ws = workspace[0].workspace_id
+    assert "Lisbon" in repo.get_stored(ws, ids[1]).search_text
+
+    patched = {"content": "Which airline, and when do we land?", "title": "Flight"}
+    assert client.patch(f"/v1/memories/{ids[1]}", json=patched, headers=auth).status_code == 200
+    stored = repo.get_stored(ws, ids[1])
+    assert stored.search_text.startswith("Flight\n") and "when do we land" in stored.search_text
+    assert "Lisbon" in stored.search_text and "TAP" in stored.search_text
+    assert "Which airline?" not in stored.search_text  # its old text is gone
+
+
 def test_diff_reports_added_updated_and_deleted(client, auth, monkeypatch):
     from datetime import UTC, datetime
 

@@ -59,3 +59,18 @@ def test_neighbour_text_keeps_what_is_not_a_stamp_or_a_label():
     )
     assert neighbour_text("[draft]") == "[draft]"  # nothing else: kept whole
     assert neighbour_text("Caroline:") == "Caroline:"
+
+
+def test_context_of_reads_back_what_indexed_text_put_between_title_and_content():
+    from engram.text import context_of, indexed_text
+
+    for title, context, content in [
+        ("T", "before\nafter", "own"),
+        (None, "before", "own\nlines"),
+        ("same", None, "same"),
+        (None, None, "own"),
+        ("T", "ctx", "T"),
+    ]:
+        assert context_of(indexed_text(title, content, context), title, content) == context
+    assert context_of(None, "T", "own") is None
+    assert context_of("other text", "T", "own") is None  # not made from this title and content

@@ -34,6 +34,16 @@ def indexed_text(title: str | None, content: str, context: str | None = None) ->
     return "\n".join(part for part in (title or "", context or "", content) if part)
 
 
+def context_of(search_text: str | None, title: str | None, content: str) -> str | None:
+    """The context `indexed_text` put between this title and content, read back from the
+    stored text (None if it holds none, or was not made from them): an edit keeps the
+    neighbours a memory was indexed with."""
+    head, tail = f"{title}\n" if title else "", f"\n{content}"
+    if not search_text or not search_text.startswith(head) or not search_text.endswith(tail):
+        return None
+    return search_text[len(head) : len(search_text) - len(tail)] or None
+
+
 # What a neighbour's content may start with that says nothing of its subject: a bracketed
 # time stamp ("[1:56 pm on 8 May, 2023] ") and a speaker's label of up to three words
 # ("Caroline: "). Every message of a session carries them, so as context they only repeat.

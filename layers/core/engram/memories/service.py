@@ -22,7 +22,7 @@ from engram.memories.repository import DedupClaim, DedupTaken, MemoryFilters, Me
 from engram.observability import logger
 from engram.queues import Queues
 from engram.sessions.repository import SessionRepository
-from engram.text import content_hash, count_tokens, indexed_text, neighbour_text
+from engram.text import content_hash, context_of, count_tokens, indexed_text, neighbour_text
 
 # How many memories of the same session and batch, before and after, a memory is
 # keyword-indexed with (chosen by leave-one-conversation-out on LoCoMo dev: docs/benchmarks.md).
@@ -269,7 +269,9 @@ class MemoryService:
         now = iso(self._clock.now())
         changes["updated_at"] = now
         updated = current.model_copy(update=changes)
-        text = indexed_text(updated.title, updated.content)
+        # The neighbours it was keyword-indexed with stay in its key (only its own text changed).
+        context = context_of(stored.search_text, current.title, current.content)
+        text = indexed_text(updated.title, updated.content, context)
         if "content" in given or "title" in given:
             changes["token_count"] = count_tokens(updated.content)
             changes["search_text"] = text
