@@ -7,7 +7,7 @@ the memories a batch POST /v1/memories would make (content "<speaker>: <text>", 
 each, keyword-indexed with `batch_contexts`), their vectors from the local MiniLM, in the
 local index; the questions go through the real SearchService (the table re-check is a dict,
 nothing is pending). Its hybrid recall@10 with the weights in force is within 0.001 of the
-HTTP bench's (0.795 here, 0.794 through HTTP on 2026-12-05).
+HTTP bench's (0.804 here and through HTTP on 2026-12-05).
 
 For each candidate of each question (both legs' top k) it records the calibrated legs and
 the query-analysis features; a logistic regression of "is an evidence turn" on them gives
@@ -16,14 +16,18 @@ held-out conversation the fit is made on the other four, the session-support sha
 chosen among SHARES on those four, and the held-out recall@10 is measured with the real
 search. Prints the five held-out scores and their mean, then the fit on all five: the
 values fusion.py and DEFAULT_WEIGHTS carry. (Coordinate ascent on recall@10 after the
-regression was tried: 0.789 held out against 0.793, so the plain fit stays.)
+regression was tried: 0.789 held out against 0.793, so the plain fit stays. Tried against
+0.809 held out and not kept: interactions names x words and words squared 0.805; a speaker
+signal, a query name labelling the memory "Name: ..." 0.800 against 0.802; each leg's hits
+past k in the sessions of the top five as more candidates 0.801-0.802 against 0.802; the
+semantic query as its content words only 0.792; keyword sub-queries, one per name, 0.798.)
 
     .venv/bin/python bench/fusion_fit.py [--cache DIR] [--protocol memories|messages]
 
 --cache keeps the vectors between runs (.npy files in DIR). --protocol messages replicates
 `bench/retrieval.py`'s default instead: each LoCoMo session posted as one batch of session
 messages, content "[<session date>] <speaker>: <text>", keyword-indexed with
-`message_contexts` (its hybrid recall@10 was 0.784 here and 0.783 through HTTP on d99ab34).
+`message_contexts` (its hybrid recall@10 is 0.807 here and through HTTP on 2026-12-05).
 """
 
 from __future__ import annotations
