@@ -298,6 +298,8 @@ def _wire(value: Any) -> Any:
         return value.timestamp()
     if isinstance(value, DynamoType):
         kind, inner = value.type, value.value
+        if kind in _SCALARS:  # a string, number string or bool: as it is
+            return {kind: inner} if inner is not None else {}
         if kind == "B":
             return {"B": _base64(inner)}
         if kind == "BS":
@@ -313,6 +315,9 @@ def _wire(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     return value
+
+
+_SCALARS = frozenset({"S", "N", "BOOL", "NULL"})
 
 
 def _base64(value: bytes | str) -> str:
@@ -865,7 +870,11 @@ def _cached_condition_parses(patches: Patches) -> None:
         found = (
             None
             if _contains(op, FuncBetween)
-            else (op, tuple(unbound.expr_attr_names_found), tuple(unbound.expr_attr_values_found))
+            else (
+                (op, _holders(op, AttributeValue)),
+                tuple(unbound.expr_attr_names_found),
+                tuple(unbound.expr_attr_values_found),
+            )
         )
         with lock:
             kept[key] = found
@@ -879,11 +888,11 @@ def _cached_condition_parses(patches: Patches) -> None:
         found = template(self)
         if found is None:
             return parse(self)
-        op, names, placeholders = found
+        (op, holders), names, placeholders = found
         values = self.expression_attribute_values
         if placeholders:
             try:
-                op = _bind(op, values, AttributeValue)
+                op = _bind(op, values, AttributeValue, holders)
             except Exception:  # noqa: BLE001 - a value moto refuses: its own parse says how
                 return parse(self)
         self.expr_attr_names_found.extend(names)  # what moto's validation reads after parse()
@@ -893,20 +902,46 @@ def _cached_condition_parses(patches: Patches) -> None:
     patches.set(ConditionExpressionParser, "parse", cached)
 
 
-def _bind(node: Any, values: Any, value_class: Any) -> Any:
-    """A kept parse with `values` in place of its placeholders: the operators copied, the
-    rest (attribute paths, literals) shared. Raises when a value is missing or malformed."""
+def _bind(node: Any, values: Any, value_class: Any, holders: frozenset[int]) -> Any:
+    """A kept parse with `values` in place of its placeholders: the operators above a
+    placeholder copied, the rest shared (`holders`: the ids of the nodes holding one).
+    Raises when a value is missing or malformed."""
+    if id(node) not in holders:
+        return node
     if isinstance(node, value_class):
-        if node.type != _PLACEHOLDER:
-            return node
         return value_class(values[node.value])
     if isinstance(node, tuple | list):
-        return type(node)(_bind(child, values, value_class) for child in node)
-    if type(node).__module__ == "moto.dynamodb.comparisons" and hasattr(node, "expr"):
-        copied = object.__new__(type(node))
-        copied.__dict__.update({k: _bind(v, values, value_class) for k, v in vars(node).items()})
-        return copied
-    return node
+        return type(node)(_bind(child, values, value_class, holders) for child in node)
+    copied = object.__new__(type(node))
+    copied.__dict__.update(
+        {k: _bind(v, values, value_class, holders) for k, v in vars(node).items()}
+    )
+    return copied
+
+
+def _holders(node: Any, value_class: Any) -> frozenset[int]:
+    """The ids of a parsed condition's nodes that are, or hold, a placeholder value."""
+    found: set[int] = set()
+
+    def visit(item: Any) -> bool:
+        if isinstance(item, value_class):
+            held = item.type == _PLACEHOLDER
+        elif isinstance(item, tuple | list):
+            held = visit_all(item)
+        elif type(item).__module__ == "moto.dynamodb.comparisons" and hasattr(item, "__dict__"):
+            held = visit_all(vars(item).values())
+        else:
+            held = False
+        if held:
+            found.add(id(item))
+        return held
+
+    def visit_all(children: Any) -> bool:
+        held = [visit(child) for child in children]  # every child, not up to the first
+        return any(held)
+
+    visit(node)
+    return frozenset(found)
 
 
 def _contains(node: Any, kind: type) -> bool:
