@@ -524,8 +524,12 @@ def test_names_are_the_capitalised_words_after_the_first(query, expected):
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("What does Melanie do to destress?", "What does do to destress?"),
+        ("What does Melanie paint to destress?", "What does paint to destress?"),
         ("What is Melanie's favourite book?", "What is favourite book?"),
+        # where the name is the subject, the rest is filler: the query stays whole
+        ("Tell me about Postgres", "Tell me about Postgres"),
+        ("When did Gina mention Shia Labeouf?", "When did Gina mention Shia Labeouf?"),
+        ("What does Melanie do to destress?", "What does Melanie do to destress?"),
         ("How do Jon and Gina both like to destress?", "How do and both like to destress?"),
         ("Caroline said what about adoption?", "Caroline said what about adoption?"),
         ("what did I say about the deploy", "what did I say about the deploy"),
@@ -540,9 +544,9 @@ def test_the_semantic_query_is_the_query_without_its_names(query, expected):
 def test_hybrid_embeds_the_query_without_its_names_single_leg_semantic_as_given():
     embedder = FakeEmbedder()
     svc = service(FakeIndex(knn=[Hit("a", 1.0)]), [memory("a")], embedder=embedder)
-    svc.search("ws_1", request(query="What does Melanie do to destress?"))
-    svc.search("ws_1", request(query="What does Melanie do to unwind?", search_mode="semantic"))
-    assert embedder.texts == ["What does do to destress?", "What does Melanie do to unwind?"]
+    svc.search("ws_1", request(query="What does Melanie paint to destress?"))
+    svc.search("ws_1", request(query="What does Melanie paint to unwind?", search_mode="semantic"))
+    assert embedder.texts == ["What does paint to destress?", "What does Melanie paint to unwind?"]
 
 
 def test_content_words_drop_stopwords_and_one_letter_words():
