@@ -10,7 +10,7 @@ are ratios to a baseline measured in the same run (WORKER_RATIO, POST_RATIO, LIS
 1. Worker: N memories stored through MemoryService on moto (in process), then the embed
    worker's lambda_handler (functions/embed_worker/handler.py) called with SQS events of
    --batch records (template.yaml's BatchSize: 50), timed end to end: one batch read, one
-   embedding call, one transaction per 25 memories of their conditional vector writes and
+   embedding call, one transaction per 50 memories of their conditional vector writes and
    their embedding.ready events, one index upsert.
    Two corpora from ../shared/bench/locomo-dev.json: dialogue turns (mean ~32 tokens) and
    the dataset's observations, distilled facts (~18 tokens). The baseline: the model alone

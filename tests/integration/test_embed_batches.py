@@ -227,16 +227,16 @@ def test_a_memory_changed_while_the_batch_embeds_is_stale_and_the_rest_are_ready
     assert _ready_events(workspace[0].workspace_id)[-1] == ids[1]
 
 
-def test_vectors_go_25_to_a_transaction_and_a_cancelled_one_settles_memory_by_memory(
+def test_vectors_go_50_to_a_transaction_and_a_cancelled_one_settles_memory_by_memory(
     client, auth, store, monkeypatch
 ):
     from engram import aws
     from engram.memories.repository import EmbeddingWrite, MemoryRepository
 
-    ids = store(*(f"note {i}" for i in range(30)))
+    ids = store(*(f"note {i}" for i in range(60)))
     repo = MemoryRepository(aws.table())
     stored = repo.get_stored_many(ids)
-    patched = client.patch(f"/v1/memories/{ids[27]}", json={"content": "changed"}, headers=auth)
+    patched = client.patch(f"/v1/memories/{ids[57]}", json={"content": "changed"}, headers=auth)
     assert patched.status_code == 200, patched.text
     transactions, one_by_one = [], []
     real_transact, real_set = MemoryRepository._transact_embeddings, MemoryRepository._set_one
@@ -256,9 +256,42 @@ def test_vectors_go_25_to_a_transaction_and_a_cancelled_one_settles_memory_by_me
         for m in ids
     ]
     answers = repo.set_embeddings(writes)
-    assert transactions == [25, 5]  # the second is cancelled by the changed memory
-    assert one_by_one == ids[25:]  # only its transaction's memories, one by one
-    assert answers == [True] * 27 + [False] + [True] * 2
+    assert transactions == [50, 10]  # the second is cancelled by the changed memory
+    assert one_by_one == ids[50:]  # only its transaction's memories, one by one
+    assert answers == [True] * 57 + [False] + [True] * 2
+
+
+def test_a_transaction_of_50_vectors_with_50_feed_items_is_within_the_action_limit(
+    client, auth, store, monkeypatch
+):
+    """The largest vector transaction: each event in a feed item of its own (a workspace
+    each), 50 updates and 50 puts, TransactWriteItems' limit of 100 actions."""
+    from engram import aws
+    from engram.memories.repository import EmbeddingWrite, MemoryRepository
+
+    ids = store(*(f"note {i}" for i in range(50)))
+    repo = MemoryRepository(aws.table())
+    stored = repo.get_stored_many(ids)
+    one_by_one = []
+    real_set = MemoryRepository._set_one
+    monkeypatch.setattr(
+        MemoryRepository, "_set_one", lambda self, w: one_by_one.append(w) or real_set(self, w)
+    )
+    events = wiring.events()
+    writes = [
+        EmbeddingWrite(
+            stored[m],
+            b"\x00" * 1536,
+            "test-model",
+            "h",
+            "2026-01-01T00:00:00.000Z",
+            events.draft("embedding.ready", f"ws_feed_{i}", [{"memory_id": m}]).items[0],
+        )
+        for i, m in enumerate(ids)
+    ]
+    assert repo.set_embeddings(writes) == [True] * 50
+    assert one_by_one == []  # one transaction took them all
+    assert [e["data"]["memory_id"] for e in events.recent("ws_feed_49")] == [ids[49]]
 
 
 def test_an_index_write_that_fails_leaves_memories_pending_and_announces_once(

@@ -31,9 +31,11 @@ from engram.memories.models import Memory
 TYPE_COUNT_PREFIX = "type#"  # an agent's counter of live memories of one type
 WRITE_ATTEMPTS = 5  # re-reads when a memory's filtered fields change under a write
 
-# Vectors written per transaction: a few round trips for a batch of 50, and a memory that
-# changed meanwhile (which cancels its transaction) sends only 25 to the one-by-one path.
-VECTOR_TRANSACTION_SIZE = 25
+# Vectors written per transaction: with their events (one item per workspace, so at most as
+# many) within TransactWriteItems' 100 actions, an SQS batch of 50 (template.yaml's
+# BatchSize) is one round trip. A memory that changed meanwhile cancels its transaction,
+# whose vectors then go one by one.
+VECTOR_TRANSACTION_SIZE = 50
 
 
 def _not_found(memory_id: str) -> NotFound:
@@ -374,7 +376,7 @@ class MemoryRepository:
     def set_embeddings(self, writes: Sequence[EmbeddingWrite]) -> list[bool | Exception]:
         """Records each vector (and its event) only if the memory's content is still the one
         embedded. Per write, in order: True, False (it changed meanwhile: a newer embed
-        message is on its way) or the error that stopped it. One TransactWriteItems per 25
+        message is on its way) or the error that stopped it. One TransactWriteItems per 50
         vectors and their events (one round trip instead of two per memory; each update
         keeps its own condition). A cancelled transaction (a memory changed meanwhile, or a
         conflicting write) or any other failure falls back to one by one, so every memory

@@ -1,6 +1,6 @@
 """Keeps the search index in line with the table (the embed worker): one memory (`sync`) or
 an SQS batch of them (`sync_many`, the same decisions with one read, one embedding call and
-one index write for the lot; the vectors and their events go in transactions of 25).
+one index write for the lot; the vectors and their events go in transactions of 50).
 
 Idempotent by construction: it reads the memory's current state and makes the index
 match it, embedding only when the text changed since the stored vector was made."""
@@ -170,7 +170,7 @@ class IndexSync:
         self, plan: _Plan, vectors: dict[Job, np.ndarray], outcomes: dict[Job, str | Exception]
     ) -> list[tuple[list[Job], Draft]]:
         """Records the indexed vectors with their `embedding.ready` events and the status
-        `ready` (MemoryRepository.set_embeddings: a transaction per 25, each vector
+        `ready` (MemoryRepository.set_embeddings: a transaction per 50, each vector
         conditional). Returns, per workspace, the recorded jobs and the draft of their
         events, to announce."""
         jobs = list(vectors)
