@@ -578,6 +578,46 @@ def test_clients_served_in_process_get_the_same_answers_without_the_socket():
         http_only.list_tables()
 
 
+def test_requests_served_in_process_are_not_signed_and_keep_their_region(monkeypatch):
+    """In-process requests skip SigV4 (moto checks no signature); the fixed Authorization
+    header they carry instead still tells moto the client's region, so the state is the
+    same one that signed HTTP clients of that region see."""
+    import boto3
+    from botocore.auth import SigV4Auth
+
+    signed: list[str] = []
+    real_add_auth = SigV4Auth.add_auth
+    monkeypatch.setattr(
+        SigV4Auth,
+        "add_auth",
+        lambda self, request: signed.append(request.url) or real_add_auth(self, request),
+    )
+    running = start_emulator(_free_port(), region="eu-west-1", prefix="engram-unsigned")
+    signed.clear()  # creating the template's resources went over HTTP, signed
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
+        )
+        running.serve_in_process(session)
+        table_name = running.resources.tables["Table"]
+        in_process = session.client("dynamodb", endpoint_url=running.endpoint)
+        in_process.put_item(TableName=table_name, Item={"PK": {"S": "P#1"}, "SK": {"S": "A"}})
+        assert signed == []
+        over_http = running.client("dynamodb")
+        item = over_http.get_item(TableName=table_name, Key={"PK": {"S": "P#1"}, "SK": {"S": "A"}})
+        assert item["Item"]["PK"] == {"S": "P#1"} and signed  # that one was signed
+        elsewhere = boto3.client(
+            "dynamodb",
+            endpoint_url=running.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        assert table_name not in elsewhere.list_tables()["TableNames"]
+    finally:
+        running.stop()
+
+
 @pytest.mark.parametrize(
     ("expression", "plan"),
     [

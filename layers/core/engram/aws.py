@@ -17,18 +17,26 @@ def _kwargs() -> dict[str, Any]:
     return kwargs
 
 
+def _config() -> Any:
+    """No botocore parameter validation: the services validate every request anyway, and
+    validating it here first was a few percent of a request's CPU."""
+    from botocore.config import Config
+
+    return Config(parameter_validation=False)
+
+
 @cache
 def client(service: str) -> Any:
     import boto3
 
-    return boto3.client(service, **_kwargs())
+    return boto3.client(service, config=_config(), **_kwargs())
 
 
 @cache
 def dynamodb_resource() -> Any:
     import boto3
 
-    return boto3.resource("dynamodb", **_kwargs())
+    return boto3.resource("dynamodb", config=_config(), **_kwargs())
 
 
 @cache
@@ -43,14 +51,8 @@ def typed_client(service: str, region: str, endpoint: str | None) -> Any:
     parameter validation (the service validates every request anyway), and for DynamoDB
     typed attribute values taken as they are (no resource-layer copy and transformation)."""
     import boto3
-    from botocore.config import Config
 
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint,
-        config=Config(parameter_validation=False),
-    )
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, config=_config())
 
 
 def clear_caches() -> None:

@@ -21,6 +21,7 @@ from engram.dynamo import (
     put_all,
     read_page,
     to_dynamo,
+    transact,
     typed,
     typed_client,
 )
@@ -231,11 +232,12 @@ class MemoryRepository:
             put_all(self._table, [e["Put"]["Item"] for e in entries])
         try:
             with conflict_on_condition("A memory with that id already exists."):
-                self._table.meta.client.transact_write_items(
-                    TransactItems=puts
+                transact(
+                    self._table,
+                    puts
                     + (entries if entries_inside else [])
                     + (counts if counts_inside else [])
-                    + (extra if extra_inside else [])
+                    + (extra if extra_inside else []),
                 )
         except Conflict as exc:
             if not entries_inside:

@@ -12,7 +12,7 @@ from engram.dynamo import (
     conditional_write,
     count_query,
     error_code,
-    key,
+    partition_items,
     put_all,
     query_page,
     to_dynamo,
@@ -73,18 +73,12 @@ class WebhookRepository:
         return webhook
 
     def all(self, workspace_id: str) -> list[WebhookRecord]:
-        """Every live webhook of the workspace, oldest first: one Query (bounded pages)."""
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": key("PK").eq(keys.webhooks_partition(workspace_id))
-        }
-        found: list[WebhookRecord] = []
-        for _ in range(_MAX_WEBHOOK_PAGES):
-            response = self._table.query(**kwargs)
-            found += [_webhook(i) for i in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return [w for w in found if not w.deleted_at]
+        """Every live webhook of the workspace, oldest first: one Query (bounded pages).
+        Each event a request makes reads them, so the read goes typed (partition_items)."""
+        items = partition_items(
+            self._table, keys.webhooks_partition(workspace_id), _MAX_WEBHOOK_PAGES
+        )
+        return [w for w in map(_webhook, items) if not w.deleted_at]
 
     def page(
         self, workspace_id: str, limit: int, cursor: str | None, offset: int = 0

@@ -8,6 +8,7 @@ from engram.dynamo import (
     Page,
     attr,
     conflict_on_condition,
+    get_item,
     query_page,
     to_dynamo,
     to_model,
@@ -72,7 +73,7 @@ class WorkspaceRepository:
         return item.get("workspace_summary") or ""
 
     def find_key(self, key_hash: str) -> ApiKey | None:
-        item = self._table.get_item(Key=keys.api_key_key(key_hash), ConsistentRead=True).get("Item")
+        item = get_item(self._table, keys.api_key_key(key_hash))  # every request: typed
         return to_model(ApiKey, item) if item else None
 
     def key_by_id(self, workspace_id: str, key_id: str) -> tuple[ApiKey, str]:
