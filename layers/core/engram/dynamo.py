@@ -268,19 +268,137 @@ def to_model(model: type[M], item: dict[str, Any]) -> M:
 
 def typed_client(table: Any) -> Any:
     """A low-level client for `table`'s region and endpoint that takes typed attribute values
-    as given and skips botocore's parameter validation (engram.aws.typed_client)."""
+    as given and skips botocore's parameter validation (engram.aws.typed_client), writing
+    and reading them in one step each (direct_attribute_values)."""
     from engram import aws
 
     meta = table.meta.client.meta
-    return aws.typed_client("dynamodb", meta.region_name, meta.endpoint_url)
+    client = aws.typed_client("dynamodb", meta.region_name, meta.endpoint_url)
+    if not getattr(client, "_engram_direct_values", False):  # the client is kept (cached)
+        direct_attribute_values(client)
+        client._engram_direct_values = True
+    return client
+
+
+def direct_attribute_values(client: Any) -> None:
+    """A DynamoDB low-level client writes and reads attribute values in one step each: botocore
+    walks every attribute value of a request and an answer through its model, a structure of
+    ten members looked up one by one, which was most of its time parsing the embed worker's
+    batch read. The same values come out (blobs in base64 on the wire, bytes in an answer);
+    anything else, and any value not of the usual kind (several members, a null, an unknown
+    member), goes through botocore as before. Only this client's own serializer and parser
+    change (the session's parser factory stays as it was)."""
+    from botocore.parsers import JSONParser, ResponseParserFactory
+    from botocore.serialize import JSONSerializer
+
+    class Parser(JSONParser):
+        def _handle_structure(self, shape: Any, value: Any) -> Any:
+            if shape.name == "AttributeValue" and type(value) is dict and len(value) == 1:
+                parsed = _read_attribute_value(self, shape, value)
+                if parsed is not None:
+                    return parsed
+            return super()._handle_structure(shape, value)
+
+    class Parsers(ResponseParserFactory):
+        def create_parser(self, protocol_name: str) -> Any:
+            if protocol_name == "json":
+                return Parser(**self._defaults)
+            return super().create_parser(protocol_name)
+
+    class Serializer(JSONSerializer):
+        def _serialize_type_structure(
+            self, serialized: Any, value: Any, shape: Any, key: Any
+        ) -> None:
+            if (
+                key is not None
+                and shape.name == "AttributeValue"
+                and type(value) is dict
+                and len(value) == 1
+            ):
+                wire = _write_attribute_value(self, value)
+                if wire is not None:
+                    serialized[key] = wire
+                    return
+            super()._serialize_type_structure(serialized, value, shape, key)
+
+    endpoint, serializer = client._endpoint, client._serializer
+    if type(serializer) is JSONSerializer:  # no validation wrapped around it
+        direct = Serializer.__new__(Serializer)
+        direct.__dict__.update(serializer.__dict__)
+        client._serializer = direct
+    if type(endpoint._response_parser_factory) is ResponseParserFactory:
+        parsers = Parsers()
+        parsers._defaults = dict(endpoint._response_parser_factory._defaults)
+        endpoint._response_parser_factory = parsers  # the session's own stays as it was
+
+
+_SAME = frozenset({"S", "N", "BOOL", "NULL"})  # members botocore reads and writes as they are
+_LISTS = frozenset({"SS", "NS", "BS", "L"})
+
+
+def _read_attribute_value(parser: Any, shape: Any, value: dict[str, Any]) -> Any:
+    """What botocore's JSON parser makes of a one-member attribute value, or None to let it
+    parse the value itself."""
+    ((kind, inner),) = value.items()
+    if inner is None:
+        return None
+    if kind in _SAME:
+        return {kind: inner}
+    if kind == "B":
+        return {"B": parser._blob_parser(inner)}
+    if kind == "M" and type(inner) is dict:
+        return {"M": {k: parser._handle_structure(shape, v) for k, v in inner.items()}}
+    if kind not in _LISTS or type(inner) is not list:
+        return None
+    if kind == "L":
+        return {"L": [None if v is None else parser._handle_structure(shape, v) for v in inner]}
+    if kind == "BS":
+        return {"BS": [None if v is None else parser._blob_parser(v) for v in inner]}
+    return {kind: inner[:]}
+
+
+def _write_attribute_value(serializer: Any, value: dict[str, Any]) -> Any:
+    """What botocore's JSON serializer makes of a one-member attribute value, or None to let
+    it serialize the value itself."""
+    if type(value) is not dict or len(value) != 1:
+        return None
+    ((kind, inner),) = value.items()
+    if inner is None:
+        return None
+    if kind in _SAME:
+        return {kind: inner}
+    if kind == "B":
+        return {"B": serializer._get_base64(inner)}
+    if kind == "M" and isinstance(inner, dict):
+        members = {k: _write_attribute_value(serializer, v) for k, v in inner.items()}
+        return None if any(v is None for v in members.values()) else {"M": members}
+    if kind not in _LISTS or not isinstance(inner, list | tuple | set):
+        return None
+    if kind == "L":
+        items = [_write_attribute_value(serializer, v) for v in inner]
+        return None if any(v is None for v in items) else {"L": items}
+    if kind == "BS":
+        return {"BS": [serializer._get_base64(v) for v in inner]}
+    return {kind: list(inner)}
 
 
 def typed(values: dict[str, Any]) -> dict[str, Any]:
-    """Plain values (as the resource layer takes them) → typed attribute values."""
+    """Plain values (as the resource layer takes them) → typed attribute values, as boto3's
+    TypeSerializer makes them (strings, binary, booleans and None directly)."""
     from boto3.dynamodb.types import TypeSerializer
 
     serialize = TypeSerializer().serialize
-    return {name: serialize(value) for name, value in values.items()}
+    return {
+        name: {kind: value}
+        if (kind := _SCALAR_TYPES.get(type(value))) is not None
+        else {"NULL": True}
+        if value is None
+        else serialize(value)
+        for name, value in values.items()
+    }
+
+
+_SCALAR_TYPES = {str: "S", bytes: "B", bool: "BOOL"}  # exact types: a subclass is serialized
 
 
 _TYPED_PARTS = ("Item", "Key", "ExpressionAttributeValues")
