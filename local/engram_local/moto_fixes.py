@@ -167,18 +167,21 @@ def _backup(table: Any, keys: list[tuple[Any, Any]]) -> Any:
     its own attribute map (their values are shared: the only change in place, moto's own
     UpdateItem, deepens the backup first, _TransactionBackup.deepen)."""
     backup = copy.copy(table)
-    backup.items = defaultdict(dict, table.items)
+    backup.items = items = defaultdict(dict, table.items)
+    copied: set[int] = set()  # the partitions copied already (a key's hash is Python code)
     for hash_value, range_value in keys:
+        partition = items.get(hash_value)
+        if partition is None:
+            continue
         if range_value is None:
-            if hash_value in backup.items:
-                backup.items[hash_value] = _own_attributes(backup.items[hash_value])
-        elif hash_value in backup.items:
-            if backup.items[hash_value] is table.items[hash_value]:
-                backup.items[hash_value] = dict(table.items[hash_value])
-            if range_value in backup.items[hash_value]:
-                backup.items[hash_value][range_value] = _own_attributes(
-                    backup.items[hash_value][range_value]
-                )
+            items[hash_value] = _own_attributes(partition)
+            continue
+        if id(partition) not in copied:
+            partition = items[hash_value] = dict(partition)
+            copied.add(id(partition))
+        item = partition.get(range_value)
+        if item is not None:
+            partition[range_value] = _own_attributes(item)
     return backup
 
 
@@ -507,21 +510,43 @@ def _cached_expression_parses(patches: Patches) -> None:
     validation, then the update) with moto's Python tokenizer and parser, though the emulator
     sees a handful of distinct expressions. Parses are cached by the expression's text: moto
     only reads the parsed tree (its validator works on a deep copy), and a bad expression still
-    raises on every call (exceptions are not cached). Upstream: no upstream issue found."""
+    raises on every call (exceptions are not cached). The clauses moto's request validation
+    looks up in a kept parse (the names an expression uses, a walk of the whole tree for every
+    update of a transaction) are kept with it, by the kinds asked for; each caller gets its
+    own list. Upstream: no upstream issue found."""
 
+    from moto.dynamodb.parsing.ast_nodes import Node
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     parse = UpdateExpressionParser.make.__func__
+    find = Node.find_clauses
+    found: OrderedDict[int, tuple[Any, dict[tuple[type, ...], list[Any]]]] = OrderedDict()
+    lock = threading.Lock()
 
     @lru_cache(maxsize=1024)
     def make(expression: str) -> Any:
-        return parse(UpdateExpressionParser, expression)
+        tree = parse(UpdateExpressionParser, expression)
+        with lock:
+            found[id(tree)] = (tree, {})  # holds the tree: its id is not reused while kept
+            while len(found) > 1024:
+                found.popitem(last=False)
+        return tree
+
+    def find_clauses(self: Any, clause_types: Any) -> Any:
+        kept = found.get(id(self))
+        if kept is None or kept[0] is not self:  # a deep copy, a subtree: moto's own walk
+            return find(self, clause_types)
+        kinds = tuple(clause_types)
+        if kinds not in kept[1]:
+            kept[1][kinds] = find(self, clause_types)
+        return list(kept[1][kinds])
 
     patches.set(
         UpdateExpressionParser,
         "make",
         classmethod(lambda cls, expression: make(expression)),
     )
+    patches.set(Node, "find_clauses", find_clauses)
 
 
 # 8. simple updates -----------------------------------------------------------------------------
@@ -595,7 +620,6 @@ def _direct_simple_updates(patches: Patches) -> None:
     from moto.dynamodb.exceptions import ConditionalCheckFailed
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.utilities import bytesize
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
 
@@ -686,11 +710,11 @@ def _direct_simple_updates(patches: Patches) -> None:
                 return moto()  # moto's type error
             new[n] = current + DynamoType(v)
         kept = sum(
-            bytesize(k) + v.size()
+            _bytesize(k) + v.size()
             for k, v in item.attrs.items()
             if k not in new and k not in removes
         )
-        if kept + sum(bytesize(k) + v.size() for k, v in new.items()) > ITEM_LIMIT:
+        if kept + sum(_bytesize(k) + v.size() for k, v in new.items()) > ITEM_LIMIT:
             return moto()  # moto raises its own error for it
         before = copy.deepcopy(item) if table.stream_shard is not None else None
         for attr in removes:
@@ -802,7 +826,6 @@ def _linear_item_sizes(patches: Patches) -> None:
 
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-    from moto.dynamodb.models.utilities import bytesize
 
     def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
         self.hash_key, self.range_key = hash_key, range_key
@@ -810,7 +833,7 @@ def _linear_item_sizes(patches: Patches) -> None:
         total = 0
         for key, value in attrs.items():
             typed = DynamoType(value)
-            total += bytesize(key) + typed.size()  # what LimitedSizeDict sums, kept as it grows
+            total += _bytesize(key) + typed.size()  # what LimitedSizeDict sums, kept as it grows
             if total > ITEM_LIMIT:
                 raise ItemSizeTooLarge
             dict.__setitem__(self.attrs, key, typed)
@@ -962,11 +985,13 @@ def _direct_value_sizes(patches: Patches) -> None:
     """13. A plain speed-up. moto sizes a value (for the 400 KB item limit, and twice per item
     for BatchGetItem's 16 MB answer limit) by building a new typed value for each member of
     a map or set it holds, re-building its members in turn. The sizes here are the same
-    sums over the values moto holds, without building anything. Upstream: no upstream issue
-    found."""
+    sums over the values moto holds, without building anything, and a text's size is its
+    length when it is ASCII (moto encodes every name and text to count its bytes; the
+    item's size, Item.size, too). A BatchGetItem sizes each item it returns once (moto did
+    twice, for its 16 MB answer limit). Upstream: no upstream issue found."""
 
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.utilities import bytesize
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.responses import DynamoHandler
 
     def size(self: Any) -> int:
         kind, value = self.type, self.value
@@ -975,19 +1000,50 @@ def _direct_value_sizes(patches: Patches) -> None:
         if kind == "NS":
             return sum(len(str(v)) for v in value)
         if kind in ("SS", "BS"):
-            return sum(bytesize(v) for v in value)
+            return sum(_bytesize(v) for v in value)
         if kind == "L":
             return sum(v.size() for v in value)
         if kind == "M":  # moto sized DynamoType(member): the same value, copied
             return sum(
-                bytesize(k) + (v if type(v) is DynamoType else DynamoType(v)).size()
+                _bytesize(k) + (v if type(v) is DynamoType else DynamoType(v)).size()
                 for k, v in value.items()
             )
         if isinstance(value, bool):
             return 1
-        return bytesize(value)
+        return _bytesize(value)
+
+    def item_size(self: Any) -> int:
+        memo = _SIZES.__dict__.get("memo")
+        if memo is None:
+            return sum(_bytesize(k) + v.size() for k, v in self.attrs.items())
+        if id(self) not in memo:  # the memo holds the item: its id is not reused meanwhile
+            memo[id(self)] = (self, sum(_bytesize(k) + v.size() for k, v in self.attrs.items()))
+        return memo[id(self)][1]
+
+    batch_get = DynamoHandler.batch_get_item
+
+    def batch_get_item(self: Any) -> Any:
+        _SIZES.memo = {}  # the items do not change during one request
+        try:
+            return batch_get(self)
+        finally:
+            _SIZES.memo = None
 
     patches.set(DynamoType, "size", size)
+    patches.set(Item, "size", item_size)
+    patches.set(DynamoHandler, "batch_get_item", batch_get_item)
+
+
+_SIZES = threading.local()  # a BatchGetItem's item sizes, while it runs in this thread
+
+
+def _bytesize(value: Any) -> int:
+    """moto's bytesize (a text's UTF-8 length, a binary's length), without encoding ASCII."""
+    if isinstance(value, bytes):
+        return len(value)
+    if type(value) is str and value.isascii():
+        return len(value)
+    return len(value.encode("utf-8"))
 
 
 # 14. request parses -----------------------------------------------------------------------------

@@ -1009,3 +1009,85 @@ def test_requests_skip_motos_model_driven_parser(table, monkeypatch):
     assert vectors == {f"Q#{i}": bytes([i, 255]) for i in range(3)}
     with pytest.raises(ClientError):
         client.batch_get_item(RequestItems={table.name: {"Keys": [{"PK": {"M": {}}}]}})
+
+
+def test_a_kept_update_parse_keeps_the_clauses_validation_looks_up(table):
+    """Fix 7: the names a kept update expression uses are found once (moto walked the whole
+    tree for every update of a transaction); each caller gets its own list, and a transaction
+    naming a name its expression does not use is still refused."""
+    from moto.dynamodb.parsing.ast_nodes import ExpressionAttributeName
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    tree = UpdateExpressionParser.make("SET #a = :a, #b = :b REMOVE #c")
+    assert UpdateExpressionParser.make("SET #a = :a, #b = :b REMOVE #c") is tree
+    first = tree.find_clauses([ExpressionAttributeName])
+    names = [n.get_attribute_name_placeholder() for n in first]
+    assert names == ["#a", "#b", "#c"]
+    first.clear()
+    children, tree.children = tree.children, None  # a second walk would find nothing now
+    try:
+        again = tree.find_clauses([ExpressionAttributeName])
+    finally:
+        tree.children = children
+    assert [n.get_attribute_name_placeholder() for n in again] == names
+    table.put_item(Item={"PK": "F#1", "SK": "A"})
+    update = {
+        "TableName": table.name,
+        "Key": {"PK": {"S": "F#1"}, "SK": {"S": "A"}},
+        "UpdateExpression": "SET #a = :a, #b = :b REMOVE #c",
+        "ExpressionAttributeNames": {"#a": "a", "#b": "b", "#c": "c"},
+        "ExpressionAttributeValues": {":a": {"N": "1"}, ":b": {"S": "x"}},
+    }
+    import boto3
+
+    low = boto3.client(
+        "dynamodb",
+        endpoint_url=table.meta.client.meta.endpoint_url,
+        region_name=table.meta.client.meta.region_name,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for _ in range(2):
+        low.transact_write_items(TransactItems=[{"Update": update}])
+        unused = {
+            **update,
+            "ExpressionAttributeNames": {**update["ExpressionAttributeNames"], "#x": "x"},
+        }
+        with pytest.raises(ClientError, match="unused"):
+            low.transact_write_items(TransactItems=[{"Update": unused}])
+    assert _item(table, "F#1") == {"PK": "F#1", "SK": "A", "a": 1, "b": "x"}
+
+
+def test_a_batch_read_sizes_each_item_once(table, monkeypatch):
+    """Fix 13: moto sized every item of a BatchGetItem answer twice (its 16 MB limit)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    sized = []
+    real = DynamoType.size
+    monkeypatch.setattr(DynamoType, "size", lambda self: sized.append(1) or real(self))
+    table.put_item(Item={"PK": "Z#1", "SK": "A", "text": "é", "n": 1, "b": b"\x00"})
+    sized.clear()
+    got = table.meta.client.batch_get_item(
+        RequestItems={table.name: {"Keys": [{"PK": "Z#1", "SK": "A"}], "ConsistentRead": True}}
+    )
+    assert got["Responses"][table.name][0]["text"] == "é"
+    assert len(sized) == 5  # each attribute once
+
+
+@pytest.mark.parametrize(
+    "value", ["plain", "", "é and ü", "\U0001f600", b"\x00\xff", "\ud800", bytearray(b"a")]
+)
+def test_sizes_count_bytes_as_moto_does(value):
+    from moto.dynamodb.models.utilities import bytesize
+
+    from engram_local.moto_fixes import _bytesize
+
+    try:
+        expected: Any = bytesize(value)
+    except Exception as error:  # noqa: BLE001 - moto's own error for it
+        expected = type(error)
+    try:
+        got: Any = _bytesize(value)
+    except Exception as error:  # noqa: BLE001
+        got = type(error)
+    assert got == expected
