@@ -295,8 +295,13 @@ def _wire(value: Any) -> Any:
     """What moto's JSON serializer makes of a DynamoDB result as moto returns it (its
     `dynamo_to_dict`, then the serializer), in one walk: typed values as {type: value},
     binary in base64, datetimes as epoch seconds, None-valued members left out."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
+    DynamoType, LimitedSizeDict = _dynamo_types()
 
+    kind_of_value = type(value)
+    if kind_of_value is str:  # the most common leaf, and none of the kinds below
+        return value
+    if kind_of_value is dict or kind_of_value is LimitedSizeDict:  # an item's attributes
+        return {k: w for k, v in value.items() if (w := _wire(v)) is not None}
     if isinstance(value, datetime):
         return value.timestamp()
     if isinstance(value, DynamoType):
@@ -321,6 +326,15 @@ def _wire(value: Any) -> Any:
 
 
 _SCALARS = frozenset({"S", "N", "BOOL", "NULL"})
+
+
+@lru_cache(maxsize=1)
+def _dynamo_types() -> tuple[Any, Any]:
+    """moto's value and attribute-map classes, imported once (not on every value _wire
+    walks)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+
+    return DynamoType, LimitedSizeDict
 
 
 def _base64(value: bytes | str) -> str:
