@@ -723,12 +723,8 @@ def _direct_simple_updates(patches: Patches) -> None:
             if current.type != "N":
                 return moto()  # moto's type error
             new[n] = current + DynamoType(v)
-        kept = sum(
-            _bytesize(k) + v.size()
-            for k, v in item.attrs.items()
-            if k not in new and k not in removes
-        )
-        if kept + sum(_bytesize(k) + v.size() for k, v in new.items()) > ITEM_LIMIT:
+        kept = _attributes_size(item.attrs, skip={*new, *removes})
+        if kept + _attributes_size(new) > ITEM_LIMIT:
             return moto()  # moto raises its own error for it
         before = copy.deepcopy(item) if table.stream_shard is not None else None
         for attr in removes:
@@ -1029,9 +1025,9 @@ def _direct_value_sizes(patches: Patches) -> None:
     def item_size(self: Any) -> int:
         memo = _SIZES.__dict__.get("memo")
         if memo is None:
-            return sum(_bytesize(k) + v.size() for k, v in self.attrs.items())
+            return _attributes_size(self.attrs)
         if id(self) not in memo:  # the memo holds the item: its id is not reused meanwhile
-            memo[id(self)] = (self, sum(_bytesize(k) + v.size() for k, v in self.attrs.items()))
+            memo[id(self)] = (self, _attributes_size(self.attrs))
         return memo[id(self)][1]
 
     batch_get = DynamoHandler.batch_get_item
@@ -1049,6 +1045,22 @@ def _direct_value_sizes(patches: Patches) -> None:
 
 
 _SIZES = threading.local()  # a BatchGetItem's item sizes, while it runs in this thread
+
+
+def _attributes_size(attributes: dict[str, Any], skip: Any = ()) -> int:
+    """moto's size of an item's attributes (names and values) but those in `skip`: the sum
+    Item.size makes, with an ASCII text's size taken in place (most of them)."""
+    total = 0
+    for name, value in attributes.items():
+        if name in skip:
+            continue
+        inner = value.value
+        total += _bytesize(name) + (
+            len(inner)
+            if value.type == "S" and type(inner) is str and inner.isascii()
+            else value.size()
+        )
+    return total
 
 
 def _bytesize(value: Any) -> int:
