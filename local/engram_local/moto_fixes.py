@@ -854,6 +854,7 @@ def _linear_item_sizes(patches: Patches) -> None:
 # 12. condition parses --------------------------------------------------------------------------
 
 TEMPLATES_KEPT = 1024  # parsed conditions kept, by expression and names
+BINDINGS_KEPT = 256  # bound conditions kept, by parse and values object (a transaction's)
 _PLACEHOLDER = "placeholder"  # the type of a value not bound yet, in a kept parse
 
 
@@ -873,10 +874,11 @@ def _cached_condition_parses(patches: Patches) -> None:
     A condition is parsed once per expression and names, with its values left as
     placeholders; each call gets that parse with its own values bound (the parsed operators
     keep no state, and only the value operands depend on the values). The placeholders and
-    names moto's validation reads come with it. Anything else is parsed by moto as before:
-    a parse that fails (every call raises as it did), a call whose values do not bind (a
-    missing or malformed value: moto's own error), and a BETWEEN (which checks its values'
-    types while parsing). Upstream: no upstream issue found."""
+    names moto's validation reads come with it, and a binding is kept for the same values
+    object (a request's own, checked three times in a transaction). Anything else is parsed
+    by moto as before: a parse that fails (every call raises as it did), a call whose values
+    do not bind (a missing or malformed value: moto's own error), and a BETWEEN (which checks
+    its values' types while parsing). Upstream: no upstream issue found."""
 
     from moto.dynamodb.comparisons import AttributeValue, ConditionExpressionParser, FuncBetween
 
@@ -885,6 +887,9 @@ def _cached_condition_parses(patches: Patches) -> None:
         OrderedDict()
     )
     lock = threading.Lock()
+    # The last bindings, by kept parse and values object: a transaction's update is checked
+    # three times with the same values (its validation, the transaction, the update itself).
+    bound: OrderedDict[tuple[int, int], tuple[Any, Any, Any]] = OrderedDict()
 
     def template(self: Any) -> tuple[Any, tuple[str, ...], tuple[str, ...]] | None:
         """The condition parsed with unbound values, or None when it cannot be kept."""
@@ -924,10 +929,20 @@ def _cached_condition_parses(patches: Patches) -> None:
         (op, holders), names, placeholders = found
         values = self.expression_attribute_values
         if placeholders:
-            try:
-                op = _bind(op, values, AttributeValue, holders)
-            except Exception:  # noqa: BLE001 - a value moto refuses: its own parse says how
-                return parse(self)
+            key = (id(op), id(values))
+            last = bound.get(key)
+            if last is not None and last[0] is op and last[1] is values:
+                op = last[2]
+            else:
+                try:
+                    bound_op = _bind(op, values, AttributeValue, holders)
+                except Exception:  # noqa: BLE001 - a value moto refuses: its own parse says how
+                    return parse(self)
+                with lock:
+                    bound[key] = (op, values, bound_op)  # holds both: their ids stay theirs
+                    while len(bound) > BINDINGS_KEPT:
+                        bound.popitem(last=False)
+                op = bound_op
         self.expr_attr_names_found.extend(names)  # what moto's validation reads after parse()
         self.expr_attr_values_found.extend(placeholders)
         return op

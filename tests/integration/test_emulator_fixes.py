@@ -1060,18 +1060,42 @@ def test_a_kept_update_parse_keeps_the_clauses_validation_looks_up(table):
 
 def test_a_batch_read_sizes_each_item_once(table, monkeypatch):
     """Fix 13: moto sized every item of a BatchGetItem answer twice (its 16 MB limit)."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
+    from engram_local import moto_fixes
 
     sized = []
-    real = DynamoType.size
-    monkeypatch.setattr(DynamoType, "size", lambda self: sized.append(1) or real(self))
+    real = moto_fixes._attributes_size
+    monkeypatch.setattr(
+        moto_fixes, "_attributes_size", lambda attrs, skip=(): sized.append(1) or real(attrs, skip)
+    )
     table.put_item(Item={"PK": "Z#1", "SK": "A", "text": "é", "n": 1, "b": b"\x00"})
     sized.clear()
     got = table.meta.client.batch_get_item(
         RequestItems={table.name: {"Keys": [{"PK": "Z#1", "SK": "A"}], "ConsistentRead": True}}
     )
     assert got["Responses"][table.name][0]["text"] == "é"
-    assert len(sized) == 5  # each attribute once
+    assert len(sized) == 1
+
+
+def test_an_items_size_is_motos(table):
+    """Fix 13 sizes ASCII text in place; every kind of value adds up as moto's Item.size."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.models.utilities import bytesize
+
+    from engram_local.moto_fixes import _attributes_size
+
+    attrs = {
+        "PK": {"S": "P#1"},
+        "é": {"S": "ü and e"},
+        "n": {"N": "12.5"},
+        "b": {"B": b"\x00\x01"},
+        "ss": {"SS": ["a", "é"]},
+        "m": {"M": {"k": {"L": [{"S": "x"}, {"NULL": True}, {"BOOL": False}]}}},
+    }
+    item = Item(DynamoType({"S": "P#1"}), None, attrs)
+    motos = sum(bytesize(k) + DynamoType(v).size() for k, v in attrs.items())
+    assert _attributes_size(item.attrs) == item.size() == motos
+    skipped = bytesize("m") + item.attrs["m"].size() + bytesize("é") + bytesize("ü and e")
+    assert _attributes_size(item.attrs, skip={"m", "é"}) == motos - skipped
 
 
 @pytest.mark.parametrize(
@@ -1091,3 +1115,29 @@ def test_sizes_count_bytes_as_moto_does(value):
     except Exception as error:  # noqa: BLE001
         got = type(error)
     assert got == expected
+
+
+def test_a_transactions_update_binds_its_condition_once(table, monkeypatch):
+    """Fix 12 keeps a binding for the request's values: moto checks a transaction's update
+    condition three times (its validation, the transaction, the update itself)."""
+    from engram_local import moto_fixes
+
+    nodes = []  # each node bound (a binding recurses from the kept parse's root)
+    real = moto_fixes._bind
+    monkeypatch.setattr(moto_fixes, "_bind", lambda *args: nodes.append(args[0]) or real(*args))
+    for i in range(3):
+        table.put_item(Item={"PK": f"W#{i}", "SK": "A", "content_hash": f"h{i}"})
+    client = table.meta.client
+    client.transact_write_items(
+        TransactItems=[_vector_update(table, f"W#{i}", f"h{i}", bytes([i])) for i in range(3)]
+    )
+    assert sum(node is nodes[0] for node in nodes) == 3  # from the root once per update
+    stale = _vector_update(table, "W#0", "h-old", b"\x09")
+    for _ in range(2):  # a new request's values are bound again, and judged on their own
+        with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+            client.transact_write_items(TransactItems=[stale])
+    assert [_item(table, f"W#{i}")["embedding"].value for i in range(3)] == [
+        b"\x00",
+        b"\x01",
+        b"\x02",
+    ]
