@@ -199,3 +199,22 @@ def test_typed_matches_boto3s_serializer():
     }
     serialize = TypeSerializer().serialize
     assert typed(values) == {k: serialize(v) for k, v in values.items()}
+
+
+def test_plain_matches_boto3s_deserializer():
+    from boto3.dynamodb.types import TypeDeserializer
+
+    values = {
+        "s": {"S": "x"},
+        "empty": {"S": ""},
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00"},
+        "t": {"BOOL": True},
+        "none": {"NULL": True},
+        "ss": {"SS": ["a"]},
+        "m": {"M": {"k": {"L": [{"S": "v"}, {"N": "2"}]}}},
+    }
+    deserialize = TypeDeserializer().deserialize
+    assert plain(values) == {k: deserialize(v) for k, v in values.items()}
+    with pytest.raises(TypeError):
+        plain({"bad": {}})

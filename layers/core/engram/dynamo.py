@@ -446,11 +446,14 @@ def partition_items(table: Any, partition: str, max_pages: int) -> list[dict[str
 
 def plain(item: dict[str, Any]) -> dict[str, Any]:
     """Typed attribute values (a low-level client's answer) → plain values, as the resource
-    layer reads them (numbers as Decimal, binary as Binary)."""
+    layer reads them (numbers as Decimal, binary as Binary; strings, most of them, directly)."""
     from boto3.dynamodb.types import TypeDeserializer
 
     deserialize = TypeDeserializer().deserialize
-    return {name: deserialize(value) for name, value in item.items()}
+    return {
+        name: value["S"] if len(value) == 1 and "S" in value else deserialize(value)
+        for name, value in item.items()
+    }
 
 
 def attr(name: str) -> Any:
