@@ -1146,6 +1146,13 @@ def _shape_reader(shape: Any, readers: dict[str, Reader | None]) -> Reader | Non
             """The known members that are not null, in the model's member order."""
             if type(value) is not dict:
                 raise _NotPlain
+            parsed = parser.MAP_TYPE()
+            if len(value) == 1:  # an attribute value, mostly
+                ((json_name, raw),) = value.items()
+                known = members.get(json_name)
+                if known is not None and raw is not None:
+                    parsed[known[1]] = raw if known[2] is None else known[2](parser, raw)
+                return parsed
             found = []
             for json_name, raw in value.items():
                 known = members.get(json_name)
@@ -1154,7 +1161,6 @@ def _shape_reader(shape: Any, readers: dict[str, Reader | None]) -> Reader | Non
                     found.append((position, name, raw if read is None else read(parser, raw)))
             if len(found) > 1:
                 found.sort(key=lambda member: member[0])
-            parsed = parser.MAP_TYPE()
             for _, name, parsed_value in found:
                 parsed[name] = parsed_value
             return parsed

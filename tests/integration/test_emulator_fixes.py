@@ -896,6 +896,8 @@ _BODIES = {
                         ":v": {"B": "AAECAw=="},
                         ":s": {"BS": ["AA==", "/w=="]},
                         ":m": {"M": {"x": {"L": [{"N": "1"}, {"NULL": True}, {"B": "AQ=="}]}}},
+                        ":u": {"X": "unknown"},
+                        ":z": {"S": None},
                     },
                     "Unknown": {"S": "dropped"},
                     "ConditionExpression": None,

@@ -35,6 +35,8 @@ LEFT_TO_BOTOCORE = {
     "sparse": {"L": [None, {"S": "a"}]},
     "empty_member": {"M": {"e": {}}},
     "two": {"S": "x", "N": "1"},
+    "nil": None,
+    "null_member": {"S": None},
 }
 
 

@@ -299,6 +299,20 @@ def direct_attribute_values(client: Any) -> None:
                     return parsed
             return super()._handle_structure(shape, value)
 
+        def _handle_map(self, shape: Any, value: Any) -> Any:
+            member = shape.value
+            if member.name != "AttributeValue" or type(value) is not dict:
+                return super()._handle_map(shape, value)
+            parsed = {}
+            for name, item in value.items():  # an item's attributes: each value read directly
+                read = (
+                    _read_attribute_value(self, member, item)
+                    if type(item) is dict and len(item) == 1
+                    else None
+                )
+                parsed[name] = self._handle_structure(member, item) if read is None else read
+            return parsed
+
     class Parsers(ResponseParserFactory):
         def create_parser(self, protocol_name: str) -> Any:
             if protocol_name == "json":
@@ -320,6 +334,19 @@ def direct_attribute_values(client: Any) -> None:
                     serialized[key] = wire
                     return
             super()._serialize_type_structure(serialized, value, shape, key)
+
+        def _serialize_type_map(self, serialized: Any, value: Any, shape: Any, key: Any) -> None:
+            member = shape.value
+            if member.name != "AttributeValue":
+                return super()._serialize_type_map(serialized, value, shape, key)
+            written = serialized[key] = self.MAP_TYPE()
+            for name, item in value.items():  # a key, an item, expression values: directly
+                wire = _write_attribute_value(self, item)
+                if wire is None:
+                    self._serialize(written, item, member, name)
+                else:
+                    written[name] = wire
+            return None
 
     endpoint, serializer = client._endpoint, client._serializer
     if type(serializer) is JSONSerializer:  # no validation wrapped around it
