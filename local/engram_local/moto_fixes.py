@@ -1070,7 +1070,7 @@ def _attributes_size(attributes: dict[str, Any], skip: Any = ()) -> int:
         if name in skip:
             continue
         inner = value.value
-        total += _bytesize(name) + (
+        total += (len(name) if type(name) is str and name.isascii() else _bytesize(name)) + (
             len(inner)
             if value.type == "S" and type(inner) is str and inner.isascii()
             else value.size()
