@@ -30,10 +30,6 @@ READY_TIMEOUT_SECONDS = 30.0
 # sync calls inline (no thread hand-offs): a slow request holds only its own loop, so
 # /health and the other requests are answered by the others meanwhile.
 API_LOOPS = 4  # ENGRAM_API_LOOPS overrides it (1: the former one-request-at-a-time server)
-# The API loops, the emulator and the queue pump's workers share one interpreter lock. A
-# thread that wants it back waits up to the holder's switch interval (5 ms by default): a
-# request meeting a worker's batch could wait that long at each hand-off.
-SWITCH_INTERVAL_SECONDS = 0.001
 
 
 class Stop:
@@ -67,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"engram: {exc}\n{USAGE}", file=sys.stderr)
         return 2
     stop = Stop()
-    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     port, emulator_port = _port("PORT", 8000), _port("EMULATOR_PORT", 4566)
     try:
         api_socket = _bind(port, "PORT")
