@@ -337,3 +337,33 @@ def test_an_index_write_that_fails_leaves_memories_pending_and_announces_once(
         "/v1/memories/search", json={"query": "tea", "search_mode": "keyword"}, headers=auth
     )
     assert [h["memory_id"] for h in hits.json()["results"]] == [ids[0]]
+
+
+def test_keys_a_batch_read_leaves_unprocessed_are_read_one_by_one(store, monkeypatch):
+    """BatchGetItem may answer with UnprocessedKeys (throttling): after its retries, those
+    memories are read one by one, so a missing memory always means it does not exist."""
+    from engram import aws, dynamo
+    from engram.memories.repository import MemoryRepository
+
+    ids = store("kept back", "also kept back")
+    repo = MemoryRepository(aws.table())
+    client = dynamo.typed_client(aws.table())
+    read_one = []
+    real_get = dynamo.get_item
+
+    def unprocessed(RequestItems):  # botocore names the parameter
+        return {"Responses": {}, "UnprocessedKeys": RequestItems}
+
+    def get_item(table, item_key, consistent=True):
+        read_one.append(item_key["PK"])
+        return real_get(table, item_key, consistent)
+
+    monkeypatch.setattr(client, "batch_get_item", unprocessed)
+    monkeypatch.setattr("engram.memories.repository.get_item", get_item)
+    stored = repo.get_stored_many([*ids, "mem_missing"])
+    assert sorted(stored) == sorted(ids)
+    assert [s.memory.content for s in (stored[ids[0]], stored[ids[1]])] == [
+        "kept back",
+        "also kept back",
+    ]
+    assert len(read_one) == 3  # each key once, the missing one too

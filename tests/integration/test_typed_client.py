@@ -79,16 +79,22 @@ def test_answers_parse_as_botocore_parses_them(item):
     )
 
 
-def test_attribute_values_skip_botocores_member_by_member_walk(monkeypatch):
-    """The step this saves: botocore looks up each of an attribute value's ten members in
-    every value of an answer."""
-    walked = []
+@pytest.fixture
+def walked(monkeypatch):
+    """The shapes botocore's JSON parser walks as structures, in order."""
+    names = []
     real = BaseJSONParser._handle_structure
     monkeypatch.setattr(
         BaseJSONParser,
         "_handle_structure",
-        lambda self, shape, value: walked.append(shape.name) or real(self, shape, value),
+        lambda self, shape, value: names.append(shape.name) or real(self, shape, value),
     )
+    return names
+
+
+def test_attribute_values_skip_botocores_member_by_member_walk(walked):
+    """The step this saves: botocore looks up each of an attribute value's ten members in
+    every value of an answer."""
     direct = _direct()._endpoint._response_parser_factory.create_parser("json")
     _parse(direct, "BatchGetItem", _answer(EVERY_KIND))
     assert "AttributeValue" not in walked
@@ -131,7 +137,7 @@ def test_requests_serialize_as_botocore_serializes_them():
     assert _request(direct, values) == _request(create_serializer("json", False), values)
 
 
-def test_the_typed_client_round_trips_every_type(aws_env, monkeypatch):
+def test_the_typed_client_round_trips_every_type(aws_env, walked):
     """Through moto, with the emulator's fixes off (moto as it is) as in every integration
     test: written by a transaction, read by a consistent batch read, read back as the
     resource layer reads them."""
@@ -152,13 +158,6 @@ def test_the_typed_client_round_trips_every_type(aws_env, monkeypatch):
         "flag": False,
     }
     client = typed_client(table)
-    walked = []
-    real = BaseJSONParser._handle_structure
-    monkeypatch.setattr(
-        BaseJSONParser,
-        "_handle_structure",
-        lambda self, shape, value: walked.append(shape.name) or real(self, shape, value),
-    )
     client.transact_write_items(
         TransactItems=[{"Put": {"TableName": table.name, "Item": typed(item)}}]
     )

@@ -461,9 +461,10 @@ def partition_items(table: Any, partition: str, max_pages: int) -> list[dict[str
         "KeyConditionExpression": "PK = :pk",
         "ExpressionAttributeValues": {":pk": {"S": partition}},
     }
+    client = typed_client(table)
     found: list[dict[str, Any]] = []
     for _ in range(max_pages):
-        response = typed_client(table).query(**request)
+        response = client.query(**request)
         found += map(plain, response.get("Items", []))
         if "LastEvaluatedKey" not in response:
             break

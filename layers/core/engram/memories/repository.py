@@ -16,6 +16,7 @@ from engram.dynamo import (
     delete_all,
     expression,
     from_dynamo,
+    get_item,
     key,
     plain,
     put_all,
@@ -548,9 +549,9 @@ class MemoryRepository:
                 if not request:
                     break
             for key_ in request.get(name, {}).get("Keys", []):
-                item = self._table.get_item(Key=plain(key_), ConsistentRead=consistent)
-                if "Item" in item:
-                    found.append(item["Item"])
+                item = get_item(self._table, plain(key_), consistent)
+                if item is not None:
+                    found.append(item)
         return [item for item in found if item.get("type") == "Memory"]
 
     def list(
