@@ -179,13 +179,16 @@ class DataDir:
     def append(self, records: list[dict[str, Any]], sync: bool = True) -> None:
         """One write of whole lines: from then on a crash of this process cannot lose them
         (they are in the kernel); with `sync` they are on disk when this returns."""
+        self.write(b"".join(encode(r) for r in records))
+        if sync:
+            self.sync()
+
+    def write(self, data: bytes) -> None:
+        """Appends encoded lines in one write (see `append`), without syncing."""
         if self._journal is None:
             raise RuntimeError("no journal is open")
-        data = b"".join(encode(r) for r in records)
         os.write(self._journal, data)
         self.journal_bytes += len(data)
-        if sync:
-            os.fdatasync(self._journal)
 
     def sync(self) -> None:
         """Everything appended so far is on disk when this returns."""

@@ -6,6 +6,9 @@ never fsyncs, replays over HTTP and cannot replay SQS: receipt handles are rando
 emulator's WSGI app is wrapped: after a DynamoDB write succeeds, and before its answer leaves,
 the journal gets the *images* of the items it touched (read back from moto) and is fsync'd;
 likewise each message sent and each message deleted (resolved to its id before the delete).
+The images are read under the DynamoDB lock with a ticket that orders them; they are encoded
+and appended after the lock is released, in ticket order (so a key's images reach the journal
+in the order of its changes), and other requests do not wait for a worker batch's encoding.
 A request over the emulator's socket (another process: the admin CLI) is answered once its
 records are on disk (fdatasync). The stack's own in-process requests only write them (a crash
 of the process cannot lose them then) and the API syncs once before it answers a request
@@ -33,7 +36,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
-from engram_local.journal import DataDir, DataError, recover_hint
+from engram_local.journal import DataDir, DataError, encode, recover_hint
 from engram_local.resources import LocalResources
 
 logger = logging.getLogger("engram_local.persistence")
@@ -109,22 +112,21 @@ class MotoState:
         moto's tables as they were, as other objects."""
         return {n: t for n, t in self._dynamodb.tables.items() if n in self._table_names}
 
-    def key_of(self, table_name: str, attributes: dict[str, Any]) -> tuple[Any, Any]:
-        from moto.dynamodb.models.dynamo_type import DynamoType
-
-        table = self.tables[table_name]
-        hash_key = DynamoType(attributes[table.hash_key_attr])
-        range_attr = table.range_key_attr
-        return hash_key, DynamoType(attributes[range_attr]) if range_attr else None
-
     def images(self, touched: Iterable[tuple[str, dict[str, Any]]]) -> list[Record]:
-        """The current image of each touched item (table name, key attributes), or its absence."""
+        """The current image of each touched item (table name, key attributes), or its absence.
+        The caller holds the DynamoDB lock: the records share nothing mutable with moto, so
+        they can be encoded after it is released."""
         records = []
+        tables = self.tables
         for table_name, key in touched:
-            table = self.tables.get(table_name)
+            table = tables.get(table_name)
             if table is None:
                 continue  # not a table of the template: not kept
-            item = table.get_item(*self.key_of(table_name, key))
+            range_attr = table.range_key_attr
+            item = table.get_item(
+                _key_value(key[table.hash_key_attr]),
+                _key_value(key[range_attr]) if range_attr else None,
+            )
             if item is None:
                 records.append({"k": "gone", "t": table_name, "key": to_record(key)})
             else:
@@ -303,6 +305,14 @@ def _dynamo(typed: dict[str, Any]) -> Any:
     return made
 
 
+def _key_value(typed: dict[str, Any]) -> Any:
+    """moto's DynamoType of a key attribute as a request carries it (binary as moto's own
+    constructor keeps it)."""
+    if "S" in typed or "N" in typed:
+        return _dynamo(typed)
+    return _dynamo_type_class()(typed)
+
+
 @cache
 def _dynamo_type_class() -> Any:
     from moto.dynamodb.models.dynamo_type import DynamoType
@@ -360,7 +370,10 @@ def _attributes(item: Any) -> dict[str, Any]:
 
 
 def _record_value(typed: Any) -> dict[str, Any]:
+    """A copy: containers are new, leaves immutable (str, bool, None)."""
     kind, value = typed.type, typed.value
+    if kind == "S" or kind == "N" or kind == "BOOL" or kind == "NULL":
+        return {kind: value}
     if kind == "B":
         return {"B": base64.b64encode(value).decode() if isinstance(value, bytes) else value}
     if kind == "BS":
@@ -369,7 +382,7 @@ def _record_value(typed: Any) -> dict[str, Any]:
         return {"L": [_record_value(v) for v in value]}
     if kind == "M":
         return {"M": {k: _record_value(v) for k, v in value.items()}}
-    return {kind: value}
+    return {kind: list(value)}  # SS, NS
 
 
 def _message(message: Any) -> dict[str, Any]:
@@ -401,7 +414,11 @@ class Durability:
         self.dynamodb_lock = threading.Lock()  # moto's DynamoDB is not thread-safe
         self._journal_lock = threading.Lock()  # appends, and the journal switch
         self._sync_lock = threading.Lock()  # fdatasync, and the journal switch
-        self._appended = self._synced = 0  # appends so far, and how many are on disk
+        # Appends take tickets in the order of their changes (a DynamoDB write's under the
+        # DynamoDB lock) and are written in ticket order, each encoded outside every lock:
+        # tickets issued, written to the journal, and known to be on disk.
+        self._turn = threading.Condition()
+        self._issued = self._written = self._synced = 0
         self._compact_bytes = compact_bytes
         self._compacting = threading.Lock()
 
@@ -442,25 +459,32 @@ class Durability:
             service, _, action = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
             if service.startswith("DynamoDB"):
                 with self.dynamodb_lock:
-                    return self._dynamodb(app, action, environ, start_response)
+                    chunks, journaled = self._dynamodb(app, action, environ, start_response)
+                if journaled is not None:  # the images are encoded and written after the lock
+                    self._append_in_turn(*journaled, sync=not environ.get(DEFER_SYNC))
+                return chunks
             if service == "AmazonSQS" and (action in SQS_SENDS or action in SQS_DELETES):
                 return self._sqs(app, action, environ, start_response)
             return app(environ, start_response)
 
         return wsgi
 
-    def _dynamodb(self, app: Any, action: str, environ: dict[str, Any], start_response: Any) -> Any:
-        sync = not environ.get(DEFER_SYNC)
+    def _dynamodb(
+        self, app: Any, action: str, environ: dict[str, Any], start_response: Any
+    ) -> tuple[Any, tuple[int, list[Record]] | None]:
+        """Runs the request (the caller holds the DynamoDB lock); for a successful write,
+        also its journal ticket and the images of what it changed, read now."""
         if self.state is None or (action not in DYNAMODB_WRITES and action not in DYNAMODB_OPAQUE):
-            return list(app(environ, start_response))
+            return list(app(environ, start_response)), None
         body = _request_json(environ)
         status, chunks = _call(app, environ, start_response)
-        if status == 200:
-            if action in DYNAMODB_OPAQUE:  # every item, as its changes are not known
-                self._append(self.state.table_records(), sync)
-            else:
-                self._append(self.state.images(_touched(action, body, self.state)), sync)
-        return chunks
+        if status != 200:
+            return chunks, None
+        if action in DYNAMODB_OPAQUE:  # every item, as its changes are not known
+            records = self.state.table_records()
+        else:
+            records = self.state.images(_touched(action, body, self.state))
+        return chunks, (self._ticket(), records)
 
     def _sqs(self, app: Any, action: str, environ: dict[str, Any], start_response: Any) -> Any:
         state = self.state
@@ -489,30 +513,59 @@ class Durability:
         return chunks
 
     def _append(self, records: list[Record], sync: bool) -> None:
-        if not records:
-            return
-        with self._journal_lock:
-            self.data.append(records, sync=False)
-            self._appended += 1
-            grown = self.data.journal_bytes >= self._compact_bytes
+        if records:
+            self._append_in_turn(self._ticket(), records, sync)
+
+    def _ticket(self) -> int:
+        with self._turn:
+            self._issued += 1
+            return self._issued
+
+    def _append_in_turn(self, ticket: int, records: list[Record], sync: bool) -> None:
+        """Encodes the records (outside every lock), then appends them once every ticket
+        before this one is written: a key's images reach the journal in the order of its
+        changes. A ticket whose encoding fails is passed over, so none waits for it."""
+        data = b""
+        try:
+            data = b"".join(encode(record) for record in records)
+        finally:
+            grown = self._write_in_turn(ticket, data)
         if sync:
-            self.sync()
+            self.sync(ticket)
         if grown and not self._compacting.locked():
             threading.Thread(target=self.compact, name="engram-compaction", daemon=True).start()
 
-    def sync(self) -> None:
-        """Every record appended so far is on disk when this returns (one fdatasync covers
-        the appends of concurrent callers)."""
-        wanted = self._appended
-        if self._synced >= wanted:
-            return
+    def _write_in_turn(self, ticket: int, data: bytes) -> bool:
+        """Writes `data` as ticket `ticket`; whether the journal has grown past its size."""
+        with self._turn:
+            while self._written != ticket - 1:
+                self._turn.wait()
+            try:
+                with self._journal_lock:
+                    if data:
+                        self.data.write(data)
+                    return self.data.journal_bytes >= self._compact_bytes
+            finally:
+                self._written = ticket
+                self._turn.notify_all()
+
+    def sync(self, upto: int | None = None) -> None:
+        """Every record appended so far (up to ticket `upto`) is on disk when this returns:
+        it waits for the tickets issued before it to be written, and one fdatasync covers
+        concurrent callers."""
+        with self._turn:
+            wanted = self._issued if upto is None else upto
+            if self._synced >= wanted:
+                return
+            while self._written < wanted:
+                self._turn.wait()
         with self._sync_lock:
             if self._synced >= wanted:
                 return
-            with self._journal_lock:
-                covered = self._appended
+            with self._turn:
+                covered = self._written
             self.data.sync()
-            self._synced = covered
+            self._synced = max(self._synced, covered)
 
     def synced_answers(self, app: Any) -> Any:
         """The API's ASGI app, syncing the journal before each answer starts: an acknowledged
@@ -540,10 +593,10 @@ class Durability:
         if self.state is None or not self._compacting.acquire(blocking=False):
             return
         try:
-            with self._sync_lock, self._journal_lock:
+            with self._sync_lock, self._turn, self._journal_lock:
                 first = self.data.generation + 1
                 self.data.open_journal(first)  # syncs the old one
-                self._synced = self._appended
+                self._synced = self._written
             with self.dynamodb_lock:
                 records = self.state.table_records()
             self._write_snapshot(first, records)
