@@ -25,6 +25,7 @@ journals held anything (so the next start reads one file)."""
 from __future__ import annotations
 
 import base64
+import contextvars
 import io
 import json
 import logging
@@ -53,6 +54,18 @@ SQS_DELETES = frozenset({"DeleteMessage", "DeleteMessageBatch", "PurgeQueue"})
 DEFER_SYNC = "engram.defer_sync"  # set in the environ of the stack's own in-process requests
 
 Record = dict[str, Any]
+
+# The highest journal ticket an API request has seen, in a box its ASGI wrapper sets: the
+# tickets issued when each of its emulator requests ran (what it may have read) and its own.
+_seen: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "engram_journal_seen", default=None
+)
+
+
+def _saw(ticket: int) -> None:
+    box = _seen.get()
+    if box is not None and ticket > box[0]:
+        box[0] = ticket
 
 
 @dataclass(frozen=True)
@@ -460,6 +473,7 @@ class Durability:
             if service.startswith("DynamoDB"):
                 with self.dynamodb_lock:
                     chunks, journaled = self._dynamodb(app, action, environ, start_response)
+                    _saw(self._issued)  # what it read may stem from writes still unwritten
                 if journaled is not None:  # the images are encoded and written after the lock
                     self._append_in_turn(*journaled, sync=not environ.get(DEFER_SYNC))
                 return chunks
@@ -514,7 +528,9 @@ class Durability:
 
     def _append(self, records: list[Record], sync: bool) -> None:
         if records:
-            self._append_in_turn(self._ticket(), records, sync)
+            ticket = self._ticket()
+            _saw(ticket)
+            self._append_in_turn(ticket, records, sync)
 
     def _ticket(self) -> int:
         with self._turn:
@@ -569,18 +585,25 @@ class Durability:
 
     def synced_answers(self, app: Any) -> Any:
         """The API's ASGI app, syncing the journal before each answer starts: an acknowledged
-        write is on disk."""
+        write is on disk, and so is every write whose effects the request may have read. It
+        syncs up to the tickets the request saw (the stack's own clients reach the emulator
+        in process, in the request's context), not to a worker's batch begun since."""
 
         async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] != "http":
                 return await app(scope, receive, send)
+            seen = [0]
+            token = _seen.set(seen)
 
             async def send_synced(message: dict[str, Any]) -> None:
-                if message["type"] == "http.response.start":
-                    self.sync()
+                if message["type"] == "http.response.start" and seen[0]:
+                    self.sync(seen[0])
                 await send(message)
 
-            return await app(scope, receive, send_synced)
+            try:
+                return await app(scope, receive, send_synced)
+            finally:
+                _seen.reset(token)
 
         return asgi
 
