@@ -10,7 +10,8 @@ nothing is pending). Its hybrid recall@10 with the weights in force is within 0.
 HTTP bench's (0.804 here and through HTTP on 2026-12-05).
 
 For each candidate of each question (both legs' top k) it records the calibrated legs and
-the query-analysis features; a logistic regression of "is an evidence turn" on them gives
+the query-analysis features (the soft word match's word vectors from the same model, kept
+for the run); a logistic regression of "is an evidence turn" on them gives
 the leg and feature weights, scaled so the legs sum to 0.9 (recency keeps 0.1). For each
 held-out conversation the fit is made on the other four, the session-support share is
 chosen among SHARES on those four, and the held-out recall@10 is measured with the real
@@ -78,9 +79,13 @@ FEATURES = (
     "words",
     "question",
     "length",
+    "soft_words",
 )
 NOW = datetime(2026, 12, 5, tzinfo=UTC)
 BATCH = 100
+
+
+MEANINGS: Any = None  # the word vectors of the soft word match, one WordMeanings for the run
 
 
 class DictRepo:
@@ -100,6 +105,11 @@ class CachedEmbedder:
         self.model, self.dimension, self.name = model, model.dimension, model.name
         self.query_prefix, self.queries = query_prefix, queries
         self.seen: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "word_vectors":  # the model's own lookup, if it has one (soft word match)
+            return self.model.word_vectors
+        raise AttributeError(name)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         fresh = [t for t in dict.fromkeys(texts) if t not in self.seen]
@@ -259,10 +269,12 @@ def weights_in_force(fit: dict[str, float], share: float) -> Iterator[None]:
         fusion.QUESTION_WEIGHT,
         fusion.LENGTH_WEIGHT,
         dict(fusion.FOUND_BY),
+        fusion.SOFT_WORDS_WEIGHT,
     )
     saved_weights, saved_share = models.DEFAULT_WEIGHTS, service.SESSION_SUPPORT
     fusion.NAMES_WEIGHT, fusion.WORDS_WEIGHT = fit["names"], fit["words"]
     fusion.QUESTION_WEIGHT, fusion.LENGTH_WEIGHT = fit["question"], fit["length"]
+    fusion.SOFT_WORDS_WEIGHT = fit["soft_words"]
     fusion.FOUND_BY.update(semantic=fit["found_semantic"], keyword=fit["found_keyword"])
     weights = models.Weights(semantic=fit["semantic"], keyword=fit["keyword"], recency=0.1)
     models.DEFAULT_WEIGHTS = service.DEFAULT_WEIGHTS = weights
@@ -273,6 +285,7 @@ def weights_in_force(fit: dict[str, float], share: float) -> Iterator[None]:
         fusion.NAMES_WEIGHT, fusion.WORDS_WEIGHT = saved[0], saved[1]
         fusion.QUESTION_WEIGHT, fusion.LENGTH_WEIGHT = saved[2], saved[3]
         fusion.FOUND_BY.update(saved[4])
+        fusion.SOFT_WORDS_WEIGHT = saved[5]
         models.DEFAULT_WEIGHTS = service.DEFAULT_WEIGHTS = saved_weights
         service.SESSION_SUPPORT = saved_share
 
@@ -291,6 +304,8 @@ def features(replica: Replica, conv: Conversation, k: int) -> list[tuple[np.ndar
             "keyword": replica.index.bm25(conv.sample_id, query, SearchFilters(), k),
         }
         fused = Fused(legs, k, query)
+        texts = [_text(replica.repo.memories[m]) for m in fused.candidates()]
+        fused.use_meanings(MEANINGS.of(replica.embedder, fused.words_to_compare(texts)))
         x, y = [], []
         for memory_id in fused.candidates():
             memory = replica.repo.memories[memory_id]
@@ -332,7 +347,15 @@ def scored(
     from engram.search.models import SearchRequest
     from engram.search.service import SearchService
 
-    service = SearchService(replica.index, replica.embedder, replica.repo, FixedClock(NOW), 30.0, 4)  # type: ignore[arg-type]
+    service = SearchService(
+        replica.index,  # type: ignore[arg-type]
+        replica.embedder,  # type: ignore[arg-type]
+        replica.repo,  # type: ignore[arg-type]
+        FixedClock(NOW),
+        30.0,
+        4,
+        meanings=MEANINGS,
+    )
     out = []
     for conv in conversations:
         for qa in conv.questions:
@@ -373,6 +396,10 @@ def main() -> None:
         frozenset(questions | {semantic_query(q) for q in questions}),
     )
     replica = build(conversations, embedder, args.cache, args.protocol)
+    global MEANINGS
+    from engram.search.meanings import WordMeanings
+
+    MEANINGS = WordMeanings()
     with nothing_pending():
         semantic = mean_recall(scored(replica, conversations, "semantic"))
         print(f"{embedder.name}: semantic only R@10 {semantic:.4f}")

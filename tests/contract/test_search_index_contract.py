@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -658,14 +659,30 @@ class _Memories:
         return {m: self.memories[m] for m in memory_ids if m in self.memories}
 
 
+# Hybrid's soft word match embeds single words: these are close in meaning (one axis each
+# group); any other word one of the last two axes (by its checksum).
+WORD_MEANINGS = {
+    "drink": (0, 0, 0, 0, 1.0),
+    "tea": (0, 0, 0, 0, 0.9, 0.1),
+    "espresso": (0, 0, 0, 0, 0.8, 0.2),
+    "broke": (0, 0, 0, 0, 0, 1.0),
+    "failed": (0, 0, 0, 0, 0, 0.9),
+}
+
+
 class _QueryVectors:
-    """An embedder that knows the fixture queries' vectors."""
+    """An embedder that knows the fixture queries' vectors and its words'."""
 
     dimension, name = DIMENSION, "fixture"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         known = {q: vec(*head) for q, head in (*RANKING_QUERIES, *SEMANTIC_FORMS.items())}
-        return np.asarray([known[t] for t in texts], dtype=np.float32)
+        known.update((w, vec(*head)) for w, head in WORD_MEANINGS.items())
+        return np.asarray([known.get(t) or _other_word(t) for t in texts], dtype=np.float32)
+
+
+def _other_word(text: str) -> list[float]:
+    return vec(*([0.0] * (6 + zlib.crc32(text.encode()) % 2)), 1.0)
 
 
 class _KnnAsData:

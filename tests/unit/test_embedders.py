@@ -172,6 +172,69 @@ def test_model_hash_mismatch_is_a_clear_error(monkeypatch, fresh_load_state):
         LocalEmbedder().load()
 
 
+def test_word_vectors_put_forms_and_synonyms_of_a_word_close(local):
+    words = ["painted", "painting", "kids", "children", "buy", "bought", "zebra"]
+    vectors = local.word_vectors(words)
+    assert vectors.shape == (7, local.dimension) and vectors.dtype == np.float32
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx(np.ones(7), abs=1e-5)
+    cosine = {
+        (a, b): float(vectors[i] @ vectors[j])
+        for (i, a), (j, b) in itertools.combinations(enumerate(words), 2)
+    }
+    assert all(cosine[pair] > 0.6 for pair in [("painted", "painting"), ("kids", "children")])
+    assert cosine[("buy", "bought")] > 0.6
+    assert all(value < 0.3 for pair, value in cosine.items() if "zebra" in pair)
+    # a lookup: the same whatever the words beside it
+    assert local.word_vectors(["kids"])[0] == pytest.approx(vectors[2])
+
+
+def test_word_vectors_are_the_mean_of_the_word_pieces_rows(local):
+    rows, scale = local_embedder._word_pieces()
+    assert rows.shape == (30522, local.dimension) and rows.dtype == np.int8
+    pieces = local_embedder._model_tokenizer().encode("zygomorphic", add_special_tokens=False)
+    assert len(pieces.ids) > 1  # split into word pieces
+    mean = (rows[pieces.ids].astype(np.float32) * scale[pieces.ids, None]).mean(axis=0)
+    assert local.word_vectors(["zygomorphic"])[0] == pytest.approx(mean / np.linalg.norm(mean))
+
+
+def test_onnx_initializers_reads_raw_tensors_from_the_protobuf():
+    def varint(value):
+        out = b""
+        while True:
+            byte, value = value & 0x7F, value >> 7
+            out += bytes([byte | (0x80 if value else 0)])
+            if not value:
+                return out
+
+    def field(number, payload):
+        return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+    def tensor(name, dims, data_type, raw):
+        dims_fields = b"".join(varint(1 << 3) + varint(d) for d in dims)
+        return field(
+            5,
+            dims_fields
+            + varint(2 << 3)
+            + varint(data_type)
+            + field(8, name.encode())
+            + field(9, raw),
+        )
+
+    weights = np.arange(6, dtype=np.int8).reshape(2, 3)
+    scale = np.asarray([0.5, 2.0], dtype=np.float32)
+    node = field(1, b"\x0a\x01x")  # a graph node: skipped
+    graph = (
+        node
+        + tensor("w_q", [2, 3], 3, weights.tobytes())
+        + tensor("w_scale", [2], 1, scale.tobytes())
+    )
+    model = varint(1 << 3) + varint(8) + field(7, graph)  # ir_version, then the graph
+    found = local_embedder.onnx_initializers(model, {"w_q", "w_scale", "absent"})
+    assert set(found) == {"w_q", "w_scale"}
+    assert found["w_q"].tolist() == weights.tolist()
+    assert found["w_scale"].tolist() == [0.5, 2.0]
+
+
 def test_count_tokens():
     assert count_tokens("") == 0
     assert count_tokens("hello world") == 2  # no [CLS]/[SEP]

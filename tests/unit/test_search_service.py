@@ -19,6 +19,7 @@ from engram.search.fusion import (
     LENGTH_WEIGHT,
     NAMES_WEIGHT,
     QUESTION_WEIGHT,
+    SOFT_WORDS_WEIGHT,
     WORDS_WEIGHT,
     Fused,
     calibrate,
@@ -546,7 +547,11 @@ def test_hybrid_embeds_the_query_without_its_names_single_leg_semantic_as_given(
     svc = service(FakeIndex(knn=[Hit("a", 1.0)]), [memory("a")], embedder=embedder)
     svc.search("ws_1", request(query="What does Melanie paint to destress?"))
     svc.search("ws_1", request(query="What does Melanie paint to unwind?", search_mode="semantic"))
-    assert embedder.texts == ["What does paint to destress?", "What does Melanie paint to unwind?"]
+    # hybrid also embeds each word its soft word match compares, one call, once per service:
+    # the query's content words and the candidate's ("content a": content)
+    words = ["content", "destress", "melanie", "paint"]
+    semantic = "What does Melanie paint to unwind?"
+    assert embedder.texts == ["What does paint to destress?", *words, semantic]
 
 
 def test_content_words_drop_stopwords_and_one_letter_words():
@@ -571,6 +576,7 @@ def test_analysis_adds_the_legs_that_found_it_the_shares_of_names_and_words_and_
         "words": 0.5,  # running, shoes
         "question": 0.0,
         "length": pytest.approx(math.log(1 + 4)),  # melanie, bought, running, shoes
+        "soft_words": 0.0,  # no word vectors given
     }
     b = fused.signals("b", "Caroline: did you buy them? ")
     assert b == {
@@ -580,6 +586,7 @@ def test_analysis_adds_the_legs_that_found_it_the_shares_of_names_and_words_and_
         "words": 0.5,  # caroline, buy
         "question": 1.0,
         "length": pytest.approx(math.log(1 + 2)),
+        "soft_words": 0.0,
     }
     assert fused.analysis("b", "Caroline: did you buy them? ") == pytest.approx(
         FOUND_BY["semantic"]
@@ -590,6 +597,132 @@ def test_analysis_adds_the_legs_that_found_it_the_shares_of_names_and_words_and_
         + LENGTH_WEIGHT * math.log(3)
     )
     assert Fused({"keyword": legs["keyword"]}, 2, "Caroline").analysis("b", "Caroline") == 0.0
+
+
+def unit_vectors(**heads):
+    """word -> unit vector from a short head (the rest zeros), 4 dimensions."""
+    out = {}
+    for word, head in heads.items():
+        v = np.zeros(4, dtype=np.float32)
+        v[: len(head)] = head
+        out[word] = v / np.linalg.norm(v)
+    return out
+
+
+def test_soft_words_count_each_missing_query_word_by_its_closest_word_in_the_text():
+    fused = Fused({"semantic": [Hit("a", 0.9)], "keyword": []}, 2, "Did Caroline buy shoes?")
+    # query content words: caroline, buy, shoes
+    assert fused.words_to_compare(["Melanie: I bought shoes"]) == {
+        "caroline",
+        "buy",
+        "shoes",
+        "melanie",
+        "bought",
+    }
+    fused.use_meanings(
+        unit_vectors(
+            caroline=(0, 0, 1),  # orthogonal to every word of the text: adds nothing
+            buy=(1, 0),
+            bought=(0.8, 0.6),  # cosine 0.8 with buy
+            shoes=(0, 1),
+            melanie=(-0.6, -0.8),  # cosine -0.6 with buy: counts as 0
+        )
+    )
+    own = content_words("Melanie: I bought shoes")
+    # missing: buy (best: bought, 0.8), caroline (0); shoes is there, the exact share counts it
+    assert fused.soft_words(own) == pytest.approx(0.8 / 3)
+    assert fused.signals("a", "Melanie: I bought shoes")["soft_words"] == pytest.approx(0.8 / 3)
+    assert fused.soft_words(content_words("Caroline will buy shoes")) == 0.0  # none missing
+    assert fused.soft_words(content_words("zebra")) == 0.0  # no vector: matches nothing
+    base = fused.analysis("a", "Melanie: I bought shoes") - SOFT_WORDS_WEIGHT * 0.8 / 3
+    fused.use_meanings({})
+    assert fused.analysis("a", "Melanie: I bought shoes") == pytest.approx(base)
+
+
+def test_soft_words_need_a_hybrid_search_and_query_content_words():
+    only_keyword = Fused({"keyword": [Hit("a", 1.0)]}, 2, "Did Caroline buy shoes?")
+    assert only_keyword.words_to_compare(["shoes"]) == set()
+    no_words = Fused({"semantic": [], "keyword": []}, 2, "what is it?")
+    assert no_words.words_to_compare(["shoes"]) == set()
+
+
+class KeyedEmbedder:
+    """Vectors by text (a 4-dimension head); every other text its own axis past those, so
+    unrelated texts are orthogonal."""
+
+    dimension = 64
+
+    def __init__(self, name="keyed", **heads):
+        self.name, self.calls = name, []
+        self.vectors = {t: np.pad(v, (0, 60)) for t, v in unit_vectors(**heads).items()}
+
+    def embed(self, texts):
+        self.calls.append(list(texts))
+        for text in texts:
+            if text not in self.vectors:
+                self.vectors[text] = np.eye(64, dtype=np.float32)[4 + len(self.vectors)]
+        return np.stack([self.vectors[t] for t in texts])
+
+
+def test_hybrid_ranks_a_memory_saying_it_in_other_words_above_one_that_does_not():
+    # alike on both legs and in every exact signal; only "bought" is close to "buy"
+    index = FakeIndex(knn=[Hit("other", 0.5), Hit("said", 0.5)], bm25=[])
+    said, other = memory("said", 1), memory("other")
+    said.content, other.content = "Caroline: bought shoes", "Caroline: washed shoes"
+    embedder = KeyedEmbedder(buy=(1, 0), bought=(0.9, 0.1), washed=(0, 1))
+    got = service(index, [said, other], embedder=embedder).search(
+        "ws_1", request(query="Did Caroline buy shoes?")
+    )
+    assert SOFT_WORDS_WEIGHT > 0
+    assert [r.memory_id for r in got.results] == ["said", "other"]
+
+
+def test_hybrid_without_word_vectors_when_the_embedder_fails_on_them():
+    from engram.search.embedder import EmbeddingError
+
+    class QueryOnly(KeyedEmbedder):
+        def embed(self, texts):
+            if len(texts) > 1:
+                raise EmbeddingError("Bedrock throttled the request.", retryable=True)
+            return super().embed(texts)
+
+    index = FakeIndex(knn=[Hit("a", 0.5)], bm25=[])
+    got = service(index, [memory("a")], embedder=QueryOnly()).search(
+        "ws_1", request(query="Did Caroline buy shoes?")
+    )
+    assert [r.memory_id for r in got.results] == ["a"]  # ranked, without the soft match
+
+
+def test_word_vectors_are_embedded_once_and_the_least_recently_used_go_first():
+    from engram.search.meanings import WordMeanings
+
+    meanings = WordMeanings(capacity=3)
+    embedder = KeyedEmbedder(buy=(1, 0), bought=(0, 1))
+    first = meanings.of(embedder, {"buy", "bought"})
+    assert embedder.calls == [["bought", "buy"]]
+    assert first["buy"] == pytest.approx(np.eye(64)[0])
+    assert meanings.of(embedder, ["buy"])["buy"] == pytest.approx(first["buy"])
+    assert embedder.calls == [["bought", "buy"]]  # kept
+    meanings.of(embedder, ["shoes", "socks"])  # four words for three places: bought goes
+    assert embedder.calls[-1] == ["shoes", "socks"]
+    meanings.of(embedder, ["buy", "bought"])
+    assert embedder.calls[-1] == ["bought"]
+    other = KeyedEmbedder(name="another-model", buy=(0, 1))
+    assert meanings.of(other, ["buy"])["buy"] == pytest.approx(np.eye(64)[1])
+
+
+def test_word_vectors_come_from_the_embedders_lookup_where_it_has_one():
+    from engram.search.meanings import WordMeanings
+
+    class WithLookup(KeyedEmbedder):
+        def word_vectors(self, words):
+            self.calls.append(("lookup", list(words)))
+            return np.stack([np.eye(64, dtype=np.float32)[2] for _ in words])
+
+    embedder = WithLookup()
+    got = WordMeanings().of(embedder, ["kids", "buy"])
+    assert embedder.calls == [("lookup", ["buy", "kids"])]  # the model is not run
+    assert got["kids"] == pytest.approx(np.eye(64)[2])
 
 
 def test_hybrid_ranks_the_memory_whose_own_text_answers_above_its_neighbour():
@@ -603,7 +736,7 @@ def test_hybrid_ranks_the_memory_whose_own_text_answers_above_its_neighbour():
     speaker.content = "Caroline: I researched adoption agencies"
     neighbour = memory("neighbour")
     neighbour.content = "Melanie: That is great!"
-    got = service(index, [speaker, neighbour]).search(
+    got = service(index, [speaker, neighbour], embedder=KeyedEmbedder()).search(
         "ws_1", request(query="What did Caroline research about adoption?")
     )
     assert [r.memory_id for r in got.results] == ["speaker", "neighbour"]
@@ -629,9 +762,9 @@ def test_a_smaller_page_is_a_slice_of_the_default_one():
 def test_a_deeper_page_keeps_the_first_pages_order():
     # limit=20 fetches 80 hits a leg, limit=10 40: each leg is scaled over its first 40
     # either way, so the first ten are the same and offset=10 continues them. (Scaled over
-    # 80, the keyword leg's flat tail spread less and k1 rose from past 10 to second.)
+    # 80, the keyword leg's flat tail spread less and k1 rose into the first ten.)
     knn = [Hit(f"s{i}", 0.9 - 0.004 * i) for i in range(100)]
-    bm25 = [Hit("k0", 12.0), Hit("k1", 3.0)] + [Hit(f"k{i}", 1.0) for i in range(2, 60)]
+    bm25 = [Hit("k0", 12.0), Hit("k1", 2.5)] + [Hit(f"k{i}", 1.0) for i in range(2, 60)]
     memories = [memory(f"s{i}") for i in range(100)] + [memory(f"k{i}") for i in range(60)]
     svc = service(FakeIndex(knn=knn, bm25=bm25), memories)
     ten = [r.memory_id for r in svc.search("ws_1", request(limit=10)).results]

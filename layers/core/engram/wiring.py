@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from engram.queues import Queues
     from engram.search.embedder import Embedder
     from engram.search.index import SearchIndex
+    from engram.search.meanings import WordMeanings
     from engram.search.related import RelatedService
     from engram.search.service import SearchService
     from engram.search.sync import IndexSync
@@ -279,7 +280,22 @@ def search_service(scope: AgentScope = UNBOUND) -> SearchService:
     from engram.search.service import SearchService
 
     # The embedder goes in as its factory: keyword searches never load a model.
-    return SearchService(search_index(), embedder, memory_repository(), clock(), scope=scope)
+    return SearchService(
+        search_index(),
+        embedder,
+        memory_repository(),
+        clock(),
+        scope=scope,
+        meanings=word_meanings(),
+    )
+
+
+@_once
+def word_meanings() -> WordMeanings:
+    """Word vectors for the soft word match, kept for the process's searches."""
+    from engram.search.meanings import WordMeanings
+
+    return WordMeanings()
 
 
 def related_service(scope: AgentScope = UNBOUND) -> RelatedService:

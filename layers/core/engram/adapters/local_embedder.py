@@ -34,6 +34,7 @@ TOKEN_BUDGET = 512
 # here: ~3 ms a call, ~90 us a padded token; docs/benchmarks.md, "Calls chosen by cost").
 CALL_COST_TOKENS = 32
 DEFAULT_THREADS = 2
+UNKNOWN_PIECE = 100  # [UNK] in the model's vocabulary
 
 
 _lock = threading.RLock()
@@ -72,9 +73,82 @@ def _session(threads: int) -> Any:
     # stack, with the API and the emulator), and spinning held both for a while after every
     # call (measured: POST /v1/memories p50 60 -> 44 ms through the local stack).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(
+        _model_bytes(), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+# The model's input word-piece embeddings (int8, a scale per row), read from its ONNX file:
+# what LocalEmbedder.word_vectors looks words up in.
+WORD_PIECES = "inner.embeddings.word_embeddings.weight"
+
+
+def _model_bytes() -> bytes:
     ref = resources.files(MODEL_PACKAGE) / "model.onnx"
-    model = verified(ref.read_bytes(), MODEL_SHA256, f"model file {ref}")
-    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+    return verified(ref.read_bytes(), MODEL_SHA256, f"model file {ref}")
+
+
+def _word_pieces() -> tuple[np.ndarray, np.ndarray]:
+    """(int8 rows, float32 scale per row) of the model's word-piece embedding table."""
+    tensors = onnx_initializers(_model_bytes(), {f"{WORD_PIECES}_q", f"{WORD_PIECES}_scale"})
+    return tensors[f"{WORD_PIECES}_q"], tensors[f"{WORD_PIECES}_scale"].reshape(-1)
+
+
+_ONNX_TYPES = {1: np.float32, 3: np.int8}  # TensorProto.DataType: FLOAT, INT8
+
+
+def onnx_initializers(model: bytes, names: set[str]) -> dict[str, np.ndarray]:
+    """The named initializers (weights stored as raw data) of an ONNX model, read straight
+    from its protobuf encoding (ModelProto.graph = 7, GraphProto.initializer = 5;
+    TensorProto dims = 1, data_type = 2, name = 8, raw_data = 9), so no onnx package is
+    needed. A name not found, or stored otherwise, is left out."""
+    found = {}
+    for graph in _messages(memoryview(model), 7):
+        for tensor in _messages(graph, 5):
+            fields = dict(_fields(tensor))
+            name = bytes(fields.get(8, b"")).decode()
+            if name in names and 9 in fields and fields.get(2) in _ONNX_TYPES:
+                dims = [v for n, v in _fields(tensor) if n == 1]
+                raw = np.frombuffer(fields[9], dtype=_ONNX_TYPES[fields[2]])
+                found[name] = raw.reshape([int(d) for d in dims])
+    return found
+
+
+def _messages(buffer: memoryview, number: int) -> list[memoryview]:
+    return [value for n, value in _fields(buffer) if n == number]
+
+
+def _fields(buffer: memoryview) -> list[tuple[int, Any]]:
+    """(field number, value) of a protobuf message: an int for a varint, a memoryview for
+    length-delimited data (fixed-width values are skipped)."""
+    out: list[tuple[int, Any]] = []
+    at = 0
+    while at < len(buffer):
+        key, at = _varint(buffer, at)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, at = _varint(buffer, at)
+            out.append((number, value))
+        elif wire == 2:
+            size, at = _varint(buffer, at)
+            out.append((number, buffer[at : at + size]))
+            at += size
+        elif wire in (1, 5):
+            at += 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+    return out
+
+
+def _varint(buffer: memoryview, at: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = buffer[at]
+        value |= (byte & 0x7F) << shift
+        at += 1
+        if byte < 0x80:
+            return value, at
+        shift += 7
 
 
 class LocalEmbedder:
@@ -113,6 +187,19 @@ class LocalEmbedder:
             (hidden,) = session.run(["last_hidden_state"], inputs)
             vectors[group] = normalise(_mean_pool(hidden, mask))
         return vectors
+
+    def word_vectors(self, words: Sequence[str]) -> np.ndarray:
+        """Each word's static vector: the mean of its word pieces' rows in the model's input
+        embedding table, unit length. A lookup, no model run: what the soft word match
+        compares (search/meanings.py)."""
+        words = check_texts(words)
+        tokenizer = _once("model_tokenizer", _model_tokenizer)
+        rows, scale = _once("word_pieces", _word_pieces)
+        vectors = np.empty((len(words), DIMENSION), dtype=np.float32)
+        for i, encoding in enumerate(tokenizer.encode_batch(words, add_special_tokens=False)):
+            ids = encoding.ids or [UNKNOWN_PIECE]
+            vectors[i] = (rows[ids].astype(np.float32) * scale[ids, None]).mean(axis=0)
+        return normalise(vectors)
 
     def _groups(self, ids: list[list[int]]) -> list[list[int]]:
         """Positions of the texts, shortest first, in model calls of similar lengths: at most

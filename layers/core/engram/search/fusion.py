@@ -21,8 +21,11 @@ first: "When did Caroline ..." -> caroline) and its content words (stopwords dro
 shares of each it holds, which legs found it, whether it is a question and how many words
 it has add to its fused value with weights learned on LoCoMo dev (leave-one-conversation-
 out: `bench/fusion_fit.py`). A neighbour's words make a memory a candidate; its own words
-decide how high it ranks. The semantic leg embeds the query without its names
-(`semantic_query`): the keyword leg and the names signal carry them.
+decide how high it ranks. Soft word match: each query content word its own text lacks
+still counts by how close in meaning the nearest of its words is (the cosine of the two
+words' vectors, `search/meanings.py`): "painting" finds "painted", "kids" "children".
+The semantic leg embeds the query without its names (`semantic_query`): the keyword leg
+and the names signal carry them.
 
 Exact identifiers: a query token shaped like an identifier (letters with digits or an
 underscore, a file-like dot, capitals throughout or inside a word: ERR-7F3K2, user_id,
@@ -40,9 +43,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from engram.search.index import Hit
 
@@ -54,11 +58,12 @@ _NAME = re.compile(r"[A-Za-z][\w']*")
 # Query analysis weights, on the scale of the default leg weights (semantic + keyword 0.9).
 # Fitted by logistic regression on LoCoMo dev and checked leave-one-conversation-out
 # (bench/fusion_fit.py; docs/benchmarks.md, "Retrieval").
-NAMES_WEIGHT = 1.25  # x the share of the query's names in the memory's own text
-WORDS_WEIGHT = 1.5  # x the share of the query's content words in it
-FOUND_BY = {"semantic": 0.52, "keyword": 0.4}  # for each leg that returned the memory
-QUESTION_WEIGHT = -0.81  # if its content ends with "?": a question states little
-LENGTH_WEIGHT = 0.48  # x log(1 + its number of content words): a longer memory says more
+NAMES_WEIGHT = 1.19  # x the share of the query's names in the memory's own text
+WORDS_WEIGHT = 2.49  # x the share of the query's content words in it
+FOUND_BY = {"semantic": 0.39, "keyword": 0.42}  # for each leg that returned the memory
+QUESTION_WEIGHT = -0.75  # if its content ends with "?": a question states little
+LENGTH_WEIGHT = 0.43  # x log(1 + its number of content words): a longer memory says more
+SOFT_WORDS_WEIGHT = 3.73  # x the soft word match (Fused.soft_words)
 
 
 def calibrate(hits: Sequence[Hit], slots: int) -> tuple[dict[str, float], float]:
@@ -220,6 +225,7 @@ class Fused:
         self._found = {name: {h.memory_id for h in hits[:slots]} for name, hits in legs.items()}
         self._names = names(query) if self.hybrid else []
         self._words = content_words(query) if self.hybrid else frozenset()
+        self._closeness: dict[str, dict[str, float]] = {}  # query word -> word -> cosine
 
     @property
     def hybrid(self) -> bool:
@@ -241,6 +247,41 @@ class Fused:
         z, lowest = self._legs[name]
         return z.get(memory_id, lowest)
 
+    def words_to_compare(self, texts: Iterable[str]) -> set[str]:
+        """The words whose vectors the soft word match reads: the query's content words and
+        those of each text (none outside hybrid or for a query without content words)."""
+        if not self._words:
+            return set()
+        return set(self._words).union(*(content_words(text) for text in texts))
+
+    def use_meanings(self, vectors: Mapping[str, Any]) -> None:
+        """Word -> unit vector (numpy) for the soft word match; a word without one counts
+        as matching nothing. Each query word's cosines to every word are taken here, in
+        one product, so scoring a candidate only looks them up."""
+        import numpy as np
+
+        query = sorted(w for w in self._words if w in vectors)
+        words = list(vectors)
+        if not query:
+            self._closeness = {}
+            return
+        cosines = np.stack([vectors[w] for w in query]) @ np.stack([vectors[w] for w in words]).T
+        rows = np.clip(cosines, 0.0, None).tolist()
+        self._closeness = {
+            q: dict(zip(words, row, strict=True)) for q, row in zip(query, rows, strict=True)
+        }
+
+    def soft_words(self, own: frozenset[str]) -> float:
+        """Of the query's content words, the share the text lacks, each counted by the best
+        cosine (>= 0) between it and the text's own words: 0 when it lacks none, or when no
+        word vectors were given."""
+        total = 0.0
+        for word in self._words - own:
+            closeness = self._closeness.get(word)
+            if closeness:
+                total += max((closeness.get(w, 0.0) for w in own), default=0.0)
+        return total / len(self._words) if self._words else 0.0
+
     def analysis(self, memory_id: str, text: str) -> float:
         """Hybrid only (0 otherwise): what the memory's own text and the legs that found it
         add to its fused value (query analysis, above)."""
@@ -254,12 +295,13 @@ class Fused:
             + WORDS_WEIGHT * signals["words"]
             + QUESTION_WEIGHT * signals["question"]
             + LENGTH_WEIGHT * signals["length"]
+            + SOFT_WORDS_WEIGHT * signals["soft_words"]
         )
 
     def signals(self, memory_id: str, text: str) -> dict[str, float]:
         """Whether each leg found the memory (0 or 1), the shares of the query's names and
-        content words its own text holds, whether it is a question (0 or 1) and
-        log(1 + its number of content words)."""
+        content words its own text holds, whether it is a question (0 or 1),
+        log(1 + its number of content words) and the soft word match."""
         lowered = text.lower()
         held = sum(1 for name in self._names if _holds(lowered, name))
         own = content_words(text)
@@ -271,6 +313,7 @@ class Fused:
             "words": words,
             "question": float(text.rstrip().endswith("?")),
             "length": math.log1p(len(own)),
+            "soft_words": self.soft_words(own),
         }
 
     def tier(self, text: str) -> int:

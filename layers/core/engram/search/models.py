@@ -47,7 +47,7 @@ class Weights(_Request):
 # query-analysis weights on LoCoMo dev and checked leave-one-conversation-out
 # (`bench/fusion_fit.py`, `bench/retrieval.py --cv`), recency a small tie-breaker, since a
 # newer memory should win between equals. See docs/benchmarks.md, "Retrieval".
-DEFAULT_WEIGHTS = Weights(semantic=0.26, keyword=0.64, recency=0.1)
+DEFAULT_WEIGHTS = Weights(semantic=0.25, keyword=0.65, recency=0.1)
 
 
 class TagFilterIn(_Request):

@@ -5,8 +5,9 @@ candidate slots, recency (0.5 ** (age_days / half_life)) a z-score over the cand
 the score is the logistic of their weighted sum (in hybrid, plus a share of the best other
 candidate of the same session), and a candidate holding more of the query's exact
 identifiers ranks first. In hybrid the semantic leg embeds the query without its names
-(fusion.semantic_query). Single-leg modes keep the recency weight as given
-and give the leg the rest (1 - recency), so `semantic` with the default weights is
+(fusion.semantic_query), and the candidates' words are compared with the query's by
+meaning (word vectors, search/meanings.py). Single-leg modes keep the recency weight as
+given and give the leg the rest (1 - recency), so `semantic` with the default weights is
 0.9 semantic + 0.1 recency.
 """
 
@@ -33,6 +34,7 @@ from engram.search.fusion import (
     standardise,
 )
 from engram.search.index import Hit, SearchFilters, SearchIndex
+from engram.search.meanings import WordMeanings
 from engram.search.models import (
     DEFAULT_WEIGHTS,
     LegScores,
@@ -90,6 +92,7 @@ class SearchService:
         half_life_days: float | None = None,
         candidates_factor: int | None = None,
         scope: AgentScope = UNBOUND,
+        meanings: WordMeanings | None = None,
     ) -> None:
         settings = get_settings()
         self._scope = scope  # an agent-bound key's agent narrows every search, in the index
@@ -100,6 +103,7 @@ class SearchService:
         self._half_life = half_life_days or settings.recency_half_life_days
         self._factor = candidates_factor or settings.search_candidates_factor
         self._query: tuple[str, Any] | None = None
+        self._meanings = meanings or WordMeanings()  # word vectors: soft word match
 
     def search(self, workspace_id: str, request: SearchRequest) -> SearchResponse:
         started = time.perf_counter()
@@ -149,6 +153,9 @@ class SearchService:
         }
         fused = Fused(hits, self._factor * CANDIDATE_WINDOW, request.text)
         live = self._repo.get_many(workspace_id, fused.candidates())  # deleted or missing: dropped
+        words = fused.words_to_compare(_text(m) for m in live.values()) if fused.hybrid else ()
+        if words:
+            fused.use_meanings(self._meanings.of(self._model(), words))
         return fuse(list(live.values()), fused, weights, self._recency)
 
     def _leg(
