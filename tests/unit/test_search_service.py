@@ -548,8 +548,8 @@ def test_hybrid_embeds_the_query_without_its_names_single_leg_semantic_as_given(
     svc.search("ws_1", request(query="What does Melanie paint to destress?"))
     svc.search("ws_1", request(query="What does Melanie paint to unwind?", search_mode="semantic"))
     # hybrid also embeds each word its soft word match compares, one call, once per service:
-    # the query's content words and the candidate's ("content a": content)
-    words = ["content", "destress", "melanie", "paint"]
+    # the query's content words first, then the candidate's ("content a": content)
+    words = ["destress", "melanie", "paint", "content"]
     semantic = "What does Melanie paint to unwind?"
     assert embedder.texts == ["What does paint to destress?", *words, semantic]
 
@@ -711,6 +711,19 @@ def test_word_vectors_are_embedded_once_and_the_least_recently_used_go_first():
     assert meanings.of(other, ["buy"])["buy"] == pytest.approx(np.eye(64)[1])
 
 
+def test_a_search_embeds_at_most_a_bound_of_new_words_through_the_port_query_words_first():
+    from engram.search.meanings import PORT_BOUND, WordMeanings
+
+    meanings, embedder = WordMeanings(), KeyedEmbedder()
+    others = [f"word{i:02d}" for i in range(40)]
+    got = meanings.of(embedder, ["zebra", *others], first={"zebra"})
+    assert embedder.calls == [["zebra", *others[: PORT_BOUND - 1]]]
+    assert set(got) == {"zebra", *others[: PORT_BOUND - 1]}  # the rest: no vector yet
+    again = meanings.of(embedder, ["zebra", *others], first={"zebra"})
+    assert embedder.calls[-1] == others[PORT_BOUND - 1 :]  # a later search adds them
+    assert set(again) == {"zebra", *others}
+
+
 def test_word_vectors_come_from_the_embedders_lookup_where_it_has_one():
     from engram.search.meanings import WordMeanings
 
@@ -723,6 +736,8 @@ def test_word_vectors_come_from_the_embedders_lookup_where_it_has_one():
     got = WordMeanings().of(embedder, ["kids", "buy"])
     assert embedder.calls == [("lookup", ["buy", "kids"])]  # the model is not run
     assert got["kids"] == pytest.approx(np.eye(64)[2])
+    many = [f"word{i:02d}" for i in range(100)]
+    assert len(WordMeanings().of(embedder, many)) == 100  # a lookup is not bounded
 
 
 def test_hybrid_ranks_the_memory_whose_own_text_answers_above_its_neighbour():

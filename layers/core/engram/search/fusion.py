@@ -247,6 +247,11 @@ class Fused:
         z, lowest = self._legs[name]
         return z.get(memory_id, lowest)
 
+    @property
+    def query_words(self) -> frozenset[str]:
+        """The query's content words (hybrid only): what the soft word match looks for."""
+        return self._words
+
     def words_to_compare(self, texts: Iterable[str]) -> set[str]:
         """The words whose vectors the soft word match reads: the query's content words and
         those of each text (none outside hybrid or for a query without content words)."""

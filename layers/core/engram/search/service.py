@@ -155,7 +155,8 @@ class SearchService:
         live = self._repo.get_many(workspace_id, fused.candidates())  # deleted or missing: dropped
         words = fused.words_to_compare(_text(m) for m in live.values()) if fused.hybrid else ()
         if words:
-            fused.use_meanings(self._meanings.of(self._model(), words))
+            vectors = self._meanings.of(self._model(), words, first=fused.query_words)
+            fused.use_meanings(vectors)
         return fuse(list(live.values()), fused, weights, self._recency)
 
     def _leg(
