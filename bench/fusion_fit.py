@@ -21,7 +21,9 @@ regression was tried: 0.789 held out against 0.793, so the plain fit stays. Trie
 0.809 held out and not kept: interactions names x words and words squared 0.805; a speaker
 signal, a query name labelling the memory "Name: ..." 0.800 against 0.802; each leg's hits
 past k in the sessions of the top five as more candidates 0.801-0.802 against 0.802; the
-semantic query as its content words only 0.792; keyword sub-queries, one per name, 0.798.)
+semantic query as its content words only 0.792; keyword sub-queries, one per name, 0.798.
+Signals from the stored vectors (neighbours', sessions'), stemmed word matches and an MMR
+rerank: `bench/signals_fit.py`.)
 
     .venv/bin/python bench/fusion_fit.py [--cache DIR] [--protocol memories|messages]
         [--model FILE.onnx --pooling mean|cls --query-prefix TEXT]
@@ -416,7 +418,7 @@ def main() -> None:
             folds.append(held_out)
             print(f"| {held.sample_id} | {weights} | {share} | {held_out:.3f} |")
         print(
-            f"\nLeave-one-conversation-out mean hybrid recall@10: **{statistics.mean(folds):.3f}**"
+            f"\nLeave-one-conversation-out mean hybrid recall@10: **{statistics.mean(folds):.4f}**"
         )
         weights = fit([r for c in conversations for r in rows[c.sample_id]])
         share = best_share(replica, weights, conversations)
