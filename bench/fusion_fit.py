@@ -25,6 +25,19 @@ semantic query as its content words only 0.792; keyword sub-queries, one per nam
 Signals from the stored vectors (neighbours', sessions'), stemmed word matches and an MMR
 rerank: `bench/signals_fit.py`.)
 
+The soft word match (fusion.py `soft_words`, word vectors from search/meanings.py) was
+chosen here, session messages / memories protocol held out: 0.805 / 0.809 without it,
+0.809 / 0.811 with the model's static word-piece vectors (kept), 0.811 / 0.811 with its
+vectors of each word alone (not kept: seconds of model time in a process's first searches).
+Query-side ideas tried with it on session messages and not kept (against 0.805): the
+question rewritten as a statement for the semantic leg ("When did go to the support
+group?" -> "went to the support group") 0.805, its vector averaged with the question's
+0.803; a Porter-stem match beside the soft one 0.805 (a stem match alone 0.809); the
+keyword query expanded with each query word's two nearest words of the conversation
+(static vectors, cosine >= 0.55, at 0.3 of BM25) 0.803; a diagonal map of the query
+vector fitted on four conversations' question -> evidence pairs (softmax over the top 100)
+moved the semantic leg alone from 0.601 to 0.605 held out (train +0.010): too little to try.
+
     .venv/bin/python bench/fusion_fit.py [--cache DIR] [--protocol memories|messages]
         [--model FILE.onnx --pooling mean|cls --query-prefix TEXT]
 
