@@ -13,33 +13,17 @@ import threading
 
 import pytest
 
-from engram_local.journal import DataDir
 from engram_local.persistence import Durability
+from tests.unit.test_journal import meta, opened, values
 
 TIMEOUT = 10.0
 
 
-def meta(n: int) -> dict:
-    return {"k": "meta", "n": f"name-{n}", "v": n}
-
-
 @pytest.fixture
 def durability(tmp_path):
-    data = DataDir(tmp_path)
-    data.lock()
-    data.open_journal(1)
-    kept = Durability(data)
-    yield kept
+    data = opened(tmp_path)
+    yield Durability(data)
     data.close()
-
-
-def written(path) -> list:
-    data = DataDir(path)
-    data.lock()
-    try:
-        return [r["v"] for r in data.load().records]
-    finally:
-        data.close()
 
 
 def announce_waits(durability: Durability) -> threading.Event:
@@ -70,7 +54,7 @@ def test_a_later_ticket_waits_for_the_earlier_ones(durability, tmp_path):
     later.join(TIMEOUT)
     assert not later.is_alive()
     durability.data.close()
-    assert written(tmp_path) == [1, 2]
+    assert values(tmp_path) == [1, 2]
 
 
 def test_a_ticket_whose_encoding_fails_passes_its_turn(durability, tmp_path):
@@ -81,7 +65,7 @@ def test_a_ticket_whose_encoding_fails_passes_its_turn(durability, tmp_path):
     after.join(TIMEOUT)
     assert not after.is_alive()  # it did not wait for the first
     durability.data.close()
-    assert written(tmp_path) == [2]
+    assert values(tmp_path) == [2]
 
 
 def test_a_sync_waits_for_every_ticket_issued_before_it(durability):
@@ -100,7 +84,7 @@ def test_appends_with_sync_are_on_disk_in_order(durability, tmp_path):
         durability._append([meta(n)], sync=n == 3)
     assert durability._synced == 3
     durability.data.close()
-    assert written(tmp_path) == [1, 2, 3]
+    assert values(tmp_path) == [1, 2, 3]
 
 
 # --- the API's answers (Durability.synced_answers) ------------------------------------------
