@@ -425,11 +425,11 @@ class Durability:
         self.state: MotoState | None = None
         self.loaded = LoadReport(0, 0)
         self.dynamodb_lock = threading.Lock()  # moto's DynamoDB is not thread-safe
-        self._journal_lock = threading.Lock()  # appends, and the journal switch
         self._sync_lock = threading.Lock()  # fdatasync, and the journal switch
         # Appends take tickets in the order of their changes (a DynamoDB write's under the
         # DynamoDB lock) and are written in ticket order, each encoded outside every lock:
-        # tickets issued, written to the journal, and known to be on disk.
+        # tickets issued, written to the journal, and known to be on disk. `_turn` also
+        # guards the journal's writes and its switch.
         self._turn = threading.Condition()
         self._issued = self._written = self._synced = 0
         self._compact_bytes = compact_bytes
@@ -557,10 +557,9 @@ class Durability:
             while self._written != ticket - 1:
                 self._turn.wait()
             try:
-                with self._journal_lock:
-                    if data:
-                        self.data.write(data)
-                    return self.data.journal_bytes >= self._compact_bytes
+                if data:
+                    self.data.write(data)
+                return self.data.journal_bytes >= self._compact_bytes
             finally:
                 self._written = ticket
                 self._turn.notify_all()
@@ -616,7 +615,7 @@ class Durability:
         if self.state is None or not self._compacting.acquire(blocking=False):
             return
         try:
-            with self._sync_lock, self._turn, self._journal_lock:
+            with self._sync_lock, self._turn:
                 first = self.data.generation + 1
                 self.data.open_journal(first)  # syncs the old one
                 self._synced = self._written
