@@ -153,7 +153,7 @@ class SearchService:
         }
         fused = Fused(hits, self._factor * CANDIDATE_WINDOW, request.text)
         live = self._repo.get_many(workspace_id, fused.candidates())  # deleted or missing: dropped
-        words = fused.words_to_compare(_text(m) for m in live.values()) if fused.hybrid else ()
+        words = fused.words_to_compare(_text(m) for m in live.values())  # none unless hybrid
         if words:
             vectors = self._meanings.of(self._model(), words, first=fused.query_words)
             fused.use_meanings(vectors)
