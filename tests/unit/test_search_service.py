@@ -15,6 +15,7 @@ from engram.errors import Forbidden
 from engram.memories.models import Memory
 from engram.search import service as search_service
 from engram.search.fusion import (
+    DATES_WEIGHT,
     FOUND_BY,
     LENGTH_WEIGHT,
     NAMES_WEIGHT,
@@ -577,6 +578,7 @@ def test_analysis_adds_the_legs_that_found_it_the_shares_of_names_and_words_and_
         "question": 0.0,
         "length": pytest.approx(math.log(1 + 4)),  # melanie, bought, running, shoes
         "soft_words": 0.0,  # no word vectors given
+        "dates": 0.0,  # the query names no date
     }
     b = fused.signals("b", "Caroline: did you buy them? ")
     assert b == {
@@ -587,6 +589,7 @@ def test_analysis_adds_the_legs_that_found_it_the_shares_of_names_and_words_and_
         "question": 1.0,
         "length": pytest.approx(math.log(1 + 2)),
         "soft_words": 0.0,
+        "dates": 0.0,
     }
     assert fused.analysis("b", "Caroline: did you buy them? ") == pytest.approx(
         FOUND_BY["semantic"]
@@ -597,6 +600,37 @@ def test_analysis_adds_the_legs_that_found_it_the_shares_of_names_and_words_and_
         + LENGTH_WEIGHT * math.log(3)
     )
     assert Fused({"keyword": legs["keyword"]}, 2, "Caroline").analysis("b", "Caroline") == 0.0
+
+
+def test_the_date_signal_reads_the_dates_a_text_names_and_the_day_it_was_created():
+    fused = Fused({"semantic": [Hit("a", 0.9)], "keyword": []}, 2, "What shipped in March 2026?")
+    assert fused.signals("a", "2026-03-04: shipped")["dates"] == 1.0
+    assert fused.signals("a", "2026-04-04: shipped")["dates"] == pytest.approx(3 / 7)  # 4 days on
+    assert fused.signals("a", "2026-04-10: shipped")["dates"] == 0.0  # past the reach
+    assert fused.signals("a", "shipped")["dates"] == 0.0
+    assert fused.signals("a", "shipped", NOW.date())["dates"] == 1.0  # created on 1 March
+    assert fused.analysis("a", "2026-03-04: shipped") - fused.analysis(
+        "a", "2026-05-04: shipped"
+    ) == pytest.approx(DATES_WEIGHT)
+    undated = Fused({"semantic": [Hit("a", 0.9)], "keyword": []}, 2, "What shipped?")
+    assert undated.signals("a", "2026-03-04: shipped", NOW.date())["dates"] == 0.0
+
+
+def test_hybrid_ranks_the_memory_of_the_day_the_query_names_first():
+    index = FakeIndex(knn=[Hit("june", 0.5), Hit("january", 0.5)], bm25=[])
+    january, june = memory("january", 1), memory("june")
+    january.content, june.content = "2022-01-23: finished the screenplay", "2022-06-23: finished"
+    got = service(index, [january, june]).search(
+        "ws_1", request(query="What did Joanna finish on 23 January, 2022?")
+    )
+    assert DATES_WEIGHT > 0
+    assert [r.memory_id for r in got.results] == ["january", "june"]
+    # and a memory's creation day counts as a date it names: the older one, created that day
+    older, newer = memory("older", 10), memory("newer")
+    index = FakeIndex(knn=[Hit("newer", 0.5), Hit("older", 0.5)], bm25=[])
+    asked = (NOW - timedelta(days=10)).strftime("%d %B, %Y")
+    got = service(index, [older, newer]).search("ws_1", request(query=f"What was on {asked}?"))
+    assert [r.memory_id for r in got.results] == ["older", "newer"]
 
 
 def unit_vectors(**heads):

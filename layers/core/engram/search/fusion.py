@@ -24,8 +24,10 @@ out: `bench/fusion_fit.py`). A neighbour's words make a memory a candidate; its 
 decide how high it ranks. Soft word match: each query content word its own text lacks
 still counts by how close in meaning the nearest of its words is (the cosine of the two
 words' vectors, `search/meanings.py`): "painting" finds "painted", "kids" "children".
-The semantic leg embeds the query without its names (`semantic_query`): the keyword leg
-and the names signal carry them.
+Dates: a query that names a day, a month, a range or a year ("in January 2022", "on 9
+November, 2022") lifts the memories whose text names a date within it, or that were created
+then, falling off to nothing a week away (`search/dates.py`). The semantic leg embeds the
+query without its names (`semantic_query`): the keyword leg and the names signal carry them.
 
 Exact identifiers: a query token shaped like an identifier (letters with digits or an
 underscore, a file-like dot, capitals throughout or inside a word: ERR-7F3K2, user_id,
@@ -44,10 +46,12 @@ import json
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Any
 
+from engram.search.dates import closeness, date_spans
 from engram.search.index import Hit
 
 _WORD = re.compile(r"[\w][\w\-./:]*[\w]|\w")
@@ -64,6 +68,10 @@ FOUND_BY = {"semantic": 0.39, "keyword": 0.42}  # for each leg that returned the
 QUESTION_WEIGHT = -0.75  # if its content ends with "?": a question states little
 LENGTH_WEIGHT = 0.43  # x log(1 + its number of content words): a longer memory says more
 SOFT_WORDS_WEIGHT = 3.73  # x the soft word match (Fused.soft_words)
+# x how close a date its text names (or its creation day) is to one the query names: set
+# on LoCoMo dev beside the fitted weights (bench/fusion_fit.py, DATES_WEIGHTS).
+DATES_WEIGHT = 1.0
+DATE_REACH_DAYS = 7  # dates this many days apart count 0 (search/dates.py, closeness)
 
 
 def calibrate(hits: Sequence[Hit], slots: int) -> tuple[dict[str, float], float]:
@@ -225,6 +233,7 @@ class Fused:
         self._found = {name: {h.memory_id for h in hits[:slots]} for name, hits in legs.items()}
         self._names = names(query) if self.hybrid else []
         self._words = content_words(query) if self.hybrid else frozenset()
+        self._dates = date_spans(query, years=True) if self.hybrid else []
         self._closeness: dict[str, dict[str, float]] = {}  # query word -> word -> cosine
 
     @property
@@ -287,12 +296,12 @@ class Fused:
                 total += max((closeness.get(w, 0.0) for w in own), default=0.0)
         return total / len(self._words) if self._words else 0.0
 
-    def analysis(self, memory_id: str, text: str) -> float:
-        """Hybrid only (0 otherwise): what the memory's own text and the legs that found it
-        add to its fused value (query analysis, above)."""
+    def analysis(self, memory_id: str, text: str, created: date | None = None) -> float:
+        """Hybrid only (0 otherwise): what the memory's own text (and the day it was
+        created) and the legs that found it add to its fused value (query analysis, above)."""
         if not self.hybrid:
             return 0.0
-        signals = self.signals(memory_id, text)
+        signals = self.signals(memory_id, text, created)
         return (
             FOUND_BY["semantic"] * signals["found_semantic"]
             + FOUND_BY["keyword"] * signals["found_keyword"]
@@ -301,12 +310,14 @@ class Fused:
             + QUESTION_WEIGHT * signals["question"]
             + LENGTH_WEIGHT * signals["length"]
             + SOFT_WORDS_WEIGHT * signals["soft_words"]
+            + DATES_WEIGHT * signals["dates"]
         )
 
-    def signals(self, memory_id: str, text: str) -> dict[str, float]:
+    def signals(self, memory_id: str, text: str, created: date | None = None) -> dict[str, float]:
         """Whether each leg found the memory (0 or 1), the shares of the query's names and
         content words its own text holds, whether it is a question (0 or 1),
-        log(1 + its number of content words) and the soft word match."""
+        log(1 + its number of content words), the soft word match and how close the dates
+        it names, and the day it was created, are to those the query asks about."""
         lowered = text.lower()
         held = sum(1 for name in self._names if _holds(lowered, name))
         own = content_words(text)
@@ -319,7 +330,12 @@ class Fused:
             "question": float(text.rstrip().endswith("?")),
             "length": math.log1p(len(own)),
             "soft_words": self.soft_words(own),
+            "dates": self._dates_closeness(text, created) if self._dates else 0.0,
         }
+
+    def _dates_closeness(self, text: str, created: date | None) -> float:
+        named = date_spans(text) + ([(created, created)] if created else [])
+        return closeness(self._dates, named, DATE_REACH_DAYS)
 
     def tier(self, text: str) -> int:
         """How many of the query's identifiers the text holds: ranks before the score."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from engram.agent_scope import UNBOUND, AgentScope
@@ -258,7 +258,7 @@ def fuse(
             weights.semantic * (semantic or 0.0)
             + weights.keyword * (keyword or 0.0)
             + weights.recency * recent[memory.memory_id]
-            + fused.analysis(memory.memory_id, _text(memory))
+            + fused.analysis(memory.memory_id, _text(memory), _created_day(memory))
         )
         legs[memory.memory_id] = LegScores(
             semantic=0.0 if semantic is None else logistic(semantic),
@@ -279,6 +279,10 @@ def _leg_text(leg: str, legs: tuple[str, ...], query: str) -> str:
     """What a leg searches for: in hybrid the semantic leg embeds the query without its
     names (fusion.semantic_query); a single-leg mode searches the query as given."""
     return semantic_query(query) if leg == "semantic" and len(legs) > 1 else query
+
+
+def _created_day(memory: Memory) -> date:
+    return parse_iso(memory.created_at).date()
 
 
 def _text(memory: Memory) -> str:
