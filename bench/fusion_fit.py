@@ -95,6 +95,7 @@ from metrics import (
 
 SHARES = (0.0, 0.1, 0.2, 0.3)  # the session-support shares chosen among
 DATES_WEIGHTS = (0.0, 0.5, 1.0, 2.0)  # the date signal's weights chosen among, after the share
+MANY_SHARES = (0.0, 0.1, 0.2, 0.3)  # the share for questions asking for many, chosen last
 FEATURES = (
     "semantic",
     "keyword",
@@ -298,6 +299,8 @@ def weights_in_force(fit: dict[str, float], share: float) -> Iterator[None]:
         fusion.DATES_WEIGHT,
     )
     saved_weights, saved_share = models.DEFAULT_WEIGHTS, service.SESSION_SUPPORT
+    saved_many = service.MANY_SESSION_SUPPORT
+    service.MANY_SESSION_SUPPORT = fit.get("many_share", saved_many)
     fusion.NAMES_WEIGHT, fusion.WORDS_WEIGHT = fit["names"], fit["words"]
     fusion.QUESTION_WEIGHT, fusion.LENGTH_WEIGHT = fit["question"], fit["length"]
     fusion.SOFT_WORDS_WEIGHT = fit["soft_words"]
@@ -316,6 +319,7 @@ def weights_in_force(fit: dict[str, float], share: float) -> Iterator[None]:
         fusion.DATES_WEIGHT = saved[6]
         models.DEFAULT_WEIGHTS = service.DEFAULT_WEIGHTS = saved_weights
         service.SESSION_SUPPORT = saved_share
+        service.MANY_SESSION_SUPPORT = saved_many
 
 
 def features(replica: Replica, conv: Conversation, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -440,6 +444,7 @@ def main() -> None:
 
             share = best_share(replica, weights, train)
             weights["dates"] = best_dates_weight(replica, weights, share, train)
+            weights["many_share"] = best_many_share(replica, weights, share, train)
             with weights_in_force(weights, share):
                 held_out = mean_recall(scored(replica, [held]))
             folds.append(held_out)
@@ -450,6 +455,7 @@ def main() -> None:
         weights = fit([r for c in conversations for r in rows[c.sample_id]])
         share = best_share(replica, weights, conversations)
         weights["dates"] = best_dates_weight(replica, weights, share, conversations)
+        weights["many_share"] = best_many_share(replica, weights, share, conversations)
         with weights_in_force(weights, share):
             fitted = mean_recall(scored(replica, conversations))
         print(f"\nfit on all five: {weights}, session share {share}: R@10 {fitted:.4f}")
@@ -460,8 +466,8 @@ def best_share(
 ) -> float:
     """The session-support share of SHARES with the best recall@10 on `conversations`."""
 
-    def measured(share: float) -> float:
-        with weights_in_force(weights, share):
+    def measured(share: float) -> float:  # every question with this share, before MANY_SHARES
+        with weights_in_force({"many_share": share, **weights}, share):
             return mean_recall(scored(replica, conversations))
 
     return max(SHARES, key=measured)
@@ -475,10 +481,23 @@ def best_dates_weight(
     tells few evidence turns from the rest, but it lifts the right session)."""
 
     def measured(value: float) -> float:
-        with weights_in_force({**weights, "dates": value}, share):
+        with weights_in_force({"many_share": share, **weights, "dates": value}, share):
             return mean_recall(scored(replica, conversations))
 
     return max(DATES_WEIGHTS, key=measured)
+
+
+def best_many_share(
+    replica: Replica, weights: dict[str, float], share: float, conversations: list[Conversation]
+) -> float:
+    """The session-support share of MANY_SHARES for questions asking for many things
+    (fusion.asks_for_many) with the best recall@10 on `conversations`."""
+
+    def measured(value: float) -> float:
+        with weights_in_force({**weights, "many_share": value}, share):
+            return mean_recall(scored(replica, conversations))
+
+    return max(MANY_SHARES, key=measured)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,14 @@ from engram.search.fusion import (
     DATES_WEIGHT,
     FOUND_BY,
     LENGTH_WEIGHT,
+    MANY_SESSION_SUPPORT,
     NAMES_WEIGHT,
     QUESTION_WEIGHT,
+    SESSION_SUPPORT,
     SOFT_WORDS_WEIGHT,
     WORDS_WEIGHT,
     Fused,
+    asks_for_many,
     calibrate,
     content_words,
     identifier_matches,
@@ -432,6 +435,58 @@ def test_hybrid_lifts_a_candidate_whose_session_matches_too():
     assert hybrid.index("paired") < hybrid.index("lone")
     semantic = svc.search("ws_1", request(search_mode="semantic", limit=11)).results
     assert [r.memory_id for r in semantic][:2] == ["lone", "paired"]  # one leg: no support
+
+
+def test_a_question_asking_for_many_things_gets_its_own_session_support():
+    knn = [Hit("lone", 0.60), Hit("paired", 0.59), Hit("mate", 0.58)]
+    knn += [Hit(f"v{i}", 0.3 - i * 0.01) for i in range(8)]
+    index = FakeIndex(knn=knn, bm25=[Hit("mate", 4.0), Hit("lone", 1.0), Hit("paired", 1.0)])
+    memories = [
+        memory(h.memory_id).model_copy(
+            update={"session_id": "talk" if h.memory_id in ("paired", "mate") else None}
+        )
+        for h in knn
+    ]
+    svc = service(index, memories, factor=1)
+    one = svc.search("ws_1", request(query="What does Melanie do?", limit=11)).results
+    many = svc.search("ws_1", request(query="What activities does Melanie do?", limit=11)).results
+    assert MANY_SESSION_SUPPORT < SESSION_SUPPORT
+    one_ids, many_ids = [r.memory_id for r in one], [r.memory_id for r in many]
+    assert one_ids.index("paired") < one_ids.index("lone")
+    assert many_ids.index("lone") < many_ids.index("paired")  # its answers span sessions
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "How many times has Melanie gone to the beach?",
+        "What are some changes Caroline has faced?",
+        "What activities does Melanie partake in?",
+        "Which endorsement deals has John been offered?",
+        "What kinds of books does Caroline read?",
+        "What do Melanie's kids like?",
+        "what LGBTQ+ events has Caroline attended",
+    ],
+)
+def test_questions_that_ask_for_many_things(query):
+    assert asks_for_many(query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "What does Melanie do to destress?",
+        "What is Caroline's identity?",
+        "What was the charity about?",
+        "When did Jon open his studios?",
+        "Where has Melanie camped?",
+        "Which class did Nate take?",
+        "activities of Melanie",
+        "",
+    ],
+)
+def test_questions_that_do_not(query):
+    assert not asks_for_many(query)
 
 
 def test_a_factory_built_once_is_built_once_when_threads_ask_together():

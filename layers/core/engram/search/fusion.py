@@ -234,6 +234,7 @@ class Fused:
         self._names = names(query) if self.hybrid else []
         self._words = content_words(query) if self.hybrid else frozenset()
         self._dates = date_spans(query, years=True) if self.hybrid else []
+        self.asks_for_many = asks_for_many(query)
         self._closeness: dict[str, dict[str, float]] = {}  # query word -> word -> cosine
 
     @property
@@ -346,6 +347,33 @@ class Fused:
 # one scores above the mean): memories of one conversation that match together support each
 # other. Chosen by leave-one-conversation-out on LoCoMo dev (docs/benchmarks.md, "Retrieval").
 SESSION_SUPPORT = 0.3
+# A question asking for many things (`asks_for_many`) gets this share instead: its answers
+# lie in many sessions, and the support would fill the page with one session's turns
+# (LoCoMo dev, leave-one-conversation-out: docs/benchmarks.md, "Retrieval").
+MANY_SESSION_SUPPORT = 0.0
+
+# Words after "what"/"which" that end in s but are no plural noun.
+_NOT_PLURALS = frozenset(
+    "does is was has this his hers its as us yes ours yours theirs whereas always".split()
+)
+
+
+def asks_for_many(query: str) -> bool:
+    """Whether the query asks for a list or a count: "How many ...", "What are some ...",
+    or "What"/"Which" with a plural noun among its next three words ("What activities does
+    Melanie partake in?", "Which endorsement deals ...", "What do Melanie's kids like?";
+    not "What does ...", "What is ...")."""
+    words = re.findall(r"[a-z][a-z'-]*", query.lower())
+    if words[:2] == ["how", "many"] or words[:3] == ["what", "are", "some"]:
+        return True
+    if words[:1] not in (["what"], ["which"]):
+        return False
+    for word in words[1:4]:
+        if word in _NOT_PLURALS:
+            return False
+        if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "'s")):
+            return True
+    return False
 
 
 def session_support(

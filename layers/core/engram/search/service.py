@@ -26,6 +26,7 @@ from engram.memories.models import Memory
 from engram.memories.repository import MemoryFilters, MemoryRepository
 from engram.search.embedder import Embedder, embed_one
 from engram.search.fusion import (
+    MANY_SESSION_SUPPORT,
     SESSION_SUPPORT,
     Fused,
     logistic,
@@ -267,7 +268,8 @@ def fuse(
         )
     if fused.hybrid:
         sessions = {m.memory_id: m.session_id for m in memories}
-        values = session_support(values, sessions, SESSION_SUPPORT, supporters=window)
+        share = MANY_SESSION_SUPPORT if fused.asks_for_many else SESSION_SUPPORT
+        values = session_support(values, sessions, share, supporters=window)
     order = sorted(
         by_id,
         key=lambda i: (-fused.tier(_text(by_id[i])), -values[i], _newest_first(by_id[i]), i),
