@@ -42,10 +42,12 @@ The date signal (fusion.py DATES_WEIGHT, search/dates.py) is not in the regressi
 gives it about 0.2: a session's turns all share its date, so it tells few evidence turns
 from their neighbours. Its weight is chosen among DATES_WEIGHTS after the share, on the same
 four conversations: held out 0.809 -> 0.814 on session messages, 0.811 -> 0.813 on the
-memories protocol (2026-12-05, fifth session). Tried with it and not kept: a softmax over
-each question's candidates in place of the regression (0.723 / 0.742 held out); the query
-words the text lacks found in its neighbours as a signal (in force 0.816 -> 0.814 on
-messages).
+memories protocol (2026-12-05, fifth session). The session-support share for questions
+asking for many things (fusion.py MANY_SESSION_SUPPORT, `asks_for_many`) is chosen among
+MANY_SHARES last; the other choices are made with every question at the common share.
+Tried with the date signal and not kept: a softmax over each question's candidates in place
+of the regression (0.723 / 0.742 held out); the query words the text lacks found in its
+neighbours as a signal (in force 0.816 -> 0.814 on messages).
 
     .venv/bin/python bench/fusion_fit.py [--cache DIR] [--protocol memories|messages]
         [--model FILE.onnx --pooling mean|cls --query-prefix TEXT]

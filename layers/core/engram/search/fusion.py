@@ -14,6 +14,8 @@ each leg's reported score the logistic of its z-score (recency is reported as th
 
 Session support (hybrid only): a candidate gains a share of the fused value of the best other
 candidate of its session, so turns of one conversation that match together rise together.
+A question asking for many things ("What activities does Melanie partake in?", "How many
+...") gets none: its answers lie in many sessions (`asks_for_many`).
 
 Query analysis (hybrid only): a candidate's own text (title and content, not the neighbours
 it is keyword-indexed with) is read for the query's names (capitalised words after the
