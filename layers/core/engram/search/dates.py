@@ -53,8 +53,8 @@ Span = tuple[date, date]  # first and last day, inclusive
 
 
 def date_spans(text: str, years: bool = False) -> list[Span]:
-    """The dates `text` names, in order of the forms above (each stretch of text once);
-    with `years`, a bare year too, as the span of its days."""
+    """The dates `text` names: its ranges first, then each form above in turn, each
+    stretch of text read once; with `years`, a bare year too, as the span of its days."""
     spans: list[Span] = []
     taken: list[tuple[int, int]] = []
     for match in _RANGE_START.finditer(text):
