@@ -61,10 +61,12 @@ def date_spans(text: str, years: bool = False) -> list[Span]:
         for form in _FORMS[:3]:
             end = form.match(text, match.end())
             last = _span(end) if end else None
-            first = _range_start(match, last[1]) if last else None
-            if first is not None and last is not None and first <= last[1]:
+            if end is None or last is None:
+                continue
+            first = _range_start(match, last[1])
+            if first is not None and first <= last[1]:
                 spans.append((first, last[1]))
-                taken.append((match.start(), end.end()))  # type: ignore[union-attr]
+                taken.append((match.start(), end.end()))
                 break
     for form in _FORMS:
         for match in form.finditer(text):
@@ -84,8 +86,7 @@ def date_spans(text: str, years: bool = False) -> list[Span]:
 
 def _span(match: re.Match[str]) -> Span | None:
     year = int(match["year"])
-    month_text = match["month"].rstrip(".").lower()
-    month = int(month_text) if month_text.isdigit() else _MONTHS[month_text]
+    month = _month_number(match["month"])
     if not 1 <= month <= 12:
         return None
     last = calendar.monthrange(year, month)[1]
@@ -98,12 +99,18 @@ def _span(match: re.Match[str]) -> Span | None:
     return date(year, month, day), date(year, month, day)
 
 
+def _month_number(text: str) -> int:
+    """A month's number from its name ("Sept.", "January") or its digits ("03")."""
+    name = text.rstrip(".").lower()
+    return int(name) if name.isdigit() else _MONTHS[name]
+
+
 def _range_start(match: re.Match[str], end: date) -> date | None:
     """The first day of a range, taking the year (and the month, if it names none) of its
     last: "between August 11 and ...", "from 3 to 10 March 2024"."""
     day = int(match["day"] or match["day2"])
-    month_text = (match["month"] or match["month2"] or "").rstrip(".").lower()
-    month = _MONTHS[month_text] if month_text else end.month
+    named = match["month"] or match["month2"]
+    month = _month_number(named) if named else end.month
     try:
         return date(end.year, month, day)
     except ValueError:
